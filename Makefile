@@ -1,0 +1,32 @@
+# Two commands do all the set-up on a fresh clone: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PKGS   := pyproject.toml cartcom-client/pyproject.toml tap-cartcom/pyproject.toml target-cartcom/pyproject.toml
+
+.PHONY: install test lint demo bench clean
+
+install: $(STAMP)
+
+$(STAMP): $(PKGS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check \
+		-e ./cartcom-client -e ./tap-cartcom -e ./target-cartcom -e '.[dev]'
+	@touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff check .
+
+test: install lint
+	$(BIN)/pytest
+
+demo: install
+	$(BIN)/python -m cartcom_sandbox.demo
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .demo

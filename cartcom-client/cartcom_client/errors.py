@@ -1,0 +1,114 @@
+"""Cart.com's error envelope ``{status_code, message, details}`` as typed exceptions.
+
+Messages are built from the envelope and the request's method and path only: never from
+request headers, so the access token cannot leak into a log line.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import requests
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or invalid; the message names the setting."""
+
+
+class CartcomAPIError(Exception):
+    """An error answer from the Cart.com API."""
+
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        details: str = "",
+        *,
+        method: str = "",
+        path: str = "",
+    ) -> None:
+        """Keep the envelope's parts and the call they came from."""
+        self.status_code = status_code
+        self.message = message
+        self.details = details
+        self.method = method
+        self.path = path
+        where = f" on {method} {path}" if method else ""
+        text = f"Cart.com answered {status_code} {message}{where}"
+        if details:
+            text += f": {details}"
+        super().__init__(text)
+
+    @classmethod
+    def from_response(cls, response: requests.Response) -> CartcomAPIError:
+        """Build the most specific error for a response."""
+        envelope = _envelope(response)
+        status = response.status_code
+        request = response.request
+        method = request.method or "" if request is not None else ""
+        path = _path_only(request.url if request is not None else response.url)
+        kind: type[CartcomAPIError] = CartcomAPIError
+        if status == 401:
+            kind = AuthenticationError
+        elif status == 404:
+            kind = NotFoundError
+        elif status in (400, 409, 414, 422):
+            kind = ValidationError
+        elif status == 429:
+            kind = RateLimitedError
+        elif status >= 500:
+            kind = TransientAPIError
+        return kind(
+            status,
+            str(envelope.get("message") or response.reason or ""),
+            str(envelope.get("details") or ""),
+            method=method,
+            path=path,
+        )
+
+
+class AuthenticationError(CartcomAPIError):
+    """401: the access token is missing, wrong, or lacks a scope."""
+
+    def __str__(self) -> str:
+        """Name the setting to check, never the token."""
+        return (
+            f"{super().__str__()} - check the `access_token` setting (an admin-console token "
+            "from Tools > Apps & Addons, with the scopes this job needs) and the `domain`/"
+            "`api_url` setting."
+        )
+
+
+class NotFoundError(CartcomAPIError):
+    """404: no such record, or a page past the last one."""
+
+
+class ValidationError(CartcomAPIError):
+    """400/409: the request was refused as invalid."""
+
+
+class RateLimitedError(CartcomAPIError):
+    """429: the store's call window is used up."""
+
+
+class TransientAPIError(CartcomAPIError):
+    """5xx, a dropped connection or a truncated body: worth retrying."""
+
+
+def _envelope(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except (ValueError, json.JSONDecodeError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _path_only(url: str | None) -> str:
+    """The URL's path, without the query string (which may carry customer data)."""
+    if not url:
+        return ""
+    without_query = url.split("?", 1)[0]
+    marker = "/api/v1"
+    index = without_query.find(marker)
+    return without_query[index:] if index >= 0 else without_query

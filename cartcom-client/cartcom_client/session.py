@@ -1,0 +1,262 @@
+"""A paced, retrying HTTP session for the Cart.com API.
+
+``PacedAdapter`` is the transport both plugins mount: every request waits for the call budget
+and reports back ``X-AC-Call-Limit`` and 429s. The tap mounts it on the SDK's own session (the
+SDK keeps its retry loop); the target uses ``CartcomSession``, which adds retries, paging and
+call counters on top.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from cartcom_client.errors import (
+    CartcomAPIError,
+    NotFoundError,
+    RateLimitedError,
+    TransientAPIError,
+)
+from cartcom_client.pacing import DEFAULT_RETRY_AFTER, CallBudget, parse_retry_after
+from cartcom_client.quirks import records_from_page
+from cartcom_client.settings import ConnectionSettings
+
+LOGGER = logging.getLogger("cartcom_client")
+READ_METHODS = frozenset({"GET", "HEAD"})
+#: Cap on one wait, so a wild Retry-After cannot stall a job for hours.
+MAX_WAIT_SECONDS = 300.0
+
+
+class PacedAdapter(HTTPAdapter):
+    """An ``HTTPAdapter`` that waits for the call budget before every request."""
+
+    def __init__(self, budget: CallBudget, **kwargs: Any) -> None:
+        """Share ``budget`` across every request sent through this adapter."""
+        super().__init__(**kwargs)
+        self.budget = budget
+        self.calls: Counter[str] = Counter()
+        self.rate_limited = 0
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        """Wait for the budget, send, then learn from the answer."""
+        self.budget.acquire()
+        headers: Mapping[str, str] | None = None
+        try:
+            response = super().send(request, **kwargs)
+            headers = response.headers
+        finally:
+            self.calls[(request.method or "GET").upper()] += 1
+            self.budget.release(headers)
+        if response.status_code == 429:
+            self.rate_limited += 1
+            wait = parse_retry_after(response.headers.get("Retry-After"))
+            self.budget.block_for(
+                min(DEFAULT_RETRY_AFTER if wait is None else wait, MAX_WAIT_SECONDS)
+            )
+        return response
+
+
+def retry_wait_seconds(response: requests.Response | None, attempt: int) -> float:
+    """How long to wait before retry ``attempt`` (1-based): Retry-After, else exponential."""
+    if response is not None and response.status_code == 429:
+        wait = parse_retry_after(response.headers.get("Retry-After"))
+        return min(DEFAULT_RETRY_AFTER if wait is None else wait, MAX_WAIT_SECONDS)
+    return min(0.5 * 2 ** (attempt - 1), 30.0) + random.uniform(0, 0.25)
+
+
+def mount_pacing(session: requests.Session, settings: ConnectionSettings) -> PacedAdapter:
+    """Mount a pacing adapter for every URL of ``session``; return it."""
+    adapter = PacedAdapter(CallBudget(settings.calls_per_window, settings.window_seconds))
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return adapter
+
+
+class CartcomSession:
+    """Paced requests to one store, with retries, paging and call counters."""
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        *,
+        max_tries: int = 6,
+        timeout: float | tuple[float, float] = (10.0, 120.0),
+        logger: logging.Logger | None = None,
+    ) -> None:
+        """Prepare the session; no call is made here."""
+        self.settings = settings
+        self.base_url = settings.base_url
+        self.max_tries = max_tries
+        self.timeout = timeout
+        self.logger = logger or LOGGER
+        self.http = requests.Session()
+        self.http.headers.update(
+            {
+                "X-AC-Auth-Token": settings.access_token,
+                "Cache-Control": "no-cache",
+                "Accept": "application/json",
+                "User-Agent": settings.user_agent,
+            },
+        )
+        self.adapter = mount_pacing(self.http, settings)
+        self.retries = 0
+
+    # -- counters ---------------------------------------------------------------------------
+    @property
+    def reads(self) -> int:
+        """Read calls sent so far (including retries)."""
+        return sum(n for method, n in self.adapter.calls.items() if method in READ_METHODS)
+
+    @property
+    def writes(self) -> int:
+        """Write calls sent so far (including retries)."""
+        return sum(n for method, n in self.adapter.calls.items() if method not in READ_METHODS)
+
+    def url(self, path: str) -> str:
+        """Absolute URL for an API path such as ``/products``."""
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        retry_unsafe: bool = False,
+    ) -> Any:
+        """Send one call and return the parsed JSON body (None for 204).
+
+        Reads, PUTs and DELETEs are retried on 5xx, 429, timeouts, dropped connections and
+        truncated bodies. A POST is retried only when Cart.com cannot have applied it (429, or
+        the connection was never made), unless ``retry_unsafe``; otherwise the caller gets a
+        ``TransientAPIError`` and must look the record up again before re-posting.
+        """
+        method = method.upper()
+        idempotent = method != "POST" or retry_unsafe
+        url = self.url(path)
+        for attempt in range(1, self.max_tries + 1):
+            response: requests.Response | None = None
+            try:
+                response = self.http.request(
+                    method, url, params=params, json=json, timeout=self.timeout
+                )
+                if response.status_code < 300:
+                    if response.status_code == 204 or not response.content:
+                        return None
+                    return response.json()
+                error = CartcomAPIError.from_response(response)
+            except requests.exceptions.ConnectionError as exc:
+                never_sent = isinstance(exc, requests.exceptions.ConnectTimeout) or (
+                    "NewConnectionError" in repr(exc)
+                )
+                error = TransientAPIError(
+                    0, f"connection failed ({type(exc).__name__})", method=method, path=_path(url)
+                )
+                if not (idempotent or never_sent):
+                    raise error from exc
+            except (
+                requests.exceptions.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                ValueError,
+            ) as exc:
+                # A timeout, or a truncated body (which must be re-read, never parsed).
+                error = TransientAPIError(
+                    0, f"incomplete answer ({type(exc).__name__})", method=method, path=_path(url)
+                )
+                if not idempotent:
+                    raise error from exc
+            retryable = isinstance(error, RateLimitedError) or (
+                isinstance(error, TransientAPIError) and (idempotent or error.status_code == 0)
+            )
+            if not retryable or attempt == self.max_tries:
+                raise error
+            wait = retry_wait_seconds(response, attempt)
+            self.retries += 1
+            self.logger.warning(
+                "Retrying %s %s after %s (try %d of %d, waiting %.1f s)",
+                method,
+                _path(url),
+                error.status_code or error.message,
+                attempt + 1,
+                self.max_tries,
+                wait,
+            )
+            if not isinstance(error, RateLimitedError):
+                time.sleep(wait)
+            # On 429 the adapter already blocks the budget until Retry-After has passed.
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET ``path``."""
+        return self.request("GET", path, params=params)
+
+    def post(self, path: str, json: Any = None, *, retry_unsafe: bool = False) -> Any:
+        """POST ``json`` to ``path``."""
+        return self.request("POST", path, json=json, retry_unsafe=retry_unsafe)
+
+    def put(self, path: str, json: Any = None) -> Any:
+        """PUT ``json`` to ``path`` (a partial update)."""
+        return self.request("PUT", path, json=json)
+
+    def delete(self, path: str) -> Any:
+        """DELETE ``path``."""
+        return self.request("DELETE", path)
+
+    def iter_pages(
+        self, path: str, params: Mapping[str, Any] | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield each page's records, following ``next_page``; a 404 past the last page ends it."""
+        url: str | None = self.url(path)
+        query: Mapping[str, Any] | None = params
+        first = True
+        while url:
+            try:
+                payload = self.request("GET", url, params=query)
+            except NotFoundError:
+                if first and not query:
+                    raise
+                return
+            first = False
+            yield records_from_page(payload)
+            next_page = payload.get("next_page") if isinstance(payload, dict) else None
+            if not next_page:
+                return
+            url, query = _split_next(next_page, self.base_url)
+
+    def iter_records(
+        self, path: str, params: Mapping[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Yield every record of a list, page by page."""
+        for page in self.iter_pages(path, params):
+            yield from page
+
+    def close(self) -> None:
+        """Close the underlying connections."""
+        self.http.close()
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path
+
+
+def _split_next(next_page: str, base_url: str) -> tuple[str, dict[str, str]]:
+    """Split an absolute ``next_page`` link into URL and params, re-rooted on our base URL.
+
+    The link's host is Cart.com's view of itself; keeping our own scheme and host guards against
+    a proxy or sandbox answering with another name.
+    """
+    parts = urlsplit(next_page)
+    base = urlsplit(base_url)
+    url = f"{base.scheme}://{base.netloc}{parts.path}"
+    return url, dict(parse_qsl(parts.query, keep_blank_values=True))

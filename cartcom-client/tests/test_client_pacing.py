@@ -1,0 +1,142 @@
+"""Pacing: the call budget (fake clock), X-AC-Call-Limit and Retry-After parsing."""
+
+from __future__ import annotations
+
+from email.utils import formatdate
+
+import pytest
+from cartcom_client.pacing import CallBudget, parse_call_limit, parse_retry_after
+
+
+class FakeClock:
+    """A monotonic clock that only moves when someone sleeps (or a call takes time)."""
+
+    def __init__(self) -> None:
+        """Start at 1000 s."""
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        """Current time."""
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        """Advance the clock."""
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("7/20", (7, 20)), (" 7 / 20 ", (7, 20)), ("3,5", (3, 5)), ("0:50", (0, 50)),
+     ("20/20", (20, 20)), ("5/0", None), ("abc", None), ("", None), (None, None),
+     ("7/20/30", None), ("-1/5", None)],
+)
+def test_parse_call_limit(header, expected):
+    """``used/limit`` is read leniently; anything else is ignored, never guessed."""
+    assert parse_call_limit(header) == expected
+
+
+def test_parse_retry_after_forms():
+    """Seconds (int or decimal), HTTP-date, ISO 8601; negative and past give 0; garbage None."""
+    now = 1_700_000_000.0
+    assert parse_retry_after("5", now=now) == 5.0
+    assert parse_retry_after(" 2.5 ", now=now) == 2.5
+    assert parse_retry_after("-3", now=now) == 0.0
+    assert parse_retry_after(formatdate(now + 7, usegmt=True), now=now) == pytest.approx(7.0)
+    assert parse_retry_after(formatdate(now - 60, usegmt=True), now=now) == 0.0
+    assert parse_retry_after("2023-11-14T22:13:27Z", now=now) == pytest.approx(7.0)
+    assert parse_retry_after("2023-11-14T16:13:27-06:00", now=now) == pytest.approx(7.0)
+    assert parse_retry_after("2023-11-14T22:13:27", now=now) == pytest.approx(7.0)  # naive = UTC
+    for garbage in ("soon", "", "   ", None, "Mon, 99 Foo 2023"):
+        assert parse_retry_after(garbage, now=now) is None
+
+
+def test_budget_allows_limit_then_waits_a_full_window():
+    """Five calls start at once; the sixth waits until the first completion leaves the window."""
+    clock = FakeClock()
+    budget = CallBudget(5, 10.0, margin=0.0, clock=clock, sleep=clock.sleep)
+    for _ in range(5):
+        assert budget.acquire() == 0.0
+        budget.release()
+    start = clock.now
+    waited = budget.acquire()
+    assert waited == pytest.approx(10.0)
+    assert clock.now - start == pytest.approx(10.0)
+
+
+def test_budget_counts_completions_so_no_server_window_exceeds_limit():
+    """With latency, starts never exceed ``calls`` in any window (sliding check on starts)."""
+    clock = FakeClock()
+    budget = CallBudget(3, 1.0, clock=clock, sleep=clock.sleep)
+    starts = []
+    for _ in range(20):
+        budget.acquire()
+        starts.append(clock.now)
+        clock.now += 0.13  # the call takes 130 ms
+        budget.release()
+    for i, first in enumerate(starts):
+        assert sum(1 for s in starts[i:] if s < first + 1.0) <= 3
+    # Close to the ceiling: 20 calls at 3/s need about 6 windows, not many more.
+    assert starts[-1] - starts[0] < 7.5
+
+
+def test_budget_in_flight_calls_count():
+    """Calls still in flight take budget: a third concurrent call waits for one to complete."""
+    clock = FakeClock()
+    sleeps = []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        if len(sleeps) == 3:
+            budget.release()  # one of the in-flight calls completes meanwhile
+        clock.now += seconds
+
+    budget = CallBudget(2, 1.0, margin=0.0, clock=clock, sleep=sleep)
+    budget.acquire()
+    budget.acquire()
+    budget.acquire()
+    assert len(sleeps) >= 3
+    assert clock.now - 1000.0 >= 1.0  # then it still waits out the completed call's window
+
+
+def test_budget_adopts_lower_server_limit_and_counts_other_clients():
+    """``X-AC-Call-Limit: 4/5`` under a budget of 50: limit drops to 5, four slots are used."""
+    clock = FakeClock()
+    budget = CallBudget(50, 10.0, margin=0.0, clock=clock, sleep=clock.sleep)
+    budget.acquire()
+    budget.release({"X-AC-Call-Limit": "4/5"})
+    assert budget.calls == 5
+    assert budget.server_limit == 5
+    budget.acquire()
+    budget.release({"X-AC-Call-Limit": "5/5"})
+    start = clock.now
+    budget.acquire()
+    assert clock.now - start == pytest.approx(10.0)
+
+
+def test_budget_never_raises_limit_from_header():
+    """A higher server limit does not loosen the configured budget."""
+    budget = CallBudget(5, 10.0)
+    budget.acquire()
+    budget.release({"X-AC-Call-Limit": "1/50"})
+    assert budget.calls == 5
+
+
+def test_block_for_holds_every_call():
+    """After a 429, no call starts before Retry-After has passed."""
+    clock = FakeClock()
+    budget = CallBudget(50, 10.0, clock=clock, sleep=clock.sleep)
+    budget.block_for(3.5)
+    start = clock.now
+    budget.acquire()
+    assert clock.now - start >= 3.5
+    assert budget.waited >= 3.5
+
+
+def test_budget_rejects_nonsense():
+    """At least one call per positive window."""
+    with pytest.raises(ValueError, match="at least 1 call"):
+        CallBudget(0, 10)
+    with pytest.raises(ValueError, match="at least 1 call"):
+        CallBudget(5, 0)

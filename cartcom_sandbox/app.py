@@ -1,0 +1,369 @@
+"""The WSGI application: auth, rate limit, faults, routing to the engine, call log, admin routes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterable
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import unquote_plus
+
+from werkzeug.wrappers import Request
+
+from cartcom_sandbox import jsonio
+from cartcom_sandbox.calllog import CallLog, CallRecord
+from cartcom_sandbox.config import SandboxConfig
+from cartcom_sandbox.engine import Engine
+from cartcom_sandbox.errors import ApiError, envelope
+from cartcom_sandbox.faults import Fault, FaultInjector
+from cartcom_sandbox.ratelimit import Decision, RateLimiter
+from cartcom_sandbox.store import Store
+
+API = "/api/v1"
+ADMIN = "/_sandbox"
+_JSON_SUFFIX = re.compile(r"\.json(?=/|$)")
+
+
+class DroppedConnectionError(ConnectionError):
+    """Raised after the app closed the socket itself (werkzeug then stays silent)."""
+
+
+def token_hash(token: str) -> str:
+    """A short, non-reversible tag of a token for logs."""
+    return hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+class SandboxApp:
+    """WSGI callable serving /api/v1 and /_sandbox."""
+
+    def __init__(self, store: Store, config: SandboxConfig, tokens: Iterable[str], *,
+                 ratelimit: RateLimiter, faults: FaultInjector, calls: CallLog) -> None:
+        """Wire the parts together."""
+        self.store = store
+        self.config = config
+        self.tokens = set(tokens)
+        self.ratelimit = ratelimit
+        self.faults = faults
+        self.calls = calls
+        self.engine = Engine(store, config)
+        self._cache: dict[tuple, tuple[float, bytes]] = {}
+        self._cache_lock = threading.Lock()
+
+    def _cached(self, environ: dict[str, Any], method: str, token: str | None, path: str,
+                query: str) -> bytes | None:
+        """A cached GET body (opt-in ``cache_seconds``, INF) unless ``Cache-Control: no-cache``."""
+        if method != "GET" or self.config.cache_seconds <= 0:
+            return None
+        if "no-cache" in environ.get("HTTP_CACHE_CONTROL", "").lower():
+            return None
+        with self._cache_lock:
+            hit = self._cache.get((token, path, query))
+        if hit is None or time.monotonic() - hit[0] > self.config.cache_seconds:
+            return None
+        return hit[1]
+
+    # ------------------------------------------------------------------ WSGI
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        """Serve one request."""
+        path = environ.get("PATH_INFO", "") or "/"
+        if path == ADMIN or path.startswith(ADMIN + "/"):
+            status, body = self._admin(Request(environ), path[len(ADMIN):])
+            return self._respond(start_response, status, body, {})
+        return self._api(environ, start_response, path)
+
+    def _api(self, environ: dict[str, Any], start_response: Any, path: str) -> Iterable[bytes]:
+        arrived = time.time()
+        request = Request(environ)
+        method = request.method.upper()
+        query = environ.get("QUERY_STRING", "")
+        token = environ.get("HTTP_X_AC_AUTH_TOKEN")
+        valid = token is not None and token in self.tokens
+        request_json = _parse_json_quietly(request)
+        record = {"method": method, "path": path, "query": query, "ts": arrived,
+                  "request_json": request_json,
+                  "token_hash": token_hash(token) if token else None}
+        headers: dict[str, str] = {}
+        fault: Fault | None = None
+        decision: Decision = self.ratelimit.peek(token if valid else None)
+        try:
+            raw_uri = environ.get("REQUEST_URI") or environ.get("RAW_URI") or (
+                path + ("?" + query if query else ""))
+            if len(raw_uri) > self.config.max_url_length:
+                raise ApiError(414, f"The request URL is {len(raw_uri)} characters long; "
+                                    f"the limit is {self.config.max_url_length}.")
+            fault = self.faults.pick(method, path)
+            if fault is not None and fault.kind == "delay":
+                time.sleep(fault.seconds)
+                fault = None
+            if fault is not None and fault.kind == "status":
+                if fault.status == 429:
+                    headers["Retry-After"] = str(fault.retry_after or
+                                                 max(1, math.ceil(self.ratelimit.window)))
+                raise ApiError(fault.status, "Injected fault.")
+            if fault is not None and fault.kind == "drop" and not fault.process:
+                raise ApiError(0)
+            if not (path == API or path.startswith(API + "/")):
+                raise ApiError(404, "Not an API route.")
+            if not valid:
+                raise ApiError(401, "A valid X-AC-Auth-Token header is required."
+                               if token is None else "The X-AC-Auth-Token is not valid.")
+            decision = self.ratelimit.hit(token)  # type: ignore[arg-type]
+            if not decision.allowed:
+                headers["Retry-After"] = decision.retry_after or "10"
+                raise ApiError(429, "The call limit for this token has been reached; retry "
+                                    "after the window resets.")
+            cached = self._cached(environ, method, token, path, query)
+            if cached is not None:
+                status, body = 200, cached
+            else:
+                status, body = self._route(request, method, path[len(API):], request_json)
+                if status == 200 and method == "GET" and self.config.cache_seconds > 0:
+                    payload = jsonio.dumps(body)
+                    with self._cache_lock:
+                        self._cache[(token, path, query)] = (time.monotonic(), payload)
+                    body = payload
+        except ApiError as err:
+            status, body = err.status, err.body()
+        except Exception as err:  # the real API leaks server text in 500s, we keep it short
+            status, body = 500, envelope(500, f"Sandbox error: {type(err).__name__}: {err}")
+        headers["X-AC-Call-Limit"] = decision.header
+        if fault is not None and fault.kind in ("drop", "truncate"):
+            return self._sabotage(environ, fault, status, body, headers=headers,
+                                  record=record)
+        payload = body if isinstance(body, bytes) else b"" if body is None else jsonio.dumps(body)
+        self.calls.append(CallRecord(status=status, bytes=len(payload), **record))
+        return self._respond(start_response, status, payload, headers)
+
+    def _respond(self, start_response: Any, status: int, body: Any,
+                 headers: dict[str, str]) -> Iterable[bytes]:
+        payload = body if isinstance(body, bytes) else (
+            b"" if body is None else jsonio.dumps(body))
+        hdrs = list(headers.items())
+        if status != 204:
+            hdrs.append(("Content-Type", "application/json; charset=utf-8"))
+            hdrs.append(("Content-Length", str(len(payload))))
+        else:
+            payload = b""
+        start_response(f"{status} {_reason(status)}", hdrs)
+        return [payload]
+
+    def _sabotage(self, environ: dict[str, Any], fault: Fault, status: int, body: Any, *,
+                  headers: dict[str, str], record: dict[str, Any]) -> Iterable[bytes]:
+        sock: socket.socket | None = environ.get("werkzeug.socket")
+        sent = 0
+        if sock is not None:
+            try:
+                if fault.kind == "truncate":
+                    payload = b"{}" if body is None else jsonio.dumps(body)
+                    head = [f"HTTP/1.1 {status} {_reason(status)}"]
+                    head += [f"{k}: {v}" for k, v in headers.items()]
+                    head += ["Content-Type: application/json; charset=utf-8",
+                             f"Content-Length: {len(payload)}", "Connection: close", "", ""]
+                    part = payload[: max(1, len(payload) // 2)]
+                    sock.sendall("\r\n".join(head).encode() + part)
+                    sent = len(part)
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.calls.append(CallRecord(status=status if fault.kind == "truncate" else 0,
+                                     bytes=sent, **record))
+        raise DroppedConnectionError(f"injected {fault.kind}")
+
+    # --------------------------------------------------------------- routing
+    def _route(self, request: Request, method: str, sub: str,
+               body: Any) -> tuple[int, Any]:
+        sub = _JSON_SUFFIX.sub("", sub)
+        parts = [unquote_plus(p) for p in sub.strip("/").split("/") if p]
+        if not parts:
+            raise ApiError(404, "No resource given.")
+        args = request.args
+        first = {k: args.get(k, "") for k in args}
+        eng = self.engine
+        name = parts[0]
+
+        def need(*methods: str) -> None:
+            if method not in methods:
+                raise ApiError(405, f"{method} is not allowed on this route.")
+
+        def json_body() -> Any:
+            if body is _INVALID:
+                raise ApiError(400, "The request body is not valid JSON.")
+            if body is None:
+                raise ApiError(400, "A JSON request body is required.")
+            return body
+
+        if name == "inventory":
+            if len(parts) == 1:
+                need("GET")
+                return 200, eng.inventory(first)
+            if len(parts) == 2 and parts[1] == "settings":
+                need("GET", "PUT")
+                return 200, eng.inventory_settings(json_body() if method == "PUT" else None)
+            if len(parts) == 2:
+                need("POST")
+                return 200, eng.inventory_change(parts[1], json_body())
+            raise ApiError(404, "Unknown inventory route.")
+        if name == "upload" and len(parts) == 1:
+            need("POST")
+            meta, content, ctype = _multipart(request)
+            eng.upload(meta, content, ctype)
+            return 204, None
+        if len(parts) == 1:
+            need("GET", "POST")
+            if method == "GET":
+                return 200, eng.list(name, list(args.items(multi=True)),
+                                     lambda p: _page_url(request, p))
+            return eng.create_or_update(name, json_body())
+        if len(parts) == 2 and parts[1] == "select_many":
+            need("GET")
+            return 200, eng.select_many(name, first)
+        if len(parts) == 2 and name == "products" and parts[1].lower() == "importmany":
+            need("POST")
+            return 200, eng.import_many(json_body())
+        if len(parts) == 2 and name == "categories" and parts[1] == "rebuild_tree":
+            need("POST")
+            eng.rebuild_tree()
+            return 204, None
+        try:
+            id_ = int(parts[1])
+        except ValueError:
+            raise ApiError(404, f"'{parts[1]}' is not a record id.") from None
+        if len(parts) == 2:
+            need("GET", "PUT", "DELETE")
+            if method == "GET":
+                return 200, eng.get(name, id_, first)
+            if method == "PUT":
+                return 200, eng.update(name, id_, json_body())
+            eng.delete(name, id_)
+            return 204, None
+        if len(parts) == 3:
+            if name == "orders" and parts[2] == "status":
+                need("PUT")
+                return 200, eng.set_order_status(id_, json_body())
+            need("GET")
+            if parts[2] == "filled":
+                return 200, eng.filled(name, id_, first)
+            return 200, eng.nested(name, id_, parts[2], first)
+        raise ApiError(404, "Unknown route.")
+
+    # ----------------------------------------------------------------- admin
+    def _admin(self, request: Request, sub: str) -> tuple[int, Any]:
+        method = request.method.upper()
+        try:
+            body = request.get_json(silent=True) if request.get_data() else None
+            if sub in ("", "/", "/health"):
+                return 200, {"ok": True, "store": self.store.path}
+            if sub == "/calls":
+                if method == "DELETE":
+                    self.calls.clear()
+                    return 204, None
+                return 200, {"calls": [c.as_dict() for c in self.calls]}
+            if sub == "/faults":
+                if method == "DELETE":
+                    self.faults.clear()
+                    return 204, None
+                if method == "POST":
+                    specs = body if isinstance(body, list) else (body or {}).get("script", [])
+                    self.faults.script(specs)
+                    for r in ([] if isinstance(body, list) else (body or {}).get("rates", [])):
+                        self.faults.rate(**r)
+                    if isinstance(body, dict) and isinstance(body.get("rate"), dict):
+                        self.faults.rate(**body["rate"])
+                return 200, self.faults.state()
+            if sub == "/ratelimit":
+                if method == "POST":
+                    opts = dict(body or {})
+                    kwargs: dict[str, Any] = {k: opts[k] for k in
+                                              ("window", "retry_after_format", "plan")
+                                              if k in opts}
+                    if "calls" in opts:
+                        kwargs["calls"] = opts["calls"]
+                    self.ratelimit.configure(**kwargs)
+                return 200, self.ratelimit.state()
+            if sub == "/config":
+                if method == "POST":
+                    for k, v in (body or {}).items():
+                        if not hasattr(self.config, k):
+                            raise ValueError(f"unknown setting {k!r}")
+                        setattr(self.config, k, v)
+                return 200, dict(self.config.__dict__)
+        except (ValueError, TypeError) as err:
+            return 400, envelope(400, str(err))
+        return 404, envelope(404, "Unknown sandbox admin route.")
+
+
+_INVALID = object()
+
+
+def _parse_json_quietly(request: Request) -> Any:
+    ctype = request.mimetype or ""
+    if ctype.startswith("multipart/") or request.method in ("GET", "HEAD"):
+        return None
+    data = request.get_data(cache=True)
+    if not data.strip():
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return _INVALID
+
+
+def _multipart(request: Request) -> tuple[Any, bytes, str | None]:
+    """The JSON part and the file part of an /upload request."""
+    if not (request.mimetype or "").startswith("multipart/"):
+        raise ApiError(400, "The upload must be multipart/form-data.")
+    meta: Any = None
+    content: bytes | None = None
+    ctype = None
+    for value in request.form.values():
+        try:
+            meta = json.loads(value)
+            break
+        except ValueError:
+            continue
+    for storage in request.files.values():
+        raw = storage.read()
+        if (storage.mimetype or "") == "application/json" and meta is None:
+            try:
+                meta = json.loads(raw)
+                continue
+            except ValueError:
+                pass
+        if content is None:
+            enc = (storage.headers.get("Content-Transfer-Encoding") or "").lower()
+            content = base64.b64decode(raw) if enc == "base64" else raw
+            ctype = storage.mimetype
+    if content is None:
+        raise ApiError(400, "The upload has no file part.")
+    return meta, content, ctype
+
+
+def _page_url(request: Request, page: int) -> str:
+    """The absolute URL of ``page`` keeping every other query parameter as sent."""
+    raw = request.environ.get("QUERY_STRING", "")
+    pairs = [p for p in raw.split("&") if p]
+    out, done = [], False
+    for p in pairs:
+        if unquote_plus(p.split("=", 1)[0]) == "page":
+            if not done:
+                out.append(f"page={page}")
+                done = True
+            continue
+        out.append(p)
+    if not done:
+        out.append(f"page={page}")
+    return f"{request.host_url.rstrip('/')}{request.path}?{'&'.join(out)}"
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

@@ -1,0 +1,44 @@
+"""Sandbox settings: every knob that makes an INF (inferred) behaviour configurable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Calls per window (10 s) by Cart.com plan (API-NOTES §1.9). None means no limit.
+PLANS: dict[str, int | None] = {
+    "steel": 5,
+    "bronze": 10,
+    "silver": 20,
+    "gold": 50,
+    "unlimited": None,
+}
+# What X-AC-Call-Limit reports as the limit on the "unlimited" plan.
+UNLIMITED_DISPLAY = 1_000_000
+
+
+@dataclass
+class SandboxConfig:
+    """Behaviour switches of the emulator; defaults follow API-NOTES (INF choices marked)."""
+
+    plan: str = "unlimited"
+    rate_calls: int | None = None  # overrides the plan's calls per window when set
+    rate_window: float = 10.0  # seconds, fixed window per token (DOC)
+    retry_after_format: str = "seconds"  # "seconds" | "http-date" (§13: live sends both)
+    default_count: int = 100  # DOC
+    max_count: int = 1000  # INF: §13 shows count=1000 works live
+    count_over_max: str = "cap"  # "cap" (silently, INF) | "error" (400)
+    empty_page_status: int = 200  # INF: page 1 with no rows: 200 + []; 404 is the other reading
+    max_url_length: int = 2048  # §14: IIS/ASP.NET query cap; path+query longer gives 414
+    timezone: str = "America/Chicago"  # store-local time zone of every timestamp the store writes
+    list_keys: dict[str, str] = field(default_factory=dict)  # per-resource list key overrides
+    # DOC §1.10: GETs are cached server-side unless "Cache-Control: no-cache". Off by default;
+    # set seconds > 0 to serve repeated GETs (same token+URL) stale for that long.
+    cache_seconds: float = 0.0
+
+    def calls_per_window(self) -> int | None:
+        """Calls allowed per window, from ``rate_calls`` or the plan."""
+        if self.rate_calls is not None:
+            return self.rate_calls
+        if self.plan not in PLANS:
+            raise ValueError(f"unknown plan {self.plan!r}; choose one of {', '.join(PLANS)}")
+        return PLANS[self.plan]

@@ -1,0 +1,1 @@
+"""Generators behind ``cartcom_sandbox.seed`` (pure functions yielding API-shaped documents)."""

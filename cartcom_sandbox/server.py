@@ -1,0 +1,129 @@
+"""SandboxServer: the emulator on a threaded werkzeug server, in a background thread."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from cartcom_sandbox.app import API, SandboxApp
+from cartcom_sandbox.calllog import CallLog
+from cartcom_sandbox.config import SandboxConfig
+from cartcom_sandbox.faults import FaultInjector
+from cartcom_sandbox.ratelimit import RateLimiter
+from cartcom_sandbox.store import Store
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No per-request log lines (tokens never reach a log anyway)."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def log(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class SandboxServer:
+    """A running (or startable) emulator: ``base_url``, ``calls``, ``faults``, ``ratelimit``."""
+
+    def __init__(
+        self,
+        store_or_path: Store | str | Path = ":memory:",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tokens: Iterable[str] = ("test-token",),
+        config: SandboxConfig | None = None,
+    ) -> None:
+        """Prepare a server over a Store (or a path to open one at)."""
+        self.config = config or SandboxConfig()
+        if isinstance(store_or_path, Store):
+            self.store, self._owns_store = store_or_path, False
+        else:
+            self.store = Store(store_or_path, timezone=self.config.timezone)
+            self._owns_store = True
+        self.tokens = list(tokens)
+        if not self.tokens:
+            raise ValueError("at least one API token is required")
+        self.token = self.tokens[0]
+        self.calls = CallLog()
+        self.faults = FaultInjector()
+        self.ratelimit = RateLimiter(self.config.calls_per_window(), self.config.rate_window,
+                                     self.config.retry_after_format)
+        self.app = SandboxApp(self.store, self.config, self.tokens, ratelimit=self.ratelimit,
+                              faults=self.faults, calls=self.calls)
+        self.host = host
+        self.port = port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._serving = threading.Event()
+
+    @property
+    def root_url(self) -> str:
+        """``http://host:port``."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port/api/v1``."""
+        return self.root_url + API
+
+    def _bind(self) -> None:
+        self._server = make_server(self.host, self.port, self.app, threaded=True,
+                                   request_handler=_QuietHandler)
+        self._server.daemon_threads = True
+        self._server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
+        self.port = self._server.server_port
+
+    def start(self) -> SandboxServer:
+        """Serve in a daemon thread; returns self."""
+        if self._server is None:
+            self._bind()
+        assert self._server is not None
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.1},
+                                        name="cartcom-sandbox", daemon=True)
+        self._serving.set()
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until ``stop``."""
+        if self._server is None:
+            self._bind()
+        assert self._server is not None
+        self._serving.set()
+        self._server.serve_forever(poll_interval=0.2)
+
+    def request_stop(self) -> None:
+        """Ask a ``serve_forever`` loop to end (safe from a signal handler)."""
+        server = self._server
+        if server is not None and self._serving.is_set():
+            self._serving.clear()
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop serving and close the store if this server opened it."""
+        server = self._server
+        if server is not None:
+            if self._serving.is_set():
+                server.shutdown()
+                self._serving.clear()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+                self._thread = None
+            server.server_close()
+            self._server = None
+        if self._owns_store:
+            self.store.close()
+
+    def __enter__(self) -> SandboxServer:
+        """Start."""
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop."""
+        self.stop()

@@ -1,0 +1,1 @@
+"""tap-cartcom: a Singer tap for Cart.com (ex-AmeriCommerce) stores."""

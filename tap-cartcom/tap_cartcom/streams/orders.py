@@ -1,0 +1,225 @@
+"""Orders ("Get Orders") and their children: items, shipments, payments, addresses.
+
+One ``GET /orders`` per page carries items, shipments and payments (``expand``); the page's
+billing and shipping addresses come in one batched read per page (never one call per order).
+"""
+
+from __future__ import annotations
+
+import math
+import typing as t
+from functools import cached_property
+from urllib.parse import urlsplit
+
+from cartcom_client.quirks import records_from_page
+from singer_sdk.schema.source import SchemaDirectory, StreamSchema
+
+from tap_cartcom import schemas
+from tap_cartcom.client import (
+    MAX_URL_LENGTH,
+    EmbeddedChildStream,
+    WindowedStream,
+    datetime_plan,
+    normalise,
+)
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import requests
+
+SCHEMAS = SchemaDirectory(schemas)
+ADDRESS_KEYS = (("order_billing_address_id", "billing_address"),
+                ("order_shipping_address_id", "shipping_address"))
+#: Largest ``count`` asked of the small order_addresses rows (field evidence, API-NOTES §13).
+ADDRESS_PAGE_MAX = 1000
+
+
+class OrdersStream(WindowedStream):
+    """Orders created (or updated) in the window, optionally filtered by status."""
+
+    name = "orders"
+    path = "/orders"
+    expand = "items,shipments,payments"
+    schema = StreamSchema(SCHEMAS)
+
+    def extra_filters(self, context: dict | None) -> list[tuple[str, str]]:
+        """Get Orders filters: the status list and the creation-age limit."""
+        filters: list[tuple[str, str]] = []
+        within = self._tap.created_floor()
+        if within is not None and self.replication_key != "created_at":
+            filters.append(("created_at", f"gte:{within}"))
+        status_ids = self._tap.order_status_ids()
+        if status_ids:
+            filters.append(("order_status_id", "+OR+".join(str(i) for i in status_ids)))
+        return filters
+
+    def window_filter(self, context: dict | None) -> str:
+        """The replication window, narrowed by ``orders_created_within_days``."""
+        floor = self._tap.created_floor()
+        text = super().window_filter(context)
+        if floor is None or self.replication_key != "created_at":
+            return text
+        start, _ = self.window(context)
+        if start is not None and start.strftime("%Y-%m-%dT%H:%M:%S.%fZ") >= floor:
+            return text
+        upper = text.rsplit("lt:", 1)[1]
+        return f"gte:{floor}+AND+lt:{upper}"
+
+    # -- per page: normalise, skip what was emitted, batch the addresses -------------------
+    def parse_response(self, response: requests.Response) -> Iterator[dict[str, t.Any]]:
+        """The page's new orders, with their addresses attached."""
+        page = []
+        for record in super().parse_response(response):
+            normalise(record, self._datetime_plan)
+            if not self.already_emitted(record):
+                page.append(record)
+        if page and self.wants_addresses:
+            self.attach_addresses(page)
+        return iter(page)
+
+    def post_process(self, row: dict, context: dict | None = None) -> dict | None:
+        """Emit the children from the record (no call) and remember the id."""
+        self.emit_children(row)
+        self.emit_addresses(row)
+        self.mark_emitted(row)
+        return row
+
+    # -- addresses --------------------------------------------------------------------------
+    @property
+    def wants_addresses(self) -> bool:
+        """Addresses are read when the orders or the order_addresses stream is selected."""
+        return self.selected or self._address_stream is not None
+
+    @property
+    def _address_stream(self) -> OrderAddressesStream | None:
+        for child in self.child_streams:
+            if isinstance(child, OrderAddressesStream) and child.selected:
+                return child
+        return None
+
+    def attach_addresses(self, page: list[dict[str, t.Any]]) -> None:
+        """Read the page's addresses in the fewest calls and attach them to each order."""
+        ids = sorted({
+            int(record[key])
+            for record in page
+            for key, _ in ADDRESS_KEYS
+            if isinstance(record.get(key), int) and record[key] > 0
+        })
+        found = self.read_addresses(ids) if ids else {}
+        for record in page:
+            for key, target in ADDRESS_KEYS:
+                address = found.get(record.get(key))  # type: ignore[arg-type]
+                record[target] = dict(address) if address is not None else None
+
+    def select_many_chunks(self, ids: list[int]) -> list[list[int]]:
+        """Split ``ids`` so each ``select_many`` URL (path and query) fits 2,048 characters."""
+        prefix = len(urlsplit(self.url_base).path) + len("/order_addresses/select_many?")
+        chunks: list[list[int]] = []
+        current: list[int] = []
+        length = prefix + len(f"count={len(ids)}&ids=")
+        for address_id in ids:
+            extra = len(str(address_id)) + (1 if current else 0)
+            if current and length + extra > MAX_URL_LENGTH:
+                chunks.append(current)
+                current, length = [], prefix + len(f"count={len(ids)}&ids=")
+                extra = len(str(address_id))
+            current.append(address_id)
+            length += extra
+        if current:
+            chunks.append(current)
+        return chunks
+
+    def address_plan(self, ids: list[int]) -> tuple[str, int]:
+        """Pick ``select_many`` (URL-sized chunks) or an id-range list read: fewer calls wins."""
+        by_ids = len(self.select_many_chunks(ids))
+        span = ids[-1] - ids[0] + 1
+        page = min(ADDRESS_PAGE_MAX, max(self.page_size * 2, 1))
+        by_range = math.ceil(span / page)
+        return ("range", by_range) if by_range < by_ids else ("select_many", by_ids)
+
+    def read_addresses(self, ids: list[int]) -> dict[int, dict[str, t.Any]]:
+        """Addresses by id, read in the cheaper of the two shapes."""
+        wanted = set(ids)
+        plan, _ = self.address_plan(ids)
+        rows: list[dict[str, t.Any]] = []
+        if plan == "range":
+            page = min(ADDRESS_PAGE_MAX, max(self.page_size * 2, 1))
+            rows.extend(self.iter_list("/order_addresses", [
+                ("count", page),
+                ("sort", "id"),
+                ("id", f"gte:{ids[0]}+AND+lte:{ids[-1]}"),
+            ]))
+        else:
+            for chunk in self.select_many_chunks(ids):
+                payload = self.fetch_json("/order_addresses/select_many", [
+                    ("count", len(ids)),
+                    ("ids", ",".join(str(i) for i in chunk)),
+                ])
+                rows.extend(records_from_page(payload))
+        plan_dt = self._address_plan_dt
+        out: dict[int, dict[str, t.Any]] = {}
+        for row in rows:
+            if row.get("id") in wanted:
+                normalise(row, plan_dt)
+                out[row["id"]] = row
+        missing = len(wanted) - len(out)
+        if missing:
+            self.logger.warning("%d order address(es) were not found", missing)
+        return out
+
+    @cached_property
+    def _address_plan_dt(self) -> t.Any:
+        return datetime_plan(self.schema["properties"]["billing_address"])
+
+    def emit_addresses(self, record: dict[str, t.Any]) -> None:
+        """Write the order's addresses to the order_addresses stream, once per address."""
+        stream = self._address_stream
+        if stream is None or not self.stream_maps[0].get_filter_result(record):
+            return
+        seen: set[t.Any] = set()
+        for _, target in ADDRESS_KEYS:
+            address = record.get(target)
+            if address and address.get("id") not in seen:
+                seen.add(address.get("id"))
+                stream._write_record_message(dict(address))
+
+
+class OrderItemsStream(EmbeddedChildStream):
+    """Order lines, from ``expand=items`` on orders."""
+
+    name = "order_items"
+    path = "/order_items"
+    parent_stream_type = OrdersStream
+    parent_key = "items"
+    schema = StreamSchema(SCHEMAS)
+
+
+class OrderShipmentsStream(EmbeddedChildStream):
+    """Shipments with their shipped items, from ``expand=shipments`` on orders."""
+
+    name = "order_shipments"
+    path = "/order_shipments"
+    parent_stream_type = OrdersStream
+    parent_key = "shipments"
+    schema = StreamSchema(SCHEMAS)
+
+
+class OrderPaymentsStream(EmbeddedChildStream):
+    """Payments, from ``expand=payments`` on orders."""
+
+    name = "order_payments"
+    path = "/order_payments"
+    parent_stream_type = OrdersStream
+    parent_key = "payments"
+    schema = StreamSchema(SCHEMAS)
+
+
+class OrderAddressesStream(EmbeddedChildStream):
+    """Billing and shipping addresses of the orders emitted (one batched read per page)."""
+
+    name = "order_addresses"
+    path = "/order_addresses"
+    parent_stream_type = OrdersStream
+    parent_key = ""
+    schema = StreamSchema(SCHEMAS)

@@ -1,0 +1,58 @@
+"""Reference tables, read in full each run (they are small and have no useful filter)."""
+
+from __future__ import annotations
+
+from singer_sdk.schema.source import SchemaDirectory, StreamSchema
+
+from tap_cartcom import schemas
+from tap_cartcom.client import CartcomStream
+
+SCHEMAS = SchemaDirectory(schemas)
+
+
+class OrderStatusesStream(CartcomStream):
+    """Order statuses (per store, configurable)."""
+
+    name = "order_statuses"
+    path = "/order_statuses"
+    schema = StreamSchema(SCHEMAS)
+
+
+class ProductStatusesStream(CartcomStream):
+    """Product statuses ("In Stock", ...)."""
+
+    name = "product_statuses"
+    path = "/product_statuses"
+    schema = StreamSchema(SCHEMAS)
+
+
+class CategoriesStream(CartcomStream):
+    """Catalog categories."""
+
+    name = "categories"
+    path = "/categories"
+    schema = StreamSchema(SCHEMAS)
+
+
+class ManufacturersStream(CartcomStream):
+    """Manufacturers (brands)."""
+
+    name = "manufacturers"
+    path = "/manufacturers"
+    schema = StreamSchema(SCHEMAS)
+
+
+class VariantGroupsStream(CartcomStream):
+    """Variant groups (option dimensions such as Size)."""
+
+    name = "variant_groups"
+    path = "/variant_groups"
+    schema = StreamSchema(SCHEMAS)
+
+
+class CustomersStream(CartcomStream):
+    """Customers."""
+
+    name = "customers"
+    path = "/customers"
+    schema = StreamSchema(SCHEMAS)

@@ -1,0 +1,232 @@
+"""The tap against the live sandbox over HTTP: incremental, Get Orders, faults, pacing, calls."""
+
+from __future__ import annotations
+
+import math
+
+import jsonschema
+import pytest
+import requests
+import tap_cartcom.client as tap_client
+from cartcom_client.quirks import to_utc
+from tap_test_support import run_tap
+
+ORDER_FAMILY = ("orders", "order_items", "order_shipments", "order_payments", "order_addresses")
+
+
+def sandbox_config(server, **extra):
+    """Config for a sandbox; pacing generous unless a test narrows it."""
+    config = {
+        "access_token": server.token,
+        "api_url": server.base_url,
+        "calls_per_window": 1000,
+        "window_seconds": 1,
+        "start_date": "2024-01-01T00:00:00Z",
+        "page_size": 100,
+    }
+    config.update(extra)
+    return config
+
+
+def api_calls(server, prefix="/api/v1/"):
+    """Calls the tap made (admin routes are not logged)."""
+    return [c for c in server.calls if c.path.startswith(prefix)]
+
+
+def get_json(server, path, **params):
+    """A direct read from the sandbox (test set-up, not the tap)."""
+    response = requests.get(f"{server.base_url}{path}", params=params,
+                            headers={"X-AC-Auth-Token": server.token}, timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+def all_order_ids(server):
+    """Every order id in the store."""
+    return {row[0] for row in server.store.execute("SELECT id FROM r_orders")}
+
+
+def test_incremental_two_runs_with_orders_added(seeded_sandbox):
+    """Run 2 emits every order added since run 1 and nothing from before its lookback window."""
+    server = seeded_sandbox
+    config = sandbox_config(server, lookback_days=2)
+    first = run_tap(config, streams=("orders",))
+    assert first["error"] is None
+    ids = [r["id"] for r in first["records"]["orders"]]
+    assert sorted(ids) == sorted(all_order_ids(server))
+    state1 = first["state"]["bookmarks"]["orders"]
+    newest = max(r["created_at"] for r in first["records"]["orders"])
+    assert state1["replication_key_value"] == newest
+    assert set(state1) == {"replication_key", "replication_key_value", "emitted"}
+    floor1 = _minus_days(state1["replication_key_value"], 2)
+    assert all(v >= floor1 for v in state1["emitted"].values())
+
+    template = server.store.get("orders", ids[0])
+    added = []
+    for _ in range(5):
+        doc = {k: v for k, v in template.items() if k not in ("id", "created_at", "updated_at")}
+        added.append(server.store.insert("orders", doc)["id"])
+
+    second = run_tap(config, state=first["state"], streams=("orders",))
+    assert second["error"] is None
+    assert sorted(r["id"] for r in second["records"]["orders"]) == sorted(added)
+    query = next(c.query for c in server.calls if c.path == "/api/v1/orders" and c.ts > 0)
+    assert "created_at=gte:" in query
+    state2 = second["state"]["bookmarks"]["orders"]
+    assert state2["replication_key_value"] > state1["replication_key_value"]
+    assert set(state2["emitted"]) >= {str(i) for i in added}
+    floor = _minus_days(state2["replication_key_value"], 2)
+    assert all(v >= floor for v in state2["emitted"].values())
+
+
+def _minus_days(stamp, days):
+    from datetime import datetime, timedelta
+
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) - timedelta(days=days)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_pending_then_eligible_on_sandbox(seeded_sandbox):
+    """An older order switched into a selected status is emitted once, then never again."""
+    server = seeded_sandbox
+    statuses = seeded_sandbox.order_status_ids
+    processing = statuses["Processing"]
+    config = sandbox_config(server, order_status_names=["Processing"], lookback_days=5)
+    first = run_tap(config, streams=("orders",))
+    assert first["error"] is None
+    emitted = {r["id"] for r in first["records"]["orders"]}
+    assert emitted == set(seeded_sandbox.processing_order_ids)
+    bookmark = first["state"]["bookmarks"]["orders"]["replication_key_value"]
+    # An order created before the bookmark (within the lookback), in another status.
+    window = get_json(server, "/orders", count=1000, sort="created_at,id")
+    candidates = [
+        o for o in window["orders"]
+        if o["order_status_id"] != processing and o["id"] not in emitted
+        and _minus_days(bookmark, 5) <= to_utc(o["created_at"]) < bookmark
+    ]
+    assert candidates, "the seed should have a non-Processing order near the bookmark"
+    pending = candidates[-1]
+    response = requests.put(f"{server.base_url}/orders/{pending['id']}/status",
+                            json={"order_status_id": processing},
+                            headers={"X-AC-Auth-Token": server.token}, timeout=10)
+    assert response.status_code == 200
+    server.calls.clear()
+    second = run_tap(config, state=first["state"], streams=("orders",))
+    assert [r["id"] for r in second["records"]["orders"]] == [pending["id"]]
+    assert any(f"order_status_id={processing}" in c.query for c in server.calls)
+    third = run_tap(config, state=second["state"], streams=("orders",))
+    assert third["error"] is None
+    assert "orders" not in third["records"]
+
+
+def test_interrupted_run_loses_no_order(seeded_sandbox, monkeypatch):
+    """A dropped connection then 503s until retries run out: run 1 fails, run 2 completes it."""
+    monkeypatch.setattr(tap_client, "retry_wait_seconds", lambda response, attempt: 0.01)
+    server = seeded_sandbox
+    config = sandbox_config(server, page_size=100)
+    server.faults.script([
+        {"kind": "drop", "path": "/orders", "after": 1},
+        {"kind": "status", "status": 503, "path": "/orders", "times": 20},
+    ])
+    first = run_tap(config, streams=ORDER_FAMILY)
+    assert first["error"] is not None
+    got_first = {r["id"] for r in first["records"].get("orders", [])}
+    assert 0 < len(got_first) < len(all_order_ids(server))
+    server.faults.clear()
+    second = run_tap(config, state=first["state"], streams=ORDER_FAMILY)
+    assert second["error"] is None
+    got_second = {r["id"] for r in second["records"]["orders"]}
+    assert got_first | got_second == all_order_ids(server)
+    items = {r["id"] for r in first["records"].get("order_items", [])} | {
+        r["id"] for r in second["records"]["order_items"]}
+    assert len(items) == server.store.count("order_items")
+
+
+def test_pacing_five_calls_per_second_window(seeded_sandbox):
+    """At 5 calls per 1-s window: zero 429s, and never more than 5 calls in any 1-s span."""
+    server = seeded_sandbox
+    server.ratelimit.configure(calls=5, window=1.0)
+    config = sandbox_config(server, calls_per_window=5, window_seconds=1, page_size=40)
+    run = run_tap(config, streams=ORDER_FAMILY)
+    assert run["error"] is None
+    assert len(run["records"]["orders"]) == len(all_order_ids(server))
+    calls = api_calls(server)
+    assert len(calls) >= 12
+    assert all(c.status != 429 for c in calls)
+    stamps = sorted(c.ts for c in calls)
+    for i, start in enumerate(stamps):
+        assert sum(1 for s in stamps[i:] if s < start + 1.0) <= 5
+
+
+@pytest.mark.parametrize("fmt", ["seconds", "http-date"])
+def test_429_retry_waits_retry_after(seeded_sandbox, fmt):
+    """Another client used the window up: the tap's retry comes no sooner than Retry-After."""
+    server = seeded_sandbox
+    server.ratelimit.configure(calls=3, window=2.0, retry_after_format=fmt)
+    for _ in range(3):
+        get_json(server, "/stores")
+    window_start = server.calls[0].ts
+    config = sandbox_config(server, calls_per_window=50, window_seconds=2, page_size=150)
+    run = run_tap(config, streams=("orders",))
+    assert run["error"] is None
+    tap_calls = [c for c in server.calls if c.path == "/api/v1/orders"]
+    limited = [i for i, c in enumerate(tap_calls) if c.status == 429]
+    assert limited, "the first tap call should meet the exhausted window"
+    for i in limited:
+        hit = tap_calls[i]
+        retry = tap_calls[i + 1]
+        wait = window_start + 2.0 - hit.ts
+        if fmt == "seconds":
+            retry_after = max(1, math.ceil(wait))
+            assert retry.ts - hit.ts >= retry_after - 0.01
+        else:
+            assert retry.ts >= math.ceil(hit.ts + wait) - 0.01
+    assert len(run["records"]["orders"]) == len(all_order_ids(server))
+
+
+def test_calls_bound_for_orders_with_children_and_addresses(seeded_sandbox):
+    """N orders with items, shipments, payments and addresses: at most 2*ceil(N/page)+5 calls."""
+    server = seeded_sandbox
+    n = len(all_order_ids(server))
+    for page in (100, 250):
+        server.calls.clear()
+        run = run_tap(sandbox_config(server, page_size=page), streams=ORDER_FAMILY)
+        assert run["error"] is None
+        assert len(run["records"]["orders"]) == n
+        assert run["records"]["order_items"]
+        assert run["records"]["order_addresses"]
+        calls = api_calls(server)
+        assert len(calls) <= 2 * math.ceil(n / page) + 5
+        assert {c.path for c in calls} <= {"/api/v1/orders", "/api/v1/order_addresses/select_many",
+                                           "/api/v1/order_addresses"}
+        for record in run["records"]["orders"]:
+            assert record["billing_address"] is None or (
+                record["billing_address"]["id"] == record["order_billing_address_id"])
+
+
+def test_records_valid_and_token_never_in_output(seeded_sandbox):
+    """Every sandbox record validates against the tap's schemas; the token is never written."""
+    server = seeded_sandbox
+    run = run_tap(sandbox_config(server, start_date="2000-01-01T00:00:00Z"))
+    assert run["error"] is None
+    checker = jsonschema.FormatChecker()
+    for stream, rows in run["records"].items():
+        validator = jsonschema.Draft7Validator(run["schemas"][stream], format_checker=checker)
+        for row in rows:
+            error = next(iter(validator.iter_errors(row)), None)
+            assert error is None, (stream, row.get("id"), error.message)
+    assert len(run["records"]) == 16  # every stream has records in the seeded store
+    blob = run["stderr"] + "".join(str(m) for m in run["messages"])
+    assert server.token not in blob
+
+
+def test_status_names_or_filter_decoded_by_sandbox(seeded_sandbox):
+    """Two status names become one ``a+OR+b`` value that the sandbox decodes as OR."""
+    server = seeded_sandbox
+    names = ["Processing", "Shipped"]
+    run = run_tap(sandbox_config(server, order_status_names=names), streams=("orders",))
+    assert run["error"] is None
+    expected = {i for n in names for i in seeded_sandbox.order_ids(n)}
+    assert {r["id"] for r in run["records"]["orders"]} == expected
+    ids = sorted(seeded_sandbox.order_status_ids[n] for n in names)
+    assert any(f"order_status_id={ids[0]}+OR+{ids[1]}" in c.query for c in server.calls)

@@ -1,0 +1,1 @@
+"""target-cartcom: write listings, tracking and acknowledgements to a Cart.com store."""

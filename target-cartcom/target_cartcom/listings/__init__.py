@@ -1,0 +1,1 @@
+"""Listings handling for target-cartcom."""

@@ -1,0 +1,464 @@
+"""The store's catalog by SKU and GTIN, read the cheapest way for the batch.
+
+Two ways to read it, chosen by estimated calls:
+
+- **catalog**: a paged read of ``/products`` with a large ``count``, ``fields`` trimming each
+  product and naming the nested collections it needs (``variant_inventory``, ``pricing``, and
+  ``pictures``/``variants`` when overwrite/publish need them), which Cart.com expands in the same
+  call (API-NOTES §1.4). One call per ``page_size`` products covers every variant row and price.
+- **lookup**: ``/products`` and ``/variant_inventory`` filtered with OR-ed SKUs and GTINs
+  (``item_number=A OR B&gtin=OR 0123 OR 0456``, §1.5), each URL within the 2,048-character cap
+  (§14), then the owning products of variant rows found elsewhere by id.
+
+``auto`` estimates the lookup calls from the batch; when they exceed two it reads the catalog's
+first page (which the catalog read needs anyway) to learn ``total_count``, and continues with
+whichever read is cheaper from there.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, quote_plus, urlsplit
+
+import requests
+from cartcom_client import CartcomSession, NotFoundError
+from cartcom_client.quirks import records_from_page
+
+from target_cartcom.listings.record import Listing, gtin_key, sku_key
+from target_cartcom.listings.settings import ListingOptions
+
+LOGGER = logging.getLogger("target-cartcom.listings")
+
+PRODUCT_FIELDS = (
+    "id",
+    "item_number",
+    "gtin",
+    "price",
+    "retail",
+    "cost",
+    "quantity_on_hand",
+    "use_variant_inventory",
+    "is_hidden",
+)
+OVERWRITE_PRODUCT_FIELDS = (
+    "item_name",
+    "long_description_1",
+    "manufacturer_part_number",
+    "primary_category_id",
+)
+VI_FIELDS = (
+    "id",
+    "product_id",
+    "item_number",
+    "gtin",
+    "inventory",
+    "retail",
+    "manufacturer_item_number",
+    "variant_inventory_image",
+)
+LOOKUP_COUNT = 1000
+_OPERATOR = re.compile(r"^(eq|not|like|startwith|gte|gt|lte|lt):", re.IGNORECASE)
+_CONNECTOR = re.compile(r" (AND|OR) ")
+
+
+def gtin_forms(code: str) -> list[str]:
+    """The spellings one GTIN is looked up under: as given, and as UPC-A/EAN-13 when it fits."""
+    digits = code.lstrip("0") or "0"
+    forms = {code}
+    forms.update(digits.zfill(n) for n in (12, 13) if len(digits) <= n)
+    return sorted(forms, key=len)
+
+
+def is_base_price(row: dict[str, Any]) -> bool:
+    """A plain per-SKU price: no customer type, store, dates, or quantity tier above 1."""
+    return (
+        not row.get("customer_type_id")
+        and not row.get("store_id")
+        and not row.get("start_date")
+        and not row.get("end_date")
+        and (row.get("starting_quantity") or 0) <= 1
+    )
+
+
+@dataclass
+class StoreIndex:
+    """What the store holds for this run's listings, keyed by id, SKU and GTIN."""
+
+    products: dict[int, dict[str, Any]] = field(default_factory=dict)
+    vi: dict[int, dict[str, Any]] = field(default_factory=dict)
+    pricing: dict[int, dict[str, Any]] = field(default_factory=dict)
+    vi_by_product: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    pricing_by_vi: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    pictures: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    options: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    products_by_sku: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    products_by_gtin: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    vi_by_sku: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    vi_by_gtin: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    complete: bool = False
+    mode: str = ""
+    reads: int = 0
+
+    # -- adding -------------------------------------------------------------------------------
+    def add_product(self, doc: dict[str, Any]) -> None:
+        """Index a product and whichever nested collections came with it."""
+        pid = doc["id"]
+        nested_vi = doc.pop("variant_inventory", None)
+        nested_pricing = doc.pop("pricing", None)
+        nested_pictures = doc.pop("pictures", None)
+        nested_variants = doc.pop("variants", None)
+        doc.pop("categories", None)
+        old = self.products.get(pid)
+        if old is not None:
+            self.products_by_sku[sku_key(old.get("item_number"))].discard(pid)
+            key = gtin_key(old.get("gtin"))
+            if key:
+                self.products_by_gtin[key].discard(pid)
+        self.products[pid] = {**(old or {}), **doc}
+        self.products_by_sku[sku_key(doc.get("item_number"))].add(pid)
+        key = gtin_key(doc.get("gtin"))
+        if key:
+            self.products_by_gtin[key].add(pid)
+        if isinstance(nested_vi, list):
+            for row in nested_vi:
+                self.add_vi(row)
+        if isinstance(nested_pricing, list):
+            for row in nested_pricing:
+                self.add_pricing(row)
+        if isinstance(nested_pictures, list):
+            self.pictures[pid] = sorted(nested_pictures, key=_picture_order)
+        if isinstance(nested_variants, list):
+            self.options[pid] = list(nested_variants)
+
+    def add_vi(self, row: dict[str, Any]) -> None:
+        """Index one variant_inventory row."""
+        vid = row["id"]
+        old = self.vi.get(vid)
+        if old is not None:
+            self.vi_by_sku[sku_key(old.get("item_number"))].discard(vid)
+            key = gtin_key(old.get("gtin"))
+            if key:
+                self.vi_by_gtin[key].discard(vid)
+        else:
+            self.vi_by_product[row.get("product_id")].append(vid)
+        merged = {
+            **(old or {}),
+            **{k: v for k, v in row.items() if k not in ("variants", "pricing")},
+        }
+        self.vi[vid] = merged
+        if merged.get("item_number"):
+            self.vi_by_sku[sku_key(merged["item_number"])].add(vid)
+        key = gtin_key(merged.get("gtin"))
+        if key:
+            self.vi_by_gtin[key].add(vid)
+
+    def add_pricing(self, row: dict[str, Any]) -> None:
+        """Index one product_pricing row."""
+        rid = row["id"]
+        if rid not in self.pricing and row.get("variant_inventory_id"):
+            self.pricing_by_vi[row["variant_inventory_id"]].append(rid)
+        self.pricing[rid] = {**self.pricing.get(rid, {}), **row}
+
+    # -- reading ------------------------------------------------------------------------------
+    def base_price_row(self, vi_id: int) -> dict[str, Any] | None:
+        """The plain price row of a variant row (lowest id), if any."""
+        rows = [self.pricing[r] for r in self.pricing_by_vi.get(vi_id, []) if r in self.pricing]
+        rows = [r for r in rows if is_base_price(r)]
+        return min(rows, key=lambda r: r["id"]) if rows else None
+
+    def products_with_sku(self, sku: str) -> list[int]:
+        """Product ids whose item_number is ``sku``."""
+        return sorted(self.products_by_sku.get(sku_key(sku), ()))
+
+    def products_with_gtin(self, gtin: str | None) -> list[int]:
+        """Product ids whose gtin is ``gtin`` (any spelling)."""
+        key = gtin_key(gtin)
+        return sorted(self.products_by_gtin.get(key, ())) if key else []
+
+    def vi_with_sku(self, sku: str) -> list[int]:
+        """Variant row ids whose item_number is ``sku``."""
+        return sorted(self.vi_by_sku.get(sku_key(sku), ()))
+
+    def vi_with_gtin(self, gtin: str | None) -> list[int]:
+        """Variant row ids whose gtin is ``gtin``."""
+        key = gtin_key(gtin)
+        return sorted(self.vi_by_gtin.get(key, ())) if key else []
+
+    def variant_rows(self, product_id: int) -> list[dict[str, Any]]:
+        """The variant_inventory rows of a product."""
+        return [self.vi[v] for v in self.vi_by_product.get(product_id, []) if v in self.vi]
+
+
+def _picture_order(p: dict[str, Any]) -> tuple:
+    return (not p.get("is_primary"), p.get("sort_order") or 0, p.get("id") or 0)
+
+
+class IndexBuilder:
+    """Reads the store's catalog for a batch of listings with the fewest calls."""
+
+    def __init__(self, session: CartcomSession, options: ListingOptions) -> None:
+        """Read through ``session`` with ``options``."""
+        self.session = session
+        self.options = options
+        self._gtin_owners: dict[str, list[tuple[str, str]]] = {}
+
+    # -- the shape of a read ------------------------------------------------------------------
+    def product_params(self) -> dict[str, str]:
+        """``fields``/``expand`` of product reads: trimmed, with the nested rows needed."""
+        fields = list(PRODUCT_FIELDS)
+        nested = ["variant_inventory", "pricing"]
+        if "overwrite" in self.options.operations:
+            fields += OVERWRITE_PRODUCT_FIELDS
+            if "images" in self.options.overwrite_fields:
+                nested.append("pictures")
+        if "publish" in self.options.operations:
+            nested.append("variants")
+        return {"fields": ",".join(fields + nested), "expand": ",".join(nested)}
+
+    # -- public -------------------------------------------------------------------------------
+    def build(self, listings: list[Listing], reuse: StoreIndex | None = None) -> StoreIndex:
+        """An index covering ``listings``; a complete index from an earlier batch is reused."""
+        if reuse is not None and reuse.complete:
+            return reuse
+        before = self.session.reads
+        index = StoreIndex()
+        terms = self._terms(listings, with_gtin="upc" in self.options.link_by)
+        forced_catalog = any(needs_catalog(v) for values in terms.values() for v in values)
+        mode = self.options.index_mode
+        if mode == "catalog" or forced_catalog:
+            self._read_catalog(index)
+        elif mode == "lookup":
+            self._lookups(index, terms)
+        else:
+            estimate = self.estimate_lookups(terms)
+            if estimate <= 2:
+                self._lookups(index, terms)
+            else:
+                self._auto(index, terms, estimate)
+        index.reads = self.session.reads - before
+        LOGGER.info(
+            "Store index: %s mode, %d products, %d variant rows, %d calls",
+            index.mode,
+            len(index.products),
+            len(index.vi),
+            index.reads,
+        )
+        return index
+
+    def estimate_lookups(self, terms: dict[str, dict[str, list[str]]]) -> int:
+        """Calls the lookup read needs (before GTIN follow-ups and owning-product loads)."""
+        total = 0
+        for path, key in (("/products", "products"), ("/variant_inventory", "vi")):
+            base = self._lookup_base(path)
+            room = self.options.max_url_length - self._url_length(path, base)
+            needed = sum(len(quote_plus(_term(v))) + 4 for vs in terms[key].values() for v in vs)
+            if needed <= room:
+                total += len(self._chunks(path, terms[key], base))
+            else:
+                total += len(self._chunks(path, {"item_number": terms[key]["item_number"]}, base))
+        return total
+
+    # -- catalog ------------------------------------------------------------------------------
+    def _catalog_pages(self) -> Iterator[dict[str, Any]]:
+        params = {"count": str(self.options.page_size), **self.product_params()}
+        url: str | None = "/products"
+        query: dict[str, Any] | None = params
+        first = True
+        while url:
+            try:
+                payload = self.session.get(url, params=query)
+            except NotFoundError:
+                if first:  # some stores answer an empty list with 404 (API-NOTES §1.3)
+                    yield {"total_count": 0}
+                return
+            first = False
+            yield payload
+            next_page = payload.get("next_page") if isinstance(payload, dict) else None
+            if not next_page:
+                return
+            parts = urlsplit(next_page)
+            url = (
+                parts.path[parts.path.find("/api/v1") + len("/api/v1") :]
+                if "/api/v1" in parts.path
+                else parts.path
+            )
+            query = dict(_qsl(parts.query))
+
+    def _read_catalog(
+        self, index: StoreIndex, pages: Iterator[dict[str, Any]] | None = None
+    ) -> None:
+        index.mode = "catalog"
+        for payload in pages if pages is not None else self._catalog_pages():
+            for doc in records_from_page(payload):
+                index.add_product(doc)
+        index.complete = True
+
+    def _auto(
+        self, index: StoreIndex, terms: dict[str, dict[str, list[str]]], estimate: int
+    ) -> None:
+        pages = self._catalog_pages()
+        first = next(pages)
+        total = int(first.get("total_count") or 0) if isinstance(first, dict) else 0
+        remaining = max(0, math.ceil(total / self.options.page_size) - 1)
+        if remaining <= estimate:
+            self._read_catalog(index, _chain([first], pages))
+            return
+        for doc in records_from_page(first):
+            index.add_product(doc)
+        self._lookups(index, terms)
+
+    # -- lookups ------------------------------------------------------------------------------
+    def _terms(
+        self, listings: list[Listing], *, with_gtin: bool = True
+    ) -> dict[str, dict[str, list[str]]]:
+        """OR-terms per resource and field: products by listing SKU/GTIN, rows by the rest."""
+        p_sku: dict[str, str] = {}
+        p_gtin: dict[str, str] = {}
+        v_sku: dict[str, str] = {}
+        v_gtin: dict[str, str] = {}
+        for listing in listings:
+            p_sku.setdefault(sku_key(listing.sku), listing.sku)
+            if listing.gtin:
+                for form in gtin_forms(listing.gtin):
+                    p_gtin.setdefault(form, form)
+            if not listing.variants:
+                v_sku.setdefault(sku_key(listing.sku), listing.sku)
+                if listing.gtin:
+                    for form in gtin_forms(listing.gtin):
+                        v_gtin.setdefault(form, form)
+            for variant in listing.variants:
+                v_sku.setdefault(sku_key(variant.sku), variant.sku)
+                if variant.gtin:
+                    for form in gtin_forms(variant.gtin):
+                        v_gtin.setdefault(form, form)
+        self._gtin_owners = {
+            "products": [(x.sku, x.gtin) for x in listings if x.gtin],
+            "vi": [(x.sku, x.gtin) for x in listings if x.gtin and not x.variants]
+            + [(v.sku, v.gtin) for x in listings for v in x.variants if v.gtin],
+        }
+        if not with_gtin:
+            p_gtin, v_gtin = {}, {}
+            self._gtin_owners = {}
+        return {
+            "products": {"item_number": list(p_sku.values()), "gtin": list(p_gtin.values())},
+            "vi": {"item_number": list(v_sku.values()), "gtin": list(v_gtin.values())},
+        }
+
+    def _lookup_base(self, path: str) -> dict[str, str]:
+        """Lookups ask for 1,000 rows: a URL holds far fewer terms, so one page answers it."""
+        count = str(max(self.options.page_size, LOOKUP_COUNT))
+        if path == "/products":
+            return {"count": count, **self.product_params()}
+        return {"count": count, "fields": ",".join(VI_FIELDS)}
+
+    def _url_length(self, path: str, params: dict[str, str]) -> int:
+        """Length of path plus query string, as the server counts it."""
+        prepared = requests.Request("GET", self.session.url(path), params=params).prepare()
+        parts = urlsplit(prepared.url or "")
+        return len(parts.path) + 1 + len(parts.query)
+
+    def _chunks(
+        self,
+        path: str,
+        by_field: dict[str, list[str]],
+        base: dict[str, str],
+    ) -> list[dict[str, str]]:
+        """Pack ``field=value`` terms into as few URLs as fit the length cap.
+
+        Lengths are added up term by term (the encoded term plus ``+OR+``), so packing is
+        linear in the number of terms.
+        """
+        limit = self.options.max_url_length
+        base_length = self._url_length(path, base)
+        chunks: list[dict[str, str]] = []
+        current: dict[str, list[str]] = {}
+        length = base_length
+        for name, values in by_field.items():
+            for value in values:
+                term = _term(value)
+                if name in current:
+                    extra = 4 + len(quote_plus(term))
+                else:
+                    opener = 0 if not current else len(quote_plus("OR "))
+                    extra = 2 + len(quote_plus(name)) + opener + len(quote_plus(term))
+                if current and length + extra > limit:
+                    chunks.append({**base, **_render(current)})
+                    current, length = {}, base_length
+                    extra = 2 + len(quote_plus(name)) + len(quote_plus(term))
+                current.setdefault(name, []).append(term)
+                length += extra
+        if current:
+            chunks.append({**base, **_render(current)})
+        return chunks
+
+    def _lookup(self, index: StoreIndex, path: str, by_field: dict[str, list[str]]) -> None:
+        for params in self._chunks(path, by_field, self._lookup_base(path)):
+            for doc in self.session.iter_records(path, params):
+                if path == "/products":
+                    index.add_product(doc)
+                else:
+                    index.add_vi(doc)
+
+    def _lookups(self, index: StoreIndex, terms: dict[str, dict[str, list[str]]]) -> None:
+        """SKU and GTIN lookups; GTINs ride along when they fit in one URL, else follow up.
+
+        When the terms of a resource need more than one URL, SKUs are looked up first and
+        GTINs only for what no SKU matched (the usual sync batch then needs no GTIN call).
+        """
+        index.mode = "lookup" if not index.products else "catalog page 1 + lookup"
+        for path, key in (("/products", "products"), ("/variant_inventory", "vi")):
+            by_field = terms[key]
+            base = self._lookup_base(path)
+            if len(self._chunks(path, by_field, base)) <= 1:
+                self._lookup(index, path, by_field)
+                continue
+            self._lookup(index, path, {"item_number": by_field["item_number"]})
+            unmatched = self._unmatched_gtins(index, key)
+            if unmatched:
+                self._lookup(index, path, {"gtin": unmatched})
+        missing = sorted({row["product_id"] for row in index.vi.values()} - set(index.products))
+        if missing:
+            self._lookup(index, "/products", {"id": [str(pid) for pid in missing]})
+
+    def _unmatched_gtins(self, index: StoreIndex, key: str) -> list[str]:
+        out: dict[str, str] = {}
+        for sku, gtin in self._gtin_owners.get(key, []):
+            found = index.products_with_sku(sku) if key == "products" else index.vi_with_sku(sku)
+            if not found:
+                for form in gtin_forms(gtin):
+                    out.setdefault(form, form)
+        return list(out.values())
+
+
+def _term(value: str) -> str:
+    """A filter term: ``eq:`` only when the value itself looks like an operator term."""
+    return f"eq:{value}" if _OPERATOR.match(value) else value
+
+
+def _render(terms: dict[str, list[str]]) -> dict[str, str]:
+    """``{field: "A OR B"}``; every field after the first starts with ``OR `` (§1.5)."""
+    out: dict[str, str] = {}
+    for i, (name, values) in enumerate(terms.items()):
+        joined = " OR ".join(values)
+        out[name] = joined if i == 0 else f"OR {joined}"
+    return out
+
+
+def needs_catalog(value: str) -> bool:
+    """A value the filter syntax cannot carry (it would split on `` OR ``/`` AND ``)."""
+    return bool(_CONNECTOR.search(value)) or value.startswith("OR ")
+
+
+def _chain(first: Iterable[Any], rest: Iterator[Any]) -> Iterator[Any]:
+    yield from first
+    yield from rest
+
+
+def _qsl(query: str) -> list[tuple[str, str]]:
+    return parse_qsl(query, keep_blank_values=True)

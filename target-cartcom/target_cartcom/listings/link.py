@@ -1,0 +1,109 @@
+"""link: match a listing and its variants to store items, by SKU then UPC/GTIN.
+
+Precedence follows ``link_by``. A listing with variants matches a product; each variant matches a
+variant_inventory row of that product. A listing without variants matches a product, or else a
+single variant_inventory row (a feed that lists variants flat). Two store items answering the same
+key is an ambiguous match: a per-record error, never a guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from target_cartcom.listings.index import StoreIndex
+from target_cartcom.listings.record import Listing, RecordError
+
+
+@dataclass
+class Link:
+    """Where a listing lives in the store."""
+
+    product_id: int | None = None
+    #: A listing without variants that matched a variant_inventory row.
+    vi_id: int | None = None
+    matched_by: str | None = None
+    #: variant index -> variant_inventory id
+    variants: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def linked(self) -> bool:
+        """Whether the listing matched anything."""
+        return self.product_id is not None or self.vi_id is not None
+
+
+def _ambiguous(field_name: str, what: str, value: str, ids: list[int]) -> RecordError:
+    listed = ", ".join(str(i) for i in ids)
+    return RecordError(
+        field_name,
+        f"ambiguous match: {what} {listed} all have {value!r}; fix the store, nothing was written",
+    )
+
+
+def link_listing(listing: Listing, index: StoreIndex, link_by: tuple[str, ...]) -> Link:
+    """Match ``listing`` against ``index``; raise ``RecordError`` on an ambiguous match."""
+    result = Link()
+    for key in link_by:
+        value = listing.sku if key == "sku" else listing.gtin
+        if not value:
+            continue
+        field_name = "sku" if key == "sku" else ("gtin" if "gtin" in listing.present else "upc")
+        products = (
+            index.products_with_sku(value) if key == "sku" else index.products_with_gtin(value)
+        )
+        rows: list[int] = []
+        if not listing.variants:
+            rows = index.vi_with_sku(value) if key == "sku" else index.vi_with_gtin(value)
+        if len(products) > 1:
+            raise _ambiguous(field_name, "products", value, products)
+        if products and rows:
+            raise _ambiguous(field_name, "a product and variant rows", value, products + rows)
+        if len(rows) > 1:
+            raise _ambiguous(field_name, "variant rows", value, rows)
+        if products:
+            result.product_id, result.matched_by = products[0], key
+            break
+        if rows:
+            result.vi_id, result.matched_by = rows[0], key
+            result.product_id = None
+            break
+    if listing.variants:
+        _link_variants(listing, index, link_by, result)
+    return result
+
+
+def _link_variants(
+    listing: Listing, index: StoreIndex, link_by: tuple[str, ...], result: Link
+) -> None:
+    owners: dict[int, int] = {}
+    for variant in listing.variants:
+        for key in link_by:
+            value = variant.sku if key == "sku" else variant.gtin
+            if not value:
+                continue
+            rows = index.vi_with_sku(value) if key == "sku" else index.vi_with_gtin(value)
+            field_name = f"{variant.where}.{'sku' if key == 'sku' else 'gtin'}"
+            if len(rows) > 1:
+                raise _ambiguous(field_name, "variant rows", value, rows)
+            if rows:
+                owner = index.vi[rows[0]].get("product_id")
+                if result.product_id is not None and owner != result.product_id:
+                    msg = (
+                        f"{value!r} is variant row {rows[0]} of product {owner}, not of the "
+                        f"listing's product {result.product_id}"
+                    )
+                    raise RecordError(field_name, msg)
+                owners[variant.index] = owner
+                result.variants[variant.index] = rows[0]
+                break
+    if result.product_id is None and owners:
+        distinct = sorted(set(owners.values()))
+        if len(distinct) > 1:
+            msg = f"the variants belong to different products ({', '.join(map(str, distinct))})"
+            raise RecordError("variants", msg)
+        result.product_id, result.matched_by = distinct[0], "variants"
+    taken: dict[int, int] = {}
+    for vindex, vi_id in result.variants.items():
+        if vi_id in taken:
+            msg = f"matches the same variant row {vi_id} as variants[{taken[vi_id]}]"
+            raise RecordError(f"variants[{vindex}]", msg)
+        taken[vi_id] = vindex

@@ -1,0 +1,314 @@
+"""A listing record, validated: every error names the field it concerns.
+
+A listing is a parent product with optional ``variants``; without variants it is a simple
+product. UPC and GTIN both go to Cart.com's only barcode field, ``gtin`` (API-NOTES §9.18).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+MONEY_FIELDS = ("price", "msrp", "cost")
+
+
+class RecordError(Exception):
+    """A per-record error; ``field`` names the listing field (``variants[1].quantity``)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        """Keep the field and the message."""
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def check_digit_ok(code: str) -> bool:
+    """True for an all-digit GTIN-8/12/13/14 with the right GS1 check digit."""
+    if not code.isdigit() or len(code) not in (8, 12, 13, 14):
+        return False
+    total = sum(int(ch) * (3 if i % 2 == 0 else 1) for i, ch in enumerate(reversed(code[:-1])))
+    return str((10 - total % 10) % 10) == code[-1]
+
+
+def gtin_key(code: str | None) -> str | None:
+    """A GTIN as 14 digits, so UPC-A, EAN-13 and GTIN-14 forms of one code compare equal."""
+    if not code:
+        return None
+    digits = str(code).strip()
+    return digits.zfill(14) if digits.isdigit() else None
+
+
+def sku_key(sku: str | None) -> str:
+    """SKUs compare without case, as Cart.com's SQL Server collation does."""
+    return (sku or "").strip().casefold()
+
+
+def money_equal(a: Any, b: Any) -> bool:
+    """Whether two amounts are equal to the cent (None equals None only)."""
+    if a is None or b is None:
+        return a is None and b is None
+    try:
+        return round(float(a), 2) == round(float(b), 2)
+    except (TypeError, ValueError):
+        return False
+
+
+@dataclass
+class Variant:
+    """One variant of a listing (a variant_inventory row in Cart.com)."""
+
+    index: int
+    sku: str
+    options: dict[str, str]
+    gtin: str | None = None
+    mpn: str | None = None
+    price: float | None = None
+    msrp: float | None = None
+    cost: float | None = None
+    quantity: int | None = None
+    weight: float | None = None
+    image: str | None = None
+
+    @property
+    def where(self) -> str:
+        """The field prefix of this variant in error messages."""
+        return f"variants[{self.index}]"
+
+
+@dataclass
+class Listing:
+    """A validated listing."""
+
+    sku: str
+    raw: dict[str, Any]
+    title: str | None = None
+    description: str | None = None
+    brand: str | None = None
+    categories: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    mpn: str | None = None
+    gtin: str | None = None
+    weight: float | None = None
+    length: float | None = None
+    width: float | None = None
+    height: float | None = None
+    price: float | None = None
+    msrp: float | None = None
+    cost: float | None = None
+    quantity: int | None = None
+    hidden: bool | None = None
+    variants: list[Variant] = field(default_factory=list)
+    #: Record keys present and non-null (overwrite replaces only these).
+    present: frozenset[str] = frozenset()
+
+    @property
+    def is_variant_product(self) -> bool:
+        """Whether the listing has variants."""
+        return bool(self.variants)
+
+    @property
+    def option_names(self) -> list[str]:
+        """The option names (variant groups), in the order of the first variant."""
+        return list(self.variants[0].options) if self.variants else []
+
+    def all_skus(self) -> list[str]:
+        """The listing SKU and every variant SKU."""
+        return [self.sku, *(v.sku for v in self.variants)]
+
+
+def _text(record: dict[str, Any], key: str, where: str | None = None) -> str | None:
+    value = record.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise RecordError(where or key, f"expected text, got {type(value).__name__}")
+    text = str(value).strip()
+    return text or None
+
+
+def _number(record: dict[str, Any], key: str, where: str) -> float | None:
+    value = record.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise RecordError(where, f"expected a number, got {value!r}")
+    try:
+        number = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+    except InvalidOperation:
+        raise RecordError(where, f"expected a number, got {value!r}") from None
+    result = float(number)
+    if not math.isfinite(result):
+        raise RecordError(where, f"expected a finite number, got {value!r}")
+    if result < 0:
+        raise RecordError(where, f"must not be negative, got {value!r}")
+    return result
+
+
+def _money(record: dict[str, Any], key: str, where: str) -> float | None:
+    value = _number(record, key, where)
+    return None if value is None else round(value, 2)
+
+
+def _quantity(record: dict[str, Any], key: str, where: str) -> int | None:
+    value = _number(record, key, where)
+    if value is None:
+        return None
+    if value != int(value):
+        raise RecordError(where, f"expected a whole number, got {record.get(key)!r}")
+    return int(value)
+
+
+def _gtin(record: dict[str, Any], where: str) -> str | None:
+    """The barcode from ``gtin`` (preferred) or ``upc``, check digits verified."""
+    found: dict[str, str] = {}
+    for key in ("gtin", "upc"):
+        value = _text(record, key, f"{where}{key}")
+        if value is None:
+            continue
+        code = value.replace(" ", "").replace("-", "")
+        if not check_digit_ok(code):
+            raise RecordError(
+                f"{where}{key}",
+                f"{value!r} is not a valid GTIN-8/12/13/14 (wrong length or check digit)",
+            )
+        found[key] = code
+    if "gtin" in found and "upc" in found and gtin_key(found["gtin"]) != gtin_key(found["upc"]):
+        raise RecordError(f"{where}upc", "upc and gtin name different codes; Cart.com keeps one")
+    return found.get("gtin") or found.get("upc")
+
+
+def _hidden(record: dict[str, Any]) -> bool | None:
+    value = record.get("hidden")
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    if value in (0, 1, "0", "1", "true", "false"):
+        return value in (1, "1", "true")
+    raise RecordError("hidden", f"expected true or false, got {value!r}")
+
+
+def _string_list(record: dict[str, Any], key: str) -> list[str]:
+    value = record.get(key)
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise RecordError(key, f"expected a list, got {type(value).__name__}")
+    out = []
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or not item.strip():
+            raise RecordError(f"{key}[{i}]", "expected a non-empty text")
+        out.append(item.strip())
+    return out
+
+
+def category_path(path: str) -> tuple[str, ...]:
+    """``"Apparel > Shirts"`` as ``("Apparel", "Shirts")``."""
+    return tuple(part.strip() for part in path.split(">") if part.strip())
+
+
+def _variant(raw: Any, index: int) -> Variant:
+    where = f"variants[{index}]"
+    if not isinstance(raw, dict):
+        raise RecordError(where, "expected an object")
+    sku = _text(raw, "sku", f"{where}.sku")
+    if not sku:
+        raise RecordError(f"{where}.sku", "is required")
+    options_raw = raw.get("options") or {}
+    if not isinstance(options_raw, dict):
+        raise RecordError(f"{where}.options", 'expected an object such as {"Size": "M"}')
+    options: dict[str, str] = {}
+    for name, value in options_raw.items():
+        if not str(name).strip() or value is None or not str(value).strip():
+            raise RecordError(f"{where}.options", f"option {name!r} needs a name and a value")
+        options[str(name).strip()] = str(value).strip()
+    return Variant(
+        index=index,
+        sku=sku,
+        options=options,
+        gtin=_gtin(raw, f"{where}."),
+        mpn=_text(raw, "mpn", f"{where}.mpn"),
+        price=_money(raw, "price", f"{where}.price"),
+        msrp=_money(raw, "msrp", f"{where}.msrp"),
+        cost=_money(raw, "cost", f"{where}.cost"),
+        quantity=_quantity(raw, "quantity", f"{where}.quantity"),
+        weight=_number(raw, "weight", f"{where}.weight"),
+        image=_text(raw, "image", f"{where}.image"),
+    )
+
+
+def _check_options(variants: list[Variant]) -> None:
+    if not variants:
+        return
+    names = [v.options for v in variants]
+    first = {k.casefold() for k in names[0]}
+    if len(variants) > 1 and not first:
+        raise RecordError("variants[0].options", "variants need options that tell them apart")
+    for v in variants[1:]:
+        keys = {k.casefold() for k in v.options}
+        if keys != first:
+            raise RecordError(
+                f"{v.where}.options",
+                f"option names {sorted(v.options)} disagree with variants[0]'s "
+                f"{sorted(variants[0].options)}",
+            )
+    seen: dict[tuple, int] = {}
+    for v in variants:
+        combo = tuple(sorted((k.casefold(), val.casefold()) for k, val in v.options.items()))
+        if combo in seen:
+            raise RecordError(
+                f"{v.where}.options",
+                f"same options as variants[{seen[combo]}]; each variant needs its own combination",
+            )
+        seen[combo] = v.index
+
+
+def parse_listing(record: dict[str, Any]) -> Listing:
+    """Validate one listing record; raise ``RecordError`` naming the first bad field."""
+    if not isinstance(record, dict):
+        raise RecordError("record", "expected an object")
+    sku = _text(record, "sku")
+    if not sku:
+        raise RecordError("sku", "is required")
+    variants_raw = record.get("variants") or []
+    if not isinstance(variants_raw, list):
+        raise RecordError("variants", "expected a list")
+    variants = [_variant(raw, i) for i, raw in enumerate(variants_raw)]
+    _check_options(variants)
+    seen = {sku_key(sku): "sku"}
+    for v in variants:
+        key = sku_key(v.sku)
+        if key in seen:
+            raise RecordError(f"{v.where}.sku", f"{v.sku!r} repeats {seen[key]}")
+        seen[key] = f"{v.where}.sku"
+    categories = _string_list(record, "categories")
+    for i, path in enumerate(categories):
+        if not category_path(path):
+            raise RecordError(f"categories[{i}]", "expected a path such as 'Apparel > Shirts'")
+    present = frozenset(k for k, v in record.items() if v is not None)
+    return Listing(
+        sku=sku,
+        raw=record,
+        title=_text(record, "title"),
+        description=_text(record, "description"),
+        brand=_text(record, "brand"),
+        categories=categories,
+        images=_string_list(record, "images"),
+        mpn=_text(record, "mpn"),
+        gtin=_gtin(record, ""),
+        weight=_number(record, "weight", "weight"),
+        length=_number(record, "length", "length"),
+        width=_number(record, "width", "width"),
+        height=_number(record, "height", "height"),
+        price=_money(record, "price", "price"),
+        msrp=_money(record, "msrp", "msrp"),
+        cost=_money(record, "cost", "cost"),
+        quantity=_quantity(record, "quantity", "quantity"),
+        hidden=_hidden(record),
+        variants=variants,
+        present=present,
+    )

@@ -1,0 +1,1 @@
+"""Orders handling for target-cartcom."""

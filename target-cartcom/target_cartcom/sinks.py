@@ -1,0 +1,49 @@
+"""The base sink: batches records and hands them to a stream's handler."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk.sinks import BatchSink
+
+if TYPE_CHECKING:
+    from target_cartcom.target import TargetCartcom
+
+
+class CartcomSink(BatchSink):
+    """A batch of one stream's records, applied to the store at drain time.
+
+    Subclasses implement ``apply_batch``. They key records on their own identifiers (a SKU, a
+    shipment id) and report a missing one as a per-record error, so the SDK's key-property check
+    is switched off; schema validation only logs, and each handler validates its records with
+    errors that name the field.
+    """
+
+    fail_on_record_validation_exception = False
+
+    def __init__(
+        self,
+        target: TargetCartcom,
+        stream_name: str,
+        schema: dict,
+        key_properties: Sequence[str] | None,
+    ) -> None:
+        """Keep a handle on the target's shared store session, writer and results."""
+        super().__init__(target, stream_name, schema, key_properties=[])
+        self.cartcom = target
+
+    @property
+    def max_size(self) -> int:
+        """Records per batch (the SDK's ``batch_size_rows`` setting, else the class default)."""
+        return int(self.config.get("batch_size_rows") or self.MAX_SIZE_DEFAULT)
+
+    def process_batch(self, context: dict) -> None:
+        """Apply the batch's records."""
+        records: list[dict[str, Any]] = context.get("records", [])
+        if records:
+            self.apply_batch(records)
+
+    def apply_batch(self, records: list[dict[str, Any]]) -> None:
+        """Apply one batch of records to the store; report one result per record."""
+        raise NotImplementedError

@@ -1,0 +1,107 @@
+"""Calls spent by the listings stream, counted from the sandbox's call log."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from target_cartcom.listings.scenarios import (
+    build_catalog,
+    catalog_listings,
+    change_some,
+    run_target,
+)
+
+
+def run(sb: Any, records: list[dict[str, Any]], **settings: Any):
+    """Run the target; return the run and the calls it made."""
+    before = len(sb.calls)
+    result = run_target(sb.base_url, sb.token, records, **settings)
+    return result, sb.calls.snapshot()[before:]
+
+
+def reads(calls: list[Any]) -> list[Any]:
+    """The read calls."""
+    return [c for c in calls if c.method == "GET"]
+
+
+def writes(calls: list[Any]) -> list[Any]:
+    """The write calls."""
+    return [c for c in calls if c.method != "GET"]
+
+
+def test_small_batch_uses_or_ed_lookups(sandbox):
+    build_catalog(sandbox.store, 200)
+    listings = catalog_listings(200)[10:15]
+    listings[0]["variants"][1]["quantity"] += 1
+    result, calls = run(sandbox, listings)
+    assert [(c.method, c.path.removeprefix("/api/v1")) for c in reads(calls)] == [
+        ("GET", "/products"),
+        ("GET", "/variant_inventory"),
+    ]
+    products = parse_qs(reads(calls)[0].query)
+    assert products["item_number"] == [" OR ".join(x["sku"] for x in listings)]
+    assert "variant_inventory" in products["fields"][0]
+    assert "pricing" in products["fields"][0]
+    rows = parse_qs(reads(calls)[1].query)
+    assert rows["item_number"][0].count(" OR ") == 14
+    assert rows["gtin"][0].startswith("OR ")
+    assert len(writes(calls)) == 1
+    assert result.summary["outcomes"]["listings"] == {"unchanged": 4, "updated": 1}
+
+
+def test_lookups_respect_the_url_cap_and_find_everything(sandbox):
+    build_catalog(sandbox.store, 400)
+    listings = catalog_listings(400)
+    result, calls = run(sandbox, listings, index_mode="lookup")
+    assert {c.status for c in calls} == {200}
+    lengths = [len(c.path) + 1 + len(c.query) for c in calls]
+    assert max(lengths) <= 2048
+    assert len(calls) >= 4  # the terms do not fit in one URL per resource
+    assert result.summary["outcomes"]["listings"] == {"unchanged": 400}
+    assert writes(calls) == []
+
+
+def test_auto_reads_the_whole_catalog_when_that_is_cheaper(sandbox):
+    build_catalog(sandbox.store, 1500)
+    listings = catalog_listings(1500)
+    change_some(listings, 100)
+    _result, calls = run(sandbox, listings)
+    assert len(reads(calls)) == 2  # two pages of 1,000 products with their rows and prices
+    assert all("count=1000" in c.query for c in reads(calls))
+    assert len(writes(calls)) == 45
+    _again, calls2 = run(sandbox, listings)
+    assert len(reads(calls2)) == 2
+    assert writes(calls2) == []
+
+
+def test_auto_switches_to_lookups_after_the_first_page_when_the_store_is_big(sandbox):
+    build_catalog(sandbox.store, 3000)
+    listings = catalog_listings(3000)[100:160]
+    result, calls = run(sandbox, listings, page_size=100)
+    paths = [c.path.removeprefix("/api/v1") for c in reads(calls)]
+    # Page 1 of the catalog (30 pages) tells the size; lookups then cost 3 calls instead of 29.
+    assert paths == ["/products", "/products", "/variant_inventory", "/variant_inventory"]
+    assert "item_number" not in parse_qs(reads(calls)[0].query)
+    assert result.summary["outcomes"]["listings"] == {"unchanged": 60}
+
+
+@pytest.mark.slow
+def test_sync_of_10000_listings_with_30000_variants(sandbox):
+    counts = build_catalog(sandbox.store, 10_000)
+    assert counts["variant_inventory"] == 30_000
+    listings = catalog_listings(10_000)
+    changed = change_some(listings, 100)  # 1% of the 30,000 variants
+    assert changed == 300
+    result, calls = run(sandbox, listings)
+    index_reads = len(reads(calls))
+    assert index_reads == 10
+    assert len(calls) <= index_reads + changed + 10
+    assert len(writes(calls)) == changed
+    assert result.summary["outcomes"]["listings"]["updated"] == changed
+    # A second identical run makes only the index reads.
+    again, calls2 = run(sandbox, listings)
+    assert len(calls2) == index_reads
+    assert writes(calls2) == []
+    assert again.summary["outcomes"]["listings"] == {"unchanged": 10_000}

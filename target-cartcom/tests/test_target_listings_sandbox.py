@@ -1,0 +1,788 @@
+"""End-to-end tests of the listings stream against the sandbox, calls counted from its call log."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+import requests
+from target_cartcom.listings.scenarios import run_target, singer_lines
+from target_cartcom.target import FailedRecordsError
+
+ALL_OPS = ["link", "sync", "publish", "overwrite"]
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def run(sb: Any, records: list[dict[str, Any]] | str, **settings: Any):
+    """Run the target; return the run and the calls it made."""
+    before = len(sb.calls)
+    result = run_target(sb.base_url, sb.token, records, **settings)
+    return result, sb.calls.snapshot()[before:]
+
+
+def writes(calls: list[Any]) -> list[tuple[str, str]]:
+    """(method, path) of every write call, without the /api/v1 prefix."""
+    return [(c.method, c.path.removeprefix("/api/v1")) for c in calls if c.method != "GET"]
+
+
+def reads(calls: list[Any]) -> list[Any]:
+    """Every read call."""
+    return [c for c in calls if c.method == "GET"]
+
+
+def rows(sb: Any, resource: str, **filters: Any) -> list[dict[str, Any]]:
+    """Store rows of ``resource`` whose fields equal ``filters``."""
+    return sb.store.query(resource, filters or None)
+
+
+def category_path(sb: Any, category_id: int) -> str:
+    """The ``A > B`` path of a category, walked up through parent ids."""
+    names = []
+    current = sb.store.get("categories", category_id)
+    while current is not None:
+        names.append(current["name"])
+        parent = current.get("parent_category_id")
+        current = sb.store.get("categories", parent) if parent else None
+    return " > ".join(reversed(names))
+
+
+def counts(sb: Any) -> dict[str, int]:
+    """Rows per catalog resource."""
+    return {
+        r: sb.store.count(r)
+        for r in (
+            "products",
+            "product_variants",
+            "variant_inventory",
+            "product_pricing",
+            "product_pictures",
+            "categories",
+            "manufacturers",
+            "variant_groups",
+        )
+    }
+
+
+def seeded_simple(sb: Any) -> dict[str, Any]:
+    """A seeded simple product that has a gtin and pictures."""
+    for p in rows(sb, "products"):
+        if (
+            not p["use_variant_inventory"]
+            and p["gtin"]
+            and rows(sb, "product_pictures", product_id=p["id"])
+        ):
+            return p
+    raise AssertionError("the seeded store has no simple product")
+
+
+def seeded_variant(sb: Any, n: int = 0) -> dict[str, Any]:
+    """The ``n``-th seeded product with at least three variant rows."""
+    found = [
+        p
+        for p in rows(sb, "products")
+        if p["use_variant_inventory"]
+        and len(rows(sb, "variant_inventory", product_id=p["id"])) >= 3
+    ]
+    return found[n]
+
+
+def listing_of(sb: Any, product: dict[str, Any]) -> dict[str, Any]:
+    """A listing that describes a seeded product exactly as the store holds it."""
+    vis = rows(sb, "variant_inventory", product_id=product["id"])
+    listing: dict[str, Any] = {"sku": product["item_number"], "price": product["price"]}
+    if not vis:
+        listing["quantity"] = product["quantity_on_hand"]
+        return listing
+    listing["variants"] = []
+    for vi in vis:
+        price = rows(sb, "product_pricing", variant_inventory_id=vi["id"])[0]["price"]
+        options = dict(part.split(": ", 1) for part in vi["description"].split(", "))
+        listing["variants"].append(
+            {
+                "sku": vi["item_number"],
+                "options": options,
+                "quantity": vi["inventory"],
+                "price": price,
+            }
+        )
+    return listing
+
+
+def base_price(sb: Any, vi_id: int) -> float:
+    """The plain price row of a variant row."""
+    return min(rows(sb, "product_pricing", variant_inventory_id=vi_id), key=lambda r: r["id"])[
+        "price"
+    ]
+
+
+def add_reference_data(sb: Any) -> None:
+    """Status, category path, brand and Size group in an empty store."""
+    sb.store.insert("product_statuses", {"id": 1, "name": "In Stock"})
+    sb.store.insert("categories", {"id": 1, "name": "Apparel", "parent_category_id": 0})
+    sb.store.insert("categories", {"id": 2, "name": "Shirts", "parent_category_id": 1})
+    sb.store.insert("manufacturers", {"id": 1, "name": "Northwind"})
+    sb.store.insert("variant_groups", {"id": 1, "name": "Size", "display_type": "DropDown"})
+
+
+TEE = {
+    "sku": "TEE-NEW",
+    "title": "Trail Tee",
+    "description": "<p>Soft cotton.</p>",
+    "brand": "Brand New Co",
+    "categories": ["Apparel > Shirts > Tees"],
+    "images": ["https://cdn.example.com/tee-1.jpg", "https://cdn.example.com/tee-2.jpg"],
+    "mpn": "BN-TEE",
+    "price": 19.99,
+    "msrp": 25.0,
+    "cost": 7.0,
+    "weight": 0.4,
+    "variants": [
+        {
+            "sku": "TEE-NEW-S-RED",
+            "upc": "036000291452",
+            "options": {"Size": "S", "Color": "Red"},
+            "quantity": 3,
+        },
+        {
+            "sku": "TEE-NEW-M-RED",
+            "gtin": "0012345678905",
+            "options": {"Size": "M", "Color": "Red"},
+            "quantity": 4,
+            "price": 21.0,
+        },
+        {"sku": "TEE-NEW-M-BLU", "options": {"Size": "M", "Color": "Blue"}, "quantity": 5},
+    ],
+}
+MUG = {
+    "sku": "MUG-NEW",
+    "title": "Camp Mug",
+    "categories": ["Home > Kitchen"],
+    "price": 9.5,
+    "quantity": 7,
+    "upc": "012345678905",
+    "images": ["https://cdn.example.com/mug.jpg"],
+    "brand": "Brand New Co",
+    "hidden": True,
+}
+
+
+# -- link ------------------------------------------------------------------------------------
+def test_link_matches_by_sku_then_upc_and_reports_unlinked(seeded_sandbox):
+    sb = seeded_sandbox
+    simple, variant = seeded_simple(sb), seeded_variant(sb)
+    vis = rows(sb, "variant_inventory", product_id=variant["id"])
+    other = next(p for p in rows(sb, "products") if p["gtin"] and p["id"] != simple["id"])
+    listings = [
+        {"sku": simple["item_number"]},
+        {
+            "sku": variant["item_number"],
+            "variants": [
+                {"sku": v["item_number"], "options": {"n": str(i)}} for i, v in enumerate(vis)
+            ],
+        },
+        {"sku": "FEED-ONLY-SKU", "upc": other["gtin"]},
+        {"sku": "NOWHERE-1"},
+        {"sku": vis[0]["item_number"] + "-FLAT"},
+    ]
+    listings[4]["sku"] = vis[-1]["item_number"]  # a flat feed line for one variant row
+    listings[1]["variants"] = listings[1]["variants"][:-1]
+    result, calls = run(sb, listings, operations=["link"], fail_on_record_errors=False)
+    by = result.by_sku()
+    assert by[simple["item_number"]]["outcome"] == "linked"
+    assert by[simple["item_number"]]["ids"]["product_id"] == simple["id"]
+    linked = by[variant["item_number"]]
+    assert linked["ids"]["product_id"] == variant["id"]
+    assert linked["ids"]["variant_inventory_ids"] == {v["item_number"]: v["id"] for v in vis[:-1]}
+    assert by["FEED-ONLY-SKU"]["ids"] == {"product_id": other["id"], "matched_by": "upc"}
+    assert by["NOWHERE-1"]["outcome"] == "skipped"
+    assert by["NOWHERE-1"]["field"] == "sku"
+    assert by[vis[-1]["item_number"]]["ids"]["variant_inventory_id"] == vis[-1]["id"]
+    assert writes(calls) == []
+    assert result.summary["outcomes"]["listings"] == {"linked": 4, "skipped": 1}
+
+
+def test_ambiguous_sku_is_a_record_error_never_a_guess(seeded_sandbox):
+    sb = seeded_sandbox
+    simple = seeded_simple(sb)
+    twin = dict(sb.store.get("products", simple["id"]))
+    twin.pop("id")
+    sb.store.insert("products", twin)
+    good = seeded_variant(sb)
+    listing = listing_of(sb, good)
+    listing["variants"][0]["quantity"] += 1
+    result, calls = run(
+        sb, [{"sku": simple["item_number"], "quantity": 1}, listing], fail_on_record_errors=False
+    )
+    bad = result.by_sku()[simple["item_number"]]
+    assert bad["outcome"] == "failed"
+    assert bad["field"] == "sku"
+    assert "ambiguous" in bad["error"]
+    assert result.by_sku()[good["item_number"]]["outcome"] == "updated"
+    assert writes(calls) == [
+        (
+            "PUT",
+            f"/variant_inventory/{result.by_sku()[good['item_number']]['ids']['variant_inventory_ids'][listing['variants'][0]['sku']]}",
+        )
+    ]
+
+
+# -- sync ------------------------------------------------------------------------------------
+def test_sync_writes_only_what_differs_and_reads_back(seeded_sandbox):
+    sb = seeded_sandbox
+    simple, variant = seeded_simple(sb), seeded_variant(sb)
+    unchanged = listing_of(sb, seeded_variant(sb, 1))
+    s = listing_of(sb, simple)
+    s.update(quantity=s["quantity"] + 3, price=12.34, msrp=20.0, cost=5.5, hidden=True)
+    v = listing_of(sb, variant)
+    v["variants"][0]["quantity"] += 2
+    v["variants"][1]["price"] = 99.5
+    v["variants"][2].update(msrp=120.0, cost=33.0)
+    result, calls = run(sb, [s, v, unchanged])
+    by = result.by_sku()
+    assert [by[x["sku"]]["outcome"] for x in (s, v, unchanged)] == [
+        "updated",
+        "updated",
+        "unchanged",
+    ]
+    vis = {r["item_number"]: r for r in rows(sb, "variant_inventory", product_id=variant["id"])}
+    v0, v1, v2 = (vis[x["sku"]] for x in v["variants"][:3])
+    pricing = {
+        r["variant_inventory_id"]: r for r in rows(sb, "product_pricing", product_id=variant["id"])
+    }
+    assert sorted(writes(calls)) == sorted(
+        [
+            ("PUT", f"/products/{simple['id']}"),
+            ("PUT", f"/variant_inventory/{v0['id']}"),
+            ("PUT", f"/product_pricing/{pricing[v1['id']]['id']}"),
+            ("PUT", f"/variant_inventory/{v2['id']}"),
+            ("PUT", f"/product_pricing/{pricing[v2['id']]['id']}"),
+        ]
+    )
+    back = sb.store.get("products", simple["id"])
+    assert (
+        back["quantity_on_hand"],
+        back["price"],
+        back["retail"],
+        back["cost"],
+        back["is_hidden"],
+    ) == (s["quantity"], 12.34, 20.0, 5.5, 1)
+    assert v0["inventory"] == v["variants"][0]["quantity"]
+    assert base_price(sb, v1["id"]) == 99.5
+    assert v2["retail"] == 120.0
+    assert pricing[v2["id"]]["cost"] == 33.0
+    assert by[v["sku"]]["changes"][f"variants[{v['variants'][1]['sku']}].price"]["new"] == 99.5
+    # The same input again: only the index reads.
+    again, calls2 = run(sb, [s, v, unchanged])
+    assert writes(calls2) == []
+    assert {r["outcome"] for r in again.results} == {"unchanged"}
+    assert again.summary["calls"]["writes"] == 0
+
+
+# -- publish ---------------------------------------------------------------------------------
+def test_publish_creates_everything_and_reads_back(seeded_sandbox):
+    sb = seeded_sandbox
+    before = counts(sb)
+    result, calls = run(sb, [TEE, MUG], operations=ALL_OPS)
+    by = result.by_sku()
+    assert by["TEE-NEW"]["outcome"] == "created"
+    assert by["MUG-NEW"]["outcome"] == "created"
+    tee = sb.store.get("products", by["TEE-NEW"]["ids"]["product_id"])
+    assert (
+        tee["item_number"],
+        tee["item_name"],
+        tee["long_description_1"],
+        tee["price"],
+        tee["retail"],
+        tee["cost"],
+        tee["manufacturer_part_number"],
+        tee["weight"],
+        tee["use_variant_inventory"],
+    ) == ("TEE-NEW", "Trail Tee", "<p>Soft cotton.</p>", 19.99, 25.0, 7.0, "BN-TEE", 0.4, True)
+    assert sb.store.get("manufacturers", tee["manufacturer_id"])["name"] == "Brand New Co"
+    assert category_path(sb, tee["primary_category_id"]) == "Apparel > Shirts > Tees"
+    vis = {r["item_number"]: r for r in rows(sb, "variant_inventory", product_id=tee["id"])}
+    assert set(vis) == {v["sku"] for v in TEE["variants"]}
+    assert vis["TEE-NEW-S-RED"]["gtin"] == "036000291452"
+    assert vis["TEE-NEW-M-RED"]["gtin"] == "0012345678905"
+    assert [vis[v["sku"]]["inventory"] for v in TEE["variants"]] == [3, 4, 5]
+    groups = {g["id"]: g["name"] for g in rows(sb, "variant_groups")}
+    for v in TEE["variants"]:
+        parts = sb.store.vi_variants([vis[v["sku"]]["id"]])[vis[v["sku"]]["id"]]
+        assert {groups[p["variant_group_id"]]: p["description"] for p in parts} == v["options"]
+    # Per-variant prices: a price row where the variant price differs from the product's.
+    assert base_price(sb, vis["TEE-NEW-M-RED"]["id"]) == 21.0
+    assert rows(sb, "product_pricing", variant_inventory_id=vis["TEE-NEW-S-RED"]["id"]) == []
+    pictures = sorted(
+        rows(sb, "product_pictures", product_id=tee["id"]), key=lambda p: p["sort_order"]
+    )
+    assert [p["image_file"] for p in pictures] == TEE["images"]
+    assert [p["is_primary"] for p in pictures] == [True, False]
+    mug = sb.store.get("products", by["MUG-NEW"]["ids"]["product_id"])
+    assert (
+        mug["quantity_on_hand"],
+        mug["price"],
+        mug["gtin"],
+        mug["is_hidden"],
+        mug["manufacturer_id"],
+    ) == (7, 9.5, "012345678905", 1, tee["manufacturer_id"])
+    assert category_path(sb, mug["primary_category_id"]) == "Home > Kitchen"
+    assert writes(calls).count(("POST", "/categories/rebuild_tree")) == 1
+    assert writes(calls).count(("POST", "/manufacturers")) == 1
+    after = counts(sb)
+    assert after["products"] == before["products"] + 2
+    assert after["categories"] == before["categories"] + 1  # only "Tees" was missing
+    assert after["variant_groups"] == before["variant_groups"]  # Size and Color exist
+    # Idempotency: the same input again writes nothing and duplicates nothing.
+    again, calls2 = run(sb, [TEE, MUG], operations=ALL_OPS)
+    assert writes(calls2) == []
+    assert {r["outcome"] for r in again.results} == {"unchanged"}
+    assert counts(sb) == after
+
+
+def test_publish_of_an_existing_sku_links_and_updates(seeded_sandbox):
+    sb = seeded_sandbox
+    variant = seeded_variant(sb)
+    listing = listing_of(sb, variant)
+    listing.update(title="Ignored on link", categories=["Apparel > Shirts"])
+    listing["variants"][0]["quantity"] += 9
+    listing["variants"].append(
+        {
+            "sku": variant["item_number"] + "-NEWSIZE",
+            "options": dict(listing["variants"][0]["options"], Size="5XL"),
+            "quantity": 2,
+        }
+    )
+    before = counts(sb)
+    result, _calls = run(sb, [listing], operations=["link", "sync", "publish"])
+    line = result.by_sku()[listing["sku"]]
+    assert line["outcome"] == "updated"
+    assert line["ids"]["product_id"] == variant["id"]
+    assert set(line["operation"].split("+")) == {"publish", "sync"}
+    after = counts(sb)
+    assert after["products"] == before["products"]
+    assert after["variant_inventory"] == before["variant_inventory"] + 1
+    assert after["product_variants"] == before["product_variants"] + 1  # only the 5XL value
+    new = rows(sb, "variant_inventory", item_number=variant["item_number"] + "-NEWSIZE")
+    assert len(new) == 1
+    assert new[0]["product_id"] == variant["id"]
+    assert new[0]["inventory"] == 2
+    _again, calls2 = run(sb, [listing], operations=["link", "sync", "publish"])
+    assert writes(calls2) == []
+
+
+def test_publish_three_variant_product_takes_twelve_calls(sandbox):
+    add_reference_data(sandbox)
+    tee = {
+        "sku": "TEE-3",
+        "title": "Three Sizes",
+        "categories": ["Apparel > Shirts"],
+        "price": 18.0,
+        "variants": [
+            {"sku": f"TEE-3-{s}", "options": {"Size": s}, "quantity": q}
+            for s, q in (("S", 1), ("M", 2), ("L", 3))
+        ],
+    }
+    result, calls = run(sandbox, [tee], operations=ALL_OPS)
+    assert result.by_sku()["TEE-3"]["outcome"] == "created"
+    # 2 index lookups + status + category + group reads; product + 3 option values + 3 rows.
+    assert [(c.method, c.path.removeprefix("/api/v1")) for c in calls] == [
+        ("GET", "/products"),
+        ("GET", "/variant_inventory"),
+        ("GET", "/variant_groups"),
+        ("GET", "/categories"),
+        ("GET", "/product_statuses"),
+        ("POST", "/products"),
+        ("POST", "/product_variants"),
+        ("POST", "/variant_inventory"),
+        ("POST", "/product_variants"),
+        ("POST", "/variant_inventory"),
+        ("POST", "/product_variants"),
+        ("POST", "/variant_inventory"),
+    ]
+    assert len(calls) == 12
+
+
+def test_publish_call_formula_with_brand_pictures_and_prices(sandbox):
+    add_reference_data(sandbox)
+    tee = {
+        "sku": "TEE-4",
+        "title": "Full",
+        "brand": "Northwind",
+        "categories": ["Apparel > Shirts"],
+        "price": 18.0,
+        "images": ["https://cdn.example.com/x.jpg"],
+        "variants": [
+            {"sku": f"TEE-4-{s}", "options": {"Size": s}, "quantity": 1, "price": p}
+            for s, p in (("S", 18.0), ("M", 18.0), ("L", 20.0))
+        ],
+    }
+    result, calls = run(sandbox, [tee], operations=ALL_OPS)
+    assert result.by_sku()["TEE-4"]["outcome"] == "created"
+    # 12 + 1 brand read + 1 price row (L differs) + 1 picture = 15 (docs/listings.md).
+    assert len(calls) == 15
+    assert writes(calls).count(("POST", "/product_pricing")) == 1
+    assert writes(calls).count(("POST", "/product_pictures")) == 1
+
+
+# -- overwrite -------------------------------------------------------------------------------
+def test_overwrite_replaces_enabled_fields_and_images(seeded_sandbox):
+    sb = seeded_sandbox
+    simple, variant = seeded_simple(sb), seeded_variant(sb)
+    pictures = sorted(
+        rows(sb, "product_pictures", product_id=simple["id"]), key=lambda p: p["sort_order"]
+    )
+    kept = pictures[0]["image_file"]
+    s = {
+        "sku": simple["item_number"],
+        "title": "New Title",
+        "description": "<p>New</p>",
+        "mpn": "MPN-NEW",
+        "upc": "036000291452",
+        "categories": ["Outdoors > Camping"],
+        "images": ["https://cdn.example.com/new-front.jpg", kept],
+    }
+    v = listing_of(sb, variant)
+    v["title"] = "Variant Title"
+    v["variants"][0].update(mpn="VMPN-0", upc="012345678905")
+    result, calls = run(sb, [s, v], operations=["link", "overwrite"])
+    by = result.by_sku()
+    assert by[s["sku"]]["outcome"] == "updated"
+    assert by[s["sku"]]["operation"] == "overwrite"
+    back = sb.store.get("products", simple["id"])
+    assert (
+        back["item_name"],
+        back["long_description_1"],
+        back["manufacturer_part_number"],
+        back["gtin"],
+    ) == ("New Title", "<p>New</p>", "MPN-NEW", "036000291452")
+    assert category_path(sb, back["primary_category_id"]) == "Outdoors > Camping"
+    now = sorted(
+        rows(sb, "product_pictures", product_id=simple["id"]), key=lambda p: p["sort_order"]
+    )
+    assert [p["image_file"] for p in now] == s["images"]
+    assert [p["is_primary"] for p in now] == [True, False]
+    vi0 = rows(sb, "variant_inventory", item_number=v["variants"][0]["sku"])[0]
+    assert (vi0["manufacturer_item_number"], vi0["gtin"]) == ("VMPN-0", "012345678905")
+    assert sb.store.get("products", variant["id"])["item_name"] == "Variant Title"
+    deleted = len(pictures) - 1
+    assert writes(calls).count(("POST", "/product_pictures")) == 1
+    assert sum(1 for m, _ in writes(calls) if m == "DELETE") == deleted
+    assert by[s["sku"]]["changes"]["title"] == {"old": simple["item_name"], "new": "New Title"}
+    again, calls2 = run(sb, [s, v], operations=["link", "overwrite"])
+    assert writes(calls2) == []
+    assert {r["outcome"] for r in again.results} == {"unchanged"}
+
+
+def test_overwrite_fields_setting_limits_what_is_replaced(seeded_sandbox):
+    sb = seeded_sandbox
+    simple = seeded_simple(sb)
+    s = {
+        "sku": simple["item_number"],
+        "title": "Only Title",
+        "description": "not written",
+        "images": [],
+    }
+    result, calls = run(sb, [s], operations=["link", "overwrite"], overwrite_fields=["title"])
+    back = sb.store.get("products", simple["id"])
+    assert back["item_name"] == "Only Title"
+    assert back["long_description_1"] == simple["long_description_1"]
+    assert rows(sb, "product_pictures", product_id=simple["id"])  # images untouched
+    assert writes(calls) == [("PUT", f"/products/{simple['id']}")]
+    assert result.by_sku()[s["sku"]]["changes"] == {
+        "title": {"old": simple["item_name"], "new": "Only Title"}
+    }
+
+
+# -- retries and dry run ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("path", "process"),
+    [
+        ("/products", True),
+        ("/variant_inventory", True),
+        ("/product_pictures", True),
+        ("/products", False),
+    ],
+)
+def test_connection_dropped_after_post_creates_no_duplicate(seeded_sandbox, path, process):
+    sb = seeded_sandbox
+    before = counts(sb)
+    # process=True: the store applied the POST and the answer was lost; False: it never did.
+    sb.faults.script([{"kind": "drop", "method": "POST", "path": path, "process": process}])
+    result, calls = run(sb, [TEE], operations=ALL_OPS)
+    assert [f["path"] for f in sb.faults.state()["fired"]] == [f"/api/v1{path}"]
+    assert result.by_sku()["TEE-NEW"]["outcome"] == "created"
+    expected = {"products": 1, "variant_inventory": 3, "product_pictures": 2}
+    after = counts(sb)
+    for resource, n in expected.items():
+        assert after[resource] == before[resource] + n
+    # Lost answer: one look-up by the natural key, no second POST; never applied: re-posted.
+    posts = [w for w in writes(calls) if w == ("POST", path)]
+    assert len(posts) == expected[path.strip("/")] + (0 if process else 1)
+    # The rerun links everything and writes nothing.
+    _again, calls2 = run(sb, [TEE], operations=ALL_OPS)
+    assert writes(calls2) == []
+    assert counts(sb) == after
+
+
+def test_rerun_after_a_failed_run_completes_without_duplicates(seeded_sandbox):
+    sb = seeded_sandbox
+    before = counts(sb)
+    # The second variant row's POST fails for good (three 503s): the listing fails part-way.
+    sb.faults.script(
+        [
+            {
+                "kind": "status",
+                "status": 503,
+                "method": "POST",
+                "path": "/variant_inventory",
+                "after": 1,
+                "times": 3,
+            }
+        ]
+    )
+    first, _ = run(sb, [TEE], operations=ALL_OPS, fail_on_record_errors=False)
+    line = first.by_sku()["TEE-NEW"]
+    assert line["outcome"] == "failed"
+    assert line["field"] == "variants[1].sku"
+    again, _calls2 = run(sb, [TEE], operations=ALL_OPS)
+    assert again.by_sku()["TEE-NEW"]["outcome"] == "updated"
+    after = counts(sb)
+    assert after["products"] == before["products"] + 1
+    assert after["variant_inventory"] == before["variant_inventory"] + 3
+    _third, calls3 = run(sb, [TEE], operations=ALL_OPS)
+    assert writes(calls3) == []
+
+
+def _normalise(calls: list[dict[str, Any]], ids: dict[int, int]) -> list[tuple[str, str, Any]]:
+    def fix(value: Any) -> Any:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value < 0:
+            return ids.get(value, value)
+        if isinstance(value, dict):
+            return {k: fix(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [fix(v) for v in value]
+        if isinstance(value, float) and value == int(value):
+            return value
+        return value
+
+    out = []
+    for c in calls:
+        path = "/".join(
+            str(fix(int(p))) if p.lstrip("-").isdigit() else p for p in c["path"].split("/")
+        )
+        out.append((c["method"], path, fix(c["body"])))
+    return out
+
+
+def test_dry_run_writes_nothing_and_plans_exactly_the_real_writes(seeded_sandbox):
+    sb = seeded_sandbox
+    simple, variant = seeded_simple(sb), seeded_variant(sb)
+    s = {
+        "sku": simple["item_number"],
+        "quantity": 999,
+        "title": "Dry Title",
+        "images": ["https://cdn.example.com/dry.jpg"],
+    }
+    v = listing_of(sb, variant)
+    v["variants"][0]["price"] = 1.23
+    records = [TEE, MUG, s, v]
+    before = counts(sb)
+    dry, dry_calls = run(sb, records, operations=ALL_OPS, dry_run=True)
+    assert writes(dry_calls) == []
+    assert counts(sb) == before
+    assert dry.summary["dry_run"] is True
+    assert dry.summary["calls"]["writes"] == 0
+    assert dry.by_sku()["TEE-NEW"]["outcome"] == "created"
+    assert dry.by_sku()["TEE-NEW"]["planned_calls"][0]["method"] == "POST"
+    real, real_calls = run(sb, records, operations=ALL_OPS)
+    assert [r["outcome"] for r in real.results] == [r["outcome"] for r in dry.results]
+    ids = {}
+    for planned, applied in zip(dry.planned, real.planned, strict=True):
+        if "created_id" in planned.extra:
+            ids[planned.extra["created_id"]] = applied.extra["created_id"]
+    plan = _normalise(
+        [{"method": c.method, "path": c.path, "body": c.body} for c in dry.planned], ids
+    )
+    done = [
+        (c.method, c.path.removeprefix("/api/v1"), c.request_json)
+        for c in real_calls
+        if c.method != "GET"
+    ]
+    assert plan == done
+    assert len(plan) == real.summary["calls"]["writes"] > 20
+
+
+# -- bad input -------------------------------------------------------------------------------
+def test_each_bad_record_fails_alone_with_its_field(seeded_sandbox):
+    sb = seeded_sandbox
+    variant = seeded_variant(sb)
+    good = listing_of(sb, variant)
+    good["variants"][0]["quantity"] += 1
+    simple = seeded_simple(sb)
+    good_simple = {"sku": simple["item_number"], "quantity": simple["quantity_on_hand"] + 1}
+    other = next(p for p in rows(sb, "products") if p["id"] not in (simple["id"], variant["id"]))
+    bad_options = copy.deepcopy(good)
+    bad_options["sku"] = "OPT-BAD"
+    for i, x in enumerate(bad_options["variants"]):
+        x["sku"] = f"OPT-BAD-{i}"
+    bad_options["variants"][1]["options"] = {"Shoe size": "9"}
+    records = [
+        {"title": "no sku"},
+        {"sku": "NEG-1", "quantity": -2},
+        {"sku": "PRICE-1", "price": "twelve"},
+        {"sku": "GTIN-1", "gtin": "036000291453"},
+        good_simple,
+        dict(good_simple, quantity=1),
+        bad_options,
+        {"sku": other["item_number"], "title": "x", "categories": ["Nowhere > Land"]},
+        good,
+    ]
+    result, _calls = run(sb, records, operations=["link", "sync", "overwrite"])
+    assert isinstance(result.exit_error, FailedRecordsError)
+    fields = [(r.get("key"), r["outcome"], r.get("field")) for r in result.results]
+    assert fields == [
+        (None, "failed", "sku"),
+        ("NEG-1", "failed", "quantity"),
+        ("PRICE-1", "failed", "price"),
+        ("GTIN-1", "failed", "gtin"),
+        (simple["item_number"], "updated", None),
+        (simple["item_number"], "failed", "sku"),
+        ("OPT-BAD", "failed", "variants[1].options"),
+        (other["item_number"], "failed", "categories[0]"),
+        (good["sku"], "updated", None),
+    ]
+    assert "check digit" in result.results[3]["error"]
+    assert "earlier in this input" in result.results[5]["error"]
+    assert sb.store.get("products", simple["id"])["quantity_on_hand"] == good_simple["quantity"]
+    assert result.summary["failed"] == 7
+    assert sb.store.get("products", other["id"])["item_name"] == other["item_name"]
+    # With fail_on_record_errors off, the same input exits cleanly.
+    quiet, _ = run(
+        sb, records, operations=["link", "sync", "overwrite"], fail_on_record_errors=False
+    )
+    assert quiet.exit_error is None
+    assert quiet.summary["failed"] == 7
+
+
+def test_negative_variant_quantity_names_the_variant(seeded_sandbox):
+    sb = seeded_sandbox
+    listing = listing_of(sb, seeded_variant(sb))
+    listing["variants"][2]["quantity"] = -1
+    result, calls = run(sb, [listing], fail_on_record_errors=False)
+    assert result.results[0]["field"] == "variants[2].quantity"
+    assert writes(calls) == []
+    assert reads(calls) == []
+
+
+# -- pacing ----------------------------------------------------------------------------------
+def test_pacing_makes_no_429_at_five_calls_per_second(sandbox):
+    add_reference_data(sandbox)
+    sandbox.ratelimit.configure(calls=5, window=1.0)
+    # Control: an unpaced burst of six calls does get a 429 from this sandbox.
+    burst = [
+        requests.get(
+            f"{sandbox.base_url}/product_statuses",
+            timeout=5,
+            headers={"X-AC-Auth-Token": sandbox.token},
+        ).status_code
+        for _ in range(6)
+    ]
+    assert 429 in burst
+    sandbox.ratelimit.configure(calls=5, window=1.0)
+    listings = [dict(MUG, sku=f"MUG-{i}", upc=None) for i in range(4)]
+    result, calls = run(sandbox, listings, operations=ALL_OPS, calls_per_window=5, window_seconds=1)
+    assert {r["outcome"] for r in result.results} == {"created"}
+    assert len(rows(sandbox, "products")) == 4
+    assert len(calls) >= 15
+    assert [c.status for c in calls if c.status == 429] == []
+
+
+# -- the CLI ---------------------------------------------------------------------------------
+def test_cli_exits_non_zero_after_processing_every_record(seeded_sandbox, tmp_path):
+    sb = seeded_sandbox
+    simple = seeded_simple(sb)
+    config = tmp_path / "config.json"
+    results = tmp_path / "results.jsonl"
+    config.write_text(
+        json.dumps(
+            {
+                "access_token": sb.token,
+                "api_url": sb.base_url,
+                "calls_per_window": 1000,
+                "window_seconds": 1,
+                "results_path": str(results),
+            }
+        )
+    )
+    text = singer_lines(
+        [{"sku": "BAD", "quantity": -1}, {"sku": simple["item_number"], "quantity": 4321}]
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "target_cartcom", "--config", str(config)],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "failed" in done.stderr
+    assert sb.store.get("products", simple["id"])["quantity_on_hand"] == 4321
+    lines = [json.loads(x) for x in results.read_text().splitlines()]
+    assert [x.get("outcome") for x in lines[:2]] == ["failed", "updated"]
+    assert sb.token not in done.stderr + done.stdout
+
+
+def test_publish_refuses_listings_cart_com_cannot_create(seeded_sandbox):
+    sb = seeded_sandbox
+    records = [
+        {"sku": "NO-TITLE", "categories": ["Home > Kitchen"], "price": 5.0},
+        {"sku": "NO-CAT", "title": "x", "price": 5.0},
+        {"sku": "NO-PRICE", "title": "x", "categories": ["Home > Kitchen"]},
+        dict(MUG, sku="OK-MUG", upc=None),
+    ]
+    result, calls = run(sb, records, operations=ALL_OPS, fail_on_record_errors=False)
+    assert [(r["key"], r["outcome"], r.get("field")) for r in result.results] == [
+        ("NO-TITLE", "failed", "title"),
+        ("NO-CAT", "failed", "categories"),
+        ("NO-PRICE", "failed", "price"),
+        ("OK-MUG", "created", None),
+    ]
+    assert writes(calls).count(("POST", "/products")) == 1
+
+
+@pytest.mark.parametrize(
+    "quirks",
+    [
+        {
+            "list_keys": {
+                "product_variants": "variants",
+                "product_pictures": "pictures",
+                "variant_inventory": "inventory",
+                "manufacturers": "brands",
+            }
+        },
+        {"empty_page_status": 404},
+    ],
+    ids=["list-keys", "empty-404"],
+)
+def test_publish_and_rerun_under_the_api_quirks(quirks):
+    """List keys named after nested collections (§13), and empty lists answered 404 (§1.3)."""
+    from cartcom_sandbox.config import SandboxConfig
+    from cartcom_sandbox.server import SandboxServer
+
+    config = SandboxConfig(plan="unlimited", **quirks)
+    with SandboxServer(":memory:", tokens=["test-token"], config=config) as sb:
+        add_reference_data(sb)
+        first, _ = run(sb, [TEE, MUG], operations=ALL_OPS)
+        assert {r["outcome"] for r in first.results} == {"created"}
+        again, calls = run(sb, [TEE, MUG], operations=ALL_OPS)
+        assert writes(calls) == []
+        assert {r["outcome"] for r in again.results} == {"unchanged"}
+        assert sb.store.count("variant_inventory") == 3

@@ -1,0 +1,266 @@
+"""Unit tests of the listings stream: validation, matching, and how lookups are packed."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, quote_plus, urlsplit
+
+import pytest
+import requests
+from cartcom_client import CartcomSession, ConfigurationError, ConnectionSettings
+from target_cartcom.listings.index import IndexBuilder, StoreIndex, gtin_forms
+from target_cartcom.listings.link import link_listing
+from target_cartcom.listings.record import RecordError, check_digit_ok, gtin_key, parse_listing
+from target_cartcom.listings.settings import ListingOptions
+
+
+def error_of(record: dict) -> tuple[str, str]:
+    """The (field, message) a record is refused with."""
+    with pytest.raises(RecordError) as caught:
+        parse_listing(record)
+    return caught.value.field, caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("record", "field"),
+    [
+        ({"title": "x"}, "sku"),
+        ({"sku": "  "}, "sku"),
+        ({"sku": "A", "quantity": -1}, "quantity"),
+        ({"sku": "A", "quantity": 1.5}, "quantity"),
+        ({"sku": "A", "price": "abc"}, "price"),
+        ({"sku": "A", "msrp": True}, "msrp"),
+        ({"sku": "A", "cost": -0.01}, "cost"),
+        ({"sku": "A", "gtin": "036000291453"}, "gtin"),
+        ({"sku": "A", "upc": "12345"}, "upc"),
+        ({"sku": "A", "gtin": "036000291452", "upc": "012345678905"}, "upc"),
+        ({"sku": "A", "categories": ["  >  "]}, "categories[0]"),
+        ({"sku": "A", "variants": [{"options": {"Size": "S"}}]}, "variants[0].sku"),
+        (
+            {"sku": "A", "variants": [{"sku": "A-S", "options": {"Size": "S"}, "quantity": -3}]},
+            "variants[0].quantity",
+        ),
+        (
+            {"sku": "A", "variants": [{"sku": "A-S", "options": {"Size": "S"}, "price": "x"}]},
+            "variants[0].price",
+        ),
+        (
+            {
+                "sku": "A",
+                "variants": [{"sku": "A-S", "options": {"Size": "S"}, "upc": "036000291453"}],
+            },
+            "variants[0].upc",
+        ),
+        (
+            {
+                "sku": "A",
+                "variants": [
+                    {"sku": "A-S", "options": {"Size": "S"}},
+                    {"sku": "A-M", "options": {"Colour": "M"}},
+                ],
+            },
+            "variants[1].options",
+        ),
+        (
+            {
+                "sku": "A",
+                "variants": [
+                    {"sku": "A-S", "options": {"Size": "S"}},
+                    {"sku": "A-M", "options": {"Size": "S"}},
+                ],
+            },
+            "variants[1].options",
+        ),
+        (
+            {
+                "sku": "A",
+                "variants": [
+                    {"sku": "A-S", "options": {"Size": "S"}},
+                    {"sku": "a-s", "options": {"Size": "M"}},
+                ],
+            },
+            "variants[1].sku",
+        ),
+    ],
+)
+def test_bad_records_name_the_field(record, field):
+    assert error_of(record)[0] == field
+
+
+def test_a_good_listing_is_normalised():
+    listing = parse_listing(
+        {
+            "sku": " TEE ",
+            "price": "19.999",
+            "quantity": "3",
+            "upc": "036000291452",
+            "hidden": 1,
+            "categories": "Apparel > Shirts",
+            "variants": [{"sku": "TEE-S", "options": {"Size": "S"}, "gtin": "0012345678905"}],
+        }
+    )
+    assert (listing.sku, listing.price, listing.quantity, listing.gtin, listing.hidden) == (
+        "TEE",
+        20.0,
+        3,
+        "036000291452",
+        True,
+    )
+    assert listing.categories == ["Apparel > Shirts"]
+    assert listing.option_names == ["Size"]
+    assert "upc" in listing.present
+    assert "gtin" not in listing.present
+
+
+def test_gtin_spellings_compare_equal():
+    assert check_digit_ok("036000291452")
+    assert check_digit_ok("0036000291452")
+    assert gtin_key("036000291452") == gtin_key("00036000291452")
+    assert gtin_forms("036000291452") == ["036000291452", "0036000291452"]
+    assert gtin_forms("4006381333931") == ["4006381333931"]
+
+
+def test_settings_defaults_and_errors():
+    options = ListingOptions.from_config({})
+    assert options.operations == {"link", "sync"}
+    assert options.link_by == ("sku", "upc")
+    assert options.overwrite_fields == {
+        "title",
+        "description",
+        "categories",
+        "mpn",
+        "upc",
+        "gtin",
+        "images",
+    }
+    assert ListingOptions.from_config({"operations": '["link", "publish"]'}).operations == {
+        "link",
+        "publish",
+    }
+    assert ListingOptions.from_config({"link_by": "upc,sku"}).link_by == ("upc", "sku")
+    with pytest.raises(ConfigurationError, match="operations"):
+        ListingOptions.from_config({"operations": ["link", "delete"]})
+    with pytest.raises(ConfigurationError, match="link_by"):
+        ListingOptions.from_config({"link_by": ["ean"]})
+
+
+# -- matching --------------------------------------------------------------------------------
+def index_of(products: list[dict], rows: list[dict]) -> StoreIndex:
+    """An index holding ``products`` and variant ``rows``."""
+    index = StoreIndex()
+    for p in products:
+        index.add_product(dict(p))
+    for r in rows:
+        index.add_vi(dict(r))
+    return index
+
+
+def test_link_prefers_sku_then_upc_and_ignores_case():
+    index = index_of(
+        [
+            {"id": 1, "item_number": "abc", "gtin": ""},
+            {"id": 2, "item_number": "OTHER", "gtin": "036000291452"},
+        ],
+        [],
+    )
+    assert (
+        link_listing(
+            parse_listing({"sku": "ABC", "upc": "036000291452"}), index, ("sku", "upc")
+        ).product_id
+        == 1
+    )
+    assert (
+        link_listing(
+            parse_listing({"sku": "ABC", "upc": "036000291452"}), index, ("upc", "sku")
+        ).product_id
+        == 2
+    )
+    by_upc = link_listing(
+        parse_listing({"sku": "NEW", "gtin": "0036000291452"}), index, ("sku", "upc")
+    )
+    assert (by_upc.product_id, by_upc.matched_by) == (2, "upc")
+    assert not link_listing(
+        parse_listing({"sku": "NEW", "upc": "036000291452"}), index, ("sku",)
+    ).linked
+
+
+def test_two_store_items_with_one_sku_is_an_error():
+    index = index_of([{"id": 1, "item_number": "A"}, {"id": 2, "item_number": "a"}], [])
+    with pytest.raises(RecordError, match="ambiguous") as caught:
+        link_listing(parse_listing({"sku": "A"}), index, ("sku",))
+    assert caught.value.field == "sku"
+    rows = [
+        {"id": 5, "product_id": 3, "item_number": "V"},
+        {"id": 6, "product_id": 4, "item_number": "V"},
+    ]
+    index = index_of([{"id": 3, "item_number": "P"}, {"id": 4, "item_number": "Q"}], rows)
+    with pytest.raises(RecordError) as caught:
+        link_listing(
+            parse_listing({"sku": "P", "variants": [{"sku": "V", "options": {"S": "1"}}]}),
+            index,
+            ("sku",),
+        )
+    assert caught.value.field == "variants[0].sku"
+
+
+def test_variants_link_to_rows_of_their_own_product():
+    rows = [
+        {"id": 10, "product_id": 1, "item_number": "P-S"},
+        {"id": 11, "product_id": 2, "item_number": "Q-M"},
+    ]
+    index = index_of([{"id": 1, "item_number": "P"}, {"id": 2, "item_number": "Q"}], rows)
+    listing = parse_listing(
+        {
+            "sku": "P",
+            "variants": [
+                {"sku": "P-S", "options": {"Size": "S"}},
+                {"sku": "P-L", "options": {"Size": "L"}},
+            ],
+        }
+    )
+    link = link_listing(listing, index, ("sku",))
+    assert (link.product_id, link.variants) == (1, {0: 10})
+    stray = parse_listing({"sku": "P", "variants": [{"sku": "Q-M", "options": {"Size": "M"}}]})
+    with pytest.raises(RecordError, match="not of the listing's product"):
+        link_listing(stray, index, ("sku",))
+    # A parent SKU unknown to the store is found through its variants.
+    renamed = parse_listing(
+        {"sku": "P-NEW", "variants": [{"sku": "P-S", "options": {"Size": "S"}}]}
+    )
+    assert link_listing(renamed, index, ("sku",)).product_id == 1
+
+
+# -- lookups ---------------------------------------------------------------------------------
+@pytest.fixture
+def builder() -> IndexBuilder:
+    """An index builder over a session that is never used to send."""
+    settings = ConnectionSettings(base_url="http://127.0.0.1:9/api/v1", access_token="t")
+    return IndexBuilder(CartcomSession(settings), ListingOptions.from_config({}))
+
+
+def test_or_terms_pack_into_urls_under_the_cap(builder):
+    skus = [f"SKU-{i:06d}+x" for i in range(600)]
+    base = builder._lookup_base("/products")
+    chunks = builder._chunks("/products", {"item_number": skus, "gtin": ["036000291452"]}, base)
+    assert len(chunks) > 1
+    seen = []
+    for params in chunks:
+        url = requests.Request("GET", builder.session.url("/products"), params=params).prepare().url
+        parts = urlsplit(url)
+        assert len(parts.path) + 1 + len(parts.query) <= 2048
+        query = parse_qs(parts.query)
+        seen += query.get("item_number", [""])[0].split(" OR ") if "item_number" in query else []
+    assert seen == skus
+    assert parse_qs(
+        urlsplit(
+            requests.Request("GET", "http://h/api/v1/products", params=chunks[-1]).prepare().url
+        ).query
+    )["gtin"] == ["OR 036000291452"]
+    assert (
+        quote_plus("SKU-000001+x")
+        in requests.Request("GET", "http://h/p", params=chunks[0]).prepare().url
+    )
+
+
+def test_values_that_look_like_operators_are_sent_with_eq(builder):
+    chunks = builder._chunks("/products", {"item_number": ["gt:5", "PLAIN"]}, {})
+    assert chunks == [{"item_number": "eq:gt:5 OR PLAIN"}]

@@ -26,7 +26,9 @@ demo: install
 	$(BIN)/python -m cartcom_sandbox.demo
 
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python bench/bench_sandbox.py
+	$(BIN)/python bench/bench_tap.py
+	$(BIN)/python bench/bench_listings.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .demo

@@ -6,7 +6,8 @@ short 1-second window instead of Cart.com's 10 s, sandbox and target paced alike
 - sync: 10,000 listings with 30,000 variants against a store that holds them, 1% of the variants
   changed (300 writes), then the same input again (index reads only);
 - publish: one 3-variant product into a store holding its category and Size group, then 20 more
-  in one run.
+  in one run; and one Size x Colour product with a brand and an image (the "full" case of
+  docs/listings.md, 15 calls).
 
 The ideal wall time is calls / rate (rate = calls per window / window). Calls come from the
 sandbox's call log. The sandbox runs in-process (a thread), so wall time includes its work.
@@ -107,6 +108,22 @@ def _tee(n: int) -> dict[str, Any]:
     }
 
 
+def _full(n: int) -> dict[str, Any]:
+    """A Size x Colour product with a brand and an image (docs/listings.md: 15 calls)."""
+    return {
+        "sku": f"BENCH-FULL-{n}",
+        "title": f"Bench Full {n}",
+        "brand": "Northwind",
+        "categories": ["Apparel > Shirts"],
+        "price": 18.0,
+        "images": [f"https://cdn.example.com/bench-full-{n}.jpg"],
+        "variants": [
+            {"sku": f"BENCH-FULL-{n}-{s}-{c}", "options": {"Size": s, "Color": c}, "quantity": 1}
+            for s, c in (("S", "Red"), ("M", "Red"), ("M", "Blue"))
+        ],
+    }
+
+
 def bench_publish(plan: str, batch: int) -> dict[str, Any]:
     """Publish one 3-variant product, then ``batch`` more in one run."""
     calls_per_window = PLANS[plan]
@@ -117,14 +134,21 @@ def bench_publish(plan: str, batch: int) -> dict[str, Any]:
         store.insert("categories", {"id": 1, "name": "Apparel", "parent_category_id": 0})
         store.insert("categories", {"id": 2, "name": "Shirts", "parent_category_id": 1})
         store.insert("variant_groups", {"id": 1, "name": "Size", "display_type": "DropDown"})
+        store.insert("variant_groups", {"id": 2, "name": "Color", "display_type": "DropDown"})
+        store.insert("manufacturers", {"id": 1, "name": "Northwind"})
         ops = ["link", "sync", "publish", "overwrite"]
         one = _measure(server, [_tee(0)], calls_per_window, operations=ops)
         many = _measure(
             server, [_tee(i) for i in range(1, batch + 1)], calls_per_window, operations=ops
         )
+        full = _measure(server, [_full(0)], calls_per_window, operations=ops)
     finally:
         server.stop()
-    return {"one_3_variant_product": one, f"batch_of_{batch}": many}
+    return {
+        "one_3_variant_product": one,
+        f"batch_of_{batch}": many,
+        "one_size_by_colour_product_with_brand_and_image": full,
+    }
 
 
 def main() -> None:

@@ -111,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--db", default=None, help="reuse (or keep) this file instead of a temp one")
     ap.add_argument("--profile", action="store_true", help="print a handler profile")
-    ap.add_argument("--sequential", action="store_true",
-                    help="seed without the generator helper process")
+    ap.add_argument("--parallel", action="store_true",
+                    help="seed with the generator in a helper process")
     ap.add_argument("--out", default=str(RESULTS))
     ns = ap.parse_args(argv)
 
@@ -123,10 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     if not db.exists():
         summary = seed_store(str(db), products=ns.products, orders=ns.orders, seed=ns.seed,
                              start=date(2024, 1, 8), days=90,
-                             parallel=False if ns.sequential else None)
+                             parallel=ns.parallel)
         seed_info = {
             "reused": False, "seconds": summary["seconds"], "counts": summary["counts"],
-            "helper_process": not ns.sequential,
+            "helper_process": ns.parallel,
             "rows": sum(summary["counts"].values()),
             "docs_per_s": round(sum(summary["counts"].values()) / summary["seconds"]),
         }

@@ -10,14 +10,15 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote_plus
 
 from werkzeug.wrappers import Request
 
-from cartcom_sandbox import jsonio
+from cartcom_sandbox import jsonio, scopes
 from cartcom_sandbox.calllog import CallLog, CallRecord
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.engine import Engine
@@ -43,31 +44,47 @@ def token_hash(token: str) -> str:
 class SandboxApp:
     """WSGI callable serving /api/v1 and /_sandbox."""
 
-    def __init__(self, store: Store, config: SandboxConfig, tokens: Iterable[str], *,
+    def __init__(self, store: Store, config: SandboxConfig,
+                 tokens: Iterable[str] | Mapping[str, Iterable[str] | None], *,
                  ratelimit: RateLimiter, faults: FaultInjector, calls: CallLog) -> None:
         """Wire the parts together."""
         self.store = store
         self.config = config
-        self.tokens = set(tokens)
+        self.tokens = scopes.parse_tokens(tokens)  # token -> scopes (None: every scope)
         self.ratelimit = ratelimit
         self.faults = faults
         self.calls = calls
         self.engine = Engine(store, config)
         self._cache: dict[tuple, tuple[float, bytes]] = {}
         self._cache_lock = threading.Lock()
+        self.clock = time.monotonic  # the cache's clock (tests may replace it)
 
     def _cached(self, environ: dict[str, Any], method: str, token: str | None, path: str,
-                query: str) -> bytes | None:
-        """A cached GET body (opt-in ``cache_seconds``, INF) unless ``Cache-Control: no-cache``."""
+                query: str) -> tuple[float, bytes] | None:
+        """A cached GET ``(stored_at, body)`` (``cache_seconds`` > 0) unless ``no-cache``."""
         if method != "GET" or self.config.cache_seconds <= 0:
             return None
         if "no-cache" in environ.get("HTTP_CACHE_CONTROL", "").lower():
             return None
         with self._cache_lock:
             hit = self._cache.get((token, path, query))
-        if hit is None or time.monotonic() - hit[0] > self.config.cache_seconds:
+        if hit is None or self.clock() - hit[0] >= self.config.cache_seconds:
             return None
-        return hit[1]
+        return hit
+
+    def _prune_cache(self, now: float) -> None:
+        """Drop expired entries (call with the cache lock held)."""
+        ttl = self.config.cache_seconds
+        for key in [k for k, (at, _) in self._cache.items() if now - at >= ttl]:
+            del self._cache[key]
+
+    def _cache_headers(self, stored_at: float) -> dict[str, str]:
+        """DOC §1.10 headers of a cacheable GET (values INF)."""
+        ttl = self.config.cache_seconds
+        produced = time.time() - (self.clock() - stored_at)
+        return {"Cache-Control": f"private, max-age={max(0, math.ceil(ttl))}",
+                "Last-Modified": formatdate(produced, usegmt=True),
+                "Expires": formatdate(produced + ttl, usegmt=True)}
 
     # ------------------------------------------------------------------ WSGI
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -87,7 +104,7 @@ class SandboxApp:
         valid = token is not None and token in self.tokens
         request_json = _parse_json_quietly(request)
         record = {"method": method, "path": path, "query": query, "ts": arrived,
-                  "request_json": request_json,
+                  "request_json": None if request_json is _INVALID else request_json,
                   "token_hash": token_hash(token) if token else None}
         headers: dict[str, str] = {}
         fault: Fault | None = None
@@ -98,6 +115,19 @@ class SandboxApp:
             if len(raw_uri) > self.config.max_url_length:
                 raise ApiError(414, f"The request URL is {len(raw_uri)} characters long; "
                                     f"the limit is {self.config.max_url_length}.")
+            if not (path == API or path.startswith(API + "/")):
+                raise ApiError(404, "Not an API route.")
+            if not valid:
+                raise ApiError(401, "A valid X-AC-Auth-Token header is required."
+                               if token is None else "The X-AC-Auth-Token is not valid.")
+            decision = self.ratelimit.hit(token)  # type: ignore[arg-type]
+            if not decision.allowed:
+                headers["Retry-After"] = decision.retry_after or "10"
+                raise ApiError(429, "The call limit for this token has been reached; retry "
+                                    "after the window resets.")
+            sub = _JSON_SUFFIX.sub("", path[len(API):])
+            self._check_scope(token, sub, method)  # type: ignore[arg-type]
+            # Faults stand for failures behind auth and the limiter: they count as calls.
             fault = self.faults.pick(method, path)
             if fault is not None and fault.kind == "delay":
                 time.sleep(fault.seconds)
@@ -109,26 +139,21 @@ class SandboxApp:
                 raise ApiError(fault.status, "Injected fault.")
             if fault is not None and fault.kind == "drop" and not fault.process:
                 raise ApiError(0)
-            if not (path == API or path.startswith(API + "/")):
-                raise ApiError(404, "Not an API route.")
-            if not valid:
-                raise ApiError(401, "A valid X-AC-Auth-Token header is required."
-                               if token is None else "The X-AC-Auth-Token is not valid.")
-            decision = self.ratelimit.hit(token)  # type: ignore[arg-type]
-            if not decision.allowed:
-                headers["Retry-After"] = decision.retry_after or "10"
-                raise ApiError(429, "The call limit for this token has been reached; retry "
-                                    "after the window resets.")
+            _check_body(request, method, sub, request_json)
             cached = self._cached(environ, method, token, path, query)
             if cached is not None:
-                status, body = 200, cached
+                status, body = 200, cached[1]
+                headers.update(self._cache_headers(cached[0]))
             else:
-                status, body = self._route(request, method, path[len(API):], request_json)
+                status, body = self._route(request, method, sub, request_json)
                 if status == 200 and method == "GET" and self.config.cache_seconds > 0:
                     payload = jsonio.dumps(body)
+                    now = self.clock()
                     with self._cache_lock:
-                        self._cache[(token, path, query)] = (time.monotonic(), payload)
+                        self._prune_cache(now)
+                        self._cache[(token, path, query)] = (now, payload)
                     body = payload
+                    headers.update(self._cache_headers(now))
         except ApiError as err:
             status, body = err.status, err.body()
         except Exception as err:  # the real API leaks server text in 500s, we keep it short
@@ -140,6 +165,17 @@ class SandboxApp:
         payload = body if isinstance(body, bytes) else b"" if body is None else jsonio.dumps(body)
         self.calls.append(CallRecord(status=status, bytes=len(payload), **record))
         return self._respond(start_response, status, payload, headers)
+
+    def _check_scope(self, token: str, sub: str, method: str) -> None:
+        """401 (INF) when the token's scopes do not cover this route and method."""
+        granted = self.tokens.get(token)
+        if granted is None:
+            return
+        first = next((p for p in sub.split("/") if p), "")
+        need = scopes.missing_scope(granted, unquote_plus(first), method)
+        if need is not None:
+            raise ApiError(401, f"The token lacks the {need} scope required for "
+                                f"{method} /{first}.")
 
     def _respond(self, start_response: Any, status: int, body: Any,
                  headers: dict[str, str]) -> Iterable[bytes]:
@@ -161,7 +197,8 @@ class SandboxApp:
         if sock is not None:
             try:
                 if fault.kind == "truncate":
-                    payload = b"{}" if body is None else jsonio.dumps(body)
+                    payload = (body if isinstance(body, bytes) else
+                               b"{}" if body is None else jsonio.dumps(body))
                     head = [f"HTTP/1.1 {status} {_reason(status)}"]
                     head += [f"{k}: {v}" for k, v in headers.items()]
                     head += ["Content-Type: application/json; charset=utf-8",
@@ -179,7 +216,6 @@ class SandboxApp:
     # --------------------------------------------------------------- routing
     def _route(self, request: Request, method: str, sub: str,
                body: Any) -> tuple[int, Any]:
-        sub = _JSON_SUFFIX.sub("", sub)
         parts = [unquote_plus(p) for p in sub.strip("/").split("/") if p]
         if not parts:
             raise ApiError(404, "No resource given.")
@@ -289,10 +325,16 @@ class SandboxApp:
                 return 200, self.ratelimit.state()
             if sub == "/config":
                 if method == "POST":
-                    for k, v in (body or {}).items():
-                        if not hasattr(self.config, k):
-                            raise ValueError(f"unknown setting {k!r}")
-                        setattr(self.config, k, v)
+                    before = dict(self.config.__dict__)
+                    try:
+                        for k, v in (body or {}).items():
+                            if not hasattr(self.config, k):
+                                raise ValueError(f"unknown setting {k!r}")
+                            setattr(self.config, k, v)
+                        self.config.validate()
+                    except ValueError:
+                        self.config.__dict__.update(before)
+                        raise
                 return 200, dict(self.config.__dict__)
         except (ValueError, TypeError) as err:
             return 400, envelope(400, str(err))
@@ -313,6 +355,24 @@ def _parse_json_quietly(request: Request) -> Any:
         return json.loads(data)
     except ValueError:
         return _INVALID
+
+
+_JSON_TYPES = ("application/json", "text/json")
+
+
+def _check_body(request: Request, method: str, sub: str, parsed: Any) -> None:
+    """400 for a POST/PUT body that is not JSON (multipart only on /upload), or malformed."""
+    if method not in ("POST", "PUT") or sub.strip("/") == "upload":
+        return  # _multipart answers a non-multipart upload
+    if not request.get_data(cache=True).strip():
+        return
+    ctype = (request.mimetype or "").lower()
+    if ctype not in _JSON_TYPES and not (ctype.startswith("application/")
+                                         and ctype.endswith("+json")):
+        raise ApiError(400, f"The request body must be JSON (Content-Type: application/json), "
+                            f"not '{ctype or 'none'}'.")
+    if parsed is _INVALID:
+        raise ApiError(400, "The request body is not valid JSON.")
 
 
 def _multipart(request: Request) -> tuple[Any, bytes, str | None]:

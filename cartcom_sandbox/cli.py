@@ -19,7 +19,8 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8600)
     p.add_argument("--token", action="append", dest="tokens", metavar="T",
-                   help="accepted X-AC-Auth-Token (repeatable; default: test-token)")
+                   help="accepted X-AC-Auth-Token (repeatable; default: test-token); "
+                   "T:read_catalog,read_orders limits T to those scopes (default: all)")
     p.add_argument("--plan", choices=list(PLANS), default="steel",
                    help="calls per window: steel 5, bronze 10, silver 20, gold 50 (default steel)")
     p.add_argument("--calls", type=int, default=None, help="override the plan's calls per window")
@@ -36,6 +37,12 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache-seconds", type=float, default=0.0,
                    help="serve repeated GETs stale for this long unless the request sends "
                    "Cache-Control: no-cache (default 0: off)")
+    p.add_argument("--external-images", choices=["keep", "rewrite"], default="keep",
+                   help="store a downloaded external picture URL as is (default) or as "
+                   "/shared/images/<basename>")
+    p.add_argument("--no-shipment-items-in-order-expand", action="store_false",
+                   dest="shipment_items_in_order_expand",
+                   help="shipments nested under orders come without their items")
     p.add_argument("--list-key", action="append", default=[], metavar="RESOURCE=KEY",
                    help="override a list wrapper key, e.g. order_shipments=shipments")
 
@@ -64,7 +71,8 @@ def serve(args: argparse.Namespace) -> int:
         retry_after_format=args.retry_after, max_count=args.max_count,
         count_over_max=args.count_over_max, empty_page_status=args.empty_page_status,
         max_url_length=args.max_url_length, list_keys=list_keys,
-        cache_seconds=args.cache_seconds,
+        cache_seconds=args.cache_seconds, external_images=args.external_images,
+        shipment_items_in_order_expand=args.shipment_items_in_order_expand,
         timezone=args.timezone or "America/Chicago",
     )
     store = Store(args.db, timezone=args.timezone)

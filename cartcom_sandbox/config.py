@@ -34,6 +34,23 @@ class SandboxConfig:
     # DOC §1.10: GETs are cached server-side unless "Cache-Control: no-cache". Off by default;
     # set seconds > 0 to serve repeated GETs (same token+URL) stale for that long.
     cache_seconds: float = 0.0
+    # INF: whether shipments nested under orders (expand=shipments, /orders/{id}/shipments,
+    # /filled) carry their ``items``. The docs' order sample shows none; the tap assumes them.
+    shipment_items_in_order_expand: bool = True
+    # INF: product_pictures with an absolute http(s) image_file and download_external_image
+    # true: "keep" stores the URL as sent, "rewrite" stores /shared/images/<basename> (what a
+    # store that downloaded the image may do).
+    external_images: str = "keep"
+
+    def validate(self) -> None:
+        """ValueError for a setting outside its choices."""
+        if self.external_images not in ("keep", "rewrite"):
+            raise ValueError(f"external_images is 'keep' or 'rewrite', "
+                             f"not {self.external_images!r}")
+        if self.count_over_max not in ("cap", "error"):
+            raise ValueError("count_over_max is 'cap' or 'error'")
+        if self.empty_page_status not in (200, 404):
+            raise ValueError("empty_page_status is 200 or 404")
 
     def calls_per_window(self) -> int | None:
         """Calls allowed per window, from ``rate_calls`` or the plan."""

@@ -242,10 +242,35 @@ _STAMP_SOURCES = ("meltano.yml", "cartcom-client/pyproject.toml", "tap-cartcom/p
                   "target-cartcom/pyproject.toml")
 
 
+#: Variables that configure meltano or a plugin of meltano.yml: never inherited from the shell,
+#: so the demo and the tests cannot reach a real store or write where a user's jobs write.
+_PLUGIN_ENV_PREFIXES = (
+    "MELTANO_", "CARTCOM_", "TAP_CARTCOM_", "TARGET_CARTCOM_", "TAP_GET_ORDERS_", "TAP_JSONL_",
+    "LISTINGS_FEED_", "SHIPMENTS_FEED_", "IMPORTED_ORDERS_", "TARGET_DUCKDB_", "TARGET_JSONL_",
+)
+
+
 def meltano_bin() -> str:
     """The meltano next to this interpreter (the project venv), else the one on PATH."""
     here = Path(sys.executable).parent / "meltano"
     return str(here) if here.exists() else "meltano"
+
+
+def private_sys_dir(path: Path) -> Path:
+    """A Meltano system dir of its own that shares the plugin venvs of ``.meltano/``.
+
+    Meltano writes each run's config and catalog to ``<sys dir>/run/<plugin>/``, so two runs of
+    the same plugin at once (the demo and the tests, or two test sessions) would overwrite each
+    other's files. Giving each its own system dir, with the venv folders linked, keeps them apart.
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    for kind in ("extractors", "loaders", "mappers", "utilities"):
+        shared = ROOT / ".meltano" / kind
+        shared.mkdir(parents=True, exist_ok=True)
+        link = path / kind
+        if not link.is_symlink():
+            link.symlink_to(shared, target_is_directory=True)
+    return path
 
 
 def meltano_env(api_url: str, out: Path, state_db: Path, *, token: str = TOKEN,
@@ -256,8 +281,9 @@ def meltano_env(api_url: str, out: Path, state_db: Path, *, token: str = TOKEN,
     Only environment variables are used, so meltano.yml stays as a user would run it; the
     inherited plugins (tap-get-orders, target-cartcom-*) take the parents' variables.
     """
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_PLUGIN_ENV_PREFIXES)}
     env.update({
+        "MELTANO_SYS_DIR_ROOT": str(private_sys_dir(state_db.parent / "meltano-sys")),
         "MELTANO_ENVIRONMENT": "dev",
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
         "MELTANO_CLI_DISABLE_VERSION_CHECK": "1",
@@ -320,17 +346,6 @@ class JobRun:
         for m in re.finditer(r"Loading (\d+) rows into '\"[^\"]+\"\.\"[^\"]+\"\.\"([^\"]+)\"'",
                              self.log):
             out[m.group(2)] = out.get(m.group(2), 0) + int(m.group(1))
-        return out
-
-    def records(self, plugin: str) -> dict[str, int]:
-        """Records per stream that ``plugin`` reported (SDK record_count metrics)."""
-        out: dict[str, int] = {}
-        for line in self.log.splitlines():
-            if f" {plugin} " not in line or '"metric":"record_count"' not in line:
-                continue
-            metric = json.loads(line.split("METRIC: ", 1)[1])
-            stream = metric["tags"].get("stream", "?")
-            out[stream] = out.get(stream, 0) + int(metric["value"])
         return out
 
 
@@ -416,9 +431,13 @@ def show_extract(run: JobRun, db: Path, tables: Sequence[str], first: bool) -> N
     rows = [{"table": t, "rows loaded this run": loaded.get(t, 0), "rows in DB": counts.get(t)}
             for t in tables if first or loaded.get(t)]
     print(table(rows, ["table", "rows loaded this run", "rows in DB"]))
+    full = sorted(set(re.findall(r"Beginning sync of '(\w+)' in full_table mode", run.log)))
+    if full:
+        print(f"  re-read in full on every run (small reference tables): {', '.join(full)}")
     if not first:
         quiet = [t for t in tables if not loaded.get(t)]
-        print(f"  nothing new in: {', '.join(quiet)}")
+        if quiet:
+            print(f"  nothing new in: {', '.join(quiet)}")
 
 
 def show_state(env: dict[str, str]) -> None:
@@ -476,9 +495,13 @@ def pipeline(server: SandboxServer, api: Api) -> None:
     linked = [r for r in rows if (r.get("ids") or {}).get("matched_by")]
     print(f"  {len(created)} new products published; {len(linked)} listings already on the store "
           f"were linked by SKU or UPC and left alone")
+    def n_variants(r: dict[str, Any]) -> int:
+        return len((r.get("ids") or {}).get("variant_inventory_ids") or {})
+
+    sample = ([r for r in created if not n_variants(r)][:3]
+              + [r for r in created if n_variants(r)][:3])
     print(table([{"sku": r.get("key"), "product_id": (r.get("ids") or {}).get("product_id"),
-                  "variants": len((r.get("ids") or {}).get("variant_inventory_ids") or {})}
-                 for r in created[:3] + created[-3:]], ["sku", "product_id", "variants"]))
+                  "variants": n_variants(r)} for r in sample], ["sku", "product_id", "variants"]))
 
     heading("4. sync-listings: the next day's feed demo/data/listings-changed.jsonl (link + sync)")
     run = run_job("sync-listings", env, server, logs)
@@ -509,6 +532,13 @@ def pipeline(server: SandboxServer, api: Api) -> None:
                         " s ON s.id = o.order_status_id GROUP BY 1 ORDER BY 2 DESC")[0]
     print("  orders by status in the database: "
           + ", ".join(f"{name} {n}" for name, n in statuses))
+    shipped = ",".join(str(int(r["order_id"])) for r in read_jsonl(ROOT / "demo" / "data" /
+                                                                   "shipments.jsonl"))
+    if shipped:
+        rows = duck(db, "SELECT s.name, count(*) FROM cartcom.orders o JOIN cartcom.order_statuses"
+                        f" s ON s.id = o.order_status_id WHERE o.id IN ({shipped}) GROUP BY 1")[0]
+        print("  the orders push-tracking shipped, as the database now has them: "
+              + ", ".join(f"{name} {n}" for name, n in rows))
     show_state(env)
 
 

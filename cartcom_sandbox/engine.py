@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import posixpath
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from cartcom_sandbox import clock, query
 from cartcom_sandbox import resources as R  # noqa: N812
@@ -70,7 +72,8 @@ class Engine:
         s = self.store
         if spec.kind == "child":
             groups = s.children(spec.resource, spec.fk, ids)
-            if spec.resource == "order_shipments":
+            if spec.resource == "order_shipments" and (
+                    res.name != "orders" or self.config.shipment_items_in_order_expand):
                 sids = [x["id"] for g in groups.values() for x in g]
                 items = s.shipment_items(sids)
                 for g in groups.values():
@@ -224,6 +227,23 @@ class Engine:
             out[key] = value
         return out
 
+    def _external_image(self, fields: Doc, current: Doc) -> None:
+        """``external_images="rewrite"`` (INF): a downloaded external image gets a local path."""
+        mode = self.config.external_images
+        if mode not in ("keep", "rewrite"):
+            raise ValueError(f"external_images is 'keep' or 'rewrite', not {mode!r}")
+        url = fields.get("image_file")
+        download = fields.get("download_external_image",
+                              current.get("download_external_image"))
+        if mode == "keep" or download is not True or not isinstance(url, str):
+            return
+        parts = urlsplit(url.strip())
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            return
+        base = posixpath.basename(unquote(parts.path))
+        if base:
+            fields["image_file"] = f"/shared/images/{base}"
+
     def _vi_variants(self, body: Doc, product_id: int | None) -> list[Doc] | None:
         if "variants" not in body:
             return None
@@ -264,6 +284,8 @@ class Engine:
             return 200, self.update(name, id_, body)
         with self._write:
             fields = self._check(res, body, creating=True)
+            if name == "product_pictures":
+                self._external_image(fields, {})
             if name == "variant_inventory":
                 self._vi_variants(body, fields.get("product_id"))  # validate before writing
             with self.store.transaction():
@@ -283,6 +305,8 @@ class Engine:
             if cur is None:
                 raise ApiError(404, f"No {name} record with id {id_}.")
             fields = self._check(res, body, creating=False)
+            if name == "product_pictures":
+                self._external_image(fields, cur)
             pid = fields.get("product_id", cur.get("product_id"))
             if name == "variant_inventory":
                 self._vi_variants(body, pid)

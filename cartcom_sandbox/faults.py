@@ -6,6 +6,9 @@ A fault is ``{"kind": "status"|"drop"|"truncate"|"delay", ...}`` with optional `
 (how many matching calls it hits, default 1). A status-429 fault also sends ``Retry-After``
 (``retry_after``, default the rate-limit window). A "drop" with ``"process": true`` handles
 the request before closing the socket (the write happened, the response is lost).
+
+Faults apply after auth, the call limit and the scope check (INF): refused requests never meet
+(or consume) a fault, and a faulted request has counted against the call limit.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Fixed-window call limit per token (§1.9): X-AC-Call-Limit ``used/limit``, 429 + Retry-After.
 
 Counting (INF, documented): every request that passes auth counts, including errors such as
-404/409; a request rejected with 429 does not count.
+404/409, scope refusals and injected faults; a request rejected with 429 does not count.
 """
 
 from __future__ import annotations

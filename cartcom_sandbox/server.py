@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from cartcom_sandbox.calllog import CallLog
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.faults import FaultInjector
 from cartcom_sandbox.ratelimit import RateLimiter
+from cartcom_sandbox.scopes import parse_tokens
 from cartcom_sandbox.store import Store
 
 
@@ -35,17 +36,23 @@ class SandboxServer:
         store_or_path: Store | str | Path = ":memory:",
         host: str = "127.0.0.1",
         port: int = 0,
-        tokens: Iterable[str] = ("test-token",),
+        tokens: Iterable[str] | Mapping[str, Iterable[str] | None] = ("test-token",),
         config: SandboxConfig | None = None,
     ) -> None:
-        """Prepare a server over a Store (or a path to open one at)."""
+        """Prepare a server over a Store (or a path to open one at).
+
+        ``tokens``: strings ``"T"`` (every scope) or ``"T:read_catalog,orders"``, or a mapping
+        ``{token: scopes or None}`` (see scopes.py).
+        """
         self.config = config or SandboxConfig()
+        self.config.validate()
         if isinstance(store_or_path, Store):
             self.store, self._owns_store = store_or_path, False
         else:
             self.store = Store(store_or_path, timezone=self.config.timezone)
             self._owns_store = True
-        self.tokens = list(tokens)
+        self.scopes = parse_tokens(tokens)  # token -> scopes (None: every scope)
+        self.tokens = list(self.scopes)
         if not self.tokens:
             raise ValueError("at least one API token is required")
         self.token = self.tokens[0]
@@ -53,7 +60,7 @@ class SandboxServer:
         self.faults = FaultInjector()
         self.ratelimit = RateLimiter(self.config.calls_per_window(), self.config.rate_window,
                                      self.config.retry_after_format)
-        self.app = SandboxApp(self.store, self.config, self.tokens, ratelimit=self.ratelimit,
+        self.app = SandboxApp(self.store, self.config, self.scopes, ratelimit=self.ratelimit,
                               faults=self.faults, calls=self.calls)
         self.host = host
         self.port = port

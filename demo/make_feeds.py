@@ -237,17 +237,24 @@ def write(path: Path, records: list[dict[str, Any]]) -> None:
     print(f"wrote {len(records):4d} records to {path.relative_to(ROOT)}")
 
 
-def main() -> int:
-    """Seed a throw-away store like the demo's and write the feeds."""
-    DATA.mkdir(parents=True, exist_ok=True)
+FILES = ("listings.jsonl", "listings-changed.jsonl", "shipments.jsonl")
+
+
+def generate() -> dict[str, list[dict[str, Any]]]:
+    """Seed a throw-away store like the demo's and build the feeds from it."""
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "store.db")
         seed_store(db, products=PRODUCTS, orders=ORDERS, seed=SEED)
         with SandboxServer(db, tokens=[TOKEN]) as server:
-            listings, changed, shipments = build(Reader(server.base_url))
-    write(DATA / "listings.jsonl", listings)
-    write(DATA / "listings-changed.jsonl", changed)
-    write(DATA / "shipments.jsonl", shipments)
+            feeds = build(Reader(server.base_url))
+    return dict(zip(FILES, feeds, strict=True))
+
+
+def main() -> int:
+    """Write the feeds."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    for name, records in generate().items():
+        write(DATA / name, records)
     return 0
 
 

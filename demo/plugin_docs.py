@@ -78,8 +78,8 @@ def _markers(plugin: str) -> tuple[str, str]:
 def readme_tables_in(text: str, plugin: str) -> str | None:
     """The block README.md currently holds for ``plugin`` (None when the markers are missing)."""
     start, end = _markers(plugin)
-    m = re.search(re.escape(start) + r"\n(.*?)\n?" + re.escape(end), text, flags=re.S)
-    return m.group(1) if m else None
+    m = re.search(re.escape(start) + r"\n(.*?)" + re.escape(end), text, flags=re.S)
+    return m.group(1).strip("\n") if m else None
 
 
 def write_readme(text: str, blocks: dict[str, str]) -> str:
@@ -89,8 +89,8 @@ def write_readme(text: str, blocks: dict[str, str]) -> str:
         pattern = re.escape(start) + r"\n(?:.*?\n)?" + re.escape(end)
         if not re.search(pattern, text, flags=re.S):
             raise SystemExit(f"README.md lacks the markers for {plugin}: {start} ... {end}")
-        text = re.sub(pattern, lambda _m, s=start, b=block, e=end: f"{s}\n{b}\n{e}", text,
-                      flags=re.S)
+        text = re.sub(pattern, lambda _m, s=start, b=block, e=end: f"{s}\n\n{b}\n\n{e}",
+                      text, flags=re.S)
     return text
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import requests
+from cartcom_client.quirks import to_utc
 
 from cartcom_sandbox import demo
 from cartcom_sandbox.config import SandboxConfig
@@ -41,6 +42,9 @@ class Pipeline:
     env: dict[str, str]
     out: Path
     states: tuple[dict[str, Any], dict[str, Any]] | None = None
+    #: When the no-change extract-store run started and ended (UTC text, as in the state).
+    no_change_run: tuple[str, str] | None = None
+    runs: int = 0
 
     def get(self, path: str, **params: Any) -> dict[str, Any]:
         """GET from the sandbox (not counted against anything the tests check)."""
@@ -54,7 +58,11 @@ class Pipeline:
         proc = subprocess.run([demo.meltano_bin(), "run", job], cwd=ROOT, env=self.env,
                               capture_output=True, text=True, check=False, timeout=600)
         log = proc.stdout + proc.stderr
-        assert proc.returncode == 0, f"meltano run {job} failed:\n{log[-4000:]}"
+        self.runs += 1
+        (self.out / f"{self.runs:02d}-{job}.log").write_text(log)
+        errors = [ln for ln in log.splitlines()
+                  if not ln.startswith(("│", "╭", "╰")) and ("rror" in ln or "xception" in ln)]
+        assert proc.returncode == 0, f"meltano run {job} failed:\n" + "\n".join(errors[-30:])
         return log
 
     def calls(self, method: str, path_prefix: str) -> int:
@@ -95,6 +103,11 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
         yield Pipeline(server, env, out)
     finally:
         server.stop()
+
+
+def _z(moment: datetime) -> str:
+    """A UTC datetime as the tap writes it (sortable text)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def loaded_rows(log: str, table: str) -> int:
@@ -139,6 +152,7 @@ def test_get_orders_imports_processing_orders_and_acknowledges_them(pipeline: Pi
                             json={"name": demo.ACK_STATUS, "is_open": True},
                             headers={"X-AC-Auth-Token": TOKEN}, timeout=30)
     assert created.status_code == 201
+    statuses[demo.ACK_STATUS] = created.json()["id"]
     puts_before = pipeline.calls("PUT", "/orders/")
 
     pipeline.run("get-orders")
@@ -151,7 +165,7 @@ def test_get_orders_imports_processing_orders_and_acknowledges_them(pipeline: Pi
         "/orders", count=1000, fields="id", order_status_id=statuses[demo.ACK_STATUS])["orders"]}
     items = demo.read_jsonl(pipeline.out / "orders" / "order_items.jsonl")
     assert {i["order_id"] for i in items} == set(imported)
-    rows, summary = pipeline.results("ack")
+    _rows, summary = pipeline.results("ack")
     assert summary["outcomes"] == {"order_acknowledgements": {"updated": len(imported)}}
     assert summary["failed"] == 0
     assert pipeline.calls("PUT", "/orders/") - puts_before == len(imported)
@@ -159,6 +173,22 @@ def test_get_orders_imports_processing_orders_and_acknowledges_them(pipeline: Pi
                          fields="id,order_status_id,previous_order_status_id")["orders"]
     assert {(o["order_status_id"], o["previous_order_status_id"]) for o in moved} == {
         (statuses[demo.ACK_STATUS], statuses["Processing"])}
+
+
+def test_get_orders_again_imports_and_writes_nothing(pipeline: Pipeline) -> None:
+    """A second get-orders: no order imported twice, no acknowledgement written twice."""
+    imported = pipeline.out / "orders" / "orders.jsonl"
+    lines = len(demo.read_jsonl(imported))
+    puts_before = pipeline.calls("PUT", "/orders/")
+
+    pipeline.run("get-orders")
+
+    assert len(demo.read_jsonl(imported)) == lines
+    _rows, summary = pipeline.results("ack")
+    assert summary["failed"] == 0
+    assert summary["calls"]["writes"] == 0
+    assert sum(summary["outcomes"]["order_acknowledgements"].values()) == lines
+    assert pipeline.calls("PUT", "/orders/") == puts_before
 
 
 def test_publish_listings_creates_what_is_missing_and_links_the_rest(pipeline: Pipeline) -> None:
@@ -200,8 +230,8 @@ def _changed_skus() -> dict[str, dict[str, Any]]:
     out = {}
     for rec in feed("listings-changed.jsonl"):
         old = before[rec["sku"]]
-        pairs = [(old, rec)] + list(zip(old.get("variants") or [], rec.get("variants") or [],
-                                        strict=True))
+        pairs = [(old, rec), *zip(old.get("variants") or [], rec.get("variants") or [],
+                                  strict=True)]
         for a, b in pairs:
             if a.get("quantity") != b.get("quantity") or a.get("price") != b.get("price"):
                 out[b["sku"]] = b
@@ -239,7 +269,7 @@ def test_push_tracking_upserts_shipments_and_marks_orders_shipped(pipeline: Pipe
 
     pipeline.run("push-tracking")
 
-    rows, summary = pipeline.results("tracking")
+    _rows, summary = pipeline.results("tracking")
     assert summary["failed"] == 0
     assert summary["outcomes"] == {"order_shipments": {"created": len(shipments)}}
     for rec in shipments:
@@ -272,7 +302,9 @@ def test_extract_store_again_loads_only_the_changed_orders(pipeline: Pipeline) -
 def test_extract_store_with_no_change_emits_no_order(pipeline: Pipeline) -> None:
     """A further run with nothing changed in the store emits zero orders; state is kept."""
     before = pipeline.state()
+    started = datetime.now(UTC).replace(microsecond=0)  # the tap's clock is ms-truncated
     log = pipeline.run("extract-store")
+    pipeline.no_change_run = (_z(started), _z(datetime.now(UTC)))
     assert loaded_rows(log, "orders") == 0
     assert loaded_rows(log, "order_items") == 0
     assert loaded_rows(log, "products") == 0
@@ -283,11 +315,22 @@ def test_extract_store_with_no_change_emits_no_order(pipeline: Pipeline) -> None
         assert set(after[stream]["emitted"]) >= set(before[stream]["emitted"])
 
 
-@pytest.mark.xfail(reason="tap-cartcom bookmarks the newest record it emitted, so a run that "
-                          "emits nothing leaves the bookmark where it was (issue 6 asks that "
-                          "the state moves on, e.g. to the window end)", strict=False)
 def test_extract_store_state_moves_on_without_new_records(pipeline: Pipeline) -> None:
-    """Issue 6: a run with no change still moves the orders bookmark forward."""
+    """Issue 6: a run with no change still moves the bookmarks forward, to its window's end."""
     assert pipeline.states, "runs after test_extract_store_with_no_change_emits_no_order"
+    assert pipeline.no_change_run
     before, after = pipeline.states
-    assert after["orders"]["replication_key_value"] > before["orders"]["replication_key_value"]
+    started, ended = pipeline.no_change_run
+    newest = {
+        "orders": pipeline.get("/orders", count=1, sort="-updated_at,id",
+                               fields="id,updated_at")["orders"][0]["updated_at"],
+        "products": pipeline.get("/products", count=1, sort="-updated_at,id",
+                                 fields="id,updated_at")["products"][0]["updated_at"],
+    }
+    for stream in ("orders", "products"):
+        mark = after[stream]["replication_key_value"]
+        assert mark > before[stream]["replication_key_value"]
+        # The window's end is the run's start, later than any change in the store: the old
+        # rule (bookmark = newest record emitted) would have left it at or before `newest`.
+        assert started <= mark <= ended
+        assert mark > to_utc(newest[stream])

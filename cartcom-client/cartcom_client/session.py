@@ -35,18 +35,36 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 MAX_WAIT_SECONDS = 300.0
 
 
-class PacedAdapter(HTTPAdapter):
-    """An ``HTTPAdapter`` that waits for the call budget before every request."""
+TOKEN_HEADER = "X-AC-Auth-Token"  # noqa: S105 - a header name, not a secret
 
-    def __init__(self, budget: CallBudget, **kwargs: Any) -> None:
-        """Share ``budget`` across every request sent through this adapter."""
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` of a URL, lower-cased, with the default port made explicit."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or (443 if scheme == "https" else 80)
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+class PacedAdapter(HTTPAdapter):
+    """An ``HTTPAdapter`` that waits for the call budget before every request.
+
+    It also keeps the access token at home: a request to any other origin than the store's
+    (a redirect to another host, or from https down to http) leaves without the token header.
+    """
+
+    def __init__(self, budget: CallBudget, origin: str | None = None, **kwargs: Any) -> None:
+        """Share ``budget`` across every request; send the token only to ``origin``."""
         super().__init__(**kwargs)
         self.budget = budget
+        self.origin = origin_of(origin) if origin else None
         self.calls: Counter[str] = Counter()
         self.rate_limited = 0
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         """Wait for the budget, send, then learn from the answer."""
+        if self.origin is not None and origin_of(request.url or "") != self.origin:
+            request.headers.pop(TOKEN_HEADER, None)
         self.budget.acquire()
         headers: Mapping[str, str] | None = None
         try:
@@ -74,7 +92,10 @@ def retry_wait_seconds(response: requests.Response | None, attempt: int) -> floa
 
 def mount_pacing(session: requests.Session, settings: ConnectionSettings) -> PacedAdapter:
     """Mount a pacing adapter for every URL of ``session``; return it."""
-    adapter = PacedAdapter(CallBudget(settings.calls_per_window, settings.window_seconds))
+    adapter = PacedAdapter(
+        CallBudget(settings.calls_per_window, settings.window_seconds),
+        origin=settings.base_url,
+    )
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return adapter
@@ -100,7 +121,7 @@ class CartcomSession:
         self.http = requests.Session()
         self.http.headers.update(
             {
-                "X-AC-Auth-Token": settings.access_token,
+                TOKEN_HEADER: settings.access_token,
                 "Cache-Control": "no-cache",
                 "Accept": "application/json",
                 "User-Agent": settings.user_agent,

@@ -265,3 +265,18 @@ def test_404_on_first_unfiltered_page_is_an_error(wire):
         list(session.iter_pages("/nothing"))
     wire.register_uri("GET", f"{BASE}/orders", status_code=404, json=envelope(404))
     assert list(session.iter_pages("/orders", {"order_number": "X1"})) == []
+
+
+def test_filter_params_spaces_become_cartcom_plus(wire):
+    """Filters passed as params use spaces: requests sends them as ``+`` (Cart.com's AND/OR).
+
+    A literal ``+`` in a params value is sent as ``%2B``, which Cart.com reads as a plus sign,
+    so callers write ``"gte:A AND lt:B"`` (the tap builds its own query strings instead).
+    """
+    wire.register_uri("GET", f"{BASE}/orders", json={"total_count": 0, "orders": []})
+    session = make_session()
+    session.get("/orders", params={"created_at": "gte:2024-01-01T00:00:00Z AND lt:2024-02-01"})
+    query = wire.last_request.url.split("?", 1)[1]
+    assert "+AND+" in query
+    assert "%2B" not in query
+    assert wire.last_request.qs["created_at"] == ["gte:2024-01-01t00:00:00z and lt:2024-02-01"]

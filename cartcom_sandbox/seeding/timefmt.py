@@ -70,18 +70,3 @@ def fmt(ticks: int) -> str:
         return f"{base}.{f'{frac:07d}'.rstrip('0')}{sign_h}"
     return base + sign_h
 
-
-def parse(value: str) -> int:
-    """Parse an ISO 8601 timestamp (as produced by :func:`fmt`) back to ticks."""
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    # fromisoformat keeps only microseconds; recover the 7th digit from the text.
-    ticks = to_ticks(dt)
-    if "." in value:
-        frac = value.split(".", 1)[1]
-        digits = ""
-        for ch in frac:
-            if not ch.isdigit():
-                break
-            digits += ch
-        ticks = ticks - ticks % TICKS + int(digits.ljust(7, "0")[:7])
-    return ticks

@@ -12,7 +12,7 @@ import queue
 import threading
 import typing as t
 from datetime import datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
@@ -94,6 +94,10 @@ def datetime_plan(schema: dict[str, t.Any]) -> Plan:
     return tuple(plan)
 
 
+#: Memoised ``to_utc``: an order's items, payments and shipments repeat its timestamps.
+_utc = lru_cache(maxsize=16384)(to_utc)
+
+
 def normalise(record: dict[str, t.Any], plan: Plan) -> None:
     """Rewrite the record's datetimes to UTC (``""`` to null), in place."""
     for name, kind, sub in plan:
@@ -102,7 +106,7 @@ def normalise(record: dict[str, t.Any], plan: Plan) -> None:
             continue
         if kind == "dt":
             try:
-                record[name] = to_utc(value)
+                record[name] = _utc(value)
             except (TypeError, ValueError):
                 record[name] = None  # unparseable: null keeps the record valid
         elif kind == "obj":
@@ -159,6 +163,11 @@ class CartcomStream(RESTStream):
     def http_headers(self) -> dict[str, str]:
         """No server-side cache: it would hide new orders (API-NOTES §1.10)."""
         return {"Cache-Control": "no-cache", "Accept": "application/json"}
+
+    @property
+    def user_agent(self) -> str:  # type: ignore[override]
+        """Identify the tap to Cart.com."""
+        return self.config.get("user_agent") or self._tap.connection.user_agent
 
     @property
     def timeout(self) -> int:
@@ -412,7 +421,7 @@ class WindowedStream(ParentWithEmbeddedChildren):
 
     Each run reads ``[bookmark - lookback_days, sync start)`` sorted by the key then id, skips
     the ids it already emitted in that window (kept in state as ``emitted``: id to key value,
-    bounded by the window), and bookmarks the largest key it emitted.
+    bounded by the window), and after a complete read bookmarks the window's end.
     """
 
     is_sorted = False
@@ -435,9 +444,9 @@ class WindowedStream(ParentWithEmbeddedChildren):
         """Key order, then id: stable pages inside a bounded window."""
         return f"{self.replication_key},id"
 
-    def get_replication_key_signpost(self, context: dict | None = None) -> datetime:
-        """The window's upper bound: nothing at or after the sync start is read."""
-        return self._tap.sync_started_at
+    def get_replication_key_signpost(self, context: dict | None = None) -> str:  # type: ignore[override]
+        """The window's upper bound, in the records' own UTC format (compared as strings)."""
+        return format_filter_datetime(self._tap.sync_started_at)
 
     def window(self, context: dict | None) -> tuple[datetime | None, datetime]:
         """``(start, end)`` of this run's read, computed once per run."""
@@ -493,7 +502,24 @@ class WindowedStream(ParentWithEmbeddedChildren):
             })
         self.start_children()
         yield from super().get_records(context)
+        self._advance_to_window_end(state)
         self._trim_emitted(state)
+
+    def _advance_to_window_end(self, state: dict[str, t.Any]) -> None:
+        """After a complete read, bookmark the window's end even if nothing new was emitted.
+
+        Every record created before the end was scanned, so the next run may start there (less
+        ``lookback_days``). An interrupted read never gets here: its bookmark stays put.
+        """
+        _, end = self.window(None)
+        end_value = format_filter_datetime(end)
+        markers = state.setdefault(
+            "progress_markers", {"Note": "Progress is not resumable if interrupted."}
+        )
+        markers["replication_key"] = self.replication_key
+        current = markers.get("replication_key_value")
+        if current is None or str(current) < end_value:
+            markers["replication_key_value"] = end_value
 
     def already_emitted(self, record: dict[str, t.Any]) -> bool:
         """True when this id was emitted before with the same key value."""
@@ -517,9 +543,11 @@ class WindowedStream(ParentWithEmbeddedChildren):
     def _trim_emitted(self, state: dict[str, t.Any]) -> None:
         """Keep only ids the next run's window can see again."""
         bookmark = self._max_emitted
-        old = state.get("replication_key_value")
-        if old is not None and (bookmark is None or str(old) > bookmark):
-            bookmark = str(old)
+        markers = state.get("progress_markers") or {}
+        # The saved bookmark, and this run's (the window end once the read is complete).
+        for old in (state.get("replication_key_value"), markers.get("replication_key_value")):
+            if old is not None and (bookmark is None or str(old) > bookmark):
+                bookmark = str(old)
         if bookmark is None:
             return
         lookback = timedelta(days=float(self.config.get("lookback_days", 3) or 0))

@@ -28,9 +28,12 @@ CDT = timezone(timedelta(hours=-5))
 OPS = ("gte", "gt", "lte", "lt", "not", "like", "startwith", "eq")
 
 
-def local_stamp(moment: datetime, digits: int) -> str:
-    """Format like Cart.com: store-local time, offset, 0-7 fractional digits."""
-    zone = CDT if moment.month in range(4, 11) else CST
+def local_stamp(moment: datetime, digits: int, zone: timezone | None = None) -> str:
+    """Format like Cart.com: store-local time, offset, 0-7 fractional digits.
+
+    Without ``zone``, CDT from April to October and CST otherwise (no exact DST dates).
+    """
+    zone = zone or (CDT if moment.month in range(4, 11) else CST)
     local = moment.astimezone(zone)
     text = local.strftime("%Y-%m-%dT%H:%M:%S")
     if digits:
@@ -345,14 +348,24 @@ def sample_products(start: datetime, count: int = 3, *, unknown: bool = True
 
 
 def run_tap(config: dict[str, Any], state: dict | None = None, catalog: dict | None = None,
-            streams: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """Run the tap in-process; return messages by type, records by stream, final state, logs."""
+            streams: tuple[str, ...] | None = None, now: datetime | None = None
+            ) -> dict[str, Any]:
+    """Run the tap in-process; return messages by type, records by stream, final state, logs.
+
+    ``now`` pins the run's clock (``sync_started_at``, the end of every window) so a test can
+    place its run just after its data, as on a live store, and advance it between runs.
+    """
     from tap_cartcom.tap import TapCartcom
 
     out, err = io.StringIO(), io.StringIO()
     error: BaseException | None = None
     with redirect_stdout(out), redirect_stderr(err):
         tap = TapCartcom(config=config, state=state, catalog=catalog, parse_env_config=False)
+        if now is not None:
+            if now.tzinfo is None or now.microsecond % 1000:
+                msg = "run_tap(now=...) needs an aware datetime in whole milliseconds"
+                raise ValueError(msg)
+            tap.__dict__["sync_started_at"] = now.astimezone(UTC)  # a cached_property
         if streams is not None:
             for name, stream in tap.streams.items():
                 stream.selected = name in streams

@@ -8,7 +8,7 @@ from urllib.parse import unquote
 import jsonschema
 import pytest
 import requests
-from tap_test_support import TOKEN, base_config, run_tap
+from tap_test_support import CDT, CST, TOKEN, base_config, local_stamp, run_tap
 
 ORDER_FAMILY = ("orders", "order_items", "order_shipments", "order_payments", "order_addresses")
 
@@ -34,6 +34,7 @@ def test_first_page_query_uses_cartcom_syntax(fake):
     assert "%3A" not in first.query
     assert first.headers["Cache-Control"] == "no-cache"
     assert first.headers["X-AC-Auth-Token"] == TOKEN
+    assert first.headers["User-Agent"].startswith("tap-cartcom/")
     assert TOKEN not in first.query
 
 
@@ -141,68 +142,185 @@ def test_quirks_accepted_and_records_valid_against_own_schemas(fake):
     assert run["records"]["variant_inventory"][0]["gtin"] == "012345678905"
 
 
-def test_dst_offsets_normalise_to_one_utc_order(fake):
-    """Orders across the DST change (-06:00 then -05:00) keep time order once normalised."""
+def _z(moment):
+    """A UTC datetime as the tap writes it (sortable text)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _marks(run):
+    return run["state"]["bookmarks"]["orders"]
+
+
+#: The fixture's newest order is 2024-03-06 11:00 UTC; the first run starts an hour later.
+NOW = datetime(2024, 3, 6, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("start", "switch", "before", "after"), [
+    (datetime(2024, 3, 10, 6, tzinfo=UTC), datetime(2024, 3, 10, 8, tzinfo=UTC), CST, CDT),
+    (datetime(2024, 11, 3, 5, tzinfo=UTC), datetime(2024, 11, 3, 7, tzinfo=UTC), CDT, CST),
+], ids=["spring-forward", "fall-back"])
+def test_dst_offsets_normalise_to_one_utc_order(fake, start, switch, before, after):
+    """Orders across a DST change (the offset switches mid-run) come in UTC time order.
+
+    In the fall the local clock repeats 01:00-02:00, so sorting the local text would be wrong.
+    """
     fake.orders.clear()
     fake.addresses.clear()
-    fake.seed(10, datetime(2024, 3, 10, 5, tzinfo=UTC), timedelta(hours=1))
-    run = run_tap(base_config(), streams=("orders",))
+    moments = [start + i * timedelta(minutes=20) for i in range(10)]
+    for i, moment in enumerate(moments):
+        order = fake.add_order(moment)
+        order["created_at"] = local_stamp(moment, i % 8, before if moment < switch else after)
+    assert {o["created_at"][-6:] for o in fake.orders} == {
+        local_stamp(start, 0, before)[-6:], local_stamp(start, 0, after)[-6:]}
+    now = moments[-1] + timedelta(hours=1)
+    run = run_tap(base_config(), streams=("orders",), now=now)
+    assert run["error"] is None
     stamps = [r["created_at"] for r in run["records"]["orders"]]
-    assert stamps == sorted(stamps)
-    assert run["state"]["bookmarks"]["orders"]["replication_key_value"] == stamps[-1]
+    assert stamps == [_z(m) for m in moments]
+    assert [r["id"] for r in run["records"]["orders"]] == [o["id"] for o in fake.orders]
+    assert _marks(run)["replication_key_value"] == _z(now)  # the window's end
+    assert _marks(run)["replication_key_value"] > stamps[-1]
+    assert _order_calls(fake)[0].query.split("created_at=")[1].split("&")[0].endswith(
+        f"+AND+lt:{_z(now)}")
 
 
 def test_rerun_emits_nothing_new_and_state_is_bounded(fake):
     """A rerun over the lookback window emits only new orders; state keeps ids in the window."""
     config = base_config(lookback_days=2)
-    first = run_tap(config, streams=("orders",))
-    state = first["state"]
-    bookmark = state["bookmarks"]["orders"]["replication_key_value"]
-    assert bookmark == max(r["created_at"] for r in first["records"]["orders"])
-    emitted = state["bookmarks"]["orders"]["emitted"]
-    floor = (datetime.fromisoformat(bookmark.replace("Z", "+00:00")) - timedelta(days=2))
-    assert len(emitted) == 49  # 48 hourly orders in the 2-day window, plus its boundary
-    assert min(emitted.values()) >= floor.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    first = run_tap(config, streams=("orders",), now=NOW)
+    assert len(first["records"]["orders"]) == 120
+    marks = _marks(first)
+    assert marks["replication_key_value"] == _z(NOW)
+    assert marks["replication_key_value"] > max(
+        r["created_at"] for r in first["records"]["orders"])
+    floor = _z(NOW - timedelta(days=2))
+    assert marks["emitted"] == {
+        str(r["id"]): r["created_at"]
+        for r in first["records"]["orders"] if r["created_at"] >= floor
+    }
+    assert len(marks["emitted"]) == 48  # the hourly orders of the next run's 2-day lookback
+
     fake.calls.clear()
-    second = run_tap(config, state=state, streams=("orders",))
+    now2 = NOW + timedelta(hours=1)
+    second = run_tap(config, state=first["state"], streams=("orders",), now=now2)
+    assert second["error"] is None
     assert "orders" not in second["records"]
-    assert _order_calls(fake)[0].query.split("created_at=")[1].startswith(
-        f"gte:{floor.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}",
-    )
-    fake.seed(3, datetime(2024, 3, 10, tzinfo=UTC), timedelta(minutes=1))
-    third = run_tap(config, state=second["state"], streams=("orders",))
-    assert [r["id"] for r in third["records"]["orders"]] == [100121, 100122, 100123]
+    window = _order_calls(fake)[0].query.split("created_at=")[1].split("&")[0]
+    assert window == f"gte:{floor}+AND+lt:{_z(now2)}"
+    marks2 = _marks(second)
+    assert marks2["replication_key_value"] == _z(now2)
+    floor2 = _z(now2 - timedelta(days=2))
+    assert marks2["emitted"] == {k: v for k, v in marks["emitted"].items() if v >= floor2}
+    assert len(marks2["emitted"]) == 47
+
+    # Three orders created since run 2, and one created before run 2's end but visible only
+    # now (the lookback covers it): run 3 emits exactly these four, in time order.
+    fake.seed(3, now2 + timedelta(minutes=10), timedelta(minutes=1))
+    late = fake.add_order(now2 - timedelta(minutes=30))
+    now3 = now2 + timedelta(hours=1)
+    third = run_tap(config, state=second["state"], streams=("orders",), now=now3)
+    assert [r["id"] for r in third["records"]["orders"]] == [late["id"], 100121, 100122, 100123]
+    marks3 = _marks(third)
+    assert marks3["replication_key_value"] == _z(now3)
+    assert marks3["replication_key_value"] > max(
+        r["created_at"] for r in third["records"]["orders"])
+    assert {"100121", "100122", "100123", str(late["id"])} <= set(marks3["emitted"])
+    assert min(marks3["emitted"].values()) >= _z(now3 - timedelta(days=2))
 
 
 def test_pending_then_eligible_is_emitted_once(fake):
     """Created before the bookmark in a non-matching status, switched later: emitted once."""
     for order in fake.orders:
         order["order_status_id"] = 2  # Processing
-    late = fake.orders[110]
+    late = fake.orders[110]  # created 2024-03-06 02:00 UTC
     late["order_status_id"] = 1  # Pending: not selected
     config = base_config(order_status_names=["Processing"], lookback_days=3)
-    first = run_tap(config, streams=("orders",))
+    first = run_tap(config, streams=("orders",), now=NOW)
+    assert len(first["records"]["orders"]) == 119
     assert late["id"] not in {r["id"] for r in first["records"]["orders"]}
-    bookmark = first["state"]["bookmarks"]["orders"]["replication_key_value"]
-    assert bookmark > "2024-03-06T01:00:00"  # the pending order is older than the bookmark
+    bookmark = _marks(first)["replication_key_value"]
+    assert bookmark == _z(NOW)
+    # The pending order is older than the bookmark, inside the next run's lookback.
+    assert _z(NOW - timedelta(days=3)) <= "2024-03-06T02:00:00.000000Z" < bookmark
+    assert str(late["id"]) not in _marks(first)["emitted"]
+
     late["order_status_id"] = 2
-    second = run_tap(config, state=first["state"], streams=("orders",))
+    now2 = NOW + timedelta(hours=1)
+    second = run_tap(config, state=first["state"], streams=("orders",), now=now2)
     assert [r["id"] for r in second["records"]["orders"]] == [late["id"]]
-    third = run_tap(config, state=second["state"], streams=("orders",))
+    assert _marks(second)["replication_key_value"] == _z(now2)
+    assert _marks(second)["emitted"][str(late["id"])] == "2024-03-06T02:00:00.000000Z"
+
+    now3 = now2 + timedelta(hours=1)
+    third = run_tap(config, state=second["state"], streams=("orders",), now=now3)
+    assert third["error"] is None
     assert "orders" not in third["records"]
+    assert _marks(third)["replication_key_value"] == _z(now3)
 
 
 def test_updated_at_mode_reemits_changes(fake):
     """With replication_key updated_at, a changed order comes again; an unchanged one does not."""
     config = base_config(replication_key="updated_at", lookback_days=1)
-    first = run_tap(config, streams=("orders",))
+    first = run_tap(config, streams=("orders",), now=NOW)
+    assert len(first["records"]["orders"]) == 120
     assert "updated_at=gte:" in _order_calls(fake)[0].query
     assert "sort=updated_at,id" in _order_calls(fake)[0].query
+    assert _marks(first)["replication_key"] == "updated_at"
+    assert _marks(first)["replication_key_value"] == _z(NOW)
     changed = fake.orders[-2]
-    changed["updated_at"] = "2024-03-06T20:00:00.5-06:00"
-    second = run_tap(config, state=first["state"], streams=("orders",))
+    changed["updated_at"] = "2024-03-06T20:00:00.5-06:00"  # changed between the two runs
+    fake.calls.clear()
+    now2 = datetime(2024, 3, 7, 3, tzinfo=UTC)
+    second = run_tap(config, state=first["state"], streams=("orders",), now=now2)
+    window = _order_calls(fake)[0].query.split("updated_at=")[1].split("&")[0]
+    assert window == f"gte:{_z(NOW - timedelta(days=1))}+AND+lt:{_z(now2)}"
     assert [r["id"] for r in second["records"]["orders"]] == [changed["id"]]
     assert second["records"]["orders"][0]["updated_at"] == "2024-03-07T02:00:00.500000Z"
+    assert _marks(second)["replication_key_value"] == _z(now2)
+    assert _marks(second)["emitted"][str(changed["id"])] == "2024-03-07T02:00:00.500000Z"
+
+
+def test_bookmark_moves_on_without_new_orders_but_not_after_an_interrupted_read(fake):
+    """A complete read moves the bookmark to its window end; an interrupted one leaves it put."""
+    config = base_config(lookback_days=2, page_size=10)
+    first = run_tap(config, streams=("orders",), now=NOW)
+    assert _marks(first)["replication_key_value"] == _z(NOW)
+
+    now2 = NOW + timedelta(days=1)  # a day later, no new order
+    second = run_tap(config, state=first["state"], streams=("orders",), now=now2)
+    assert second["error"] is None
+    assert "orders" not in second["records"]
+    assert _marks(second)["replication_key_value"] == _z(now2)
+    floor2 = _z(now2 - timedelta(days=2))
+    assert len(_marks(second)["emitted"]) == 24  # the last day's orders: 2 days before now2
+    assert min(_marks(second)["emitted"].values()) >= floor2
+
+    fake.seed(25, now2 + timedelta(minutes=5), timedelta(minutes=10))
+    new_ids = [o["id"] for o in fake.orders[120:]]
+    fake.calls.clear()
+    # Window [now2 - 2 days, now3): 24 known + 25 new orders in 5 pages; page 4 fails for good.
+    fake.order_faults = {4: (400, {}, {"status_code": 400, "message": "Bad Request",
+                                       "details": "fault injected mid-stream"})}
+    now3 = now2 + timedelta(days=1)
+    third = run_tap(config, state=second["state"], streams=("orders",), now=now3)
+    assert third["error"] is not None
+    got3 = [r["id"] for r in third["records"].get("orders", [])]
+    assert got3 == new_ids[:6]  # pages 1-3: 24 known (skipped), then 6 new before the fault
+    # No STATE of the interrupted run moves the bookmark (not to now3, not to a new order's).
+    assert third["states"]
+    assert {s["bookmarks"]["orders"]["replication_key_value"] for s in third["states"]} == {
+        _z(now2)}
+    assert third["state"] == second["state"]
+
+    fake.order_faults = {}
+    now4 = now3 + timedelta(hours=1)
+    fourth = run_tap(config, state=third["state"], streams=("orders",), now=now4)
+    assert fourth["error"] is None
+    # The rerun reads from the old bookmark: every new order, the 6 already sent included
+    # (at least once: the interrupted run saved no emitted ids).
+    assert [r["id"] for r in fourth["records"]["orders"]] == new_ids
+    assert _marks(fourth)["replication_key_value"] == _z(now4)
+    assert set(_marks(fourth)["emitted"]) == {str(i) for i in new_ids}
 
 
 def test_transient_faults_are_retried_and_lose_nothing(fake):
@@ -254,3 +372,54 @@ def test_429_waits_retry_after(fake, fmt):
     else:
         assert calls[1].wall >= when.timestamp()
     assert len(run["records"]["orders"]) == 120
+
+
+def _orders_stream(**extra):
+    from tap_cartcom.tap import TapCartcom
+
+    return TapCartcom(config=base_config(**extra), parse_env_config=False).streams["orders"]
+
+
+def test_select_many_chunks_fit_2048_chars():
+    """Six-digit ids split into the fewest URLs of at most 2,048 characters (path and query)."""
+    from tap_cartcom.client import encode_query
+
+    stream = _orders_stream()
+    ids = list(range(100001, 100001 + 600 * 37, 37))  # 600 scattered six-digit ids
+    chunks = stream.select_many_chunks(ids)
+    assert [i for chunk in chunks for i in chunk] == ids
+    for chunk in chunks:
+        query = encode_query([("count", len(ids)), ("ids", ",".join(map(str, chunk)))])
+        assert len(f"/api/v1/order_addresses/select_many?{query}") <= 2048
+    assert len(chunks) == 3  # 600 x 7 characters need 3 URLs, no more
+    assert stream.address_plan(ids) == ("select_many", 3)
+    dense = list(range(900001, 900501))
+    assert stream.address_plan(dense) == ("range", 1)
+
+
+def test_dense_address_ids_read_by_range_sparse_by_select_many(fake):
+    """A page's addresses come in the fewest calls: one id-range read, or URL-sized batches."""
+    fake.seed(130, datetime(2024, 3, 7, tzinfo=UTC), timedelta(hours=1))
+    run = run_tap(base_config(page_size=250), streams=("orders", "order_addresses"))
+    assert run["error"] is None
+    paths = fake.paths()
+    assert paths.count("/orders") == 1
+    assert paths.count("/order_addresses") == 1  # 500 dense ids: one range read, not 2 batches
+    assert "/order_addresses/select_many" not in paths
+    ranged = next(c for c in fake.calls if c.path == "/order_addresses")
+    assert "id=gte:5000+AND+lte:5499" in ranged.query
+    assert len(run["records"]["order_addresses"]) == 500
+
+    for address_id in list(fake.addresses):  # make them sparse six-digit ids
+        address = fake.addresses.pop(address_id)
+        address["id"] = 900000 + 37 * (address_id - 5000)
+        fake.addresses[address["id"]] = address
+    for order in fake.orders:
+        for key in ("order_billing_address_id", "order_shipping_address_id"):
+            order[key] = 900000 + 37 * (order[key] - 5000)
+    fake.calls.clear()
+    run = run_tap(base_config(page_size=250), streams=("orders",))
+    batches = [c for c in fake.calls if c.path == "/order_addresses/select_many"]
+    assert len(batches) == 2  # 500 scattered six-digit ids, 7 characters each: 2 URLs
+    assert all(len(f"/api/v1/order_addresses/select_many?{c.query}") <= 2048 for c in batches)
+    assert all(r["billing_address"] and r["shipping_address"] for r in run["records"]["orders"])

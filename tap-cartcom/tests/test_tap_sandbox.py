@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime, timedelta
 
 import jsonschema
 import pytest
@@ -10,6 +11,8 @@ import requests
 import tap_cartcom.client as tap_client
 from cartcom_client.quirks import to_utc
 from tap_test_support import run_tap
+
+from cartcom_sandbox.clock import normalise_input
 
 ORDER_FAMILY = ("orders", "order_items", "order_shipments", "order_payments", "order_addresses")
 
@@ -46,44 +49,79 @@ def all_order_ids(server):
     return {row[0] for row in server.store.execute("SELECT id FROM r_orders")}
 
 
+def _z(moment):
+    """A UTC datetime as the tap writes it (sortable text)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _utc(stamp):
+    return datetime.fromisoformat(to_utc(stamp).replace("Z", "+00:00"))
+
+
+def _minus_days(stamp, days):
+    return _z(datetime.fromisoformat(stamp.replace("Z", "+00:00")) - timedelta(days=days))
+
+
+def _after_newest_order(server):
+    """A run start one hour after the newest seeded order (whole seconds), as on a live store."""
+    orders = get_json(server, "/orders", count=1000, fields="id,created_at")["orders"]
+    newest = max(_utc(o["created_at"]) for o in orders)
+    return (newest + timedelta(hours=1)).replace(microsecond=0)
+
+
+def _add_order(server, template, created):
+    """Insert a copy of ``template`` created (and visible) at ``created``, store-local."""
+    stamp = normalise_input(_z(created), server.store.timezone)
+    doc = {k: v for k, v in template.items() if k not in ("id", "created_at", "updated_at")}
+    return server.store.insert("orders", {**doc, "created_at": stamp, "updated_at": stamp})["id"]
+
+
 def test_incremental_two_runs_with_orders_added(seeded_sandbox):
     """Run 2 emits every order added since run 1 and nothing from before its lookback window."""
     server = seeded_sandbox
     config = sandbox_config(server, lookback_days=2)
-    first = run_tap(config, streams=("orders",))
+    now1 = _after_newest_order(server)
+    first = run_tap(config, streams=("orders",), now=now1)
     assert first["error"] is None
     ids = [r["id"] for r in first["records"]["orders"]]
     assert sorted(ids) == sorted(all_order_ids(server))
     state1 = first["state"]["bookmarks"]["orders"]
-    newest = max(r["created_at"] for r in first["records"]["orders"])
-    assert state1["replication_key_value"] == newest
     assert set(state1) == {"replication_key", "replication_key_value", "emitted"}
-    floor1 = _minus_days(state1["replication_key_value"], 2)
-    assert all(v >= floor1 for v in state1["emitted"].values())
+    assert state1["replication_key_value"] == _z(now1)  # the window's end
+    assert state1["replication_key_value"] > max(
+        r["created_at"] for r in first["records"]["orders"])
+    floor1 = _z(now1 - timedelta(days=2))
+    assert state1["emitted"] == {
+        str(r["id"]): r["created_at"]
+        for r in first["records"]["orders"] if r["created_at"] >= floor1
+    }
+    assert state1["emitted"], "the seed should have orders in the last 2 days before now1"
 
+    # Between the runs: five orders created after run 1, one created before run 1's end but
+    # visible only now (inside the lookback), one created 3 days before run 1's end (outside it).
     template = server.store.get("orders", ids[0])
-    added = []
-    for _ in range(5):
-        doc = {k: v for k, v in template.items() if k not in ("id", "created_at", "updated_at")}
-        added.append(server.store.insert("orders", doc)["id"])
+    added = [_add_order(server, template, now1 + timedelta(hours=1, minutes=k)) for k in range(5)]
+    late = _add_order(server, template, now1 - timedelta(days=1))
+    too_old = _add_order(server, template, now1 - timedelta(days=3))
 
-    second = run_tap(config, state=first["state"], streams=("orders",))
+    server.calls.clear()
+    now2 = now1 + timedelta(days=1)
+    second = run_tap(config, state=first["state"], streams=("orders",), now=now2)
     assert second["error"] is None
-    assert sorted(r["id"] for r in second["records"]["orders"]) == sorted(added)
-    query = next(c.query for c in server.calls if c.path == "/api/v1/orders" and c.ts > 0)
-    assert "created_at=gte:" in query
+    got = [r["id"] for r in second["records"]["orders"]]
+    assert got == [late, *added]  # in created_at order; nothing seeded comes again
+    assert too_old not in got  # the trade-off: visible later than the lookback covers
+    query = next(c.query for c in server.calls if c.path == "/api/v1/orders")
+    assert f"created_at=gte:{floor1}+AND+lt:{_z(now2)}" in query
     state2 = second["state"]["bookmarks"]["orders"]
-    assert state2["replication_key_value"] > state1["replication_key_value"]
-    assert set(state2["emitted"]) >= {str(i) for i in added}
-    floor = _minus_days(state2["replication_key_value"], 2)
-    assert all(v >= floor for v in state2["emitted"].values())
-
-
-def _minus_days(stamp, days):
-    from datetime import datetime, timedelta
-
-    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) - timedelta(days=days)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert state2["replication_key_value"] == _z(now2)
+    assert state2["replication_key_value"] > max(
+        r["created_at"] for r in second["records"]["orders"])
+    floor2 = _minus_days(state2["replication_key_value"], 2)
+    kept = {k: v for k, v in state1["emitted"].items() if v >= floor2}
+    assert state2["emitted"] == kept | {
+        str(r["id"]): r["created_at"] for r in second["records"]["orders"]}
+    assert len(kept) < len(state1["emitted"])  # ids older than the next window were dropped
 
 
 def test_pending_then_eligible_on_sandbox(seeded_sandbox):
@@ -92,11 +130,13 @@ def test_pending_then_eligible_on_sandbox(seeded_sandbox):
     statuses = seeded_sandbox.order_status_ids
     processing = statuses["Processing"]
     config = sandbox_config(server, order_status_names=["Processing"], lookback_days=5)
-    first = run_tap(config, streams=("orders",))
+    now1 = _after_newest_order(server)
+    first = run_tap(config, streams=("orders",), now=now1)
     assert first["error"] is None
     emitted = {r["id"] for r in first["records"]["orders"]}
     assert emitted == set(seeded_sandbox.processing_order_ids)
     bookmark = first["state"]["bookmarks"]["orders"]["replication_key_value"]
+    assert bookmark == _z(now1)
     # An order created before the bookmark (within the lookback), in another status.
     window = get_json(server, "/orders", count=1000, sort="created_at,id")
     candidates = [
@@ -111,12 +151,16 @@ def test_pending_then_eligible_on_sandbox(seeded_sandbox):
                             headers={"X-AC-Auth-Token": server.token}, timeout=10)
     assert response.status_code == 200
     server.calls.clear()
-    second = run_tap(config, state=first["state"], streams=("orders",))
+    now2 = now1 + timedelta(hours=1)
+    second = run_tap(config, state=first["state"], streams=("orders",), now=now2)
     assert [r["id"] for r in second["records"]["orders"]] == [pending["id"]]
     assert any(f"order_status_id={processing}" in c.query for c in server.calls)
-    third = run_tap(config, state=second["state"], streams=("orders",))
+    assert second["state"]["bookmarks"]["orders"]["replication_key_value"] == _z(now2)
+    now3 = now2 + timedelta(hours=1)
+    third = run_tap(config, state=second["state"], streams=("orders",), now=now3)
     assert third["error"] is None
     assert "orders" not in third["records"]
+    assert third["state"]["bookmarks"]["orders"]["replication_key_value"] == _z(now3)
 
 
 def test_interrupted_run_loses_no_order(seeded_sandbox, monkeypatch):

@@ -34,9 +34,6 @@ class FailedRecordsError(Exception):
     """Some records failed; raised after every record was processed and state was written."""
 
 
-RecordErrorsExit = FailedRecordsError  # former name, kept for callers written against it
-
-
 class TargetCartcom(Target):
     """Writes listings, shipments and acknowledgements to a Cart.com store."""
 

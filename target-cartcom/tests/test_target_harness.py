@@ -81,6 +81,33 @@ class PublishTest(ListingsFileTest):
         assert [r["outcome"] for r in self.results()[:-1]] == ["created", "created"]
 
 
+class VariantPricesTest(ListingsFileTest):
+    """One-option prices become surcharges on the values; Size x Colour prices, a price row."""
+
+    name = "listings_variant_prices"
+
+    def validate(self) -> None:
+        """Each variant row sells at its listed price, priced where the docs say."""
+        adj = self.product("HARNESS-ADJ")
+        values = self.store.query("product_variants", {"product_id": adj["id"]})
+        assert sorted((v["description"], v["price_adjustment"] or 0.0) for v in values) == [
+            ("L", 3.0),
+            ("M", 1.5),
+            ("S", 0.0),
+        ]
+        assert self.store.query("product_pricing", {"product_id": adj["id"]}) == []
+        pictures = self.store.query("product_pictures", {"product_id": adj["id"]})
+        assert sorted((p["sort_order"], p["is_primary"]) for p in pictures) == [
+            (1, True),
+            (2, False),
+        ]
+        grid = self.product("HARNESS-GRID")
+        pricing = self.store.query("product_pricing", {"product_id": grid["id"]})
+        row = self.store.get("variant_inventory", pricing[0]["variant_inventory_id"])
+        assert [(row["item_number"], p["price"]) for p in pricing] == [("HARNESS-GRID-M-RED", 22.0)]
+        assert [r["outcome"] for r in self.results()[:-1]] == ["created", "created"]
+
+
 class SyncSchemaChangeTest(ListingsFileTest):
     """A second SCHEMA message mid-stream (a new sink) keeps syncing with the same run state."""
 
@@ -161,6 +188,7 @@ listings_suite = SingerTestSuite(
     kind="target",
     tests=[
         PublishTest,
+        VariantPricesTest,
         SyncSchemaChangeTest,
         BadRecordsTest,
         RecordBeforeSchemaTest,

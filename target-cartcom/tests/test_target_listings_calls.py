@@ -105,3 +105,30 @@ def test_sync_of_10000_listings_with_30000_variants(sandbox):
     assert len(calls2) == index_reads
     assert writes(calls2) == []
     assert again.summary["outcomes"]["listings"] == {"unchanged": 10_000}
+
+
+def test_a_sku_the_filter_syntax_cannot_carry_forces_the_catalog_read(sandbox):
+    build_catalog(sandbox.store, 3)
+    sandbox.store.update("products", 2, {"item_number": "TEE OR SHIRT"})
+    listings = catalog_listings(3)
+    listings[1]["sku"] = "TEE OR SHIRT"
+    listings[1]["price"] = 21.0
+    result, calls = run(sandbox, listings)
+    assert len(reads(calls)) == 1
+    assert "item_number" not in parse_qs(reads(calls)[0].query)
+    assert [(c.method, c.path) for c in writes(calls)] == [("PUT", "/api/v1/products/2")]
+    assert result.by_sku()["TEE OR SHIRT"]["outcome"] == "updated"
+
+
+def test_auto_sizes_pages_by_what_the_store_returns():
+    """A store that caps ``count`` at 100 has 30 pages of 3,000 products, not 3."""
+    from cartcom_sandbox.config import SandboxConfig
+    from cartcom_sandbox.server import SandboxServer
+
+    config = SandboxConfig(plan="unlimited", max_count=100)
+    with SandboxServer(":memory:", tokens=["test-token"], config=config) as sb:
+        build_catalog(sb.store, 3000)
+        listings = catalog_listings(3000)[100:160]
+        result, calls = run(sb, listings)
+        assert len(reads(calls)) == 4  # page 1, then 1 product and 2 variant-row lookups
+        assert result.summary["outcomes"]["listings"] == {"unchanged": 60}

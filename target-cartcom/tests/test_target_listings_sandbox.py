@@ -160,7 +160,7 @@ TEE = {
 MUG = {
     "sku": "MUG-NEW",
     "title": "Camp Mug",
-    "categories": ["Home > Kitchen"],
+    "categories": ["Home > Kitchen > Mugs"],
     "price": 9.5,
     "quantity": 7,
     "upc": "012345678905",
@@ -329,12 +329,12 @@ def test_publish_creates_everything_and_reads_back(seeded_sandbox):
         mug["is_hidden"],
         mug["manufacturer_id"],
     ) == (7, 9.5, "012345678905", 1, tee["manufacturer_id"])
-    assert category_path(sb, mug["primary_category_id"]) == "Home > Kitchen"
+    assert category_path(sb, mug["primary_category_id"]) == "Home > Kitchen > Mugs"
     assert writes(calls).count(("POST", "/categories/rebuild_tree")) == 1
     assert writes(calls).count(("POST", "/manufacturers")) == 1
     after = counts(sb)
     assert after["products"] == before["products"] + 2
-    assert after["categories"] == before["categories"] + 1  # only "Tees" was missing
+    assert after["categories"] == before["categories"] + 2  # "Tees" and "Mugs" were missing
     assert after["variant_groups"] == before["variant_groups"]  # Size and Color exist
     # Idempotency: the same input again writes nothing and duplicates nothing.
     again, calls2 = run(sb, [TEE, MUG], operations=ALL_OPS)
@@ -422,10 +422,13 @@ def test_publish_call_formula_with_brand_pictures_and_prices(sandbox):
     }
     result, calls = run(sandbox, [tee], operations=ALL_OPS)
     assert result.by_sku()["TEE-4"]["outcome"] == "created"
-    # 12 + 1 brand read + 1 price row (L differs) + 1 picture = 15 (docs/listings.md).
-    assert len(calls) == 15
-    assert writes(calls).count(("POST", "/product_pricing")) == 1
+    # 12 + 1 brand read + 1 picture = 14 (docs/listings.md): with one option dimension, L's
+    # distinct price is a price_adjustment in the POST that creates its value, not a price row.
+    assert len(calls) == 14
+    assert writes(calls).count(("POST", "/product_pricing")) == 0
     assert writes(calls).count(("POST", "/product_pictures")) == 1
+    large = [c.request_json for c in calls if c.path.endswith("/product_variants")][2]
+    assert (large["description"], large["price_adjustment"]) == ("L", 2.0)
 
 
 # -- overwrite -------------------------------------------------------------------------------
@@ -498,13 +501,28 @@ def test_overwrite_fields_setting_limits_what_is_replaced(seeded_sandbox):
 
 
 # -- retries and dry run ---------------------------------------------------------------------
+#: What publishing TEE adds to the seeded store (its brand and the "Tees" level are new).
+TEE_ADDS = {
+    "products": 1,
+    "variant_inventory": 3,
+    "product_pictures": 2,
+    "categories": 1,
+    "manufacturers": 1,
+    "product_variants": 4,  # S, M, Red, Blue
+}
+
+
 @pytest.mark.parametrize(
     ("path", "process"),
     [
         ("/products", True),
         ("/variant_inventory", True),
         ("/product_pictures", True),
+        ("/categories", True),
+        ("/manufacturers", True),
+        ("/product_variants", True),
         ("/products", False),
+        ("/product_variants", False),
     ],
 )
 def test_connection_dropped_after_post_creates_no_duplicate(seeded_sandbox, path, process):
@@ -515,7 +533,7 @@ def test_connection_dropped_after_post_creates_no_duplicate(seeded_sandbox, path
     result, calls = run(sb, [TEE], operations=ALL_OPS)
     assert [f["path"] for f in sb.faults.state()["fired"]] == [f"/api/v1{path}"]
     assert result.by_sku()["TEE-NEW"]["outcome"] == "created"
-    expected = {"products": 1, "variant_inventory": 3, "product_pictures": 2}
+    expected = TEE_ADDS
     after = counts(sb)
     for resource, n in expected.items():
         assert after[resource] == before[resource] + n
@@ -525,6 +543,44 @@ def test_connection_dropped_after_post_creates_no_duplicate(seeded_sandbox, path
     # The rerun links everything and writes nothing.
     _again, calls2 = run(sb, [TEE], operations=ALL_OPS)
     assert writes(calls2) == []
+    assert counts(sb) == after
+
+
+@pytest.mark.parametrize("path", ["/categories", "/manufacturers", "/product_variants"])
+def test_lost_post_then_failed_look_up_then_rerun_creates_no_duplicate(seeded_sandbox, path):
+    """The POST was applied, its answer lost, and the look-up failed too: the rerun reuses it."""
+    sb = seeded_sandbox
+    before = counts(sb)
+    sb.faults.script(
+        [
+            {"kind": "drop", "method": "POST", "path": path, "process": True},
+            # The look-up after the lost answer fails (the run's first name look-up passes).
+            {
+                "kind": "status",
+                "status": 400,
+                "method": "GET",
+                "path": path,
+                "after": 0 if path == "/product_variants" else 1,
+            },
+        ]
+    )
+    first, _ = run(sb, [TEE], operations=ALL_OPS, fail_on_record_errors=False)
+    assert [(f["method"], f["path"]) for f in sb.faults.state()["fired"]] == [
+        ("POST", f"/api/v1{path}"),
+        ("GET", f"/api/v1{path}"),
+    ]
+    assert first.by_sku()["TEE-NEW"]["outcome"] == "failed"
+    resource = path.strip("/")
+    assert counts(sb)[resource] == before[resource] + 1  # the lost POST did happen
+    again, calls2 = run(sb, [TEE], operations=ALL_OPS)
+    assert again.by_sku()["TEE-NEW"]["outcome"] in {"created", "updated"}
+    after = counts(sb)
+    for name, n in TEE_ADDS.items():
+        assert after[name] == before[name] + n, name
+    # The rerun finds what the lost POST made: only the values not made yet are posted.
+    assert writes(calls2).count(("POST", path)) == TEE_ADDS[resource] - 1
+    _third, calls3 = run(sb, [TEE], operations=ALL_OPS)
+    assert writes(calls3) == []
     assert counts(sb) == after
 
 
@@ -684,14 +740,14 @@ def test_negative_variant_quantity_names_the_variant(seeded_sandbox):
 def test_pacing_makes_no_429_at_five_calls_per_second(sandbox):
     add_reference_data(sandbox)
     sandbox.ratelimit.configure(calls=5, window=1.0)
-    # Control: an unpaced burst of six calls does get a 429 from this sandbox.
+    # Control: an unpaced burst of twelve calls does get a 429 from this sandbox.
     burst = [
         requests.get(
             f"{sandbox.base_url}/product_statuses",
             timeout=5,
             headers={"X-AC-Auth-Token": sandbox.token},
         ).status_code
-        for _ in range(6)
+        for _ in range(12)
     ]
     assert 429 in burst
     sandbox.ratelimit.configure(calls=5, window=1.0)
@@ -786,3 +842,17 @@ def test_publish_and_rerun_under_the_api_quirks(quirks):
         assert writes(calls) == []
         assert {r["outcome"] for r in again.results} == {"unchanged"}
         assert sb.store.count("variant_inventory") == 3
+
+
+def test_publish_never_duplicates_a_sku_even_when_link_by_skips_it(seeded_sandbox):
+    sb = seeded_sandbox
+    simple = seeded_simple(sb)
+    listing = {"sku": simple["item_number"], "title": "Dup", "categories": ["Home"], "price": 1.0}
+    result, calls = run(
+        sb, [listing], operations=ALL_OPS, link_by=["upc"], fail_on_record_errors=False
+    )
+    line = result.by_sku()[simple["item_number"]]
+    assert line["outcome"] == "failed"
+    assert line["field"] == "sku"
+    assert writes(calls) == []
+    assert len(rows(sb, "products", item_number=simple["item_number"])) == 1

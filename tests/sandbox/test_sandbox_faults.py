@@ -7,6 +7,8 @@ import time
 import pytest
 import requests
 
+from cartcom_sandbox.config import SandboxConfig
+
 
 def _get(sandbox, path: str = "/products", **kw):
     return requests.get(sandbox.base_url + path, headers={"X-AC-Auth-Token": sandbox.token},
@@ -97,3 +99,52 @@ def test_scripted_429_carries_retry_after(sandbox):
     assert first.status_code == 429
     assert first.headers["Retry-After"] == "2"
     assert second.headers["Retry-After"] == "10"  # the default window
+
+
+# ------------------------------------------- order: auth, then the limiter, then faults
+def test_tokenless_request_gets_401_and_leaves_the_fault_pending(sandbox):
+    sandbox.faults.script([{"kind": "status", "status": 503}])
+    tokenless = requests.get(sandbox.base_url + "/products", timeout=10)
+    assert tokenless.status_code == 401
+    bad = requests.get(sandbox.base_url + "/products", headers={"X-AC-Auth-Token": "nope"},
+                       timeout=10)
+    assert bad.status_code == 401
+    assert _get(sandbox).status_code == 503  # the first authenticated call meets the fault
+    assert _get(sandbox).status_code == 200
+
+
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(plan="steel", rate_window=60)])
+def test_injected_faults_count_against_the_call_limit(sandbox):
+    sandbox.faults.script([{"kind": "status", "status": 503}, {"kind": "drop"},
+                           {"kind": "truncate"}])
+    first = _get(sandbox)
+    assert first.status_code == 503
+    assert first.headers["X-AC-Call-Limit"] == "1/5"
+    with pytest.raises(requests.ConnectionError):
+        _get(sandbox)
+    truncated = _get(sandbox, stream=True)
+    assert truncated.headers["X-AC-Call-Limit"] == "3/5"
+    truncated.close()
+    assert _get(sandbox).headers["X-AC-Call-Limit"] == "4/5"
+    assert _get(sandbox).status_code == 200
+    assert _get(sandbox).status_code == 429  # 5 calls used, 3 of them faulted
+
+
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(plan="steel", rate_calls=1,
+                                                          rate_window=60)])
+def test_rate_limit_answers_before_a_fault(sandbox):
+    assert _get(sandbox).status_code == 200
+    sandbox.faults.script([{"kind": "status", "status": 500}])
+    limited = _get(sandbox)
+    assert limited.status_code == 429
+    assert len(sandbox.faults.state()["script"]) == 1  # not consumed by the refused call
+
+
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(cache_seconds=30)])
+def test_truncate_with_server_cache_sends_the_real_status(sandbox):
+    sandbox.faults.script([{"kind": "truncate"}])
+    resp = _get(sandbox, stream=True)
+    assert resp.status_code == 200
+    with pytest.raises((requests.exceptions.ChunkedEncodingError,
+                        requests.exceptions.ConnectionError)):
+        resp.json()

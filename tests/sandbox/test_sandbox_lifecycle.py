@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import requests
 
@@ -61,7 +60,8 @@ def test_store_api_contract(tmp_path):
 def test_cli_serve_prints_base_url_and_stops_on_sigterm(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "cartcom_sandbox", "serve", "--db", str(tmp_path / "c.db"),
-         "--port", "0", "--plan", "gold", "--token", "cli-token"],
+         "--port", "0", "--plan", "gold", "--token", "cli-token",
+         "--token", "ro-token:read_catalog,read_orders"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -72,6 +72,13 @@ def test_cli_serve_prints_base_url_and_stops_on_sigterm(tmp_path):
                             timeout=10)
         assert resp.status_code == 200
         assert resp.headers["X-AC-Call-Limit"] == "1/50"
+        ro = {"X-AC-Auth-Token": "ro-token"}
+        assert requests.get(url + "/orders", headers=ro, timeout=10).status_code == 200
+        denied = requests.post(url + "/categories", json={"name": "A"}, headers=ro, timeout=10)
+        assert denied.status_code == 401
+        assert "'catalog'" in denied.json()["details"]
+        assert requests.post(url + "/categories", json={"name": "A"}, timeout=10,
+                             headers={"X-AC-Auth-Token": "cli-token"}).status_code == 201
         os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     finally:
@@ -86,8 +93,20 @@ def test_cli_help_and_seed_delegation():
     assert out.returncode == 0
     assert "serve" in out.stdout
     assert "seed" in out.stdout
-    began = time.monotonic()
     seed = subprocess.run([sys.executable, "-m", "cartcom_sandbox", "seed", "--help"],
                           capture_output=True, text=True, timeout=60, check=False)
-    assert time.monotonic() - began < 60
-    assert seed.returncode in (0, 2)  # 0: seed.py handled --help; 2: not installed yet
+    assert seed.returncode == 0, seed.stderr  # seed.py's own argparse handled --help
+    assert seed.stdout.startswith("usage: cartcom-sandbox seed")
+    assert "--db" in seed.stdout
+
+
+def test_bulk_loading_block_then_wal_again(tmp_path):
+    store = Store(tmp_path / "b.db")
+    with store.bulk_loading():
+        store.bulk_insert("categories", [{"id": i, "name": f"C{i}"} for i in range(1, 1001)])
+    assert store.execute("PRAGMA journal_mode")[0][0] == "wal"
+    store.close()
+    again = Store(tmp_path / "b.db")
+    assert again.count("categories") == 1000
+    assert again.get("categories", 1000)["name"] == "C1000"
+    again.close()

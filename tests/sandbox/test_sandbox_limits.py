@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email.utils
-import math
 import time
 
 import pytest
@@ -44,6 +43,83 @@ def test_admin_routes_are_not_under_api(sandbox):
     assert requests.get(sandbox.root_url + "/_sandbox/health", timeout=10).status_code == 200
 
 
+# ----------------------------------------------------------------------- scopes
+def _scoped(tokens, **cfg):
+    from cartcom_sandbox.server import SandboxServer
+
+    return SandboxServer(tokens=tokens, config=SandboxConfig(**cfg))
+
+
+def _scope_denied(resp, scope: str) -> None:
+    assert resp.status_code == 401, resp.text
+    body = resp.json()
+    assert (body["status_code"], body["message"]) == (401, "Unauthorized")
+    assert f"'{scope}'" in body["details"]
+
+
+def test_read_scopes_allow_get_only_and_only_their_resources():
+    with _scoped(["ro:read_catalog,read_orders"]) as srv:
+        assert _get(srv, "/products", token="ro").status_code == 200
+        assert _get(srv, "/orders", token="ro").status_code == 200
+        assert _get(srv, "/order_shipments.json", token="ro").status_code == 200
+        _scope_denied(_get(srv, "/customers", token="ro"), "read_people")
+        _scope_denied(_get(srv, "/stores", token="ro"), "system")
+        _scope_denied(_get(srv, "/custom_shipping_methods", token="ro"), "settings")
+        assert _get(srv, "/webhooks", token="ro").status_code == 404  # not a route
+        write = requests.post(srv.base_url + "/categories", json={"name": "A"},
+                              headers={"X-AC-Auth-Token": "ro"}, timeout=10)
+        _scope_denied(write, "catalog")
+        assert "read-only" in write.json()["details"]
+        assert "ro" not in write.json()["details"].split()  # the token is not echoed
+        _scope_denied(requests.post(srv.base_url + "/inventory/set",
+                                    json={"product_id": 1, "quantity": 1},
+                                    headers={"X-AC-Auth-Token": "ro"}, timeout=10), "catalog")
+        assert srv.store.count("categories") == 0  # refused before any handling
+
+
+def test_write_scopes_cover_reads_and_writes():
+    with _scoped({"rw": ["catalog", "system"], "all": None}) as srv:
+        hdr = {"X-AC-Auth-Token": "rw"}
+        made = requests.post(srv.base_url + "/categories", json={"name": "A"}, headers=hdr,
+                             timeout=10)
+        assert made.status_code == 201
+        assert _get(srv, f"/categories/{made.json()['id']}", token="rw").status_code == 200
+        files = [("json", (None, '{"destination": "/x.jpg"}', "application/json")),
+                 ("file", ("x.jpg", b"abc", "image/jpeg"))]
+        assert requests.post(srv.base_url + "/upload", files=files, headers=hdr,
+                             timeout=10).status_code == 204
+        _scope_denied(requests.put(srv.base_url + "/orders/1/status",
+                                   json={"order_status_id": 1}, headers=hdr, timeout=10),
+                      "orders")
+        assert _get(srv, "/customers", token="all").status_code == 200  # no scopes given: all
+
+
+def test_scope_refusals_count_against_the_call_limit():
+    with _scoped(["ro:read_orders"], plan="steel") as srv:
+        assert _get(srv, "/orders", token="ro").headers["X-AC-Call-Limit"] == "1/5"
+        denied = _get(srv, "/products", token="ro")
+        assert denied.status_code == 401
+        assert denied.headers["X-AC-Call-Limit"] == "2/5"
+
+
+def test_token_specs_are_validated():
+    from cartcom_sandbox.server import SandboxServer
+
+    with pytest.raises(ValueError, match="unknown token scope"):
+        SandboxServer(tokens=["t:read_everything"])
+    srv = SandboxServer(tokens=["t:read_catalog", "u"])
+    assert srv.token == "t"
+    assert srv.scopes == {"t": frozenset({"read_catalog"}), "u": None}
+    srv.stop()
+
+
+def test_every_served_resource_has_a_documented_scope():
+    from cartcom_sandbox import resources, scopes
+
+    unmapped = sorted(set(resources.catalogue()) - set(scopes.RESOURCE_SCOPE))
+    assert unmapped == []
+
+
 # ------------------------------------------------------------------- rate limit
 @pytest.fixture
 def sandbox_config():
@@ -58,20 +134,33 @@ def test_call_limit_header_on_every_response(sandbox):
     assert _get(sandbox, token=None).headers["X-AC-Call-Limit"] == "0/5"  # 401 does not
 
 
+class _Clock:
+    """A controllable monotonic clock for the limiter (no sleeping, exact arithmetic)."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_429_after_limit_with_retry_after_seconds_then_reset(sandbox):
-    started = time.monotonic()
+    sandbox.ratelimit.configure(window=10.0)
+    clock = sandbox.ratelimit.clock = _Clock()
     for _ in range(5):
         assert _get(sandbox).status_code == 200
+    clock.now += 3.2  # 6.8 s of the window left
     resp = _get(sandbox)
     assert resp.status_code == 429
     assert resp.json()["status_code"] == 429
     assert resp.headers["X-AC-Call-Limit"] == "5/5"
-    retry = int(resp.headers["Retry-After"])
-    assert retry == math.ceil(0.8 - (time.monotonic() - started)) or retry == 1
+    assert resp.headers["Retry-After"] == "7"  # ceil(6.8)
+    clock.now += 6.0  # 0.8 s left
     again = _get(sandbox)  # a rejected call does not count, and still carries the header
     assert again.status_code == 429
     assert again.headers["X-AC-Call-Limit"] == "5/5"
-    time.sleep(0.85)
+    assert again.headers["Retry-After"] == "1"
+    clock.now += 0.8  # the window has ended
     fresh = _get(sandbox)
     assert fresh.status_code == 200
     assert fresh.headers["X-AC-Call-Limit"] == "1/5"
@@ -156,12 +245,49 @@ def test_call_log_records_every_request(sandbox):
 def test_cached_gets_are_stale_unless_no_cache(sandbox):
     headers = {"X-AC-Auth-Token": TOKEN}
     url = sandbox.base_url + "/categories"
-    assert requests.get(url, headers=headers, timeout=10).json()["total_count"] == 0
-    requests.post(url, json={"name": "New"}, headers=headers, timeout=10)
+    first = requests.get(url, headers=headers, timeout=10)
+    assert first.json()["total_count"] == 0
+    assert first.headers["Cache-Control"] == "private, max-age=30"
+    assert "Last-Modified" in first.headers
+    assert "Expires" in first.headers
+    made = requests.post(url, json={"name": "New"}, headers=headers, timeout=10)
+    assert made.status_code == 201
     stale = requests.get(url, headers=headers, timeout=10)
-    assert stale.json()["total_count"] == 0  # served from the server-side cache
+    assert stale.content == first.content  # served from the server-side cache
+    assert stale.headers["X-AC-Call-Limit"] == "3/1000000"  # a cached answer is still a call
     fresh = requests.get(url, headers={**headers, "Cache-Control": "no-cache"}, timeout=10)
     assert fresh.json()["total_count"] == 1
+    # The revalidated body replaced the cached one.
+    assert requests.get(url, headers=headers, timeout=10).json()["total_count"] == 1
+
+
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(cache_seconds=30)])
+def test_cached_single_record_is_stale_until_it_expires(sandbox):
+    headers = {"X-AC-Auth-Token": TOKEN}
+    clock = sandbox.app.clock = _Clock()
+    made = requests.post(sandbox.base_url + "/categories", json={"name": "Old"},
+                         headers=headers, timeout=10).json()
+    url = sandbox.base_url + f"/categories/{made['id']}"
+    assert requests.get(url, headers=headers, timeout=10).json()["name"] == "Old"
+    assert requests.put(url, json={"name": "New"}, headers=headers,
+                        timeout=10).json()["name"] == "New"
+    clock.now += 29.9
+    assert requests.get(url, headers=headers, timeout=10).json()["name"] == "Old"
+    assert requests.get(url + "?fields=id,name", headers=headers,  # another URL, not cached
+                        timeout=10).json()["name"] == "New"
+    clock.now += 0.1  # 30 s after it was stored: expired
+    assert requests.get(url, headers=headers, timeout=10).json()["name"] == "New"
+
+
+def test_no_server_cache_by_default(sandbox):
+    sandbox.ratelimit.configure(calls=None)
+    headers = {"X-AC-Auth-Token": TOKEN}
+    url = sandbox.base_url + "/categories"
+    assert requests.get(url, headers=headers, timeout=10).json()["total_count"] == 0
+    requests.post(url, json={"name": "New"}, headers=headers, timeout=10)
+    again = requests.get(url, headers=headers, timeout=10)
+    assert again.json()["total_count"] == 1
+    assert "Cache-Control" not in again.headers
 
 
 @pytest.mark.parametrize("sandbox_config", [SandboxConfig()])
@@ -174,6 +300,11 @@ def test_config_admin_route_changes_list_keys(sandbox):
     assert "items" not in body
     bad = requests.post(sandbox.root_url + "/_sandbox/config", json={"nope": 1}, timeout=10)
     assert bad.status_code == 400
+    wrong = requests.post(sandbox.root_url + "/_sandbox/config",
+                          json={"cache_seconds": 5, "external_images": "fetch"}, timeout=10)
+    assert wrong.status_code == 400
+    assert sandbox.config.external_images == "keep"  # nothing of a refused change applies
+    assert sandbox.config.cache_seconds == 0
 
 
 def test_retry_after_seconds_is_ceil_of_time_to_reset(sandbox):

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from cartcom_sandbox import clock
+from cartcom_sandbox.config import SandboxConfig
 
 
 def _seed(store) -> None:
@@ -175,6 +176,40 @@ def test_invalid_json_is_400(http):
     _envelope(resp, 400)
 
 
+@pytest.mark.parametrize(("method", "path", "kwargs"), [
+    ("POST", "/categories", {"data": '{"name": "A"}', "headers": {"Content-Type": "text/plain"}}),
+    ("POST", "/categories", {"data": {"name": "A"}}),  # form-encoded
+    ("POST", "/categories", {"data": b'{"name": "A"}'}),  # no Content-Type at all
+    ("POST", "/categories", {"files": [("json", (None, '{"name": "A"}', "application/json"))]}),
+    ("PUT", "/categories/1", {"data": '{"name": "A"}',
+                              "headers": {"Content-Type": "application/xml"}}),
+    ("POST", "/inventory/set", {"data": "product_id=1&quantity=3"}),
+])
+def test_non_json_body_is_400(http, method, path, kwargs):
+    body = _envelope(http(method, path, **kwargs), 400)
+    assert "JSON" in body["details"]
+    assert http("GET", "/categories/1").json()["name"] == "Clothes"
+    assert http("GET", "/categories").json()["total_count"] == 3
+    assert http("GET", "/products/1").json()["quantity_on_hand"] == 5
+
+
+@pytest.mark.parametrize("path", ["/categories", "/categories/rebuild_tree", "/orders/100001",
+                                  "/inventory/settings"])
+def test_malformed_json_is_400_on_every_write_route(http, path):
+    method = "PUT" if path in ("/orders/100001", "/inventory/settings") else "POST"
+    resp = http(method, path, data=b'{"name": "A",}',
+                headers={"Content-Type": "application/json; charset=utf-8"})
+    assert "not valid JSON" in _envelope(resp, 400)["details"]
+    assert http("GET", "/categories/3").json()["lookup_path"] is None  # no rebuild happened
+
+
+def test_json_content_type_with_charset_is_accepted(http):
+    resp = http("POST", "/categories", data='{"name": "Caf\u00e9"}'.encode(),
+                headers={"Content-Type": "application/json; charset=utf-8"})
+    assert resp.status_code == 201
+    assert resp.json()["name"] == "Caf\u00e9"
+
+
 def test_written_datetimes_come_back_store_local(http):
     body = http("PUT", "/products/1", json={"eta_date": "2024-07-01T12:00:00Z"}).json()
     assert body["eta_date"] == "2024-07-01T07:00:00-05:00"
@@ -260,6 +295,40 @@ def test_order_expand_shipments_carries_items(http):
                                            "items": [{"id": 11, "quantity_shipped": 1}]})
     order = http("GET", "/orders/100001", params={"expand": "shipments"}).json()
     assert order["shipments"][0]["items"][0]["item_nr"] == "TEE"
+
+
+def _shipped_order(http) -> None:
+    made = http("POST", "/order_shipments", json={"order_id": 100001, "shipment_name": "1",
+                                                  "items": [{"id": 11, "quantity_shipped": 1}]})
+    assert made.status_code == 201
+
+
+@pytest.mark.parametrize("sandbox_config",
+                         [SandboxConfig(shipment_items_in_order_expand=False)])
+def test_order_shipments_can_come_without_items(http):
+    _shipped_order(http)
+    listed = http("GET", "/orders", params={"expand": "shipments", "id": 100001}).json()
+    one = http("GET", "/orders/100001", params={"expand": "shipments"}).json()
+    nested = http("GET", "/orders/100001/shipments").json()["shipments"]
+    filled = http("GET", "/orders/100001/filled").json()
+    for shipments in (listed["orders"][0]["shipments"], one["shipments"], nested,
+                      filled["shipments"]):
+        assert len(shipments) == 1
+        assert shipments[0]["shipment_name"] == "1"
+        assert "items" not in shipments[0]
+    # The shipment's own routes still give its lines.
+    direct = http("GET", "/order_shipments", params={"expand": "items"}).json()
+    assert direct["order_shipments"][0]["items"][0]["id"] == 11
+    sid = direct["order_shipments"][0]["id"]
+    assert http("GET", f"/order_shipments/{sid}/items").json()["items"][0]["id"] == 11
+
+
+def test_order_shipments_carry_items_by_default(http):
+    _shipped_order(http)
+    nested = http("GET", "/orders/100001/shipments").json()["shipments"]
+    filled = http("GET", "/orders/100001/filled").json()["shipments"]
+    assert nested[0]["items"][0]["quantity_shipped"] == 1
+    assert filled[0]["items"][0]["quantity_shipped"] == 1
 
 
 # -------------------------------------------------------------------- inventory
@@ -349,6 +418,39 @@ def test_picture_with_external_url(http):
         "download_external_image": True})
     assert resp.status_code == 201
     assert resp.json()["download_external_image"] is True
+
+
+def test_external_image_is_kept_by_default(http):
+    resp = http("POST", "/product_pictures", json={
+        "product_id": 1, "image_file": "https://cdn.example.com/p/a.jpg?v=2",
+        "download_external_image": True})
+    assert resp.json()["image_file"] == "https://cdn.example.com/p/a.jpg?v=2"
+
+
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(external_images="rewrite")])
+def test_external_image_rewritten_to_a_local_path_when_downloaded(http):
+    made = http("POST", "/product_pictures", json={
+        "product_id": 1, "image_file": "https://cdn.example.com/p/a%20b.jpg?v=2",
+        "download_external_image": True})
+    assert made.status_code == 201
+    assert made.json()["image_file"] == "/shared/images/a b.jpg"
+    pid = made.json()["id"]
+    assert http("GET", f"/product_pictures/{pid}").json()["image_file"] == \
+        "/shared/images/a b.jpg"
+    kept = http("POST", "/product_pictures", json={
+        "product_id": 1, "image_file": "http://cdn.example.com/c.png"})
+    assert kept.json()["image_file"] == "http://cdn.example.com/c.png"  # not downloaded
+    local = http("POST", "/product_pictures", json={
+        "product_id": 1, "image_file": "/images/d.png", "download_external_image": True})
+    assert local.json()["image_file"] == "/images/d.png"
+    # PUT: the stored download flag applies to a new absolute URL.
+    moved = http("PUT", f"/product_pictures/{pid}",
+                 json={"image_file": "HTTPS://other.example.com/e.webp"})
+    assert moved.json()["image_file"] == "/shared/images/e.webp"
+    off = http("PUT", f"/product_pictures/{kept.json()['id']}",
+               json={"image_file": "https://cdn.example.com/f.png",
+                     "download_external_image": True})
+    assert off.json()["image_file"] == "/shared/images/f.png"
 
 
 def test_rebuild_tree_recomputes_lookup_path(http):

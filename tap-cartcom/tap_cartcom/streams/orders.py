@@ -134,8 +134,7 @@ class OrdersStream(WindowedStream):
         """Pick ``select_many`` (URL-sized chunks) or an id-range list read: fewer calls wins."""
         by_ids = len(self.select_many_chunks(ids))
         span = ids[-1] - ids[0] + 1
-        page = min(ADDRESS_PAGE_MAX, max(self.page_size * 2, 1))
-        by_range = math.ceil(span / page)
+        by_range = math.ceil(span / ADDRESS_PAGE_MAX)
         return ("range", by_range) if by_range < by_ids else ("select_many", by_ids)
 
     def read_addresses(self, ids: list[int]) -> dict[int, dict[str, t.Any]]:
@@ -144,9 +143,8 @@ class OrdersStream(WindowedStream):
         plan, _ = self.address_plan(ids)
         rows: list[dict[str, t.Any]] = []
         if plan == "range":
-            page = min(ADDRESS_PAGE_MAX, max(self.page_size * 2, 1))
             rows.extend(self.iter_list("/order_addresses", [
-                ("count", page),
+                ("count", ADDRESS_PAGE_MAX),
                 ("sort", "id"),
                 ("id", f"gte:{ids[0]}+AND+lte:{ids[-1]}"),
             ]))

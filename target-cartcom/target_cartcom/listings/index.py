@@ -63,6 +63,7 @@ VI_FIELDS = (
     "variant_inventory_image",
 )
 LOOKUP_COUNT = 1000
+_URL_SAFE = re.compile(r"^[A-Za-z0-9._~-]*$")
 _OPERATOR = re.compile(r"^(eq|not|like|startwith|gte|gt|lte|lt):", re.IGNORECASE)
 _CONNECTOR = re.compile(r" (AND|OR) ")
 
@@ -96,6 +97,8 @@ class StoreIndex:
     vi_by_product: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
     pricing_by_vi: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
     pictures: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    #: variant_inventory id -> ids of the product_variants (option values) it is made of.
+    vi_values: dict[int, list[int]] = field(default_factory=dict)
     options: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     products_by_sku: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     products_by_gtin: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
@@ -147,6 +150,9 @@ class StoreIndex:
                 self.vi_by_gtin[key].discard(vid)
         else:
             self.vi_by_product[row.get("product_id")].append(vid)
+        nested_values = row.get("variants")
+        if isinstance(nested_values, list):
+            self.vi_values[vid] = [v["id"] for v in nested_values if isinstance(v, dict)]
         merged = {
             **(old or {}),
             **{k: v for k, v in row.items() if k not in ("variants", "pricing")},
@@ -207,6 +213,8 @@ class IndexBuilder:
         self.session = session
         self.options = options
         self._gtin_owners: dict[str, list[tuple[str, str]]] = {}
+        #: Rows the store returns per page when it caps ``count`` (learned from page 1).
+        self._row_cap: int | None = None
 
     # -- the shape of a read ------------------------------------------------------------------
     def product_params(self) -> dict[str, str]:
@@ -217,8 +225,8 @@ class IndexBuilder:
             fields += OVERWRITE_PRODUCT_FIELDS
             if "images" in self.options.overwrite_fields:
                 nested.append("pictures")
-        if "publish" in self.options.operations:
-            nested.append("variants")
+        if self.options.operations & {"publish", "sync"}:
+            nested.append("variants")  # option values, with their price_adjustment
         return {"fields": ",".join(fields + nested), "expand": ",".join(nested)}
 
     # -- public -------------------------------------------------------------------------------
@@ -229,7 +237,12 @@ class IndexBuilder:
         before = self.session.reads
         index = StoreIndex()
         terms = self._terms(listings, with_gtin="upc" in self.options.link_by)
-        forced_catalog = any(needs_catalog(v) for values in terms.values() for v in values)
+        forced_catalog = any(
+            needs_catalog(v)
+            for by_field in terms.values()
+            for values in by_field.values()
+            for v in values
+        )
         mode = self.options.index_mode
         if mode == "catalog" or forced_catalog:
             self._read_catalog(index)
@@ -257,7 +270,7 @@ class IndexBuilder:
         for path, key in (("/products", "products"), ("/variant_inventory", "vi")):
             base = self._lookup_base(path)
             room = self.options.max_url_length - self._url_length(path, base)
-            needed = sum(len(quote_plus(_term(v))) + 4 for vs in terms[key].values() for v in vs)
+            needed = sum(_encoded_len(_term(v)) + 4 for vs in terms[key].values() for v in vs)
             if needed <= room:
                 total += len(self._chunks(path, terms[key], base))
             else:
@@ -305,7 +318,11 @@ class IndexBuilder:
         pages = self._catalog_pages()
         first = next(pages)
         total = int(first.get("total_count") or 0) if isinstance(first, dict) else 0
-        remaining = max(0, math.ceil(total / self.options.page_size) - 1)
+        # The store may cap ``count`` below page_size: size pages by what page 1 held.
+        per_page = max(1, min(self.options.page_size, len(records_from_page(first)) or 1))
+        if per_page < total and per_page < self.options.page_size:
+            self._row_cap = per_page  # also the most terms one lookup may carry
+        remaining = max(0, math.ceil(total / per_page) - 1)
         if remaining <= estimate:
             self._read_catalog(index, _chain([first], pages))
             return
@@ -355,7 +372,7 @@ class IndexBuilder:
         count = str(max(self.options.page_size, LOOKUP_COUNT))
         if path == "/products":
             return {"count": count, **self.product_params()}
-        return {"count": count, "fields": ",".join(VI_FIELDS)}
+        return {"count": count, "fields": ",".join((*VI_FIELDS, "variants"))}
 
     def _url_length(self, path: str, params: dict[str, str]) -> int:
         """Length of path plus query string, as the server counts it."""
@@ -383,14 +400,15 @@ class IndexBuilder:
             for value in values:
                 term = _term(value)
                 if name in current:
-                    extra = 4 + len(quote_plus(term))
+                    extra = 4 + _encoded_len(term)
                 else:
                     opener = 0 if not current else len(quote_plus("OR "))
-                    extra = 2 + len(quote_plus(name)) + opener + len(quote_plus(term))
-                if current and length + extra > limit:
+                    extra = 2 + len(name) + opener + _encoded_len(term)
+                full = self._row_cap is not None and terms_in(current) >= self._row_cap
+                if current and (length + extra > limit or full):
                     chunks.append({**base, **_render(current)})
                     current, length = {}, base_length
-                    extra = 2 + len(quote_plus(name)) + len(quote_plus(term))
+                    extra = 2 + len(name) + _encoded_len(term)
                 current.setdefault(name, []).append(term)
                 length += extra
         if current:
@@ -426,6 +444,16 @@ class IndexBuilder:
         if missing:
             self._lookup(index, "/products", {"id": [str(pid) for pid in missing]})
 
+    def load_vi_values(self, index: StoreIndex, product_ids: Iterable[int]) -> None:
+        """Which option values make up each variant row of ``product_ids`` (OR-ed, URL-sized).
+
+        Needed only where a price comes from ``product_variants.price_adjustment`` and the
+        catalog read (products with nested rows, one level deep) did not say.
+        """
+        ids = sorted(set(product_ids))
+        if ids:
+            self._lookup(index, "/variant_inventory", {"product_id": [str(i) for i in ids]})
+
     def _unmatched_gtins(self, index: StoreIndex, key: str) -> list[str]:
         out: dict[str, str] = {}
         for sku, gtin in self._gtin_owners.get(key, []):
@@ -434,6 +462,16 @@ class IndexBuilder:
                 for form in gtin_forms(gtin):
                     out.setdefault(form, form)
         return list(out.values())
+
+
+def terms_in(chunk: dict[str, list[str]]) -> int:
+    """How many OR-terms a chunk holds."""
+    return sum(len(values) for values in chunk.values())
+
+
+def _encoded_len(text: str) -> int:
+    """Length of ``text`` once form-encoded into a query string."""
+    return len(text) if _URL_SAFE.match(text) else len(quote_plus(text))
 
 
 def _term(value: str) -> str:

@@ -14,7 +14,8 @@ from typing import Any
 
 from target_cartcom.listings.context import Context, Outcome
 from target_cartcom.listings.link import Link
-from target_cartcom.listings.publish import add_picture
+from target_cartcom.listings.pictures import match_pictures
+from target_cartcom.listings.publish import add_picture, read_pictures
 from target_cartcom.listings.record import Listing, gtin_key
 
 
@@ -129,17 +130,7 @@ def _row(
 
 def _existing_pictures(ctx: Context, pid: int) -> list[dict[str, Any]]:
     if pid not in ctx.index.pictures:
-        rows = list(
-            ctx.session.iter_records(
-                "/product_pictures",
-                {
-                    "product_id": str(pid),
-                    "count": str(ctx.options.page_size),
-                    "fields": "id,product_id,image_file,is_primary,sort_order",
-                },
-            )
-        )
-        ctx.index.pictures[pid] = rows
+        ctx.index.pictures[pid] = read_pictures(ctx, pid)
     return ctx.index.pictures[pid]
 
 
@@ -147,14 +138,9 @@ def _pictures(ctx: Context, pid: int, urls: list[str], out: Outcome) -> None:
     """Add missing pictures, delete unlisted ones, fix order and the primary picture."""
     existing = _existing_pictures(ctx, pid)
     old = [p.get("image_file") for p in existing]
-    by_url: dict[str, dict[str, Any]] = {}
-    extra: list[dict[str, Any]] = []
-    for picture in existing:
-        url = (picture.get("image_file") or "").strip()
-        if url in urls and url not in by_url:
-            by_url[url] = picture
-        else:
-            extra.append(picture)
+    matched = match_pictures(existing, urls)
+    taken = {id(p) for p in matched.values()}
+    extra = [p for p in existing if id(p) not in taken]
     wrote = False
     for picture in extra:
         ctx.write(
@@ -167,7 +153,7 @@ def _pictures(ctx: Context, pid: int, urls: list[str], out: Outcome) -> None:
         wrote = True
     kept: list[dict[str, Any]] = []
     for position, url in enumerate(urls):
-        picture = by_url.get(url)
+        picture = matched.get(position)
         if picture is None:
             picture = add_picture(ctx, pid, url, position, field=f"images[{position}]")
             ctx.index.pictures[pid].remove(picture)

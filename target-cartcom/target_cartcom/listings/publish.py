@@ -8,7 +8,9 @@ For a new listing, in order:
    MPN, weight and dimensions (stock too for a simple product);
 3. per option value, ``POST /product_variants`` (the variant group, e.g. "Size", found or created);
 4. per variant, ``POST /variant_inventory`` with SKU, GTIN, MPN, quantity and msrp;
-5. per variant whose price or cost differs from the product's, ``POST /product_pricing``;
+5. per variant whose price or cost differs from the product's: with one option dimension and
+   no cost of its own, a ``price_adjustment`` in step 3's POST (no extra call); otherwise
+   ``POST /product_pricing``;
 6. per image URL, ``POST /product_pictures`` with the absolute URL as ``image_file`` and
    ``download_external_image: true``.
 
@@ -22,9 +24,13 @@ from typing import Any
 
 from target_cartcom.listings.context import Context, Outcome
 from target_cartcom.listings.link import Link
+from target_cartcom.listings.pictures import find_picture
+from target_cartcom.listings.prices import ADJUSTMENT_TYPE, adjustment_for, uses_price_rows
 from target_cartcom.listings.record import Listing, RecordError, Variant, money_equal
 from target_cartcom.listings.refs import fold
 from target_cartcom.listings.sync import set_row_price
+
+PICTURE_FIELDS = "id,product_id,image_file,is_primary,sort_order"
 
 
 def check_publishable(listing: Listing) -> None:
@@ -47,8 +53,9 @@ def publish_listing(ctx: Context, listing: Listing, out: Outcome) -> Link:
     brand_id = ctx.refs.brand(listing.brand) if listing.brand else None
     for name in listing.option_names:
         ctx.refs.group(name, field="variants[0].options")
-    first_price = next((v.price for v in listing.variants if v.price is not None), None)
-    price = listing.price if listing.price is not None else first_price
+    # Without a listing price, the lowest variant price: every other variant is then a surcharge.
+    lowest = min((v.price for v in listing.variants if v.price is not None), default=None)
+    price = listing.price if listing.price is not None else lowest
     body: dict[str, Any] = {
         "item_number": listing.sku,
         "item_name": listing.title,
@@ -103,7 +110,11 @@ def _dimension(value: float | None) -> str | None:
 
 
 def add_picture(ctx: Context, pid: int, url: str, position: int, *, field: str) -> dict[str, Any]:
-    """Add one picture by URL (the external-URL route)."""
+    """Add one picture by URL (the external-URL route).
+
+    A POST whose answer was lost is found again among the product's pictures by URL, or by file
+    name when the store rewrote ``image_file`` to its downloaded copy (``pictures.py``).
+    """
     body = {
         "product_id": pid,
         "image_file": url,
@@ -111,16 +122,30 @@ def add_picture(ctx: Context, pid: int, url: str, position: int, *, field: str) 
         "sort_order": position + 1,
         "download_external_image": True,
     }
-    created = ctx.create(
-        "/product_pictures",
-        body,
-        {"product_id": str(pid), "image_file": url},
-        field=field,
-        purpose=f"picture {url}",
+    claimed = list(ctx.index.pictures.get(pid, []))
+
+    def find() -> dict[str, Any] | None:
+        return find_picture(read_pictures(ctx, pid), url, claimed)
+
+    ctx.field = field
+    created = ctx.creator.create(
+        "/product_pictures", body, find, purpose=f"picture {url}", field=field
     )
     picture = {**body, "id": created["id"]}
+    if isinstance(created.get("image_file"), str):
+        picture["image_file"] = created["image_file"]  # what the store kept
     ctx.index.pictures.setdefault(pid, []).append(picture)
     return picture
+
+
+def read_pictures(ctx: Context, pid: int) -> list[dict[str, Any]]:
+    """The product's pictures as the store has them now (one paged read)."""
+    return list(
+        ctx.session.iter_records(
+            "/product_pictures",
+            {"product_id": str(pid), "count": str(ctx.options.page_size), "fields": PICTURE_FIELDS},
+        )
+    )
 
 
 def _product_options(ctx: Context, pid: int) -> list[dict[str, Any]]:
@@ -159,6 +184,7 @@ def add_variants(ctx: Context, listing: Listing, link: Link, out: Outcome) -> No
     options = _product_options(ctx, pid)
     status_id = ctx.refs.status_id()
     order = _value_order(listing)
+    by_adjustment = _prices_by_adjustment(ctx, listing, pid)
     for variant in missing:
         links = []
         for name, value in variant.options.items():
@@ -172,6 +198,7 @@ def add_variants(ctx: Context, listing: Listing, link: Link, out: Outcome) -> No
                     sort_order=order[fold(name)].index(fold(value)) + 1,
                     options=options,
                     field=f"{variant.where}.options",
+                    adjustment=_adjustment(variant, product) if by_adjustment else None,
                 )
             )
         vi_id = _add_row(ctx, pid, variant, links, status_id)
@@ -199,6 +226,29 @@ def add_variants(ctx: Context, listing: Listing, link: Link, out: Outcome) -> No
             )
 
 
+def _prices_by_adjustment(ctx: Context, listing: Listing, pid: int) -> bool:
+    """Per-variant prices go on the option values when the product has one option dimension.
+
+    With one dimension each value makes exactly one variant row, so its ``price_adjustment``
+    prices that row alone and rides in the POST that creates the value: no price-row call.
+    A product that already prices its rows by ``product_pricing`` keeps doing so.
+    """
+    if len(listing.option_names) != 1 or uses_price_rows(ctx.index, pid):
+        return False
+    groups = {o.get("variant_group_id") for o in ctx.index.options.get(pid, [])}
+    gid = ctx.refs.group(listing.option_names[0], field="variants[0].options")
+    return groups <= {gid}
+
+
+def _adjustment(variant: Variant, product: dict[str, Any]) -> float | None:
+    """The surcharge of a new option value, when its price can be one (else a price row)."""
+    if variant.price is None or money_equal(variant.price, product.get("price")):
+        return None
+    if variant.cost is not None and not money_equal(variant.cost, product.get("cost")):
+        return None  # a cost needs a price row, which then carries the price too
+    return adjustment_for(product.get("price"), variant.price)
+
+
 def _value_order(listing: Listing) -> dict[str, list[str]]:
     """Per option name, its values in the order they first appear (the sort order)."""
     order: dict[str, list[str]] = {}
@@ -219,6 +269,7 @@ def _option(
     sort_order: int,
     options: list[dict[str, Any]],
     field: str,
+    adjustment: float | None = None,
 ) -> dict[str, Any]:
     for row in options:
         if row.get("variant_group_id") == gid and fold(row.get("description")) == fold(value):
@@ -229,6 +280,9 @@ def _option(
         "description": value,
         "sort_order": sort_order,
     }
+    if adjustment:
+        body["price_adjustment"] = adjustment
+        body["price_adjustment_type"] = ADJUSTMENT_TYPE
     created = ctx.create(
         "/product_variants",
         body,
@@ -272,4 +326,5 @@ def _add_row(
     )
     row = {k: v for k, v in body.items() if k != "variants"}
     ctx.index.add_vi({**row, "id": created["id"]})
+    ctx.index.vi_values[created["id"]] = [o["id"] for o in options]
     return created["id"]

@@ -194,9 +194,7 @@ class References:
                 created = self.creator.create(
                     "/categories",
                     body,
-                    lambda p=part, q=parent_id: self.creator.find_one(
-                        "/categories", {"name": p, "parent_category_id": str(q)}
-                    ),
+                    lambda p=part, q=parent_id: self._find_category(p, q),
                     purpose=f"create category {part!r}",
                     field=field,
                 )
@@ -205,6 +203,15 @@ class References:
                 self.created_categories += 1
             parent = found
         return parent
+
+    def _find_category(self, name: str, parent: int) -> dict[str, Any] | None:
+        """A category by name under ``parent`` (a root's parent may read back as 0 or null)."""
+        rows = self.session.iter_records(
+            "/categories",
+            {"name": name, "count": str(self.page_size), "fields": "id,name,parent_category_id"},
+        )
+        found = [r for r in rows if (r.get("parent_category_id") or 0) == parent]
+        return min(found, key=lambda r: r["id"]) if found else None
 
     def brand(self, name: str, *, field: str = "brand") -> int:
         """The manufacturer id of a brand, created when missing."""

@@ -15,6 +15,7 @@ from target_cartcom.listings.context import Context, Outcome
 from target_cartcom.listings.index import IndexBuilder, StoreIndex
 from target_cartcom.listings.link import Link, link_listing
 from target_cartcom.listings.overwrite import overwrite_listing
+from target_cartcom.listings.prices import row_needs_values
 from target_cartcom.listings.publish import add_variants, check_publishable, publish_listing
 from target_cartcom.listings.record import Listing, RecordError, parse_listing, sku_key
 from target_cartcom.listings.refs import Creator, References
@@ -93,9 +94,8 @@ class ListingsSink(CartcomSink):
         if valid:
             target = self.cartcom
             refs = self._references()
-            index = IndexBuilder(target.session, options).build(
-                [listing for _, listing in valid], reuse=self.run.index
-            )
+            builder = IndexBuilder(target.session, options)
+            index = builder.build([listing for _, listing in valid], reuse=self.run.index)
             if index.complete:
                 self.run.index = index
             ctx = Context(target.session, target.writer, refs.creator, refs, index, options)
@@ -105,9 +105,9 @@ class ListingsSink(CartcomSink):
                     links[pos] = self._link(listing, index)
                 except RecordError as err:
                     results[pos] = _failed(listing.sku, "link", err)
-            self._prepare_references(
-                refs, [(listing, links[pos]) for pos, listing in valid if pos in links]
-            )
+            linked = [(listing, links[pos]) for pos, listing in valid if pos in links]
+            self._load_option_values(builder, index, linked)
+            self._prepare_references(refs, linked)
             for pos, listing in valid:
                 if pos in links:
                     results[pos] = self._apply(ctx, listing, links[pos])
@@ -149,6 +149,34 @@ class ListingsSink(CartcomSink):
         for kind, item_id, _ in claims:
             self.run.claimed[(kind, item_id)] = listing.sku
         return link
+
+    def _load_option_values(
+        self, builder: IndexBuilder, index: StoreIndex, linked: list[tuple[Listing, Link]]
+    ) -> None:
+        """Read which option values make up the variant rows whose price depends on them.
+
+        Only for rows without a price row, in products priced by ``price_adjustment`` or whose
+        listed price differs from the product's; one OR-ed read for the whole batch.
+        """
+        ops = self.options.operations
+        if "sync" not in ops:
+            return  # publish prices only the rows it creates, whose values it knows
+        wanted: set[int] = set()
+        for listing, link in linked:
+            pid = link.product_id
+            if pid is None or pid not in index.products:
+                continue
+            product_price = index.products[pid].get("price")
+            if listing.price is not None:
+                product_price = listing.price
+            for variant in listing.variants:
+                vi_id = link.variants.get(variant.index)
+                if vi_id is not None and row_needs_values(
+                    index, vi_id, variant.price, product_price
+                ):
+                    wanted.add(pid)
+                    break
+        builder.load_vi_values(index, wanted)
 
     def _prepare_references(self, refs: References, linked: list[tuple[Listing, Link]]) -> None:
         """Look up, in one call per kind, the brands, groups and categories the batch needs."""
@@ -213,6 +241,7 @@ class ListingsSink(CartcomSink):
         ops = self.options.operations
         if not link.linked and "publish" in ops:
             check_publishable(listing)
+            _never_duplicate(ctx.index, listing)
         if link.linked and self.options.overwrites("categories") and listing.categories:
             if "publish" in ops:
                 return ctx.refs.category(listing.categories[0], create=True, field="categories[0]")
@@ -292,6 +321,17 @@ class ListingsSink(CartcomSink):
             )
             refs.created_categories = 0
         super().clean_up()
+
+
+def _never_duplicate(index: StoreIndex, listing: Listing) -> None:
+    """Publish never creates a second item with a SKU the store has (even if link_by skips SKU)."""
+    if index.products_with_sku(listing.sku) or index.vi_with_sku(listing.sku):
+        msg = "the store already has this SKU but link_by did not match it; nothing was created"
+        raise RecordError("sku", msg)
+    for v in listing.variants:
+        if index.vi_with_sku(v.sku) or index.products_with_sku(v.sku):
+            msg = f"the store already has {v.sku!r}; nothing was created"
+            raise RecordError(f"{v.where}.sku", msg)
 
 
 def _link_ids(link: Link, listing: Listing, index: StoreIndex, out: Outcome) -> None:

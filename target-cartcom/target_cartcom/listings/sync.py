@@ -3,8 +3,9 @@
 - A simple product: one ``PUT /products/{id}`` with the changed fields among
   ``quantity_on_hand``, ``price``, ``retail`` (msrp), ``cost`` and ``is_hidden``.
 - A variant row: one ``PUT /variant_inventory/{id}`` with ``inventory`` and ``retail``; its price
-  and cost live in its plain ``product_pricing`` row (``PUT /product_pricing/{id}``, or one POST
-  when the row does not exist yet; without a row the variant sells at the product price).
+  and cost where the store keeps them: its plain ``product_pricing`` row (``PUT``), else the
+  ``price_adjustment`` of its own option value (``PUT /product_variants/{id}``), else a new
+  price row (one ``POST``); see ``prices.py``.
 
 Nothing unchanged costs a write.
 """
@@ -15,6 +16,13 @@ from typing import Any
 
 from target_cartcom.listings.context import Context, Outcome
 from target_cartcom.listings.link import Link
+from target_cartcom.listings.prices import (
+    ADJUSTMENT_TYPE,
+    adjustment_for,
+    current_row_price,
+    own_option_value,
+    uses_price_rows,
+)
 from target_cartcom.listings.record import Listing, RecordError, Variant, money_equal
 
 
@@ -135,12 +143,20 @@ def set_row_price(
     field_prefix: str,
     operation: str,
 ) -> None:
-    """Make a variant row's price and cost what the record says (no call when they already are)."""
+    """Make a variant row's price and cost what the record says (no call when they already are).
+
+    The row's price comes from where the store keeps it (``prices.py``): its plain
+    ``product_pricing`` row when it has one (``PUT``); else the product price plus the
+    ``price_adjustment`` of its option value, changed with one ``PUT /product_variants/{id}``
+    when that value belongs to this row alone, no other row of the product has a price row, no
+    cost is to be written and the new price is not below the product's; else a new plain price
+    row (one ``POST``).
+    """
     row = ctx.index.vi[vi_id]
-    product = ctx.index.products.get(row.get("product_id"), {})
+    pid = row.get("product_id")
+    product = ctx.index.products.get(pid, {})
     base = ctx.index.base_price_row(vi_id)
-    current_price = base.get("price") if base else product.get("price")
-    current_cost = base.get("cost") if base else product.get("cost")
+    current_price, current_cost = current_row_price(ctx.index, vi_id)
     body: dict[str, Any] = {}
     if price is not None and not money_equal(current_price, price):
         body["price"] = price
@@ -151,30 +167,51 @@ def set_row_price(
     if not body:
         return
     field = field_prefix + next(iter(body))
+    label = row.get("item_number")
     if base is not None:
         ctx.write(
-            "PUT",
-            f"/product_pricing/{base['id']}",
-            body,
-            field=field,
-            purpose=f"price of {row.get('item_number')}",
+            "PUT", f"/product_pricing/{base['id']}", body, field=field, purpose=f"price of {label}"
         )
         base.update(body)
-    else:
-        new = {
-            "product_id": row.get("product_id"),
-            "variant_inventory_id": vi_id,
-            "price": body.get("price", current_price),
-            "starting_quantity": 1,
-        }
-        if "cost" in body:
-            new["cost"] = body["cost"]
-        created = ctx.create(
-            "/product_pricing",
-            new,
-            {"variant_inventory_id": str(vi_id)},
-            field=field,
-            purpose=f"price of {row.get('item_number')}",
-        )
-        ctx.index.add_pricing({**new, **{"id": created["id"]}})
+        out.did(operation)
+        return
+    value = own_option_value(ctx.index, vi_id)
+    if value is not None and "cost" not in body and not uses_price_rows(ctx.index, pid):
+        adjustment = adjustment_for(product.get("price"), body["price"])
+        if adjustment is not None:
+            _set_adjustment(ctx, value, adjustment, field=field, label=label)
+            out.did(operation)
+            return
+    new = {
+        "product_id": pid,
+        "variant_inventory_id": vi_id,
+        "price": body.get("price", current_price),
+        "starting_quantity": 1,
+    }
+    if "cost" in body:
+        new["cost"] = body["cost"]
+    created = ctx.create(
+        "/product_pricing",
+        new,
+        {"variant_inventory_id": str(vi_id)},
+        field=field,
+        purpose=f"price of {label}",
+    )
+    ctx.index.add_pricing({**new, **{"id": created["id"]}})
+    if value is not None and not money_equal(value.get("price_adjustment") or 0, 0):
+        # The price row now holds the whole price: a surcharge left on this row's own value
+        # would leave the storefront's precedence (undocumented, API-NOTES §12 q6) to decide.
+        _set_adjustment(ctx, value, 0.0, field=field, label=label)
     out.did(operation)
+
+
+def _set_adjustment(
+    ctx: Context, value: dict[str, Any], adjustment: float, *, field: str, label: Any
+) -> None:
+    body: dict[str, Any] = {"price_adjustment": adjustment}
+    if (value.get("price_adjustment_type") or "").strip().casefold() != ADJUSTMENT_TYPE:
+        body["price_adjustment_type"] = ADJUSTMENT_TYPE
+    ctx.write(
+        "PUT", f"/product_variants/{value['id']}", body, field=field, purpose=f"price of {label}"
+    )
+    value.update(body)

@@ -189,7 +189,7 @@ class CartcomSession:
             except (
                 requests.exceptions.Timeout,
                 requests.exceptions.ChunkedEncodingError,
-                ValueError,
+                requests.exceptions.JSONDecodeError,
             ) as exc:
                 # A timeout, or a truncated body (which must be re-read, never parsed).
                 error = TransientAPIError(
@@ -271,13 +271,20 @@ def _path(url: str) -> str:
     return urlsplit(url).path
 
 
-def _split_next(next_page: str, base_url: str) -> tuple[str, dict[str, str]]:
-    """Split an absolute ``next_page`` link into URL and params, re-rooted on our base URL.
+def reroot_link(link: str, base_url: str) -> str:
+    """Re-root an absolute ``next_page``/``previous_page`` link on our base URL's scheme and host.
 
     The link's host is Cart.com's view of itself; keeping our own scheme and host guards against
-    a proxy or sandbox answering with another name.
+    a proxy or sandbox answering with another name (and keeps the token on our origin).
     """
-    parts = urlsplit(next_page)
+    parts = urlsplit(link)
     base = urlsplit(base_url)
-    url = f"{base.scheme}://{base.netloc}{parts.path}"
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{base.scheme}://{base.netloc}{parts.path}{query}"
+
+
+def _split_next(next_page: str, base_url: str) -> tuple[str, dict[str, str]]:
+    """Split a re-rooted ``next_page`` link into URL and params."""
+    parts = urlsplit(reroot_link(next_page, base_url))
+    url = f"{parts.scheme}://{parts.netloc}{parts.path}"
     return url, dict(parse_qsl(parts.query, keep_blank_values=True))

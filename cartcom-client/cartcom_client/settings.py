@@ -20,6 +20,9 @@ from cartcom_client.errors import ConfigurationError
 PLANS: dict[str, int] = {"steel": 5, "bronze": 10, "silver": 20, "gold": 50}
 DEFAULT_WINDOW_SECONDS = 10.0
 API_PATH = "/api/v1"
+#: Cart.com runs on IIS/ASP.NET: a URL's path plus query must stay within 2,048 characters
+#: (API-NOTES §14), which bounds every batched read (select_many ids, OR-ed filters).
+MAX_URL_LENGTH = 2048
 
 
 def connection_properties() -> list[th.Property]:

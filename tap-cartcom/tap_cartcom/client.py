@@ -18,9 +18,8 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import requests
 import requests.auth
 from cartcom_client import CartcomAPIError, records_from_page
-from cartcom_client.errors import AuthenticationError
 from cartcom_client.quirks import format_filter_datetime, parse_datetime, to_utc
-from cartcom_client.session import retry_wait_seconds
+from cartcom_client.session import reroot_link, retry_wait_seconds
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.pagination import BaseHATEOASPaginator
@@ -36,8 +35,6 @@ if t.TYPE_CHECKING:
 _DONE = object()
 #: Where the parsed JSON body of a response is kept between validation and parsing.
 _PAYLOAD = "_cartcom_payload"
-#: Cart.com runs on IIS/ASP.NET: path plus query must stay within 2,048 characters (§14).
-MAX_URL_LENGTH = 2048
 #: Characters sent literally in query values: ``+`` is Cart.com's space (`+AND+`, `+OR+`),
 #: ``:`` separates operator and value, ``,`` separates sort fields and ids.
 SAFE_QUERY_CHARS = ":,+"
@@ -257,10 +254,7 @@ class CartcomStream(RESTStream):
 
     def reroot(self, link: str) -> str:
         """Re-root an absolute ``next_page`` link on our base URL (scheme and host)."""
-        parts = urlsplit(link)
-        base = urlsplit(self.url_base)
-        query = f"?{parts.query}" if parts.query else ""
-        return f"{base.scheme}://{base.netloc}{parts.path}{query}"
+        return reroot_link(link, self.url_base)
 
     # -- responses --------------------------------------------------------------------------
     def validate_response(self, response: requests.Response) -> None:
@@ -425,7 +419,7 @@ class WindowedStream(ParentWithEmbeddedChildren):
     """
 
     is_sorted = False
-    #: Extra filters (field, value) for the first page.
+
     def extra_filters(self, context: dict | None) -> list[tuple[str, str]]:
         """Filters besides the replication window."""
         return []
@@ -577,7 +571,6 @@ def _fmt(value: datetime | None) -> str | None:
 
 
 __all__ = [
-    "AuthenticationError",
     "CartcomAuthError",
     "CartcomStream",
     "EmbeddedChildStream",

@@ -127,13 +127,19 @@ class TargetCartcom(Target):
         )
 
     def process_endofpipe(self) -> None:
-        """Drain (which writes state), then close the results with the summary."""
-        super().process_endofpipe()
-        summary = self.run_summary()
-        self.logger.info("Summary: %s", summary)
-        self.results.close(summary)
-        if self._session is not None:
-            self._session.close()
+        """Drain (which writes state), then close the results with the summary.
+
+        The summary is written even when draining fails (a 401, or a 5xx that outlasted the
+        retries), so the results file always says what was done before the failure.
+        """
+        try:
+            super().process_endofpipe()
+        finally:
+            summary = self.run_summary()
+            self.logger.info("Summary: %s", summary)
+            self.results.close(summary)
+            if self._session is not None:
+                self._session.close()
         if self.results.failed and self.config.get("fail_on_record_errors", True):
             where = f" in {self.results.path}" if self.results.path else " in the log"
             msg = f"{self.results.failed} record(s) failed; see the per-record results{where}."

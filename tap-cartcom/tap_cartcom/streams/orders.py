@@ -11,12 +11,12 @@ import typing as t
 from functools import cached_property
 from urllib.parse import urlsplit
 
-from cartcom_client.quirks import records_from_page
+from cartcom_client.quirks import format_filter_datetime, records_from_page
+from cartcom_client.settings import MAX_URL_LENGTH
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from tap_cartcom import schemas
 from tap_cartcom.client import (
-    MAX_URL_LENGTH,
     EmbeddedChildStream,
     WindowedStream,
     datetime_plan,
@@ -61,7 +61,7 @@ class OrdersStream(WindowedStream):
         if floor is None or self.replication_key != "created_at":
             return text
         start, _ = self.window(context)
-        if start is not None and start.strftime("%Y-%m-%dT%H:%M:%S.%fZ") >= floor:
+        if start is not None and format_filter_datetime(start) >= floor:
             return text
         upper = text.rsplit("lt:", 1)[1]
         return f"gte:{floor}+AND+lt:{upper}"

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-MONEY_FIELDS = ("price", "msrp", "cost")
-
 
 class RecordError(Exception):
     """A per-record error; ``field`` names the listing field (``variants[1].quantity``)."""
@@ -104,18 +102,9 @@ class Listing:
     present: frozenset[str] = frozenset()
 
     @property
-    def is_variant_product(self) -> bool:
-        """Whether the listing has variants."""
-        return bool(self.variants)
-
-    @property
     def option_names(self) -> list[str]:
         """The option names (variant groups), in the order of the first variant."""
         return list(self.variants[0].options) if self.variants else []
-
-    def all_skus(self) -> list[str]:
-        """The listing SKU and every variant SKU."""
-        return [self.sku, *(v.sku for v in self.variants)]
 
 
 def _text(record: dict[str, Any], key: str, where: str | None = None) -> str | None:

@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from cartcom_client import ConfigurationError
+from cartcom_client.settings import MAX_URL_LENGTH
 from singer_sdk import typing as th
 
 OPERATIONS = ("link", "sync", "publish", "overwrite")
 LINK_KEYS = ("sku", "upc")
 OVERWRITE_FIELDS = ("title", "description", "categories", "mpn", "upc", "gtin", "images")
 INDEX_MODES = ("auto", "catalog", "lookup")
-#: IIS/ASP.NET default query-string cap (API-NOTES §14).
-MAX_URL_LENGTH = 2048
 
 LISTING_SETTINGS: list[th.Property] = [
     th.Property(

@@ -18,9 +18,9 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from cartcom_client import CartcomSession, NotFoundError
+from cartcom_client.settings import MAX_URL_LENGTH
 
 MAX_PER_CALL = 100
-MAX_URL_CHARS = 2048
 
 
 def chunks_for_url(
@@ -29,7 +29,7 @@ def chunks_for_url(
     separator_chars: int,
     *,
     max_items: int = MAX_PER_CALL,
-    max_chars: int = MAX_URL_CHARS,
+    max_chars: int = MAX_URL_LENGTH,
 ) -> Iterator[list[str]]:
     """Split ``values`` into lists of at most ``max_items`` whose joined length fits the cap."""
     chunk: list[str] = []

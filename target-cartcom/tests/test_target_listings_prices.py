@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 import pytest
-from target_cartcom.listings.scenarios import run_target
+from target_cartcom.listings.scenarios import add_reference_data, run_target
 
 ALL_OPS = ["link", "sync", "publish", "overwrite"]
 
@@ -27,16 +27,6 @@ def calls_of(calls: list[Any]) -> list[tuple[str, str]]:
 def writes(calls: list[Any]) -> list[tuple[str, str]]:
     """(method, path) of every write call."""
     return [x for x in calls_of(calls) if x[0] != "GET"]
-
-
-def add_reference_data(sb: Any) -> None:
-    """Status, category path, brand, and the Size and Color groups."""
-    sb.store.insert("product_statuses", {"id": 1, "name": "In Stock"})
-    sb.store.insert("categories", {"id": 1, "name": "Apparel", "parent_category_id": 0})
-    sb.store.insert("categories", {"id": 2, "name": "Shirts", "parent_category_id": 1})
-    sb.store.insert("manufacturers", {"id": 1, "name": "Northwind"})
-    sb.store.insert("variant_groups", {"id": 1, "name": "Size", "display_type": "DropDown"})
-    sb.store.insert("variant_groups", {"id": 2, "name": "Color", "display_type": "DropDown"})
 
 
 def publish_calls(
@@ -112,7 +102,7 @@ TWO_DIM = {
 
 # -- publish: the documented number of calls -------------------------------------------------
 def test_minimal_three_variant_product_takes_twelve_calls(sandbox):
-    add_reference_data(sandbox)
+    add_reference_data(sandbox.store)
     listing = {
         "sku": "MIN",
         "title": "Minimal",
@@ -144,7 +134,7 @@ def test_minimal_three_variant_product_takes_twelve_calls(sandbox):
 
 
 def test_one_option_prices_ride_on_the_option_values(sandbox):
-    add_reference_data(sandbox)
+    add_reference_data(sandbox.store)
     result, calls = run(sandbox, [ONE_DIM], operations=ALL_OPS)
     pid = result.by_sku()["ADJ"]["ids"]["product_id"]
     # Brand, image and two distinct prices, yet no price-row call: 14.
@@ -166,7 +156,7 @@ def test_one_option_prices_ride_on_the_option_values(sandbox):
 
 
 def test_size_by_colour_with_brand_and_image_call_list(sandbox):
-    add_reference_data(sandbox)
+    add_reference_data(sandbox.store)
     result, calls = run(sandbox, [TWO_DIM], operations=ALL_OPS)
     assert result.by_sku()["GRID"]["outcome"] == "created"
     assert calls_of(calls) == [
@@ -203,7 +193,7 @@ def test_size_by_colour_with_brand_and_image_call_list(sandbox):
 
 
 def test_prices_an_adjustment_cannot_carry_get_price_rows(sandbox):
-    add_reference_data(sandbox)
+    add_reference_data(sandbox.store)
     listing = copy.deepcopy(ONE_DIM)
     listing["variants"][0]["price"] = 17.0  # below the product price: no negative surcharge
     listing["variants"][2]["cost"] = 9.0  # a cost of its own lives on a price row
@@ -218,7 +208,7 @@ def test_prices_an_adjustment_cannot_carry_get_price_rows(sandbox):
 
 
 def test_without_a_listing_price_the_product_takes_the_lowest(sandbox):
-    add_reference_data(sandbox)
+    add_reference_data(sandbox.store)
     listing = copy.deepcopy(ONE_DIM)
     del listing["price"]
     listing["variants"][0]["price"] = 21.0
@@ -232,7 +222,7 @@ def test_without_a_listing_price_the_product_takes_the_lowest(sandbox):
 # -- sync: whichever place the store keeps the price in --------------------------------------
 @pytest.mark.parametrize("index_mode", ["lookup", "catalog"])
 def test_sync_changes_the_adjustment_of_a_product_priced_by_adjustments(sandbox, index_mode):
-    add_reference_data(sandbox)
+    add_reference_data(sandbox.store)
     first, _ = run(sandbox, [ONE_DIM], operations=ALL_OPS)
     pid = first.by_sku()["ADJ"]["ids"]["product_id"]
     values = value_rows(sandbox, pid)
@@ -265,7 +255,7 @@ def test_sync_changes_the_adjustment_of_a_product_priced_by_adjustments(sandbox,
 
 
 def test_sync_of_the_product_price_keeps_adjusted_variants_right(sandbox):
-    add_reference_data(sandbox)
+    add_reference_data(sandbox.store)
     first, _ = run(sandbox, [ONE_DIM], operations=ALL_OPS)
     pid = first.by_sku()["ADJ"]["ids"]["product_id"]
     values = value_rows(sandbox, pid)
@@ -285,7 +275,7 @@ def test_sync_of_the_product_price_keeps_adjusted_variants_right(sandbox):
 
 
 def test_sync_below_the_product_price_moves_the_price_to_a_price_row(sandbox):
-    add_reference_data(sandbox)
+    add_reference_data(sandbox.store)
     first, _ = run(sandbox, [ONE_DIM], operations=ALL_OPS)
     pid = first.by_sku()["ADJ"]["ids"]["product_id"]
     values = value_rows(sandbox, pid)
@@ -304,7 +294,7 @@ def test_sync_below_the_product_price_moves_the_price_to_a_price_row(sandbox):
 
 
 def test_sync_keeps_using_price_rows_where_the_product_has_them(sandbox):
-    add_reference_data(sandbox)
+    add_reference_data(sandbox.store)
     listing = copy.deepcopy(ONE_DIM)
     listing["variants"][2]["cost"] = 9.0  # L gets a price row at publish
     first, _ = run(sandbox, [listing], operations=ALL_OPS)
@@ -327,7 +317,7 @@ def test_sync_keeps_using_price_rows_where_the_product_has_them(sandbox):
 
 
 def test_dry_run_plans_exactly_the_adjustment_writes(sandbox):
-    add_reference_data(sandbox)
+    add_reference_data(sandbox.store)
     run(sandbox, [ONE_DIM], operations=ALL_OPS)
     listing = copy.deepcopy(ONE_DIM)
     listing["price"] = 17.5

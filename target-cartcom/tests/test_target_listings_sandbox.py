@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import requests
-from target_cartcom.listings.scenarios import run_target, singer_lines
+from target_cartcom.listings.scenarios import add_reference_data, run_target, singer_lines
 from target_cartcom.target import FailedRecordsError
 
 ALL_OPS = ["link", "sync", "publish", "overwrite"]
@@ -117,15 +117,6 @@ def base_price(sb: Any, vi_id: int) -> float:
     return min(rows(sb, "product_pricing", variant_inventory_id=vi_id), key=lambda r: r["id"])[
         "price"
     ]
-
-
-def add_reference_data(sb: Any) -> None:
-    """Status, category path, brand and Size group in an empty store."""
-    sb.store.insert("product_statuses", {"id": 1, "name": "In Stock"})
-    sb.store.insert("categories", {"id": 1, "name": "Apparel", "parent_category_id": 0})
-    sb.store.insert("categories", {"id": 2, "name": "Shirts", "parent_category_id": 1})
-    sb.store.insert("manufacturers", {"id": 1, "name": "Northwind"})
-    sb.store.insert("variant_groups", {"id": 1, "name": "Size", "display_type": "DropDown"})
 
 
 TEE = {
@@ -375,7 +366,7 @@ def test_publish_of_an_existing_sku_links_and_updates(seeded_sandbox):
 
 
 def test_publish_three_variant_product_takes_twelve_calls(sandbox):
-    add_reference_data(sandbox)
+    add_reference_data(sandbox.store, groups=("Size",))
     tee = {
         "sku": "TEE-3",
         "title": "Three Sizes",
@@ -407,7 +398,7 @@ def test_publish_three_variant_product_takes_twelve_calls(sandbox):
 
 
 def test_publish_call_formula_with_brand_pictures_and_prices(sandbox):
-    add_reference_data(sandbox)
+    add_reference_data(sandbox.store, groups=("Size",))
     tee = {
         "sku": "TEE-4",
         "title": "Full",
@@ -738,7 +729,7 @@ def test_negative_variant_quantity_names_the_variant(seeded_sandbox):
 
 # -- pacing ----------------------------------------------------------------------------------
 def test_pacing_makes_no_429_at_five_calls_per_second(sandbox):
-    add_reference_data(sandbox)
+    add_reference_data(sandbox.store, groups=("Size",))
     sandbox.ratelimit.configure(calls=5, window=1.0)
     # Control: an unpaced burst of twelve calls does get a 429 from this sandbox.
     burst = [
@@ -835,7 +826,7 @@ def test_publish_and_rerun_under_the_api_quirks(quirks):
 
     config = SandboxConfig(plan="unlimited", **quirks)
     with SandboxServer(":memory:", tokens=["test-token"], config=config) as sb:
-        add_reference_data(sb)
+        add_reference_data(sb.store, groups=("Size",))
         first, _ = run(sb, [TEE, MUG], operations=ALL_OPS)
         assert {r["outcome"] for r in first.results} == {"created"}
         again, calls = run(sb, [TEE, MUG], operations=ALL_OPS)

@@ -89,6 +89,16 @@ def run_target(
 
 
 # -- a large catalog ------------------------------------------------------------------------
+def add_reference_data(store: Any, groups: tuple[str, ...] = ("Size", "Color")) -> None:
+    """Seed an empty store with a status, the category path Apparel > Shirts, a brand and groups."""
+    store.insert("product_statuses", {"id": 1, "name": "In Stock"})
+    store.insert("categories", {"id": 1, "name": "Apparel", "parent_category_id": 0})
+    store.insert("categories", {"id": 2, "name": "Shirts", "parent_category_id": 1})
+    store.insert("manufacturers", {"id": 1, "name": "Northwind"})
+    for number, name in enumerate(groups, start=1):
+        store.insert("variant_groups", {"id": number, "name": name, "display_type": "DropDown"})
+
+
 def _stamp() -> dict[str, str]:
     return {"created_at": "2024-01-02T03:04:05-06:00", "updated_at": "2024-01-02T03:04:05-06:00"}
 

@@ -18,6 +18,7 @@ $(STAMP): $(PKGS)
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: install lint
 	$(BIN)/pytest

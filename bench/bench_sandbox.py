@@ -59,8 +59,9 @@ def _run(base: str, pages: list[int], threads: int) -> dict:
         local = []
         for page in mine:
             t0 = time.perf_counter()
-            r = session.get(f"{base}/orders", params={"count": 100, "expand": "items",
-                                                       "page": page}, timeout=60)
+            r = session.get(
+                f"{base}/orders", params={"count": 100, "expand": "items", "page": page}, timeout=60
+            )
             body = r.content
             local.append(time.perf_counter() - t0)
             if r.status_code != 200 or b'"items"' not in body:
@@ -77,7 +78,9 @@ def _run(base: str, pages: list[int], threads: int) -> dict:
         w.join()
     wall = time.perf_counter() - began
     return {
-        "threads": threads, "requests": len(pages), "errors": len(errors),
+        "threads": threads,
+        "requests": len(pages),
+        "errors": len(errors),
         "median_ms": round(statistics.median(lat) * 1000, 2),
         "p95_ms": round(_pct(lat, 0.95) * 1000, 2),
         "max_ms": round(max(lat) * 1000, 2),
@@ -93,9 +96,11 @@ def _profile(server: SandboxServer, pages: list[int]) -> str:
     prof = cProfile.Profile()
     prof.enable()
     for page in pages:
-        client.get("/api/v1/orders", query_string={"count": 100, "expand": "items",
-                                                   "page": page},
-                   headers={"X-AC-Auth-Token": TOKEN})
+        client.get(
+            "/api/v1/orders",
+            query_string={"count": 100, "expand": "items", "page": page},
+            headers={"X-AC-Auth-Token": TOKEN},
+        )
     prof.disable()
     out = io.StringIO()
     pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(25)
@@ -111,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--db", default=None, help="reuse (or keep) this file instead of a temp one")
     ap.add_argument("--profile", action="store_true", help="print a handler profile")
-    ap.add_argument("--parallel", action="store_true",
-                    help="seed with the generator in a helper process")
+    ap.add_argument(
+        "--parallel", action="store_true", help="seed with the generator in a helper process"
+    )
     ap.add_argument("--out", default=str(RESULTS))
     ns = ap.parse_args(argv)
 
@@ -121,11 +127,19 @@ def main(argv: list[str] | None = None) -> int:
     db = Path(ns.db) if ns.db else Path(tmpdir.name) / "bench.db"
     seed_info: dict = {"reused": True}
     if not db.exists():
-        summary = seed_store(str(db), products=ns.products, orders=ns.orders, seed=ns.seed,
-                             start=date(2024, 1, 8), days=90,
-                             parallel=ns.parallel)
+        summary = seed_store(
+            str(db),
+            products=ns.products,
+            orders=ns.orders,
+            seed=ns.seed,
+            start=date(2024, 1, 8),
+            days=90,
+            parallel=ns.parallel,
+        )
         seed_info = {
-            "reused": False, "seconds": summary["seconds"], "counts": summary["counts"],
+            "reused": False,
+            "seconds": summary["seconds"],
+            "counts": summary["counts"],
             "helper_process": ns.parallel,
             "rows": sum(summary["counts"].values()),
             "docs_per_s": round(sum(summary["counts"].values()) / summary["seconds"]),
@@ -137,12 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     server = SandboxServer(str(db), tokens=[TOKEN], config=config).start()
     try:
         base = server.base_url
-        total = requests.get(f"{base}/orders", params={"count": 1}, timeout=60,
-                             headers={"X-AC-Auth-Token": TOKEN}).json()["total_count"]
+        total = requests.get(
+            f"{base}/orders", params={"count": 1}, timeout=60, headers={"X-AC-Auth-Token": TOKEN}
+        ).json()["total_count"]
         last_page = max(1, -(-total // 100))
         _run(base, _pages(10, last_page, 99), 1)  # warm-up
-        runs = [_run(base, _pages(ns.requests, last_page, salt), threads)
-                for salt, threads in enumerate((1, 2, 4))]
+        runs = [
+            _run(base, _pages(ns.requests, last_page, salt), threads)
+            for salt, threads in enumerate((1, 2, 4))
+        ]
         profile = _profile(server, _pages(30, last_page, 7)) if ns.profile else None
     finally:
         server.stop()
@@ -151,24 +168,37 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "sandbox",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform(),
-                    "loadavg_before": load_before, "loadavg_after": list(os.getloadavg())},
-        "orders": ns.orders, "products": ns.products, "seed": seed_info,
-        "call": "GET /orders?count=100&expand=items&page=N", "runs": runs,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "loadavg_before": load_before,
+            "loadavg_after": list(os.getloadavg()),
+        },
+        "orders": ns.orders,
+        "products": ns.products,
+        "seed": seed_info,
+        "call": "GET /orders?count=100&expand=items&page=N",
+        "runs": runs,
     }
     out = Path(ns.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
     print(f"\nload average before/after: {load_before[0]:.1f} / {os.getloadavg()[0]:.1f}")
-    print(f"seed {ns.orders} orders / {ns.products} products: "
-          f"{seed_info.get('seconds', 'reused')} s, {seed_info['file_mb']} MB")
-    print(f"{'threads':>7} {'requests':>8} {'median ms':>10} {'p95 ms':>8} {'max ms':>8} "
-          f"{'req/s':>7} {'errors':>6}")
+    print(
+        f"seed {ns.orders} orders / {ns.products} products: "
+        f"{seed_info.get('seconds', 'reused')} s, {seed_info['file_mb']} MB"
+    )
+    print(
+        f"{'threads':>7} {'requests':>8} {'median ms':>10} {'p95 ms':>8} {'max ms':>8} "
+        f"{'req/s':>7} {'errors':>6}"
+    )
     for r in runs:
-        print(f"{r['threads']:>7} {r['requests']:>8} {r['median_ms']:>10} {r['p95_ms']:>8} "
-              f"{r['max_ms']:>8} {r['rps']:>7} {r['errors']:>6}")
+        print(
+            f"{r['threads']:>7} {r['requests']:>8} {r['median_ms']:>10} {r['p95_ms']:>8} "
+            f"{r['max_ms']:>8} {r['rps']:>7} {r['errors']:>6}"
+        )
     print(f"results: {out}")
     if profile:
         print(profile)

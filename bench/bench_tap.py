@@ -62,8 +62,22 @@ class Sandbox:
     def __init__(self, db: Path, *, calls: int | None = None, window: float = 1.0) -> None:
         """Start serving ``db``; ``calls`` per ``window`` (None = unlimited)."""
         self.port = free_port()
-        args = [PY, "-m", "cartcom_sandbox", "serve", "--db", str(db), "--port", str(self.port),
-                "--token", TOKEN, "--max-count", "1000", "--window", str(window)]
+        args = [
+            PY,
+            "-m",
+            "cartcom_sandbox",
+            "serve",
+            "--db",
+            str(db),
+            "--port",
+            str(self.port),
+            "--token",
+            TOKEN,
+            "--max-count",
+            "1000",
+            "--window",
+            str(window),
+        ]
         args += ["--calls", str(calls)] if calls else ["--plan", "unlimited"]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.base_url = f"http://127.0.0.1:{self.port}/api/v1"
@@ -129,9 +143,14 @@ def child_tap(spec: dict[str, Any]) -> dict[str, Any]:
         sys.stdout = real
     if sink.file:
         sink.file.close()
-    return {"wall": wall, "cpu": cpu, "records": sink.records,
-            "calls": sum(tap.pacing.calls.values()), "rate_limited": tap.pacing.rate_limited,
-            "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "records": sink.records,
+        "calls": sum(tap.pacing.calls.values()),
+        "rate_limited": tap.pacing.rate_limited,
+        "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def child_floor(spec: dict[str, Any]) -> dict[str, Any]:
@@ -146,8 +165,11 @@ def child_floor(spec: dict[str, Any]) -> dict[str, Any]:
             message = json.loads(line)
             if message.get("type") == "RECORD":
                 rows.setdefault(message["stream"], []).append(message["record"])
-    schemas = {name: s.schema for name, s in TapCartcom(
-        config=spec["config"], parse_env_config=False).streams.items() if name in rows}
+    schemas = {
+        name: s.schema
+        for name, s in TapCartcom(config=spec["config"], parse_env_config=False).streams.items()
+        if name in rows
+    }
 
     def make(name: str) -> type[Stream]:
         class MemoryStream(Stream):
@@ -177,21 +199,35 @@ def child_floor(spec: dict[str, Any]) -> dict[str, Any]:
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     finally:
         sys.stdout = real
-    return {"wall": wall, "cpu": cpu, "records": sink.records,
-            "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "records": sink.records,
+        "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def run_child(mode: str, spec: dict[str, Any]) -> dict[str, Any]:
     """Run one measurement in a fresh interpreter."""
-    out = subprocess.run([PY, __file__, "--child", mode, json.dumps(spec)], check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [PY, __file__, "--child", mode, json.dumps(spec)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def tap_config(sandbox: Sandbox, **extra: Any) -> dict[str, Any]:
     """Config for a sandbox run."""
-    config = {"access_token": TOKEN, "api_url": sandbox.base_url, "calls_per_window": 100000,
-              "window_seconds": 1, "start_date": "2000-01-01T00:00:00Z", "page_size": 250}
+    config = {
+        "access_token": TOKEN,
+        "api_url": sandbox.base_url,
+        "calls_per_window": 100000,
+        "window_seconds": 1,
+        "start_date": "2000-01-01T00:00:00Z",
+        "page_size": 250,
+    }
     config.update(extra)
     return config
 
@@ -221,12 +257,14 @@ def main() -> None:
             keep = str(captured) if i == 0 else None
             spec = {"config": tap_config(sandbox), "streams": ORDER_STREAMS, "keep": keep}
             runs.append(run_child("tap", spec))
-            floors.append(run_child("floor", {"config": tap_config(sandbox),
-                                              "records": str(captured)}))
+            floors.append(
+                run_child("floor", {"config": tap_config(sandbox), "records": str(captured)})
+            )
         best = min(runs, key=lambda r: r["cpu"])
         floor = min(floors, key=lambda r: r["cpu"])
         results["throughput"] = {
-            "orders": n_orders, "records": best["records"],
+            "orders": n_orders,
+            "records": best["records"],
             "records_per_s": best["records"] / best["wall"],
             "cpu_us_per_record": 1e6 * best["cpu"] / best["records"],
             "floor_records_per_s": floor["records"] / floor["wall"],
@@ -240,10 +278,13 @@ def main() -> None:
         family = run_child("tap", {"config": tap_config(sandbox), "streams": FAMILY})
         logged = sandbox.calls()
         results["calls"] = {
-            "orders": n_orders, "page_size": 250, "calls": len(logged),
+            "orders": n_orders,
+            "page_size": 250,
+            "calls": len(logged),
             "calls_per_1000_orders": 1000 * len(logged) / n_orders,
             "bound_2_ceil_n_over_page_plus_5": 2 * -(-n_orders // 250) + 5,
-            "by_path": _by_path(logged), "records": family["records"],
+            "by_path": _by_path(logged),
+            "records": family["records"],
         }
     finally:
         sandbox.stop()
@@ -255,15 +296,21 @@ def main() -> None:
     for plan, calls, window, page in (("steel", 5, 1.0, 100), ("gold", 50, 5.0, 50)):
         sandbox = Sandbox(db_small, calls=calls, window=window)
         try:
-            config = tap_config(sandbox, calls_per_window=calls, window_seconds=window,
-                                page_size=page)
+            config = tap_config(
+                sandbox, calls_per_window=calls, window_seconds=window, page_size=page
+            )
             run = run_child("tap", {"config": config, "streams": FAMILY})
             logged = sandbox.calls()
             ideal = len(logged) * window / calls
             results["utilisation"][plan] = {
-                "calls_per_window": calls, "window_s": window, "page_size": page,
-                "calls": len(logged), "status_429": sum(1 for c in logged if c["status"] == 429),
-                "ideal_s": ideal, "wall_s": run["wall"], "utilisation": ideal / run["wall"],
+                "calls_per_window": calls,
+                "window_s": window,
+                "page_size": page,
+                "calls": len(logged),
+                "status_429": sum(1 for c in logged if c["status"] == 429),
+                "ideal_s": ideal,
+                "wall_s": run["wall"],
+                "utilisation": ideal / run["wall"],
                 "cpu_s": run["cpu"],
             }
         finally:
@@ -276,8 +323,12 @@ def main() -> None:
         sandbox = Sandbox(db)
         try:
             run = run_child("tap", {"config": tap_config(sandbox), "streams": ORDER_STREAMS})
-            results["rss"][str(n)] = {"maxrss_mb": run["maxrss_mb"], "records": run["records"],
-                                      "wall_s": run["wall"], "cpu_s": run["cpu"]}
+            results["rss"][str(n)] = {
+                "maxrss_mb": run["maxrss_mb"],
+                "records": run["records"],
+                "wall_s": run["wall"],
+                "cpu_s": run["cpu"],
+            }
         finally:
             sandbox.stop()
 
@@ -303,14 +354,21 @@ def print_table(results: dict[str, Any]) -> None:
         ("CPU us/record (tap)", f"{t['cpu_us_per_record']:.1f}"),
         ("CPU us/record (SDK floor)", f"{t['floor_cpu_us_per_record']:.1f}"),
         ("CPU ratio tap/floor (goal <= 1.5)", f"{t['cpu_ratio_to_floor']:.2f}"),
-        (f"calls for {c['orders']:,} orders (bound {c['bound_2_ceil_n_over_page_plus_5']})",
-         f"{c['calls']}"),
+        (
+            f"calls for {c['orders']:,} orders (bound {c['bound_2_ceil_n_over_page_plus_5']})",
+            f"{c['calls']}",
+        ),
         ("calls per 1,000 orders", f"{c['calls_per_1000_orders']:.1f}"),
     ]
     for plan, u in results["utilisation"].items():
-        rows.append((f"utilisation {plan} ({u['calls_per_window']}/{u['window_s']:g} s, "
-                     f"page {u['page_size']}, {u['calls']} calls, "
-                     f"{u['status_429']} x 429)", f"{u['utilisation']:.3f}"))
+        rows.append(
+            (
+                f"utilisation {plan} ({u['calls_per_window']}/{u['window_s']:g} s, "
+                f"page {u['page_size']}, {u['calls']} calls, "
+                f"{u['status_429']} x 429)",
+                f"{u['utilisation']:.3f}",
+            )
+        )
     for n, r in results["rss"].items():
         rows.append((f"peak RSS, {int(n):,} orders", f"{r['maxrss_mb']:.0f} MB"))
     width = max(len(k) for k, _ in rows)

@@ -44,9 +44,16 @@ def token_hash(token: str) -> str:
 class SandboxApp:
     """WSGI callable serving /api/v1 and /_sandbox."""
 
-    def __init__(self, store: Store, config: SandboxConfig,
-                 tokens: Iterable[str] | Mapping[str, Iterable[str] | None], *,
-                 ratelimit: RateLimiter, faults: FaultInjector, calls: CallLog) -> None:
+    def __init__(
+        self,
+        store: Store,
+        config: SandboxConfig,
+        tokens: Iterable[str] | Mapping[str, Iterable[str] | None],
+        *,
+        ratelimit: RateLimiter,
+        faults: FaultInjector,
+        calls: CallLog,
+    ) -> None:
         """Wire the parts together."""
         self.store = store
         self.config = config
@@ -59,8 +66,9 @@ class SandboxApp:
         self._cache_lock = threading.Lock()
         self.clock = time.monotonic  # the cache's clock (tests may replace it)
 
-    def _cached(self, environ: dict[str, Any], method: str, token: str | None, path: str,
-                query: str) -> tuple[float, bytes] | None:
+    def _cached(
+        self, environ: dict[str, Any], method: str, token: str | None, path: str, query: str
+    ) -> tuple[float, bytes] | None:
         """A cached GET ``(stored_at, body)`` (``cache_seconds`` > 0) unless ``no-cache``."""
         if method != "GET" or self.config.cache_seconds <= 0:
             return None
@@ -82,16 +90,18 @@ class SandboxApp:
         """DOC §1.10 headers of a cacheable GET (values INF)."""
         ttl = self.config.cache_seconds
         produced = time.time() - (self.clock() - stored_at)
-        return {"Cache-Control": f"private, max-age={max(0, math.ceil(ttl))}",
-                "Last-Modified": formatdate(produced, usegmt=True),
-                "Expires": formatdate(produced + ttl, usegmt=True)}
+        return {
+            "Cache-Control": f"private, max-age={max(0, math.ceil(ttl))}",
+            "Last-Modified": formatdate(produced, usegmt=True),
+            "Expires": formatdate(produced + ttl, usegmt=True),
+        }
 
     # ------------------------------------------------------------------ WSGI
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         """Serve one request."""
         path = environ.get("PATH_INFO", "") or "/"
         if path == ADMIN or path.startswith(ADMIN + "/"):
-            status, body = self._admin(Request(environ), path[len(ADMIN):])
+            status, body = self._admin(Request(environ), path[len(ADMIN) :])
             return self._respond(start_response, status, body, {})
         return self._api(environ, start_response, path)
 
@@ -103,29 +113,47 @@ class SandboxApp:
         token = environ.get("HTTP_X_AC_AUTH_TOKEN")
         valid = token is not None and token in self.tokens
         request_json = _parse_json_quietly(request)
-        record = {"method": method, "path": path, "query": query, "ts": arrived,
-                  "request_json": None if request_json is _INVALID else request_json,
-                  "token_hash": token_hash(token) if token else None}
+        record = {
+            "method": method,
+            "path": path,
+            "query": query,
+            "ts": arrived,
+            "request_json": None if request_json is _INVALID else request_json,
+            "token_hash": token_hash(token) if token else None,
+        }
         headers: dict[str, str] = {}
         fault: Fault | None = None
         decision: Decision = self.ratelimit.peek(token if valid else None)
         try:
-            raw_uri = environ.get("REQUEST_URI") or environ.get("RAW_URI") or (
-                path + ("?" + query if query else ""))
+            raw_uri = (
+                environ.get("REQUEST_URI")
+                or environ.get("RAW_URI")
+                or (path + ("?" + query if query else ""))
+            )
             if len(raw_uri) > self.config.max_url_length:
-                raise ApiError(414, f"The request URL is {len(raw_uri)} characters long; "
-                                    f"the limit is {self.config.max_url_length}.")
+                raise ApiError(
+                    414,
+                    f"The request URL is {len(raw_uri)} characters long; "
+                    f"the limit is {self.config.max_url_length}.",
+                )
             if not (path == API or path.startswith(API + "/")):
                 raise ApiError(404, "Not an API route.")
             if not valid:
-                raise ApiError(401, "A valid X-AC-Auth-Token header is required."
-                               if token is None else "The X-AC-Auth-Token is not valid.")
+                raise ApiError(
+                    401,
+                    "A valid X-AC-Auth-Token header is required."
+                    if token is None
+                    else "The X-AC-Auth-Token is not valid.",
+                )
             decision = self.ratelimit.hit(token)  # type: ignore[arg-type]
             if not decision.allowed:
                 headers["Retry-After"] = decision.retry_after or "10"
-                raise ApiError(429, "The call limit for this token has been reached; retry "
-                                    "after the window resets.")
-            sub = _JSON_SUFFIX.sub("", path[len(API):])
+                raise ApiError(
+                    429,
+                    "The call limit for this token has been reached; retry "
+                    "after the window resets.",
+                )
+            sub = _JSON_SUFFIX.sub("", path[len(API) :])
             self._check_scope(token, sub, method)  # type: ignore[arg-type]
             # Faults stand for failures behind auth and the limiter: they count as calls.
             fault = self.faults.pick(method, path)
@@ -134,8 +162,9 @@ class SandboxApp:
                 fault = None
             if fault is not None and fault.kind == "status":
                 if fault.status == 429:
-                    headers["Retry-After"] = str(fault.retry_after or
-                                                 max(1, math.ceil(self.ratelimit.window)))
+                    headers["Retry-After"] = str(
+                        fault.retry_after or max(1, math.ceil(self.ratelimit.window))
+                    )
                 raise ApiError(fault.status, "Injected fault.")
             if fault is not None and fault.kind == "drop" and not fault.process:
                 raise ApiError(0)
@@ -160,8 +189,7 @@ class SandboxApp:
             status, body = 500, envelope(500, f"Sandbox error: {type(err).__name__}: {err}")
         headers["X-AC-Call-Limit"] = decision.header
         if fault is not None and fault.kind in ("drop", "truncate"):
-            return self._sabotage(environ, fault, status, body, headers=headers,
-                                  record=record)
+            return self._sabotage(environ, fault, status, body, headers=headers, record=record)
         payload = body if isinstance(body, bytes) else b"" if body is None else jsonio.dumps(body)
         self.calls.append(CallRecord(status=status, bytes=len(payload), **record))
         return self._respond(start_response, status, payload, headers)
@@ -174,13 +202,12 @@ class SandboxApp:
         first = next((p for p in sub.split("/") if p), "")
         need = scopes.missing_scope(granted, unquote_plus(first), method)
         if need is not None:
-            raise ApiError(401, f"The token lacks the {need} scope required for "
-                                f"{method} /{first}.")
+            raise ApiError(401, f"The token lacks the {need} scope required for {method} /{first}.")
 
-    def _respond(self, start_response: Any, status: int, body: Any,
-                 headers: dict[str, str]) -> Iterable[bytes]:
-        payload = body if isinstance(body, bytes) else (
-            b"" if body is None else jsonio.dumps(body))
+    def _respond(
+        self, start_response: Any, status: int, body: Any, headers: dict[str, str]
+    ) -> Iterable[bytes]:
+        payload = body if isinstance(body, bytes) else (b"" if body is None else jsonio.dumps(body))
         hdrs = list(headers.items())
         if status != 204:
             hdrs.append(("Content-Type", "application/json; charset=utf-8"))
@@ -190,32 +217,50 @@ class SandboxApp:
         start_response(f"{status} {_reason(status)}", hdrs)
         return [payload]
 
-    def _sabotage(self, environ: dict[str, Any], fault: Fault, status: int, body: Any, *,
-                  headers: dict[str, str], record: dict[str, Any]) -> Iterable[bytes]:
+    def _sabotage(
+        self,
+        environ: dict[str, Any],
+        fault: Fault,
+        status: int,
+        body: Any,
+        *,
+        headers: dict[str, str],
+        record: dict[str, Any],
+    ) -> Iterable[bytes]:
         sock: socket.socket | None = environ.get("werkzeug.socket")
         sent = 0
         if sock is not None:
             try:
                 if fault.kind == "truncate":
-                    payload = (body if isinstance(body, bytes) else
-                               b"{}" if body is None else jsonio.dumps(body))
+                    payload = (
+                        body
+                        if isinstance(body, bytes)
+                        else b"{}"
+                        if body is None
+                        else jsonio.dumps(body)
+                    )
                     head = [f"HTTP/1.1 {status} {_reason(status)}"]
                     head += [f"{k}: {v}" for k, v in headers.items()]
-                    head += ["Content-Type: application/json; charset=utf-8",
-                             f"Content-Length: {len(payload)}", "Connection: close", "", ""]
+                    head += [
+                        "Content-Type: application/json; charset=utf-8",
+                        f"Content-Length: {len(payload)}",
+                        "Connection: close",
+                        "",
+                        "",
+                    ]
                     part = payload[: max(1, len(payload) // 2)]
                     sock.sendall("\r\n".join(head).encode() + part)
                     sent = len(part)
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        self.calls.append(CallRecord(status=status if fault.kind == "truncate" else 0,
-                                     bytes=sent, **record))
+        self.calls.append(
+            CallRecord(status=status if fault.kind == "truncate" else 0, bytes=sent, **record)
+        )
         raise DroppedConnectionError(f"injected {fault.kind}")
 
     # --------------------------------------------------------------- routing
-    def _route(self, request: Request, method: str, sub: str,
-               body: Any) -> tuple[int, Any]:
+    def _route(self, request: Request, method: str, sub: str, body: Any) -> tuple[int, Any]:
         parts = [unquote_plus(p) for p in sub.strip("/").split("/") if p]
         if not parts:
             raise ApiError(404, "No resource given.")
@@ -254,8 +299,9 @@ class SandboxApp:
         if len(parts) == 1:
             need("GET", "POST")
             if method == "GET":
-                return 200, eng.list(name, list(args.items(multi=True)),
-                                     lambda p: _page_url(request, p))
+                return 200, eng.list(
+                    name, list(args.items(multi=True)), lambda p: _page_url(request, p)
+                )
             return eng.create_or_update(name, json_body())
         if len(parts) == 2 and parts[1] == "select_many":
             need("GET")
@@ -308,7 +354,7 @@ class SandboxApp:
                 if method == "POST":
                     specs = body if isinstance(body, list) else (body or {}).get("script", [])
                     self.faults.script(specs)
-                    for r in ([] if isinstance(body, list) else (body or {}).get("rates", [])):
+                    for r in [] if isinstance(body, list) else (body or {}).get("rates", []):
                         self.faults.rate(**r)
                     if isinstance(body, dict) and isinstance(body.get("rate"), dict):
                         self.faults.rate(**body["rate"])
@@ -316,9 +362,9 @@ class SandboxApp:
             if sub == "/ratelimit":
                 if method == "POST":
                     opts = dict(body or {})
-                    kwargs: dict[str, Any] = {k: opts[k] for k in
-                                              ("window", "retry_after_format", "plan")
-                                              if k in opts}
+                    kwargs: dict[str, Any] = {
+                        k: opts[k] for k in ("window", "retry_after_format", "plan") if k in opts
+                    }
                     if "calls" in opts:
                         kwargs["calls"] = opts["calls"]
                     self.ratelimit.configure(**kwargs)
@@ -367,10 +413,14 @@ def _check_body(request: Request, method: str, sub: str, parsed: Any) -> None:
     if not request.get_data(cache=True).strip():
         return
     ctype = (request.mimetype or "").lower()
-    if ctype not in _JSON_TYPES and not (ctype.startswith("application/")
-                                         and ctype.endswith("+json")):
-        raise ApiError(400, f"The request body must be JSON (Content-Type: application/json), "
-                            f"not '{ctype or 'none'}'.")
+    if ctype not in _JSON_TYPES and not (
+        ctype.startswith("application/") and ctype.endswith("+json")
+    ):
+        raise ApiError(
+            400,
+            f"The request body must be JSON (Content-Type: application/json), "
+            f"not '{ctype or 'none'}'.",
+        )
     if parsed is _INVALID:
         raise ApiError(400, "The request body is not valid JSON.")
 

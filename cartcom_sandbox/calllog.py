@@ -64,8 +64,9 @@ class CallLog:
         """Index like a list."""
         return self.snapshot()[index]
 
-    def count(self, method: str | None = None, path_prefix: str | None = None,
-              status: int | None = None) -> int:
+    def count(
+        self, method: str | None = None, path_prefix: str | None = None, status: int | None = None
+    ) -> int:
         """Records matching all given criteria (``path_prefix`` with or without /api/v1)."""
         n = 0
         for r in self.snapshot():
@@ -74,7 +75,7 @@ class CallLog:
             if status is not None and r.status != status:
                 continue
             if path_prefix is not None:
-                rel = r.path[len("/api/v1"):] if r.path.startswith("/api/v1") else r.path
+                rel = r.path[len("/api/v1") :] if r.path.startswith("/api/v1") else r.path
                 if not (r.path.startswith(path_prefix) or rel.startswith(path_prefix)):
                     continue
             n += 1

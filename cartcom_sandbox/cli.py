@@ -18,43 +18,80 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--db", required=True, help="SQLite file (created if missing) or :memory:")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8600)
-    p.add_argument("--token", action="append", dest="tokens", metavar="T",
-                   help="accepted X-AC-Auth-Token (repeatable; default: test-token); "
-                   "T:read_catalog,read_orders limits T to those scopes (default: all)")
-    p.add_argument("--plan", choices=list(PLANS), default="steel",
-                   help="calls per window: steel 5, bronze 10, silver 20, gold 50 (default steel)")
+    p.add_argument(
+        "--token",
+        action="append",
+        dest="tokens",
+        metavar="T",
+        help="accepted X-AC-Auth-Token (repeatable; default: test-token); "
+        "T:read_catalog,read_orders limits T to those scopes (default: all)",
+    )
+    p.add_argument(
+        "--plan",
+        choices=list(PLANS),
+        default="steel",
+        help="calls per window: steel 5, bronze 10, silver 20, gold 50 (default steel)",
+    )
     p.add_argument("--calls", type=int, default=None, help="override the plan's calls per window")
     p.add_argument("--window", type=float, default=10.0, help="rate-limit window in seconds")
     p.add_argument("--max-count", type=int, default=1000, help="largest page size honoured")
-    p.add_argument("--count-over-max", choices=["cap", "error"], default="cap",
-                   help="a larger count is capped silently (default) or answered 400")
-    p.add_argument("--empty-page-status", type=int, choices=[200, 404], default=200,
-                   help="status of an empty page 1 (default 200 with [])")
+    p.add_argument(
+        "--count-over-max",
+        choices=["cap", "error"],
+        default="cap",
+        help="a larger count is capped silently (default) or answered 400",
+    )
+    p.add_argument(
+        "--empty-page-status",
+        type=int,
+        choices=[200, 404],
+        default=200,
+        help="status of an empty page 1 (default 200 with [])",
+    )
     p.add_argument("--retry-after", choices=["seconds", "http-date"], default="seconds")
     p.add_argument("--max-url-length", type=int, default=2048)
-    p.add_argument("--timezone", default=None, help="store-local zone (default: the store's, "
-                   "else America/Chicago)")
-    p.add_argument("--cache-seconds", type=float, default=0.0,
-                   help="serve repeated GETs stale for this long unless the request sends "
-                   "Cache-Control: no-cache (default 0: off)")
-    p.add_argument("--external-images", choices=["keep", "rewrite"], default="keep",
-                   help="store a downloaded external picture URL as is (default) or as "
-                   "/shared/images/<basename>")
-    p.add_argument("--no-shipment-items-in-order-expand", action="store_false",
-                   dest="shipment_items_in_order_expand",
-                   help="shipments nested under orders come without their items")
-    p.add_argument("--list-key", action="append", default=[], metavar="RESOURCE=KEY",
-                   help="override a list wrapper key, e.g. order_shipments=shipments")
+    p.add_argument(
+        "--timezone",
+        default=None,
+        help="store-local zone (default: the store's, else America/Chicago)",
+    )
+    p.add_argument(
+        "--cache-seconds",
+        type=float,
+        default=0.0,
+        help="serve repeated GETs stale for this long unless the request sends "
+        "Cache-Control: no-cache (default 0: off)",
+    )
+    p.add_argument(
+        "--external-images",
+        choices=["keep", "rewrite"],
+        default="keep",
+        help="store a downloaded external picture URL as is (default) or as "
+        "/shared/images/<basename>",
+    )
+    p.add_argument(
+        "--no-shipment-items-in-order-expand",
+        action="store_false",
+        dest="shipment_items_in_order_expand",
+        help="shipments nested under orders come without their items",
+    )
+    p.add_argument(
+        "--list-key",
+        action="append",
+        default=[],
+        metavar="RESOURCE=KEY",
+        help="override a list wrapper key, e.g. order_shipments=shipments",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser."""
-    parser = argparse.ArgumentParser(prog="cartcom-sandbox",
-                                     description="Local emulator of the Cart.com API v1.")
+    parser = argparse.ArgumentParser(
+        prog="cartcom-sandbox", description="Local emulator of the Cart.com API v1."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
-    sub.add_parser("seed", help="build a deterministic store (see `seed --help`)",
-                   add_help=False)
+    sub.add_parser("seed", help="build a deterministic store (see `seed --help`)", add_help=False)
     return parser
 
 
@@ -67,18 +104,25 @@ def serve(args: argparse.Namespace) -> int:
             raise SystemExit(f"--list-key needs RESOURCE=KEY, got {item!r}")
         list_keys[res] = key
     config = SandboxConfig(
-        plan=args.plan, rate_calls=args.calls, rate_window=args.window,
-        retry_after_format=args.retry_after, max_count=args.max_count,
-        count_over_max=args.count_over_max, empty_page_status=args.empty_page_status,
-        max_url_length=args.max_url_length, list_keys=list_keys,
-        cache_seconds=args.cache_seconds, external_images=args.external_images,
+        plan=args.plan,
+        rate_calls=args.calls,
+        rate_window=args.window,
+        retry_after_format=args.retry_after,
+        max_count=args.max_count,
+        count_over_max=args.count_over_max,
+        empty_page_status=args.empty_page_status,
+        max_url_length=args.max_url_length,
+        list_keys=list_keys,
+        cache_seconds=args.cache_seconds,
+        external_images=args.external_images,
         shipment_items_in_order_expand=args.shipment_items_in_order_expand,
         timezone=args.timezone or "America/Chicago",
     )
     store = Store(args.db, timezone=args.timezone)
     config.timezone = store.timezone
-    server = SandboxServer(store, host=args.host, port=args.port,
-                           tokens=args.tokens or ["test-token"], config=config)
+    server = SandboxServer(
+        store, host=args.host, port=args.port, tokens=args.tokens or ["test-token"], config=config
+    )
     server._owns_store = True  # close the store on stop
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -89,8 +133,11 @@ def serve(args: argparse.Namespace) -> int:
     server._bind()
     print(server.base_url, flush=True)
     limit = config.calls_per_window()
-    print(f"plan={args.plan} limit={limit or 'unlimited'}/{args.window:g}s db={args.db}",
-          file=sys.stderr, flush=True)
+    print(
+        f"plan={args.plan} limit={limit or 'unlimited'}/{args.window:g}s db={args.db}",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         server.serve_forever()
     finally:

@@ -45,8 +45,9 @@ class SandboxConfig:
     def validate(self) -> None:
         """ValueError for a setting outside its choices."""
         if self.external_images not in ("keep", "rewrite"):
-            raise ValueError(f"external_images is 'keep' or 'rewrite', "
-                             f"not {self.external_images!r}")
+            raise ValueError(
+                f"external_images is 'keep' or 'rewrite', not {self.external_images!r}"
+            )
         if self.count_over_max not in ("cap", "error"):
             raise ValueError("count_over_max is 'cap' or 'error'")
         if self.empty_page_status not in (200, 404):

@@ -336,8 +336,13 @@ def fix_map_examples(spec: Spec) -> None:
 # Money, weights and quantities typed integer while real values are decimals (§9.11).
 MONEY_AND_QUANTITY = {
     "orders": (
-        "subtotal", "shipping_total", "discount_total", "cost_total", "handling_total",
-        "additional_fees", "discounted_shipping_total",
+        "subtotal",
+        "shipping_total",
+        "discount_total",
+        "cost_total",
+        "handling_total",
+        "additional_fees",
+        "discounted_shipping_total",
     ),
     "order_items": ("price", "cost", "weight", "quantity"),
     "product_variants": ("price_adjustment",),
@@ -346,8 +351,13 @@ MONEY_AND_QUANTITY = {
 
 # Product flags stored as 0/1 integers (§2, §9.13).
 PRODUCT_INT_FLAGS = (
-    "is_spotlight_item", "is_non_taxable", "is_shipped_individually", "is_hidden",
-    "e_product_allow_multiple_deliveries", "call_for_shipping", "call_for_pricing",
+    "is_spotlight_item",
+    "is_non_taxable",
+    "is_shipped_individually",
+    "is_hidden",
+    "e_product_allow_multiple_deliveries",
+    "call_for_shipping",
+    "call_for_pricing",
 )
 
 
@@ -355,8 +365,11 @@ def fix_money_and_quantity(spec: Spec) -> None:
     """Widen integer money/weight/quantity fields to ``number`` (components and bodies)."""
     schemas = _schemas(spec)
     targets = [(schemas[name], fields) for name, fields in MONEY_AND_QUANTITY.items()]
-    for path, name in (("/orders", "orders"), ("/order_items", "order_items"),
-                       ("/product_variants", "product_variants")):
+    for path, name in (
+        ("/orders", "orders"),
+        ("/order_items", "order_items"),
+        ("/product_variants", "product_variants"),
+    ):
         body = _json_body(spec["paths"][path]["post"])
         if body:
             targets.append((body, MONEY_AND_QUANTITY[name]))
@@ -500,8 +513,10 @@ def add_helper_schemas(spec: Spec) -> None:
             "product_hide_no_inventory": {"type": "boolean"},
         },
     }
-    s["nested_object"] = {"description": "A nested row whose shape is undocumented.",
-                          "type": "object"}
+    s["nested_object"] = {
+        "description": "A nested row whose shape is undocumented.",
+        "type": "object",
+    }
     s["variant_inventory_variant"] = {
         "description": "A product_variants row as nested in variant_inventory.",
         "allOf": [_ref("product_variants")],
@@ -514,22 +529,32 @@ def add_doc_only_fields(spec: Spec) -> None:
     """Fields the prose docs show but the spec lacks (§9.7)."""
     s = _schemas(spec)
     _set_prop(s["products"], "supplier_id", {"type": "integer"})
-    _set_prop(s["orders"], "shipping_selections", {
-        "type": "array",
-        "items": {"type": "object", "properties": {
-            "classification_code": {"type": "string"},
-            "shipping_provider": {"type": "string"},
-            "shipping_method": {"type": "string"},
-        }},
-    })
+    _set_prop(
+        s["orders"],
+        "shipping_selections",
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "classification_code": {"type": "string"},
+                    "shipping_provider": {"type": "string"},
+                    "shipping_method": {"type": "string"},
+                },
+            },
+        },
+    )
     _set_prop(s["order_payments"], "store_method_payment_id", {"type": "integer"})
     _set_prop(s["variant_inventory"], "description", {"type": "string"})
 
 
 def add_shipment_items(spec: Spec) -> None:
     """order_shipments: ``items`` on the resource (read) and on POST/PUT bodies (write, §6)."""
-    _set_prop(_schemas(spec)["order_shipments"], "items",
-              {"type": "array", "items": _ref("shipment_item")})
+    _set_prop(
+        _schemas(spec)["order_shipments"],
+        "items",
+        {"type": "array", "items": _ref("shipment_item")},
+    )
     body = _json_body(spec["paths"]["/order_shipments"]["post"])
     _set_prop(body, "id", {"type": "integer"})
     _set_prop(body, "items", {"type": "array", "items": _ref("shipment_item_request")})
@@ -644,14 +669,21 @@ def add_list_wrappers(spec: Spec) -> None:
 
 
 _ERRORS = {
-    "400": "Bad Request", "401": "Unauthorized", "404": "Not Found", "409": "Conflict",
-    "414": "URI Too Long", "429": "Too Many Requests", "500": "Internal Server Error",
+    "400": "Bad Request",
+    "401": "Unauthorized",
+    "404": "Not Found",
+    "409": "Conflict",
+    "414": "URI Too Long",
+    "429": "Too Many Requests",
+    "500": "Internal Server Error",
 }
 
 
 def _error_response(desc: str) -> dict[str, Any]:
-    return {"description": desc,
-            "content": {"application/json": {"schema": _ref("error_envelope")}}}
+    return {
+        "description": desc,
+        "content": {"application/json": {"schema": _ref("error_envelope")}},
+    }
 
 
 def add_status_codes(spec: Spec) -> None:
@@ -671,11 +703,21 @@ def add_status_codes(spec: Spec) -> None:
             rs[code] = {"$ref": f"#/components/responses/{code}"}
 
 
-def _op(op_id: str, summary: str, responses: dict[str, Any], *,
-        body: Schema | None = None, params: list[dict[str, Any]] | None = None,
-        content_type: str = "application/json") -> dict[str, Any]:
-    op: dict[str, Any] = {"operationId": op_id, "summary": summary, "tags": ["Doc-only"],
-                          "responses": dict(responses)}
+def _op(
+    op_id: str,
+    summary: str,
+    responses: dict[str, Any],
+    *,
+    body: Schema | None = None,
+    params: list[dict[str, Any]] | None = None,
+    content_type: str = "application/json",
+) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "operationId": op_id,
+        "summary": summary,
+        "tags": ["Doc-only"],
+        "responses": dict(responses),
+    }
     if body is not None:
         op["requestBody"] = {"content": {content_type: {"schema": body}}}
     if params:
@@ -686,8 +728,9 @@ def _op(op_id: str, summary: str, responses: dict[str, Any], *,
 
 
 def _ok(schema_name: str, code: str = "200") -> dict[str, Any]:
-    return {code: {"description": "OK",
-                   "content": {"application/json": {"schema": _ref(schema_name)}}}}
+    return {
+        code: {"description": "OK", "content": {"application/json": {"schema": _ref(schema_name)}}}
+    }
 
 
 _ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
@@ -768,50 +811,91 @@ def add_doc_only_paths(spec: Spec) -> None:
         item_path = f"{res.path}/{{id}}"
         item = paths.setdefault(item_path, {"parameters": [dict(_ID_PARAM)]})
         item.setdefault("parameters", [dict(_ID_PARAM)])
-        item.setdefault("get", _op(f"get-{res.name}-id", f"Get one {res.name}",
-                                   _ok(res.schema), params=list(_READ_PARAMS)))
+        item.setdefault(
+            "get",
+            _op(
+                f"get-{res.name}-id",
+                f"Get one {res.name}",
+                _ok(res.schema),
+                params=list(_READ_PARAMS),
+            ),
+        )
         paths[f"{item_path}/filled"] = {
             "parameters": [dict(_ID_PARAM)],
-            "get": _op(f"get-{res.name}-id-filled", "With every nested collection filled",
-                       _ok(res.schema)),
+            "get": _op(
+                f"get-{res.name}-id-filled", "With every nested collection filled", _ok(res.schema)
+            ),
         }
         for nested in res.nested:
             paths[f"{item_path}/{nested}"] = {
                 "parameters": [dict(_ID_PARAM)],
-                "get": _op(f"get-{res.name}-id-{nested}", f"Nested {nested}",
-                           _ok(res.nested_list_schema(nested))),
+                "get": _op(
+                    f"get-{res.name}-id-{nested}",
+                    f"Nested {nested}",
+                    _ok(res.nested_list_schema(nested)),
+                ),
             }
         paths[f"{res.path}/select_many"] = {
-            "get": _op(f"get-{res.name}-select_many", "Several by id", _ok(res.list_schema),
-                       params=[{"name": "ids", "in": "query", "required": True,
-                                "schema": {"type": "string"}}, *_READ_PARAMS]),
+            "get": _op(
+                f"get-{res.name}-select_many",
+                "Several by id",
+                _ok(res.list_schema),
+                params=[
+                    {"name": "ids", "in": "query", "required": True, "schema": {"type": "string"}},
+                    *_READ_PARAMS,
+                ],
+            ),
         }
     paths["/orders/{id}/status"] = {
         "parameters": [dict(_ID_PARAM)],
-        "put": _op("put-orders-id-status", "Change status, firing events", _ok("orders"),
-                   body=_ref("order_status_request")),
+        "put": _op(
+            "put-orders-id-status",
+            "Change status, firing events",
+            _ok("orders"),
+            body=_ref("order_status_request"),
+        ),
     }
     for verb in ("add", "remove", "set"):
         paths[f"/inventory/{verb}"] = {
-            "post": _op(f"post-inventory-{verb}", f"Inventory {verb}", _ok("inventory"),
-                        body=_ref("inventory_change_request")),
+            "post": _op(
+                f"post-inventory-{verb}",
+                f"Inventory {verb}",
+                _ok("inventory"),
+                body=_ref("inventory_change_request"),
+            ),
         }
     paths["/inventory/settings"] = {
         "get": _op("get-inventory-settings", "Inventory settings", _ok("inventory_settings")),
-        "put": _op("put-inventory-settings", "Set inventory settings", _ok("inventory_settings"),
-                   body=_ref("inventory_settings")),
+        "put": _op(
+            "put-inventory-settings",
+            "Set inventory settings",
+            _ok("inventory_settings"),
+            body=_ref("inventory_settings"),
+        ),
     }
     paths["/products/importMany"] = {
-        "post": _op("post-products-importMany", "Bulk import", _ok("import_many_response"),
-                    body=_ref("import_many_request")),
+        "post": _op(
+            "post-products-importMany",
+            "Bulk import",
+            _ok("import_many_response"),
+            body=_ref("import_many_request"),
+        ),
     }
     paths["/upload"] = {
-        "post": _op("post-upload", "Upload a file", {"204": {"description": "No Content"}},
-                    body={"type": "object"}, content_type="multipart/form-data"),
+        "post": _op(
+            "post-upload",
+            "Upload a file",
+            {"204": {"description": "No Content"}},
+            body={"type": "object"},
+            content_type="multipart/form-data",
+        ),
     }
     paths["/categories/rebuild_tree"] = {
-        "post": _op("post-categories-rebuild_tree", "Rebuild the category tree (async)",
-                    {"204": {"description": "No Content"}}),
+        "post": _op(
+            "post-categories-rebuild_tree",
+            "Rebuild the category tree (async)",
+            {"204": {"description": "No Content"}},
+        ),
     }
 
 
@@ -987,8 +1071,10 @@ class Operation:
         rs = self.op["responses"]
         code = str(status)
         if code not in rs:
-            raise KeyError(f"{self.method.upper()} {self.template}: status {status} is not "
-                           f"documented (documented: {sorted(rs)})")
+            raise KeyError(
+                f"{self.method.upper()} {self.template}: status {status} is not "
+                f"documented (documented: {sorted(rs)})"
+            )
         resp = rs[code]
         if "$ref" in resp:
             name = resp["$ref"].rsplit("/", 1)[1]
@@ -1027,7 +1113,7 @@ def match_operation(method: str, path: str) -> Operation:
     """
     path = urlsplit(path).path
     if path.startswith(API_PREFIX):
-        path = path[len(API_PREFIX):]
+        path = path[len(API_PREFIX) :]
     path = path.removesuffix(".json").rstrip("/") or "/"
     spec = _corrected()
     for rx, template in _matchers():

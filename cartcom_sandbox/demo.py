@@ -114,8 +114,9 @@ def table(rows: Sequence[dict[str, Any]], cols: Sequence[str], width: int = 34) 
 
     grid = [[cell(c) for c in cols]] + [[cell(r.get(c)) for c in cols] for r in rows]
     widths = [max(len(row[i]) for row in grid) for i in range(len(cols))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
-             for row in grid]
+    lines = [
+        "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in grid
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join("  " + line for line in lines)
 
@@ -142,8 +143,10 @@ def summarise(body: Any) -> str:
         if "total_count" in body and lists:
             key, items = next(iter(lists.items()))
             links = [k for k in ("next_page", "previous_page") if k in body]
-            return (f"total_count={body['total_count']}, {len(items)} {key} on this page"
-                    f"{', links: ' + ', '.join(links) if links else ''}")
+            return (
+                f"total_count={body['total_count']}, {len(items)} {key} on this page"
+                f"{', links: ' + ', '.join(links) if links else ''}"
+            )
         return "object: " + ", ".join(list(body)[:8])
     return repr(body)[:160]
 
@@ -151,20 +154,32 @@ def summarise(body: Any) -> str:
 # ------------------------------------------------------------------------------- steps
 def seed(db: Path, products: int, orders: int, seed: int) -> None:
     """Seed a fresh deterministic store into ``db`` (what ``cartcom-sandbox seed`` does)."""
-    say(f"seeding: cartcom-sandbox seed --db {db.relative_to(ROOT)} --products {products} "
-        f"--orders {orders} --seed {seed}")
+    say(
+        f"seeding: cartcom-sandbox seed --db {db.relative_to(ROOT)} --products {products} "
+        f"--orders {orders} --seed {seed}"
+    )
     summary = seed_store(str(db), products=products, orders=orders, seed=seed, overwrite=True)
     counts = summary.get("counts", {})
-    shown = ", ".join(f"{counts[k]} {k}" for k in
-                      ("products", "variant_inventory", "customers", "orders", "order_items",
-                       "order_shipments") if k in counts)
+    shown = ", ".join(
+        f"{counts[k]} {k}"
+        for k in (
+            "products",
+            "variant_inventory",
+            "customers",
+            "orders",
+            "order_items",
+            "order_shipments",
+        )
+        if k in counts
+    )
     say(f"seeded in {summary.get('seconds', 0):.1f} s: {shown}")
 
 
 def start_sandbox(db: Path, plan: str, window: float = 10.0) -> SandboxServer:
     """Serve ``db`` in a background thread on a free port (what ``cartcom-sandbox serve`` does)."""
-    server = SandboxServer(str(db), port=0, tokens=[TOKEN],
-                           config=SandboxConfig(plan=plan, rate_window=window))
+    server = SandboxServer(
+        str(db), port=0, tokens=[TOKEN], config=SandboxConfig(plan=plan, rate_window=window)
+    )
     return server.start()
 
 
@@ -172,14 +187,18 @@ def api_tour(api: Api, anon: Api) -> None:
     """A few real calls, each with its X-AC-Call-Limit header."""
     heading("A few real API calls")
     show_call(api, "/stores", "(the store itself)")
-    first = show_call(api, "/products?count=5&fields=id,item_number,item_name,price,"
-                           "quantity_on_hand")
+    first = show_call(
+        api, "/products?count=5&fields=id,item_number,item_name,price,quantity_on_hand"
+    )
     r = show_call(api, "/orders?count=5&expand=items&sort=-id")
     if r.status == 200:
         items = sum(len(o.get("items") or []) for o in r.body.get("orders", []))
         print(f"      expand=items filled {items} line items into those orders")
-    show_call(api, "/products?price=gt:20+AND+lte:60&count=3&fields=id,item_name,price",
-              "(price > 20 AND <= 60)")
+    show_call(
+        api,
+        "/products?price=gt:20+AND+lte:60&count=3&fields=id,item_name,price",
+        "(price > 20 AND <= 60)",
+    )
     pages = -(-int((first.body or {}).get("total_count", 0)) // 100) if first.status == 200 else 0
     show_call(api, f"/products?count=100&page={pages + 1}", f"(page {pages + 1} of {pages})")
     show_call(anon, "/products?count=1", "(no X-AC-Auth-Token)")
@@ -194,9 +213,12 @@ def burst(db: Path) -> None:
         for _ in range(6):
             r = steel.get("/order_statuses?count=1&fields=id")
             retry = r.headers.get("Retry-After")
-            print(f"  GET /order_statuses -> {r.status}  X-AC-Call-Limit: "
-                  f"{r.headers.get('X-AC-Call-Limit', '-')}"
-                  f"{'  Retry-After: ' + retry if retry else ''}", flush=True)
+            print(
+                f"  GET /order_statuses -> {r.status}  X-AC-Call-Limit: "
+                f"{r.headers.get('X-AC-Call-Limit', '-')}"
+                f"{'  Retry-After: ' + retry if retry else ''}",
+                flush=True,
+            )
             if r.status == 429:
                 print(f"      {summarise(r.body)}")
                 break
@@ -207,25 +229,40 @@ def burst(db: Path) -> None:
 def pages_of_data(api: Api) -> None:
     """A page of products and a page of orders as compact tables."""
     heading("A page of products")
-    r = api.get("/products?count=5&sort=id&fields=id,item_number,item_name,price,"
-                "quantity_on_hand,manufacturer_id,is_hidden")
-    print(f"  X-AC-Call-Limit: {r.headers.get('X-AC-Call-Limit', '-')}, total_count="
-          f"{(r.body or {}).get('total_count')}")
-    print(table((r.body or {}).get("products", []),
-                ["id", "item_number", "item_name", "price", "quantity_on_hand", "is_hidden"]))
+    r = api.get(
+        "/products?count=5&sort=id&fields=id,item_number,item_name,price,"
+        "quantity_on_hand,manufacturer_id,is_hidden"
+    )
+    print(
+        f"  X-AC-Call-Limit: {r.headers.get('X-AC-Call-Limit', '-')}, total_count="
+        f"{(r.body or {}).get('total_count')}"
+    )
+    print(
+        table(
+            (r.body or {}).get("products", []),
+            ["id", "item_number", "item_name", "price", "quantity_on_hand", "is_hidden"],
+        )
+    )
 
     heading("A page of orders (newest first)")
     statuses = api.get("/order_statuses?count=100&fields=id,name")
     names = {s["id"]: s["name"] for s in (statuses.body or {}).get("order_statuses", [])}
-    r = api.get("/orders?count=5&sort=-ordered_at&expand=items&fields=id,ordered_at,"
-                "order_status_id,grand_total,customer_id,items")
+    r = api.get(
+        "/orders?count=5&sort=-ordered_at&expand=items&fields=id,ordered_at,"
+        "order_status_id,grand_total,customer_id,items"
+    )
     rows = [
-        {**o, "status": names.get(o.get("order_status_id"), o.get("order_status_id")),
-         "lines": len(o.get("items") or [])}
+        {
+            **o,
+            "status": names.get(o.get("order_status_id"), o.get("order_status_id")),
+            "lines": len(o.get("items") or []),
+        }
         for o in (r.body or {}).get("orders", [])
     ]
-    print(f"  X-AC-Call-Limit: {r.headers.get('X-AC-Call-Limit', '-')}, total_count="
-          f"{(r.body or {}).get('total_count')}")
+    print(
+        f"  X-AC-Call-Limit: {r.headers.get('X-AC-Call-Limit', '-')}, total_count="
+        f"{(r.body or {}).get('total_count')}"
+    )
     print(table(rows, ["id", "ordered_at", "status", "lines", "grand_total", "customer_id"]))
 
 
@@ -238,15 +275,28 @@ MELTANO_PLUGINS = (
     ("loaders", "target-duckdb", "target-duckdb"),
     ("loaders", "target-jsonl", "target-jsonl"),
 )
-_STAMP_SOURCES = ("meltano.yml", "cartcom-client/pyproject.toml", "tap-cartcom/pyproject.toml",
-                  "target-cartcom/pyproject.toml")
+_STAMP_SOURCES = (
+    "meltano.yml",
+    "cartcom-client/pyproject.toml",
+    "tap-cartcom/pyproject.toml",
+    "target-cartcom/pyproject.toml",
+)
 
 
 #: Variables that configure meltano or a plugin of meltano.yml: never inherited from the shell,
 #: so the demo and the tests cannot reach a real store or write where a user's jobs write.
 _PLUGIN_ENV_PREFIXES = (
-    "MELTANO_", "CARTCOM_", "TAP_CARTCOM_", "TARGET_CARTCOM_", "TAP_GET_ORDERS_", "TAP_JSONL_",
-    "LISTINGS_FEED_", "SHIPMENTS_FEED_", "IMPORTED_ORDERS_", "TARGET_DUCKDB_", "TARGET_JSONL_",
+    "MELTANO_",
+    "CARTCOM_",
+    "TAP_CARTCOM_",
+    "TARGET_CARTCOM_",
+    "TAP_GET_ORDERS_",
+    "TAP_JSONL_",
+    "LISTINGS_FEED_",
+    "SHIPMENTS_FEED_",
+    "IMPORTED_ORDERS_",
+    "TARGET_DUCKDB_",
+    "TARGET_JSONL_",
 )
 
 
@@ -273,25 +323,34 @@ def private_sys_dir(path: Path) -> Path:
     return path
 
 
-def meltano_env(api_url: str, out: Path, state_db: Path, *, token: str = TOKEN,
-                window_seconds: int | None = DEMO_WINDOW_SECONDS, plan: str = "gold",
-                calls_per_window: int | None = None) -> dict[str, str]:
+def meltano_env(
+    api_url: str,
+    out: Path,
+    state_db: Path,
+    *,
+    token: str = TOKEN,
+    window_seconds: int | None = DEMO_WINDOW_SECONDS,
+    plan: str = "gold",
+    calls_per_window: int | None = None,
+) -> dict[str, str]:
     """Environment that points meltano.yml's dev plugins at a sandbox, writing under ``out``.
 
     Only environment variables are used, so meltano.yml stays as a user would run it; the
     inherited plugins (tap-get-orders, target-cartcom-*) take the parents' variables.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(_PLUGIN_ENV_PREFIXES)}
-    env.update({
-        "MELTANO_SYS_DIR_ROOT": str(private_sys_dir(state_db.parent / "meltano-sys")),
-        "MELTANO_ENVIRONMENT": "dev",
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "MELTANO_CLI_DISABLE_VERSION_CHECK": "1",
-        "MELTANO_DATABASE_URI": f"sqlite:///{state_db}",
-        "TARGET_DUCKDB_FILEPATH": str(out / "warehouse.duckdb"),
-        "TARGET_JSONL_DESTINATION_PATH": str(out / "orders"),
-        "IMPORTED_ORDERS_PATH": str(out / "orders" / "orders.jsonl"),
-    })
+    env.update(
+        {
+            "MELTANO_SYS_DIR_ROOT": str(private_sys_dir(state_db.parent / "meltano-sys")),
+            "MELTANO_ENVIRONMENT": "dev",
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "MELTANO_CLI_DISABLE_VERSION_CHECK": "1",
+            "MELTANO_DATABASE_URI": f"sqlite:///{state_db}",
+            "TARGET_DUCKDB_FILEPATH": str(out / "warehouse.duckdb"),
+            "TARGET_JSONL_DESTINATION_PATH": str(out / "orders"),
+            "IMPORTED_ORDERS_PATH": str(out / "orders" / "orders.jsonl"),
+        }
+    )
     for plugin in ("TAP_CARTCOM", "TARGET_CARTCOM"):
         env[f"{plugin}_API_URL"] = api_url
         env[f"{plugin}_ACCESS_TOKEN"] = token
@@ -312,18 +371,30 @@ def ensure_plugins(log: Path) -> None:
     for name in _STAMP_SOURCES:
         digest.update((ROOT / name).read_bytes())
     stamp = ROOT / ".meltano" / ".demo-installed"
-    missing = [n for kind, n, exe in MELTANO_PLUGINS
-               if not (ROOT / ".meltano" / kind / n / "venv" / "bin" / exe).exists()]
+    missing = [
+        n
+        for kind, n, exe in MELTANO_PLUGINS
+        if not (ROOT / ".meltano" / kind / n / "venv" / "bin" / exe).exists()
+    ]
     if not missing and stamp.exists() and stamp.read_text() == digest.hexdigest():
         say("Meltano plugins already installed in .meltano/")
         return
     say("meltano install: building the plugin venvs in .meltano/ (once; uv, from PyPI)")
     t = time.monotonic()
-    env = dict(os.environ, MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
-               MELTANO_CLI_DISABLE_VERSION_CHECK="1")
+    env = dict(
+        os.environ,
+        MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
+        MELTANO_CLI_DISABLE_VERSION_CHECK="1",
+    )
     with log.open("w") as fh:
-        rc = subprocess.run([meltano_bin(), "install"], cwd=ROOT, env=env, stdout=fh,
-                            stderr=subprocess.STDOUT, check=False).returncode
+        rc = subprocess.run(
+            [meltano_bin(), "install"],
+            cwd=ROOT,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            check=False,
+        ).returncode
     if rc:
         print(log.read_text()[-3000:])
         raise SystemExit(f"meltano install failed (exit {rc}); full log: {log}")
@@ -343,8 +414,9 @@ class JobRun:
     def loaded(self) -> dict[str, int]:
         """Rows per table that target-duckdb loaded in this run (from its log)."""
         out: dict[str, int] = {}
-        for m in re.finditer(r"Loading (\d+) rows into '\"[^\"]+\"\.\"[^\"]+\"\.\"([^\"]+)\"'",
-                             self.log):
+        for m in re.finditer(
+            r"Loading (\d+) rows into '\"[^\"]+\"\.\"[^\"]+\"\.\"([^\"]+)\"'", self.log
+        ):
             out[m.group(2)] = out.get(m.group(2), 0) + int(m.group(1))
         return out
 
@@ -359,15 +431,18 @@ def run_job(job: str, env: dict[str, str], server: SandboxServer, logs: Path) ->
     with log.open("a") as fh:
         fh.write(f"\n===== meltano run {job}\n")
         fh.flush()
-        proc = subprocess.Popen([meltano_bin(), "run", job], cwd=ROOT, env=env, stdout=fh,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [meltano_bin(), "run", job], cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT
+        )
         while True:
             try:
                 rc = proc.wait(timeout=15)
                 break
             except subprocess.TimeoutExpired:
-                say(f"  ... {job} still running ({time.monotonic() - t:.0f} s, "
-                    f"{len(server.calls) - before} API calls so far)")
+                say(
+                    f"  ... {job} still running ({time.monotonic() - t:.0f} s, "
+                    f"{len(server.calls) - before} API calls so far)"
+                )
     with log.open() as fh:
         fh.seek(offset)
         text = fh.read()
@@ -404,15 +479,21 @@ def outcome_line(summary: dict[str, Any]) -> str:
     for stream, counts in (summary.get("outcomes") or {}).items():
         parts.append(f"{stream}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     calls = summary.get("calls") or {}
-    return (f"{'; '.join(parts)}  |  calls: {calls.get('reads', 0)} reads + "
-            f"{calls.get('writes', 0)} writes")
+    return (
+        f"{'; '.join(parts)}  |  calls: {calls.get('reads', 0)} reads + "
+        f"{calls.get('writes', 0)} writes"
+    )
 
 
 def duck(db: Path, *queries: str) -> list[list[list[Any]]]:
     """Run queries on the DuckDB file with target-duckdb's own interpreter."""
     python = ROOT / ".meltano" / "loaders" / "target-duckdb" / "venv" / "bin" / "python"
-    out = subprocess.run([str(python), str(ROOT / "demo" / "query_duckdb.py"), str(db), *queries],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [str(python), str(ROOT / "demo" / "query_duckdb.py"), str(db), *queries],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -428,8 +509,11 @@ def show_extract(run: JobRun, db: Path, tables: Sequence[str], first: bool) -> N
     """What extract-store loaded in this run and what the database holds."""
     loaded = run.loaded()
     counts = db_counts(db, tables)
-    rows = [{"table": t, "rows loaded this run": loaded.get(t, 0), "rows in DB": counts.get(t)}
-            for t in tables if first or loaded.get(t)]
+    rows = [
+        {"table": t, "rows loaded this run": loaded.get(t, 0), "rows in DB": counts.get(t)}
+        for t in tables
+        if first or loaded.get(t)
+    ]
     print(table(rows, ["table", "rows loaded this run", "rows in DB"]))
     full = sorted(set(re.findall(r"Beginning sync of '(\w+)' in full_table mode", run.log)))
     if full:
@@ -442,8 +526,14 @@ def show_extract(run: JobRun, db: Path, tables: Sequence[str], first: bool) -> N
 
 def show_state(env: dict[str, str]) -> None:
     """The incremental state meltano keeps for extract-store."""
-    out = subprocess.run([meltano_bin(), "state", "get", "dev:tap-cartcom-to-target-duckdb"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [meltano_bin(), "state", "get", "dev:tap-cartcom-to-target-duckdb"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     try:
         bookmarks = json.loads(out.stdout)["singer_state"]["bookmarks"]
     except (ValueError, KeyError):
@@ -452,8 +542,10 @@ def show_state(env: dict[str, str]) -> None:
     print("  meltano state get dev:tap-cartcom-to-target-duckdb  (bookmarks with a key):")
     for stream, mark in bookmarks.items():
         if mark.get("replication_key_value"):
-            print(f"    {stream:10s} {mark['replication_key']} >= {mark['replication_key_value']}"
-                  f"  ({len(mark.get('emitted') or {})} ids remembered for the lookback)")
+            print(
+                f"    {stream:10s} {mark['replication_key']} >= {mark['replication_key_value']}"
+                f"  ({len(mark.get('emitted') or {})} ids remembered for the lookback)"
+            )
 
 
 def pipeline(server: SandboxServer, api: Api) -> None:
@@ -469,23 +561,33 @@ def pipeline(server: SandboxServer, api: Api) -> None:
     tables = sorted(run.loaded())
     show_extract(run, db, tables, first=True)
 
-    heading(f"2. get-orders: 'Processing' orders of the last 30 days -> JSONL, then acknowledged "
-            f"as '{ACK_STATUS}'")
+    heading(
+        f"2. get-orders: 'Processing' orders of the last 30 days -> JSONL, then acknowledged "
+        f"as '{ACK_STATUS}'"
+    )
     r = api.post("/order_statuses", {"name": ACK_STATUS, "is_open": True})
     say(f"store setup: created order status '{ACK_STATUS}' (POST /order_statuses -> {r.status})")
     run = run_job("get-orders", env, server, logs)
     orders = read_jsonl(out / "orders" / "orders.jsonl")
     items = read_jsonl(out / "orders" / "order_items.jsonl")
-    print(f"  imported {len(orders)} orders with {len(items)} line items into "
-          f".demo/output/orders/*.jsonl")
-    print(table(sorted(orders, key=lambda o: -int(o["id"]))[:5],
-                ["id", "ordered_at", "grand_total", "customer_id"]))
+    print(
+        f"  imported {len(orders)} orders with {len(items)} line items into "
+        f".demo/output/orders/*.jsonl"
+    )
+    print(
+        table(
+            sorted(orders, key=lambda o: -int(o["id"]))[:5],
+            ["id", "ordered_at", "grand_total", "customer_id"],
+        )
+    )
     ack_rows, summary = results(out / "results" / "ack.jsonl")
     print(f"  acknowledgements: {outcome_line(summary)}")
     if ack_rows:
         change = (ack_rows[0].get("changes") or {}).get("order_status") or {}
-        print(f"  e.g. order {ack_rows[0].get('key')}: {change.get('old')} -> {change.get('new')}"
-              " (PUT /orders/{id}/status)")
+        print(
+            f"  e.g. order {ack_rows[0].get('key')}: {change.get('old')} -> {change.get('new')}"
+            " (PUT /orders/{id}/status)"
+        )
 
     heading("3. publish-listings: the supplier feed demo/data/listings.jsonl (link + publish)")
     run = run_job("publish-listings", env, server, logs)
@@ -493,15 +595,30 @@ def pipeline(server: SandboxServer, api: Api) -> None:
     print(f"  {outcome_line(summary)}  |  sandbox counted {run.calls} calls")
     created = [r for r in rows if r.get("outcome") == "created"]
     linked = [r for r in rows if (r.get("ids") or {}).get("matched_by")]
-    print(f"  {len(created)} new products published; {len(linked)} listings already on the store "
-          f"were linked by SKU or UPC and left alone")
+    print(
+        f"  {len(created)} new products published; {len(linked)} listings already on the store "
+        f"were linked by SKU or UPC and left alone"
+    )
+
     def n_variants(r: dict[str, Any]) -> int:
         return len((r.get("ids") or {}).get("variant_inventory_ids") or {})
 
-    sample = ([r for r in created if not n_variants(r)][:3]
-              + [r for r in created if n_variants(r)][:3])
-    print(table([{"sku": r.get("key"), "product_id": (r.get("ids") or {}).get("product_id"),
-                  "variants": n_variants(r)} for r in sample], ["sku", "product_id", "variants"]))
+    sample = [r for r in created if not n_variants(r)][:3] + [r for r in created if n_variants(r)][
+        :3
+    ]
+    print(
+        table(
+            [
+                {
+                    "sku": r.get("key"),
+                    "product_id": (r.get("ids") or {}).get("product_id"),
+                    "variants": n_variants(r),
+                }
+                for r in sample
+            ],
+            ["sku", "product_id", "variants"],
+        )
+    )
 
     heading("4. sync-listings: the next day's feed demo/data/listings-changed.jsonl (link + sync)")
     run = run_job("sync-listings", env, server, logs)
@@ -509,36 +626,59 @@ def pipeline(server: SandboxServer, api: Api) -> None:
     counts = (summary.get("outcomes") or {}).get("listings") or {}
     writes = (summary.get("calls") or {}).get("writes", 0)
     print(f"  {outcome_line(summary)}")
-    print(f"  only the {counts.get('updated', 0)} changed listings were written ({writes} writes); "
-          f"the {counts.get('unchanged', 0)} unchanged ones cost no write")
-    changes = [{"sku": r.get("key"), "field": f, "old": c.get("old"), "new": c.get("new")}
-               for r in rows if r.get("outcome") == "updated"
-               for f, c in (r.get("changes") or {}).items()]
+    print(
+        f"  only the {counts.get('updated', 0)} changed listings were written ({writes} writes); "
+        f"the {counts.get('unchanged', 0)} unchanged ones cost no write"
+    )
+    changes = [
+        {"sku": r.get("key"), "field": f, "old": c.get("old"), "new": c.get("new")}
+        for r in rows
+        if r.get("outcome") == "updated"
+        for f, c in (r.get("changes") or {}).items()
+    ]
     print(table(changes[:8], ["sku", "field", "old", "new"]))
 
     heading("5. push-tracking: demo/data/shipments.jsonl -> order shipments + shipped status")
     run = run_job("push-tracking", env, server, logs)
     rows, summary = results(out / "results" / "tracking.jsonl")
     print(f"  {outcome_line(summary)}")
-    print(table([{"shipment": r.get("key"), "order": (r.get("ids") or {}).get("order_id"),
-                  "method": ((r.get("changes") or {}).get("shipping_method") or {}).get("new"),
-                  "status": ((r.get("changes") or {}).get("order_status") or {}).get("new")}
-                 for r in rows[:6]], ["shipment", "order", "method", "status"]))
+    print(
+        table(
+            [
+                {
+                    "shipment": r.get("key"),
+                    "order": (r.get("ids") or {}).get("order_id"),
+                    "method": ((r.get("changes") or {}).get("shipping_method") or {}).get("new"),
+                    "status": ((r.get("changes") or {}).get("order_status") or {}).get("new"),
+                }
+                for r in rows[:6]
+            ],
+            ["shipment", "order", "method", "status"],
+        )
+    )
 
     heading("6. extract-store again: only what changed since step 1")
     run = run_job("extract-store", env, server, logs)
     show_extract(run, db, tables, first=False)
-    statuses = duck(db, "SELECT s.name, count(*) FROM cartcom.orders o JOIN cartcom.order_statuses"
-                        " s ON s.id = o.order_status_id GROUP BY 1 ORDER BY 2 DESC")[0]
-    print("  orders by status in the database: "
-          + ", ".join(f"{name} {n}" for name, n in statuses))
-    shipped = ",".join(str(int(r["order_id"])) for r in read_jsonl(ROOT / "demo" / "data" /
-                                                                   "shipments.jsonl"))
+    statuses = duck(
+        db,
+        "SELECT s.name, count(*) FROM cartcom.orders o JOIN cartcom.order_statuses"
+        " s ON s.id = o.order_status_id GROUP BY 1 ORDER BY 2 DESC",
+    )[0]
+    print("  orders by status in the database: " + ", ".join(f"{name} {n}" for name, n in statuses))
+    shipped = ",".join(
+        str(int(r["order_id"])) for r in read_jsonl(ROOT / "demo" / "data" / "shipments.jsonl")
+    )
     if shipped:
-        rows = duck(db, "SELECT s.name, count(*) FROM cartcom.orders o JOIN cartcom.order_statuses"
-                        f" s ON s.id = o.order_status_id WHERE o.id IN ({shipped}) GROUP BY 1")[0]
-        print("  the orders push-tracking shipped, as the database now has them: "
-              + ", ".join(f"{name} {n}" for name, n in rows))
+        rows = duck(
+            db,
+            "SELECT s.name, count(*) FROM cartcom.orders o JOIN cartcom.order_statuses"
+            f" s ON s.id = o.order_status_id WHERE o.id IN ({shipped}) GROUP BY 1",
+        )[0]
+        print(
+            "  the orders push-tracking shipped, as the database now has them: "
+            + ", ".join(f"{name} {n}" for name, n in rows)
+        )
     show_state(env)
 
 
@@ -560,8 +700,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     seed(db, args.products, args.orders, args.seed)
 
     server = start_sandbox(db, "gold", window=DEMO_WINDOW_SECONDS)
-    say(f"sandbox serving {server.base_url} on the gold plan (50 calls per window; window "
-        f"{DEMO_WINDOW_SECONDS} s instead of Cart.com's 10 s, so the demo runs 10x faster)")
+    say(
+        f"sandbox serving {server.base_url} on the gold plan (50 calls per window; window "
+        f"{DEMO_WINDOW_SECONDS} s instead of Cart.com's 10 s, so the demo runs 10x faster)"
+    )
     try:
         api, anon = Api(server.base_url, TOKEN), Api(server.base_url, None)
         api_tour(api, anon)
@@ -574,8 +716,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     say(f"sandbox stopped after {calls} API calls")
     burst(db)
     say("steel-plan sandbox stopped")
-    print(f"\nDone in {time.monotonic() - _T0:.1f} s. Logs: .demo/logs/, outputs: .demo/output/",
-          flush=True)
+    print(
+        f"\nDone in {time.monotonic() - _T0:.1f} s. Logs: .demo/logs/, outputs: .demo/output/",
+        flush=True,
+    )
     return 0
 
 

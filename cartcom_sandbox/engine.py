@@ -18,16 +18,26 @@ from cartcom_sandbox.store import Store
 Doc = dict[str, Any]
 # Children removed with their parent (INF: the admin deletes them too).
 CASCADE = {
-    "products": (("product_variants", "product_id"), ("variant_inventory", "product_id"),
-                 ("product_pictures", "product_id"), ("product_pricing", "product_id")),
-    "orders": (("order_items", "order_id"), ("order_payments", "order_id"),
-               ("order_shipments", "order_id")),
+    "products": (
+        ("product_variants", "product_id"),
+        ("variant_inventory", "product_id"),
+        ("product_pictures", "product_id"),
+        ("product_pricing", "product_id"),
+    ),
+    "orders": (
+        ("order_items", "order_id"),
+        ("order_payments", "order_id"),
+        ("order_shipments", "order_id"),
+    ),
 }
 INVENTORY_IDS = ("product_id", "variant_inventory_id", "item_number", "gtin", "item_name")
 INVENTORY_SETTINGS = {
-    "track_inventory": True, "remove_from_inventory_when": "Ordered",
-    "out_of_stock_product_status_id": None, "in_stock_product_status_id": None,
-    "back_order_product_status_id": None, "discontinued_product_status_id": None,
+    "track_inventory": True,
+    "remove_from_inventory_when": "Ordered",
+    "out_of_stock_product_status_id": None,
+    "in_stock_product_status_id": None,
+    "back_order_product_status_id": None,
+    "discontinued_product_status_id": None,
     "product_hide_no_inventory": False,
 }
 
@@ -50,8 +60,9 @@ class Engine:
         self._write = threading.RLock()
 
     # ================================================================ reads
-    def render(self, res: R.Resource, docs: list[Doc], expand: set[str],
-               fields: list[str] | None = None) -> list[Doc]:
+    def render(
+        self, res: R.Resource, docs: list[Doc], expand: set[str], fields: list[str] | None = None
+    ) -> list[Doc]:
         """Attach expanded nested collections (one query per collection) and project."""
         ids = [d["id"] for d in docs]
         for name in sorted(expand):
@@ -66,14 +77,16 @@ class Engine:
             docs = [{k: d[k] for k in keep if k in d} for d in docs]
         return docs
 
-    def _nested(self, res: R.Resource, name: str, docs: list[Doc],
-                ids: list[int]) -> dict[int, list[Doc]]:
+    def _nested(
+        self, res: R.Resource, name: str, docs: list[Doc], ids: list[int]
+    ) -> dict[int, list[Doc]]:
         spec = res.nested[name]
         s = self.store
         if spec.kind == "child":
             groups = s.children(spec.resource, spec.fk, ids)
             if spec.resource == "order_shipments" and (
-                    res.name != "orders" or self.config.shipment_items_in_order_expand):
+                res.name != "orders" or self.config.shipment_items_in_order_expand
+            ):
                 sids = [x["id"] for g in groups.values() for x in g]
                 items = s.shipment_items(sids)
                 for g in groups.values():
@@ -93,8 +106,9 @@ class Engine:
             return s.product_categories(docs)
         return {}
 
-    def list(self, name: str, args: Sequence[tuple[str, str]],
-             page_url: Callable[[int], str]) -> Doc:
+    def list(
+        self, name: str, args: Sequence[tuple[str, str]], page_url: Callable[[int], str]
+    ) -> Doc:
         """``GET /{res}``: the paged wrapper."""
         res = resource(name)
         first = dict(reversed(list(args)))  # first value wins
@@ -177,8 +191,10 @@ class Engine:
         docs = self.store.select(name, f"r.id IN ({marks})", ids, order)
         fields, fexp = query.projection(res, args.get("fields"))
         expand = query.expansion(res, args.get("expand")) | fexp
-        return {"total_count": len(docs),
-                R.list_key(name, self.config.list_keys): self.render(res, docs, expand, fields)}
+        return {
+            "total_count": len(docs),
+            R.list_key(name, self.config.list_keys): self.render(res, docs, expand, fields),
+        }
 
     # =============================================================== writes
     def _check(self, res: R.Resource, body: Any, creating: bool) -> Doc:
@@ -186,8 +202,11 @@ class Engine:
         if not isinstance(body, dict):
             raise ApiError(400, "The request body must be a JSON object.")
         if creating:
-            missing = [f for f in res.required
-                       if body.get(f) is None or body.get(f) == "" or body.get(f) == []]
+            missing = [
+                f
+                for f in res.required
+                if body.get(f) is None or body.get(f) == "" or body.get(f) == []
+            ]
             if missing:
                 raise ApiError(400, f"Missing required field(s): {', '.join(missing)}.")
         out: Doc = {}
@@ -211,8 +230,9 @@ class Engine:
                 "object": isinstance(value, dict),
             }[ftype]
             if not ok:
-                raise ApiError(409, f"Invalid value for '{key}': expected {ftype}, "
-                                    f"got {type(value).__name__}.")
+                raise ApiError(
+                    409, f"Invalid value for '{key}': expected {ftype}, got {type(value).__name__}."
+                )
             if key in res.datetimes and value != "":
                 if clock.to_ticks(value, tz) is None:
                     raise ApiError(409, f"Invalid value for '{key}': not a datetime.")
@@ -222,8 +242,9 @@ class Engine:
             if key in res.fks:
                 target, none_value = res.fks[key]
                 if value != none_value and not self.store.exists(target, value):
-                    raise ApiError(409, f"Invalid value for '{key}': {target} {value} "
-                                        "does not exist.")
+                    raise ApiError(
+                        409, f"Invalid value for '{key}': {target} {value} does not exist."
+                    )
             out[key] = value
         return out
 
@@ -233,8 +254,7 @@ class Engine:
         if mode not in ("keep", "rewrite"):
             raise ValueError(f"external_images is 'keep' or 'rewrite', not {mode!r}")
         url = fields.get("image_file")
-        download = fields.get("download_external_image",
-                              current.get("download_external_image"))
+        download = fields.get("download_external_image", current.get("download_external_image"))
         if mode == "keep" or download is not True or not isinstance(url, str):
             return
         parts = urlsplit(url.strip())
@@ -257,13 +277,23 @@ class Engine:
                 raise ApiError(409, "Invalid value for 'variants[].id': expected integer.")
             pv = self.store.get("product_variants", vid)
             if pv is None:
-                raise ApiError(409, f"Invalid value for 'variants[].id': product_variants "
-                                    f"{vid} does not exist.")
+                raise ApiError(
+                    409,
+                    f"Invalid value for 'variants[].id': product_variants {vid} does not exist.",
+                )
             if product_id is not None and pv.get("product_id") != product_id:
-                raise ApiError(409, f"Invalid value for 'variants[].id': product_variants "
-                                    f"{vid} belongs to another product.")
-            out.append({"id": vid, "product_id": pv.get("product_id"),
-                        "variant_group_id": pv.get("variant_group_id")})
+                raise ApiError(
+                    409,
+                    f"Invalid value for 'variants[].id': product_variants "
+                    f"{vid} belongs to another product.",
+                )
+            out.append(
+                {
+                    "id": vid,
+                    "product_id": pv.get("product_id"),
+                    "variant_group_id": pv.get("variant_group_id"),
+                }
+            )
         return out
 
     def _after_write(self, res: R.Resource, id_: int, body: Doc, product_id: Any) -> None:
@@ -335,18 +365,27 @@ class Engine:
             order = self.store.get("orders", id_)
             if order is None:
                 raise ApiError(404, f"No orders record with id {id_}.")
-            if not isinstance(sid, int) or isinstance(sid, bool) \
-                    or not self.store.exists("order_statuses", sid):
-                raise ApiError(409, f"Invalid value for 'order_status_id': order_statuses "
-                                    f"{sid} does not exist.")
+            if (
+                not isinstance(sid, int)
+                or isinstance(sid, bool)
+                or not self.store.exists("order_statuses", sid)
+            ):
+                raise ApiError(
+                    409,
+                    f"Invalid value for 'order_status_id': order_statuses {sid} does not exist.",
+                )
             if order.get("order_status_id") != sid:
                 now = self.store.now()
-                order = self.store.update("orders", id_, {
-                    "previous_order_status_id": order.get("order_status_id"),
-                    "order_status_id": sid,
-                    "order_status_last_changed_at": now,
-                    "updated_at": now,
-                })
+                order = self.store.update(
+                    "orders",
+                    id_,
+                    {
+                        "previous_order_status_id": order.get("order_status_id"),
+                        "order_status_id": sid,
+                        "order_status_last_changed_at": now,
+                        "updated_at": now,
+                    },
+                )
         return self.render(R.get("orders"), [order], set())[0]
 
     def post_shipment(self, body: Any) -> tuple[int, Doc]:
@@ -357,14 +396,19 @@ class Engine:
         with self._write:
             existing = None
             if body.get("id") is not None:
-                existing = self.store.get("order_shipments", body["id"]) \
-                    if isinstance(body["id"], int) else None
+                existing = (
+                    self.store.get("order_shipments", body["id"])
+                    if isinstance(body["id"], int)
+                    else None
+                )
                 if existing is None:
                     raise ApiError(404, f"No order_shipments record with id {body['id']}.")
             elif body.get("order_id") is not None and body.get("shipment_name"):
-                found = self.store.query("order_shipments", {
-                    "order_id": body["order_id"], "shipment_name": body["shipment_name"]},
-                    limit=1)
+                found = self.store.query(
+                    "order_shipments",
+                    {"order_id": body["order_id"], "shipment_name": body["shipment_name"]},
+                    limit=1,
+                )
                 existing = found[0] if found else None
             fields = self._check(res, body, creating=existing is None)
             order_id = fields.get("order_id", existing and existing.get("order_id"))
@@ -393,15 +437,24 @@ class Engine:
                 raise ApiError(409, "Invalid value for 'items[].id': expected an order item id.")
             qty = it.get("quantity_shipped", 0)
             if not isinstance(qty, int) or isinstance(qty, bool) or qty < 0:
-                raise ApiError(409, "Invalid value for 'items[].quantity_shipped': expected a "
-                                    "non-negative integer.")
+                raise ApiError(
+                    409,
+                    "Invalid value for 'items[].quantity_shipped': expected a "
+                    "non-negative integer.",
+                )
             oi = self.store.get("order_items", it["id"])
             if oi is None or oi.get("order_id") != order_id:
-                raise ApiError(409, f"Invalid value for 'items[].id': order item {it['id']} "
-                                    f"is not on order {order_id}.")
+                raise ApiError(
+                    409,
+                    f"Invalid value for 'items[].id': order item {it['id']} "
+                    f"is not on order {order_id}.",
+                )
             if isinstance(oi.get("quantity"), int | float) and qty > oi["quantity"]:
-                raise ApiError(409, f"Invalid value for 'items[].quantity_shipped': {qty} is "
-                                    f"more than the {oi['quantity']} ordered.")
+                raise ApiError(
+                    409,
+                    f"Invalid value for 'items[].quantity_shipped': {qty} is "
+                    f"more than the {oi['quantity']} ordered.",
+                )
             out.append((it["id"], qty))
         return out
 
@@ -429,15 +482,19 @@ class Engine:
         product = dict(line["product"])
         by_sku = bool(line.get("lookup_by_sku", line.get("look_by_sku", False)))
         with self._write, self.store.transaction():
-            for key, res_name, field in (("category", "categories", "primary_category_id"),
-                                         ("manufacturer", "manufacturers", "manufacturer_id")):
+            for key, res_name, field in (
+                ("category", "categories", "primary_category_id"),
+                ("manufacturer", "manufacturers", "manufacturer_id"),
+            ):
                 if isinstance(line.get(key), dict):
                     status, made = self.create_or_update(
-                        res_name, {k: v for k, v in line[key].items() if k != "id"})
+                        res_name, {k: v for k, v in line[key].items() if k != "id"}
+                    )
                     product[field] = made["id"]
             if by_sku and product.get("item_number") and product.get("id") is None:
-                found = self.store.query("products", {"item_number": product["item_number"]},
-                                         limit=1)
+                found = self.store.query(
+                    "products", {"item_number": product["item_number"]}, limit=1
+                )
                 if found:
                     product["id"] = found[0]["id"]
             status, doc = self.create_or_update("products", product)
@@ -460,8 +517,11 @@ class Engine:
                 for cid, c in cats.items():
                     new = path(cid)
                     if c.get("lookup_path") != new:
-                        self.store.update("categories", cid,
-                                          {"lookup_path": new, "updated_at": c.get("updated_at")})
+                        self.store.update(
+                            "categories",
+                            cid,
+                            {"lookup_path": new, "updated_at": c.get("updated_at")},
+                        )
 
     def upload(self, meta: Any, content: bytes, content_type: str | None) -> None:
         """``POST /upload``: keep the bytes under ``destination``."""
@@ -478,8 +538,11 @@ class Engine:
     def _inventory_target(self, ident: dict[str, Any]) -> tuple[str, Doc]:
         given = [k for k in INVENTORY_IDS if ident.get(k) not in (None, "")]
         if len(given) != 1:
-            raise ApiError(400, "Exactly one of product_id, variant_inventory_id, item_number, "
-                                "gtin or item_name is required.")
+            raise ApiError(
+                400,
+                "Exactly one of product_id, variant_inventory_id, item_number, "
+                "gtin or item_name is required.",
+            )
         key = given[0]
         value = ident[key]
         if key in ("product_id", "variant_inventory_id"):
@@ -492,11 +555,14 @@ class Engine:
             if doc is None:
                 raise ApiError(404, f"No inventory item with {key} {value}.")
             return name, doc
-        hits: list[tuple[str, Doc]] = [("products", d) for d in
-                                       self.store.query("products", {key: value}, limit=2)]
+        hits: list[tuple[str, Doc]] = [
+            ("products", d) for d in self.store.query("products", {key: value}, limit=2)
+        ]
         if key != "item_name":
-            hits += [("variant_inventory", d) for d in
-                     self.store.query("variant_inventory", {key: value}, limit=2)]
+            hits += [
+                ("variant_inventory", d)
+                for d in self.store.query("variant_inventory", {key: value}, limit=2)
+            ]
         if not hits:
             raise ApiError(404, f"No inventory item with {key} '{value}'.")
         if len(hits) > 1:
@@ -505,13 +571,23 @@ class Engine:
 
     def _inventory_view(self, name: str, doc: Doc) -> Doc:
         if name == "products":
-            return {"product_id": doc["id"], "variant_inventory_id": None,
-                    "item_number": doc.get("item_number"), "item_name": doc.get("item_name"),
-                    "gtin": doc.get("gtin"), "quantity": doc.get("quantity_on_hand")}
+            return {
+                "product_id": doc["id"],
+                "variant_inventory_id": None,
+                "item_number": doc.get("item_number"),
+                "item_name": doc.get("item_name"),
+                "gtin": doc.get("gtin"),
+                "quantity": doc.get("quantity_on_hand"),
+            }
         product = self.store.get("products", doc.get("product_id")) or {}
-        return {"product_id": doc.get("product_id"), "variant_inventory_id": doc["id"],
-                "item_number": doc.get("item_number"), "item_name": product.get("item_name"),
-                "gtin": doc.get("gtin"), "quantity": doc.get("inventory")}
+        return {
+            "product_id": doc.get("product_id"),
+            "variant_inventory_id": doc["id"],
+            "item_number": doc.get("item_number"),
+            "item_name": product.get("item_name"),
+            "gtin": doc.get("gtin"),
+            "quantity": doc.get("inventory"),
+        }
 
     def inventory(self, args: dict[str, str]) -> Doc:
         """``GET /inventory?<one identifier>``."""

@@ -42,10 +42,14 @@ class Fault:
         if not isinstance(spec, dict) or spec.get("kind") not in KINDS:
             raise ValueError(f"a fault needs kind in {KINDS}: {spec!r}")
         f = cls(
-            kind=spec["kind"], status=int(spec.get("status", 503)),
-            seconds=float(spec.get("seconds", 0.0)), path=spec.get("path"),
-            method=(spec.get("method") or None), after=int(spec.get("after", 0)),
-            times=int(spec.get("times", 1)), probability=float(spec.get("probability", 1.0)),
+            kind=spec["kind"],
+            status=int(spec.get("status", 503)),
+            seconds=float(spec.get("seconds", 0.0)),
+            path=spec.get("path"),
+            method=(spec.get("method") or None),
+            after=int(spec.get("after", 0)),
+            times=int(spec.get("times", 1)),
+            probability=float(spec.get("probability", 1.0)),
             process=bool(spec.get("process", False)),
             retry_after=None if spec.get("retry_after") is None else str(spec["retry_after"]),
         )
@@ -58,7 +62,7 @@ class Fault:
         if self.method and self.method != method:
             return False
         if self.path:
-            rel = path[len("/api/v1"):] if path.startswith("/api/v1") else path
+            rel = path[len("/api/v1") :] if path.startswith("/api/v1") else path
             if not (path.startswith(self.path) or rel.startswith(self.path)):
                 return False
         return True
@@ -85,8 +89,9 @@ class FaultInjector:
         with self._lock:
             self._script.extend(parsed)
 
-    def rate(self, kind: str = "status", probability: float = 0.1, seed: int | None = 0,
-             **options: Any) -> None:
+    def rate(
+        self, kind: str = "status", probability: float = 0.1, seed: int | None = 0, **options: Any
+    ) -> None:
         """Add a random fault hitting each matching call with ``probability``."""
         f = Fault.parse({"kind": kind, "probability": probability, **options})
         with self._lock:
@@ -124,6 +129,8 @@ class FaultInjector:
     def state(self) -> dict[str, Any]:
         """JSON view of pending faults."""
         with self._lock:
-            return {"script": [f.as_dict() for f in self._script],
-                    "rates": [f.as_dict() for f in self._rates],
-                    "fired": list(self.fired)}
+            return {
+                "script": [f.as_dict() for f in self._script],
+                "rates": [f.as_dict() for f in self._rates],
+                "fired": list(self.fired),
+            }

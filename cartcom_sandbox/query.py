@@ -15,8 +15,16 @@ from cartcom_sandbox.errors import ApiError
 from cartcom_sandbox.store import Store
 
 RESERVED = frozenset({"page", "count", "sort", "fields", "expand", "ids"})
-OPERATORS = {"eq": "=", "not": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<=",
-             "like": "LIKE", "startwith": "LIKE"}
+OPERATORS = {
+    "eq": "=",
+    "not": "!=",
+    "gt": ">",
+    "gte": ">=",
+    "lt": "<",
+    "lte": "<=",
+    "like": "LIKE",
+    "startwith": "LIKE",
+}
 _TERM = re.compile(r"^(eq|not|like|startwith|gte|gt|lte|lt):(.*)$", re.S)
 _CONNECTOR = re.compile(r" (AND|OR) ")
 

@@ -33,8 +33,9 @@ class Decision:
 class RateLimiter:
     """Per-key fixed windows that start at the key's first counted call."""
 
-    def __init__(self, calls: int | None = None, window: float = 10.0,
-                 retry_after_format: str = "seconds") -> None:
+    def __init__(
+        self, calls: int | None = None, window: float = 10.0, retry_after_format: str = "seconds"
+    ) -> None:
         """Allow ``calls`` per ``window`` seconds (None = unlimited)."""
         self._lock = threading.Lock()
         self._windows: dict[str, tuple[float, int]] = {}
@@ -44,9 +45,14 @@ class RateLimiter:
         self.clock = time.monotonic
         self.wall = time.time
 
-    def configure(self, calls: int | None = ..., window: float | None = None,  # type: ignore[assignment]
-                  retry_after_format: str | None = None, plan: str | None = None,
-                  reset: bool = True) -> None:
+    def configure(
+        self,
+        calls: int | None = ...,
+        window: float | None = None,  # type: ignore[assignment]
+        retry_after_format: str | None = None,
+        plan: str | None = None,
+        reset: bool = True,
+    ) -> None:
         """Change the limit (``plan`` name or ``calls``), window or Retry-After format."""
         with self._lock:
             if plan is not None:
@@ -105,5 +111,8 @@ class RateLimiter:
 
     def state(self) -> dict[str, object]:
         """Settings as JSON."""
-        return {"calls": self.calls, "window": self.window,
-                "retry_after_format": self.retry_after_format}
+        return {
+            "calls": self.calls,
+            "window": self.window,
+            "retry_after_format": self.retry_after_format,
+        }

@@ -17,8 +17,13 @@ _NOT_RESOURCES = {"inventory", "product_nested_variant", "theme_import"}
 # Product flags the real API returns as integer 0/1 (§2, §9 item 13).
 INT_FLAGS: dict[str, set[str]] = {
     "products": {
-        "is_hidden", "is_spotlight_item", "is_non_taxable", "is_shipped_individually",
-        "call_for_shipping", "call_for_pricing", "e_product_allow_multiple_deliveries",
+        "is_hidden",
+        "is_spotlight_item",
+        "is_non_taxable",
+        "is_shipped_individually",
+        "call_for_shipping",
+        "call_for_pricing",
+        "e_product_allow_multiple_deliveries",
     },
     "orders": {"exported_to_accounting_system"},
 }
@@ -26,9 +31,18 @@ INT_FLAGS: dict[str, set[str]] = {
 # Spec types corrected by field evidence (§9 items 11, 12, 15, 14): money is a decimal number,
 # postal codes are strings, product dimensions stay strings.
 TYPE_FIXES: dict[str, dict[str, str]] = {
-    "orders": dict.fromkeys((
-        "subtotal", "shipping_total", "discount_total", "cost_total", "handling_total",
-        "additional_fees", "discounted_shipping_total"), "number"),
+    "orders": dict.fromkeys(
+        (
+            "subtotal",
+            "shipping_total",
+            "discount_total",
+            "cost_total",
+            "handling_total",
+            "additional_fees",
+            "discounted_shipping_total",
+        ),
+        "number",
+    ),
     "order_items": {"price": "number", "cost": "number", "weight": "number"},
     "product_variants": {"price_adjustment": "number"},
     "order_addresses": {"postal_code": "string"},
@@ -57,12 +71,18 @@ FOREIGN_KEYS: dict[str, dict[str, tuple[str, int | None]]] = {
         "primary_category_id": ("categories", None),
         "manufacturer_id": ("manufacturers", 0),
     },
-    "product_variants": {"product_id": ("products", None),
-                         "variant_group_id": ("variant_groups", None)},
-    "variant_inventory": {"product_id": ("products", None),
-                          "product_status_id": ("product_statuses", 0)},
-    "product_pricing": {"product_id": ("products", None),
-                        "variant_inventory_id": ("variant_inventory", 0)},
+    "product_variants": {
+        "product_id": ("products", None),
+        "variant_group_id": ("variant_groups", None),
+    },
+    "variant_inventory": {
+        "product_id": ("products", None),
+        "product_status_id": ("product_statuses", 0),
+    },
+    "product_pricing": {
+        "product_id": ("products", None),
+        "variant_inventory_id": ("variant_inventory", 0),
+    },
     "product_pictures": {"product_id": ("products", None)},
     "categories": {"parent_category_id": ("categories", 0)},
     "orders": {
@@ -80,8 +100,14 @@ FOREIGN_KEYS: dict[str, dict[str, tuple[str, int | None]]] = {
 # Extra hidden indexed columns (beyond created_at/updated_at and every *_id of the list below).
 INDEXED: dict[str, tuple[str, ...]] = {
     "orders": ("ordered_at", "order_status_id", "customer_id", "order_number"),
-    "products": ("item_number", "gtin", "manufacturer_id", "primary_category_id",
-                 "product_status_id", "item_name"),
+    "products": (
+        "item_number",
+        "gtin",
+        "manufacturer_id",
+        "primary_category_id",
+        "product_status_id",
+        "item_name",
+    ),
     "variant_inventory": ("item_number", "gtin", "product_id"),
     "product_variants": ("product_id", "variant_group_id"),
     "product_pricing": ("product_id", "variant_inventory_id"),
@@ -143,8 +169,9 @@ NESTED: dict[str, dict[str, Nested]] = {
         "products": Nested("child", "products", "primary_category_id"),
         "custom_fields": Nested("empty"),
     },
-    "shipping_providers": {"services": Nested("child", "shipping_provider_services",
-                                              "shipping_provider_id")},
+    "shipping_providers": {
+        "services": Nested("child", "shipping_provider_services", "shipping_provider_id")
+    },
     "order_payments": {"fields": Nested("empty")},
 }
 
@@ -222,8 +249,15 @@ def _build(name: str, props: dict[str, Any], required: tuple[str, ...]) -> Resou
         if fname not in types:
             continue
         t = types[fname]
-        indexed[fname] = ("dt" if fname in dts else "int" if t == "integer"
-                          else "num" if t == "number" else "text")
+        indexed[fname] = (
+            "dt"
+            if fname in dts
+            else "int"
+            if t == "integer"
+            else "num"
+            if t == "number"
+            else "text"
+        )
     defaults: dict[str, Any] = {}
     for fname in fields:
         t = types[fname]
@@ -236,9 +270,17 @@ def _build(name: str, props: dict[str, Any], required: tuple[str, ...]) -> Resou
         else:
             defaults[fname] = None
     return Resource(
-        name=name, fields=fields, types=types, datetimes=dts, indexed=indexed, nested=nested,
-        null_nested=null_nested, required=required, fks=FOREIGN_KEYS.get(name, {}),
-        int_flags=flags, defaults=defaults,
+        name=name,
+        fields=fields,
+        types=types,
+        datetimes=dts,
+        indexed=indexed,
+        nested=nested,
+        null_nested=null_nested,
+        required=required,
+        fks=FOREIGN_KEYS.get(name, {}),
+        int_flags=flags,
+        defaults=defaults,
     )
 
 

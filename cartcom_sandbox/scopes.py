@@ -12,46 +12,84 @@ from collections.abc import Iterable, Mapping
 FAMILIES = ("catalog", "orders", "people", "content", "marketing")
 # Scopes that exist on their own.
 SINGLE = ("settings", "system", "import", "custom_fields", "email", "decrypt", "no_expiry")
-ALL_SCOPES: frozenset[str] = frozenset(
-    [*FAMILIES, *(f"read_{f}" for f in FAMILIES), *SINGLE])
+ALL_SCOPES: frozenset[str] = frozenset([*FAMILIES, *(f"read_{f}" for f in FAMILIES), *SINGLE])
 
 # Resource (first path segment) -> scope. DOC: docs/scopes.md and §1.11; entries marked INF
 # are not listed by the docs and are our reading.
 _BY_SCOPE: dict[str, tuple[str, ...]] = {
     "catalog": (
-        "attributes", "attribute_groups", "categories", "manufacturers", "products",
-        "product_lists", "product_pictures", "product_statuses", "product_variants",
-        "shipping_rate_adjustments", "variant_groups", "variant_inventory",
-        "product_pricing", "product_inactive_in_store",  # §1.11 (per-resource docs)
+        "attributes",
+        "attribute_groups",
+        "categories",
+        "manufacturers",
+        "products",
+        "product_lists",
+        "product_pictures",
+        "product_statuses",
+        "product_variants",
+        "shipping_rate_adjustments",
+        "variant_groups",
+        "variant_inventory",
+        "product_pricing",
+        "product_inactive_in_store",  # §1.11 (per-resource docs)
         "inventory",  # INF (§1.11 footnote)
-        "product_reviews", "price_calculators", "price_calculator_rules",
+        "product_reviews",
+        "price_calculators",
+        "price_calculator_rules",
         "price_calculator_rule_modifiers",  # INF
     ),
     "orders": (
-        "carts", "cart_items", "credit_cards", "orders", "order_addresses", "order_items",
-        "order_payments", "order_shipments", "order_statuses", "quotes", "subscriptions",
+        "carts",
+        "cart_items",
+        "credit_cards",
+        "orders",
+        "order_addresses",
+        "order_items",
+        "order_payments",
+        "order_shipments",
+        "order_statuses",
+        "quotes",
+        "subscriptions",
     ),
     "people": (
-        "addresses", "customers", "customer_types", "customer_payment_methods", "profiles",
+        "addresses",
+        "customers",
+        "customer_types",
+        "customer_payment_methods",
+        "profiles",
         "users",
         "wishlists",  # INF
     ),
     "content": ("blogs", "blog_categories", "blog_posts", "links", "pages"),
     "marketing": (
-        "adcodes", "affiliates", "coupon_codes", "discount_methods", "discount_rules", "drips",
-        "email_templates", "gift_certificates", "gift_certificate_transactions",
+        "adcodes",
+        "affiliates",
+        "coupon_codes",
+        "discount_methods",
+        "discount_rules",
+        "drips",
+        "email_templates",
+        "gift_certificates",
+        "gift_certificate_transactions",
         "mailing_lists",
         "discount_actions",  # INF
     ),
     "custom_fields": ("custom_fields", "custom_field_values"),  # custom_field_values: INF
     "settings": (
-        "custom_shipping_methods", "payment_methods", "regions", "shipping_providers",
-        "shipping_provider_services", "tax_rates", "url_redirects", "warehouses",
+        "custom_shipping_methods",
+        "payment_methods",
+        "regions",
+        "shipping_providers",
+        "shipping_provider_services",
+        "tax_rates",
+        "url_redirects",
+        "warehouses",
         "external_image_whitelist",
-        "blacklisted_ips", "payment_method_fields", "store_locations",  # INF
+        "blacklisted_ips",
+        "payment_method_fields",
+        "store_locations",  # INF
     ),
-    "system": ("stores", "sessions", "upload",
-               "microstores"),  # microstores: INF
+    "system": ("stores", "sessions", "upload", "microstores"),  # microstores: INF
     "import": ("import",),
 }
 RESOURCE_SCOPE: dict[str, str] = {r: s for s, names in _BY_SCOPE.items() for r in names}
@@ -88,13 +126,15 @@ def parse_scopes(text: str) -> frozenset[str]:
     names = frozenset(s.strip() for s in text.split(",") if s.strip())
     unknown = sorted(names - ALL_SCOPES)
     if unknown:
-        raise ValueError(f"unknown token scope(s) {', '.join(unknown)}; "
-                         f"known: {', '.join(sorted(ALL_SCOPES))}")
+        raise ValueError(
+            f"unknown token scope(s) {', '.join(unknown)}; known: {', '.join(sorted(ALL_SCOPES))}"
+        )
     return names
 
 
-def parse_tokens(tokens: Iterable[str] | Mapping[str, Iterable[str] | None],
-                 ) -> dict[str, frozenset[str] | None]:
+def parse_tokens(
+    tokens: Iterable[str] | Mapping[str, Iterable[str] | None],
+) -> dict[str, frozenset[str] | None]:
     """Token specs -> ``{token: scopes or None (all)}``.
 
     A mapping gives scopes per token (None: all). A string ``"T"`` has every scope;
@@ -106,8 +146,7 @@ def parse_tokens(tokens: Iterable[str] | Mapping[str, Iterable[str] | None],
             if scopes is None:
                 out[tok] = None
             else:
-                out[tok] = parse_scopes(",".join(scopes) if not isinstance(scopes, str)
-                                        else scopes)
+                out[tok] = parse_scopes(",".join(scopes) if not isinstance(scopes, str) else scopes)
         return out
     for spec in tokens:
         tok, sep, scopes = spec.rpartition(":")

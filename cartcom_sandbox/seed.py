@@ -35,10 +35,25 @@ from cartcom_sandbox.store import Store
 
 # Parents before children: every flush writes in this order, so foreign keys always resolve.
 RESOURCE_ORDER = [
-    "stores", "product_statuses", "order_statuses", "variant_groups", "shipping_providers",
-    "shipping_provider_services", "custom_shipping_methods", "categories", "manufacturers",
-    "products", "product_variants", "variant_inventory", "product_pricing", "product_pictures",
-    "customers", "order_addresses", "orders", "order_items", "order_payments",
+    "stores",
+    "product_statuses",
+    "order_statuses",
+    "variant_groups",
+    "shipping_providers",
+    "shipping_provider_services",
+    "custom_shipping_methods",
+    "categories",
+    "manufacturers",
+    "products",
+    "product_variants",
+    "variant_inventory",
+    "product_pricing",
+    "product_pictures",
+    "customers",
+    "order_addresses",
+    "orders",
+    "order_items",
+    "order_payments",
     "order_shipments",
 ]
 DEFAULT_DAYS = 90
@@ -63,8 +78,10 @@ def make_config(
         if now is not None:
             end = min(end, _aware(now))
     else:
-        end = _aware(now) if now is not None else datetime.now(UTC).replace(
-            hour=0, minute=0, second=0, microsecond=0
+        end = (
+            _aware(now)
+            if now is not None
+            else datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         )
         secs = int(end.timestamp())
         local_day = (datetime.fromtimestamp(secs + timefmt.utc_offset(secs), UTC)).date()
@@ -151,13 +168,15 @@ def _produce(cfg: Config, chunk: int, out: Any) -> None:
         raise
 
 
-def _feed_parallel(cfg: Config, chunk: int, insert: Callable[[str, list[dict]], Any],
-                   counts: dict[str, int]) -> dict:
+def _feed_parallel(
+    cfg: Config, chunk: int, insert: Callable[[str, list[dict]], Any], counts: dict[str, int]
+) -> dict:
     """Generate in a forked helper process while this one writes (2 cores, ~1.2x faster)."""
     ctx = multiprocessing.get_context("fork")
     out = ctx.Queue(maxsize=6)
-    child = ctx.Process(target=_produce, args=(cfg, chunk, out), daemon=True,
-                        name="cartcom-seed-generator")
+    child = ctx.Process(
+        target=_produce, args=(cfg, chunk, out), daemon=True, name="cartcom-seed-generator"
+    )
     child.start()
     try:
         while True:
@@ -199,9 +218,7 @@ def seed_store(
     (POSIX only). The data is the same either way. It only pays when a core is idle: on the
     busy 2-core box it was slower (pickling), so it is off by default.
     """
-    cfg = make_config(
-        products=products, orders=orders, seed=seed, now=now, start=start, days=days
-    )
+    cfg = make_config(products=products, orders=orders, seed=seed, now=now, start=start, days=days)
     own = isinstance(store_or_path, str | os.PathLike)
     if own:
         path = os.fspath(store_or_path)
@@ -242,22 +259,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--products", type=int, default=200)
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--start", type=date.fromisoformat, default=None,
-                        help="first order day (YYYY-MM-DD, store time)")
-    parser.add_argument("--days", type=int, default=None,
-                        help=f"window length in days (default {DEFAULT_DAYS})")
+    parser.add_argument(
+        "--start",
+        type=date.fromisoformat,
+        default=None,
+        help="first order day (YYYY-MM-DD, store time)",
+    )
+    parser.add_argument(
+        "--days", type=int, default=None, help=f"window length in days (default {DEFAULT_DAYS})"
+    )
     parser.add_argument("--force", action="store_true", help="replace an existing file")
-    parser.add_argument("--parallel", action="store_true",
-                        help="generate in a helper process (helps only when a core is idle)")
-    parser.add_argument("--json", action="store_true",
-                        help="print the summary (counts, status ids, handy ids) as JSON")
+    parser.add_argument(
+        "--parallel",
+        action="store_true",
+        help="generate in a helper process (helps only when a core is idle)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the summary (counts, status ids, handy ids) as JSON",
+    )
     ns = parser.parse_args(args)
     if ns.products < 1 or ns.orders < 0 or (ns.days is not None and ns.days < 1):
         parser.error("--products and --days must be >= 1, --orders >= 0")
     try:
-        summary = seed_store(ns.db, products=ns.products, orders=ns.orders, seed=ns.seed,
-                             start=ns.start, days=ns.days, overwrite=ns.force,
-                             parallel=ns.parallel)
+        summary = seed_store(
+            ns.db,
+            products=ns.products,
+            orders=ns.orders,
+            seed=ns.seed,
+            start=ns.start,
+            days=ns.days,
+            overwrite=ns.force,
+            parallel=ns.parallel,
+        )
     except FileExistsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

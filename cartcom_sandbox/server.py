@@ -58,10 +58,17 @@ class SandboxServer:
         self.token = self.tokens[0]
         self.calls = CallLog()
         self.faults = FaultInjector()
-        self.ratelimit = RateLimiter(self.config.calls_per_window(), self.config.rate_window,
-                                     self.config.retry_after_format)
-        self.app = SandboxApp(self.store, self.config, self.scopes, ratelimit=self.ratelimit,
-                              faults=self.faults, calls=self.calls)
+        self.ratelimit = RateLimiter(
+            self.config.calls_per_window(), self.config.rate_window, self.config.retry_after_format
+        )
+        self.app = SandboxApp(
+            self.store,
+            self.config,
+            self.scopes,
+            ratelimit=self.ratelimit,
+            faults=self.faults,
+            calls=self.calls,
+        )
         self.host = host
         self.port = port
         self._server: BaseWSGIServer | None = None
@@ -79,8 +86,9 @@ class SandboxServer:
         return self.root_url + API
 
     def _bind(self) -> None:
-        self._server = make_server(self.host, self.port, self.app, threaded=True,
-                                   request_handler=_QuietHandler)
+        self._server = make_server(
+            self.host, self.port, self.app, threaded=True, request_handler=_QuietHandler
+        )
         self._server.daemon_threads = True
         self._server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
         self.port = self._server.server_port
@@ -90,9 +98,12 @@ class SandboxServer:
         if self._server is None:
             self._bind()
         assert self._server is not None
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1},
-                                        name="cartcom-sandbox", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="cartcom-sandbox",
+            daemon=True,
+        )
         self._serving.set()
         self._thread.start()
         return self

@@ -6,6 +6,7 @@ with OFFSET scans small rows and the docs of one page are then read by id. Integ
 kept as they are (text with NOCASE collation, like SQL Server's default); datetimes as UTC
 100-ns ticks, so mixed offsets (DST) compare correctly.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -96,12 +97,15 @@ class Store:
                 self._db.execute(s)
             row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
             if row is None:
-                self._db.execute("INSERT INTO meta(key, value) VALUES ('schema', ?)",
-                                 (SCHEMA_VERSION,))
+                self._db.execute(
+                    "INSERT INTO meta(key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,)
+                )
             elif row[0] != SCHEMA_VERSION:
                 self._db.execute("ROLLBACK")
-                raise RuntimeError(f"{self.path} has store schema {row[0]}, this sandbox "
-                                   f"needs {SCHEMA_VERSION}: re-seed it")
+                raise RuntimeError(
+                    f"{self.path} has store schema {row[0]}, this sandbox "
+                    f"needs {SCHEMA_VERSION}: re-seed it"
+                )
             self._db.execute("COMMIT")
 
     def _ticks(self, value: object) -> int | None:
@@ -198,11 +202,18 @@ class Store:
         marks = ",".join("?" * len(cols))
         return f"{verb} INTO {table(res.name)} ({','.join(cols)}) VALUES ({marks})"
 
-    def _write(self, db: sqlite3.Connection, res: R.Resource, docs: list[dict[str, Any]],
-               verb: str = "INSERT") -> None:
+    def _write(
+        self,
+        db: sqlite3.Connection,
+        res: R.Resource,
+        docs: list[dict[str, Any]],
+        verb: str = "INSERT",
+    ) -> None:
         db.executemany(self._insert_sql(res, verb), [self._row(res, d) for d in docs])
-        db.executemany(f"{verb} INTO {doc_table(res.name)} (id, doc) VALUES (?, ?)",
-                       [(d["id"], _dumps(d)) for d in docs])
+        db.executemany(
+            f"{verb} INTO {doc_table(res.name)} (id, doc) VALUES (?, ?)",
+            [(d["id"], _dumps(d)) for d in docs],
+        )
 
     def bulk_insert(self, resource: str, docs: Iterable[dict[str, Any]]) -> int:
         """Insert API-shaped docs (each with ``id``) in one transaction; returns the count.
@@ -351,8 +362,11 @@ class Store:
         found: dict[int, str] = {}
         for chunk in _chunks(ids, 900):
             marks = ",".join("?" * len(chunk))
-            found.update(self.execute(
-                f"SELECT id, doc FROM {doc_table(resource)} WHERE id IN ({marks})", chunk))
+            found.update(
+                self.execute(
+                    f"SELECT id, doc FROM {doc_table(resource)} WHERE id IN ({marks})", chunk
+                )
+            )
         return [_loads(found[i]) for i in ids if i in found]
 
     def _from(self, resource: str, used: str) -> str:
@@ -382,8 +396,9 @@ class Store:
                 clauses.append(f"{col} IS NULL")
             else:
                 clauses.append(f"{col} = ?")
-                params.append(clock.to_ticks(v, self.timezone)
-                              if f in R.get(resource).datetimes else v)
+                params.append(
+                    clock.to_ticks(v, self.timezone) if f in R.get(resource).datetimes else v
+                )
         order = ", ".join(
             f"{self.column(resource, s.lstrip('-'))} {'DESC' if s.startswith('-') else 'ASC'}"
             for s in sort
@@ -417,13 +432,15 @@ class Store:
             )
             for sid, oid, qty, odoc in rows:
                 item = _loads(odoc) if odoc else {}
-                out.setdefault(sid, []).append({
-                    "id": oid,
-                    "product_id": item.get("product_id"),
-                    "item_name": item.get("item_name"),
-                    "item_nr": item.get("item_number"),
-                    "quantity_shipped": qty,
-                })
+                out.setdefault(sid, []).append(
+                    {
+                        "id": oid,
+                        "product_id": item.get("product_id"),
+                        "item_name": item.get("item_name"),
+                        "item_nr": item.get("item_number"),
+                        "quantity_shipped": qty,
+                    }
+                )
         return out
 
     def set_shipment_items(self, shipment_id: int, items: Sequence[tuple[int, int]]) -> None:
@@ -465,7 +482,8 @@ class Store:
             marks = ",".join("?" * len(chunk))
             for pid, cid, prim in self.execute(
                 "SELECT product_id, category_id, is_primary FROM product_categories"
-                f" WHERE product_id IN ({marks}) ORDER BY product_id, category_id", chunk,
+                f" WHERE product_id IN ({marks}) ORDER BY product_id, category_id",
+                chunk,
             ):
                 if all(c != cid for c, _ in links[pid]):
                     links[pid].append((cid, bool(prim)))

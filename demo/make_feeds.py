@@ -97,19 +97,30 @@ def money(x: float) -> float:
 def build(reader: Reader) -> tuple[list[dict], list[dict], list[dict]]:
     """The three feeds."""
     rnd = random.Random(SEED)
-    products = reader.all("/products", "products", sort="id", fields=(
-        "id,item_number,item_name,gtin,use_variant_inventory,price,retail,cost,quantity_on_hand,"
-        "is_hidden,manufacturer_id,primary_category_id,manufacturer_part_number"))
-    paths = category_paths(reader.all("/categories", "categories", fields="id,name,"
-                                      "parent_category_id"))
-    brands = {m["id"]: m["name"] for m in reader.all("/manufacturers", "manufacturers",
-                                                      fields="id,name")}
+    products = reader.all(
+        "/products",
+        "products",
+        sort="id",
+        fields=(
+            "id,item_number,item_name,gtin,use_variant_inventory,price,retail,cost,quantity_on_hand,"
+            "is_hidden,manufacturer_id,primary_category_id,manufacturer_part_number"
+        ),
+    )
+    paths = category_paths(
+        reader.all("/categories", "categories", fields="id,name,parent_category_id")
+    )
+    brands = {
+        m["id"]: m["name"] for m in reader.all("/manufacturers", "manufacturers", fields="id,name")
+    }
     groups = {g["id"]: g["name"] for g in reader.all("/variant_groups", "variant_groups")}
     rows = reader.all("/variant_inventory", "variant_inventory", expand="variants", sort="id")
-    pricing = {p["variant_inventory_id"]: p for p in reader.all("/product_pricing",
-                                                                "product_pricing")
-               if p.get("variant_inventory_id") and p.get("starting_quantity") == 1
-               and not p.get("customer_type_id")}
+    pricing = {
+        p["variant_inventory_id"]: p
+        for p in reader.all("/product_pricing", "product_pricing")
+        if p.get("variant_inventory_id")
+        and p.get("starting_quantity") == 1
+        and not p.get("customer_type_id")
+    }
     rows_by_product: dict[int, list[dict]] = {}
     for row in rows:
         rows_by_product.setdefault(row["product_id"], []).append(row)
@@ -123,10 +134,12 @@ def build(reader: Reader) -> tuple[list[dict], list[dict], list[dict]]:
 
     def existing(p: dict[str, Any], sku: str, extra: dict[str, Any]) -> dict[str, Any]:
         rec = {
-            "sku": sku, "title": p["item_name"],
+            "sku": sku,
+            "title": p["item_name"],
             "brand": brands.get(p.get("manufacturer_id")),
-            "categories": [paths[p["primary_category_id"]]] if p.get("primary_category_id")
-            in paths else [],
+            "categories": [paths[p["primary_category_id"]]]
+            if p.get("primary_category_id") in paths
+            else [],
             "images": [f"{IMG}/{p['item_number']}-1.jpg"],
             "mpn": p.get("manufacturer_part_number") or None,
         }
@@ -134,33 +147,58 @@ def build(reader: Reader) -> tuple[list[dict], list[dict], list[dict]]:
         return {k: v for k, v in rec.items() if v not in (None, [])}
 
     for p in by_sku:
-        listings.append(existing(p, p["item_number"], {
-            "price": p["price"], "msrp": p["retail"], "cost": p["cost"],
-            "quantity": p["quantity_on_hand"]}))
+        listings.append(
+            existing(
+                p,
+                p["item_number"],
+                {
+                    "price": p["price"],
+                    "msrp": p["retail"],
+                    "cost": p["cost"],
+                    "quantity": p["quantity_on_hand"],
+                },
+            )
+        )
     for p in variant[:15]:
         variants = []
         for row in rows_by_product[p["id"]]:
             price = pricing.get(row["id"], {})
-            v = {"sku": row["item_number"],
-                 "options": {groups[x["variant_group_id"]]: x["description"]
-                             for x in row.get("variants") or []},
-                 "quantity": row["inventory"],
-                 "price": price.get("price", p["price"]), "cost": price.get("cost", p["cost"])}
+            v = {
+                "sku": row["item_number"],
+                "options": {
+                    groups[x["variant_group_id"]]: x["description"]
+                    for x in row.get("variants") or []
+                },
+                "quantity": row["inventory"],
+                "price": price.get("price", p["price"]),
+                "cost": price.get("cost", p["cost"]),
+            }
             if row.get("retail") is not None:
                 v["msrp"] = row["retail"]
             variants.append(v)
         listings.append(existing(p, p["item_number"], {"variants": variants}))
     for i, p in enumerate(by_upc):
-        listings.append(existing(p, f"NWS-{70001 + i}", {
-            "upc": p["gtin"], "price": p["price"], "msrp": p["retail"], "cost": p["cost"],
-            "quantity": p["quantity_on_hand"]}))
+        listings.append(
+            existing(
+                p,
+                f"NWS-{70001 + i}",
+                {
+                    "upc": p["gtin"],
+                    "price": p["price"],
+                    "msrp": p["retail"],
+                    "cost": p["cost"],
+                    "quantity": p["quantity_on_hand"],
+                },
+            )
+        )
 
     store_brands = sorted(set(brands.values()))
-    store_paths = sorted({paths[p["primary_category_id"]] for p in products
-                          if p.get("primary_category_id") in paths})
+    store_paths = sorted(
+        {paths[p["primary_category_id"]] for p in products if p.get("primary_category_id") in paths}
+    )
     for i in range(155):
         has_variants = i % 4 == 3 and i < 160  # 39 of 155, plus one below
-        category = (NEW_CATEGORIES[i % 3] if i % 5 == 0 else rnd.choice(store_paths))
+        category = NEW_CATEGORIES[i % 3] if i % 5 == 0 else rnd.choice(store_paths)
         leaf = category.split(" > ")[-1]
         noun = rnd.choice(NOUNS.get(category, [leaf.rstrip("s") or leaf]))
         title = f"{rnd.choice(ADJECTIVES)} {noun}"
@@ -168,21 +206,30 @@ def build(reader: Reader) -> tuple[list[dict], list[dict], list[dict]]:
         cost = money(rnd.uniform(4, 60))
         price = money(cost * rnd.choice([1.8, 2.0, 2.2]) - 0.01)
         rec: dict[str, Any] = {
-            "sku": sku, "title": title,
+            "sku": sku,
+            "title": title,
             "description": f"<p>{title} from Northwind Supply. Built to last.</p>",
             "brand": NEW_BRANDS[i % 3] if i % 7 == 0 else rnd.choice(store_brands),
             "categories": [category],
             "images": [f"{IMG}/{sku}-{k}.jpg" for k in range(1, 1 + rnd.choice([1, 2, 3]))],
-            "mpn": f"NW-{20001 + i}", "weight": money(rnd.uniform(0.2, 6)),
-            "price": price, "msrp": money(price * 1.25), "cost": cost,
+            "mpn": f"NW-{20001 + i}",
+            "weight": money(rnd.uniform(0.2, 6)),
+            "price": price,
+            "msrp": money(price * 1.25),
+            "cost": cost,
         }
         if has_variants or i == 154:
             sizes = SIZES[: rnd.choice([2, 3, 4])]
             colors = rnd.sample(COLORS, rnd.choice([1, 2]))
             rec["variants"] = [
-                {"sku": f"{sku}-{s}-{c[:3].upper()}", "upc": upc(81000000000 + i * 100 + k),
-                 "options": {"Size": s, "Color": c}, "price": price, "cost": cost,
-                 "quantity": rnd.randint(0, 40)}
+                {
+                    "sku": f"{sku}-{s}-{c[:3].upper()}",
+                    "upc": upc(81000000000 + i * 100 + k),
+                    "options": {"Size": s, "Color": c},
+                    "price": price,
+                    "cost": cost,
+                    "quantity": rnd.randint(0, 40),
+                }
                 for k, (s, c) in enumerate((s, c) for c in colors for s in sizes)
             ]
         else:
@@ -209,23 +256,36 @@ def build(reader: Reader) -> tuple[list[dict], list[dict], list[dict]]:
 def build_shipments(reader: Reader, rnd: random.Random) -> list[dict[str, Any]]:
     """Shipments for recent Processing orders (the ones get-orders imports)."""
     statuses = {s["name"]: s["id"] for s in reader.all("/order_statuses", "order_statuses")}
-    orders = reader.all("/orders", "orders", order_status_id=statuses["Processing"],
-                        sort="-created_at", expand="items", fields="id,created_at,items")
-    carriers = [("UPS", "Ground", "1Z999AA1{:010d}"), ("FedEx", "2Day", "7946{:08d}"),
-                ("USPS", "Priority Mail", "9400{:018d}")]
+    orders = reader.all(
+        "/orders",
+        "orders",
+        order_status_id=statuses["Processing"],
+        sort="-created_at",
+        expand="items",
+        fields="id,created_at,items",
+    )
+    carriers = [
+        ("UPS", "Ground", "1Z999AA1{:010d}"),
+        ("FedEx", "2Day", "7946{:08d}"),
+        ("USPS", "Priority Mail", "9400{:018d}"),
+    ]
     out = []
     for n, order in enumerate(orders[2:14]):  # skip the newest two: still being picked
         carrier, service, fmt = carriers[n % 3]
         tracking = fmt.format(order["id"] * 7 + n)
         rec: dict[str, Any] = {
-            "order_id": order["id"], "shipment_id": f"WMS-{order['id']}-1",
-            "carrier": carrier, "service": service, "tracking_numbers": [tracking],
+            "order_id": order["id"],
+            "shipment_id": f"WMS-{order['id']}-1",
+            "carrier": carrier,
+            "service": service,
+            "tracking_numbers": [tracking],
         }
         items = [i for i in order.get("items") or [] if not i.get("is_non_shipping_item")]
         if n % 4 == 1 and len(items) > 1:  # a partial shipment: the first line only
             first = items[0]
-            rec["items"] = [{"sku": first.get("item_number_full") or first["item_number"],
-                             "quantity": 1}]
+            rec["items"] = [
+                {"sku": first.get("item_number_full") or first["item_number"], "quantity": 1}
+            ]
         out.append(rec)
     rnd.shuffle(out)
     return out

@@ -23,8 +23,11 @@ def project() -> dict[str, Any]:
 
 
 def _plugins(project: dict[str, Any]) -> list[dict[str, Any]]:
-    return [p for kind in ("extractors", "loaders", "mappers", "utilities")
-            for p in project["plugins"].get(kind) or []]
+    return [
+        p
+        for kind in ("extractors", "loaders", "mappers", "utilities")
+        for p in project["plugins"].get(kind) or []
+    ]
 
 
 def test_offline_switches(project: dict[str, Any]) -> None:
@@ -80,10 +83,20 @@ def test_meltano_resolves_the_prod_config_from_env(tmp_path: Path) -> None:
     env = demo.meltano_env("http://127.0.0.1:1/api/v1", tmp_path, tmp_path / "m.db")
     for key in [k for k in env if k.startswith(("TAP_CARTCOM_", "TARGET_CARTCOM_"))]:
         del env[key]
-    env.update(MELTANO_ENVIRONMENT="prod", CARTCOM_DOMAIN="shop.example.com",
-               CARTCOM_ACCESS_TOKEN="s3cr3t-value")
-    out = subprocess.run([demo.meltano_bin(), "config", "list", "tap-cartcom"], cwd=ROOT,
-                         env=env, capture_output=True, text=True, check=True, timeout=120)
+    env.update(
+        MELTANO_ENVIRONMENT="prod",
+        CARTCOM_DOMAIN="shop.example.com",
+        CARTCOM_ACCESS_TOKEN="s3cr3t-value",
+    )
+    out = subprocess.run(
+        [demo.meltano_bin(), "config", "list", "tap-cartcom"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     assert "shop.example.com" in out.stdout
     assert "s3cr3t-value" not in out.stdout + out.stderr
 
@@ -100,10 +113,14 @@ def test_sample_feeds_match_the_demo_store() -> None:
     make_feeds = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_feeds)
     assert (make_feeds.SEED, make_feeds.PRODUCTS, make_feeds.ORDERS) == (
-        demo.SEED, demo.PRODUCTS, demo.ORDERS)
+        demo.SEED,
+        demo.PRODUCTS,
+        demo.ORDERS,
+    )
     for name, records in make_feeds.generate().items():
         committed = demo.read_jsonl(ROOT / "demo" / "data" / name)
         assert committed == records, (
             f"demo/data/{name} is stale for the current seeder; run: "
-            ".venv/bin/python demo/make_feeds.py")
+            ".venv/bin/python demo/make_feeds.py"
+        )
     assert len(committed) > 0

@@ -48,20 +48,34 @@ class Pipeline:
 
     def get(self, path: str, **params: Any) -> dict[str, Any]:
         """GET from the sandbox (not counted against anything the tests check)."""
-        r = requests.get(self.server.base_url + path, params=params,
-                         headers={"X-AC-Auth-Token": TOKEN}, timeout=30)
+        r = requests.get(
+            self.server.base_url + path,
+            params=params,
+            headers={"X-AC-Auth-Token": TOKEN},
+            timeout=30,
+        )
         r.raise_for_status()
         return r.json()
 
     def run(self, job: str) -> str:
         """``meltano run JOB``; returns its log, fails the test with the log's tail on error."""
-        proc = subprocess.run([demo.meltano_bin(), "run", job], cwd=ROOT, env=self.env,
-                              capture_output=True, text=True, check=False, timeout=600)
+        proc = subprocess.run(
+            [demo.meltano_bin(), "run", job],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
         log = proc.stdout + proc.stderr
         self.runs += 1
         (self.out / f"{self.runs:02d}-{job}.log").write_text(log)
-        errors = [ln for ln in log.splitlines()
-                  if not ln.startswith(("│", "╭", "╰")) and ("rror" in ln or "xception" in ln)]
+        errors = [
+            ln
+            for ln in log.splitlines()
+            if not ln.startswith(("│", "╭", "╰")) and ("rror" in ln or "xception" in ln)
+        ]
         assert proc.returncode == 0, f"meltano run {job} failed:\n" + "\n".join(errors[-30:])
         return log
 
@@ -81,7 +95,12 @@ class Pipeline:
         """extract-store's Singer state as Meltano keeps it."""
         proc = subprocess.run(
             [demo.meltano_bin(), "state", "get", "dev:tap-cartcom-to-target-duckdb"],
-            cwd=ROOT, env=self.env, capture_output=True, text=True, check=True)
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return json.loads(proc.stdout)["singer_state"]["bookmarks"]
 
 
@@ -92,13 +111,15 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     demo.ensure_plugins(tmp / "install.log")
     db = tmp / "store.db"
     seed_store(str(db), products=demo.PRODUCTS, orders=demo.ORDERS, seed=demo.SEED)
-    server = SandboxServer(str(db), tokens=[TOKEN],
-                           config=SandboxConfig(plan="gold", rate_calls=1000, rate_window=1.0))
+    server = SandboxServer(
+        str(db), tokens=[TOKEN], config=SandboxConfig(plan="gold", rate_calls=1000, rate_window=1.0)
+    )
     server.start()
     out = tmp / "out"
     out.mkdir()
-    env = demo.meltano_env(server.base_url, out, tmp / "meltano.db", window_seconds=1,
-                           calls_per_window=1000)
+    env = demo.meltano_env(
+        server.base_url, out, tmp / "meltano.db", window_seconds=1, calls_per_window=1000
+    )
     try:
         yield Pipeline(server, env, out)
     finally:
@@ -127,8 +148,9 @@ def test_extract_store_loads_the_store_into_duckdb(pipeline: Pipeline) -> None:
         "orders": pipeline.get("/orders", count=1, fields="id")["total_count"],
         "order_items": pipeline.get("/order_items", count=1, fields="id")["total_count"],
         "products": pipeline.get("/products", count=1, fields="id")["total_count"],
-        "variant_inventory": pipeline.get("/variant_inventory", count=1,
-                                          fields="id")["total_count"],
+        "variant_inventory": pipeline.get("/variant_inventory", count=1, fields="id")[
+            "total_count"
+        ],
         "order_statuses": pipeline.get("/order_statuses", count=1, fields="id")["total_count"],
     }
     sql = [f"SELECT count(*), count(DISTINCT id) FROM cartcom.{t}" for t in expected]
@@ -141,16 +163,25 @@ def test_extract_store_loads_the_store_into_duckdb(pipeline: Pipeline) -> None:
 
 def test_get_orders_imports_processing_orders_and_acknowledges_them(pipeline: Pipeline) -> None:
     """get-orders: the Processing orders of the last 30 days go to JSONL, then move status."""
-    statuses = {s["name"]: s["id"] for s in
-                pipeline.get("/order_statuses", count=100)["order_statuses"]}
+    statuses = {
+        s["name"]: s["id"] for s in pipeline.get("/order_statuses", count=100)["order_statuses"]
+    }
     since = (datetime.now(UTC) - timedelta(days=29, hours=23)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    eligible = pipeline.get("/orders", count=1000, fields="id", order_status_id=statuses[
-        "Processing"], created_at=f"gte:{since}")["orders"]
+    eligible = pipeline.get(
+        "/orders",
+        count=1000,
+        fields="id",
+        order_status_id=statuses["Processing"],
+        created_at=f"gte:{since}",
+    )["orders"]
     expected = {o["id"] for o in eligible}
     assert expected, "the seeded store should have recent Processing orders"
-    created = requests.post(pipeline.server.base_url + "/order_statuses",
-                            json={"name": demo.ACK_STATUS, "is_open": True},
-                            headers={"X-AC-Auth-Token": TOKEN}, timeout=30)
+    created = requests.post(
+        pipeline.server.base_url + "/order_statuses",
+        json={"name": demo.ACK_STATUS, "is_open": True},
+        headers={"X-AC-Auth-Token": TOKEN},
+        timeout=30,
+    )
     assert created.status_code == 201
     statuses[demo.ACK_STATUS] = created.json()["id"]
     puts_before = pipeline.calls("PUT", "/orders/")
@@ -161,18 +192,26 @@ def test_get_orders_imports_processing_orders_and_acknowledges_them(pipeline: Pi
     # The 30-day window is computed at run time, so an order right at the edge may differ.
     assert len(imported) == len(set(imported))
     assert len(set(imported) ^ expected) <= 2
-    assert set(imported) <= {o["id"] for o in pipeline.get(
-        "/orders", count=1000, fields="id", order_status_id=statuses[demo.ACK_STATUS])["orders"]}
+    assert set(imported) <= {
+        o["id"]
+        for o in pipeline.get(
+            "/orders", count=1000, fields="id", order_status_id=statuses[demo.ACK_STATUS]
+        )["orders"]
+    }
     items = demo.read_jsonl(pipeline.out / "orders" / "order_items.jsonl")
     assert {i["order_id"] for i in items} == set(imported)
     _rows, summary = pipeline.results("ack")
     assert summary["outcomes"] == {"order_acknowledgements": {"updated": len(imported)}}
     assert summary["failed"] == 0
     assert pipeline.calls("PUT", "/orders/") - puts_before == len(imported)
-    moved = pipeline.get("/orders/select_many", ids=",".join(map(str, imported[:5])),
-                         fields="id,order_status_id,previous_order_status_id")["orders"]
+    moved = pipeline.get(
+        "/orders/select_many",
+        ids=",".join(map(str, imported[:5])),
+        fields="id,order_status_id,previous_order_status_id",
+    )["orders"]
     assert {(o["order_status_id"], o["previous_order_status_id"]) for o in moved} == {
-        (statuses[demo.ACK_STATUS], statuses["Processing"])}
+        (statuses[demo.ACK_STATUS], statuses["Processing"])
+    }
 
 
 def test_get_orders_again_imports_and_writes_nothing(pipeline: Pipeline) -> None:
@@ -195,20 +234,31 @@ def test_publish_listings_creates_what_is_missing_and_links_the_rest(pipeline: P
     """publish-listings: new listings become products (variants, pictures); others are linked."""
     listings = feed("listings.jsonl")
     before = pipeline.get("/products", count=1, fields="id")["total_count"]
-    known = {p["item_number"] for p in pipeline.get("/products", count=1000,
-                                                    fields="item_number")["products"]}
-    known |= {r["item_number"] for r in pipeline.get("/variant_inventory", count=1000,
-                                                     fields="item_number")["variant_inventory"]}
-    known_upc = {p["gtin"] for p in pipeline.get("/products", count=1000,
-                                                 fields="gtin")["products"] if p["gtin"]}
+    known = {
+        p["item_number"]
+        for p in pipeline.get("/products", count=1000, fields="item_number")["products"]
+    }
+    known |= {
+        r["item_number"]
+        for r in pipeline.get("/variant_inventory", count=1000, fields="item_number")[
+            "variant_inventory"
+        ]
+    }
+    known_upc = {
+        p["gtin"]
+        for p in pipeline.get("/products", count=1000, fields="gtin")["products"]
+        if p["gtin"]
+    }
     new = [r for r in listings if r["sku"] not in known and r.get("upc") not in known_upc]
 
     pipeline.run("publish-listings")
 
     rows, summary = pipeline.results("publish")
     assert summary["failed"] == 0
-    assert summary["outcomes"]["listings"] == {"created": len(new),
-                                               "unchanged": len(listings) - len(new)}
+    assert summary["outcomes"]["listings"] == {
+        "created": len(new),
+        "unchanged": len(listings) - len(new),
+    }
     assert pipeline.get("/products", count=1, fields="id")["total_count"] == before + len(new)
     simple = next(r for r in new if not r.get("variants") and len(r.get("images") or []) > 1)
     product = pipeline.get("/products", item_number=simple["sku"])["products"][0]
@@ -217,8 +267,9 @@ def test_publish_listings_creates_what_is_missing_and_links_the_rest(pipeline: P
     pictures = pipeline.get("/product_pictures", product_id=product["id"])["product_pictures"]
     assert len(pictures) == len(simple["images"])
     variant = next(r for r in new if r.get("variants"))
-    rows_ = pipeline.get("/variant_inventory", count=100,
-                         item_number="startwith:" + variant["sku"] + "-")["variant_inventory"]
+    rows_ = pipeline.get(
+        "/variant_inventory", count=100, item_number="startwith:" + variant["sku"] + "-"
+    )["variant_inventory"]
     assert {r["item_number"] for r in rows_} == {v["sku"] for v in variant["variants"]}
     linked = [r for r in rows if (r.get("ids") or {}).get("matched_by") == "upc"]
     assert len(linked) == sum(1 for r in listings if r["sku"].startswith("NWS-7"))
@@ -230,8 +281,10 @@ def _changed_skus() -> dict[str, dict[str, Any]]:
     out = {}
     for rec in feed("listings-changed.jsonl"):
         old = before[rec["sku"]]
-        pairs = [(old, rec), *zip(old.get("variants") or [], rec.get("variants") or [],
-                                  strict=True)]
+        pairs = [
+            (old, rec),
+            *zip(old.get("variants") or [], rec.get("variants") or [], strict=True),
+        ]
         for a, b in pairs:
             if a.get("quantity") != b.get("quantity") or a.get("price") != b.get("price"):
                 out[b["sku"]] = b
@@ -241,8 +294,11 @@ def _changed_skus() -> dict[str, dict[str, Any]]:
 def test_sync_listings_writes_only_what_changed(pipeline: Pipeline) -> None:
     """sync-listings: only the listings whose stock or price changed cost a write."""
     changed = _changed_skus()
-    parents = {r["sku"] for r in feed("listings-changed.jsonl")
-               if r["sku"] in changed or any(v["sku"] in changed for v in r.get("variants") or [])}
+    parents = {
+        r["sku"]
+        for r in feed("listings-changed.jsonl")
+        if r["sku"] in changed or any(v["sku"] in changed for v in r.get("variants") or [])
+    }
     writes_before = sum(pipeline.calls(m, "/") for m in ("PUT", "POST", "DELETE"))
 
     pipeline.run("sync-listings")
@@ -254,8 +310,9 @@ def test_sync_listings_writes_only_what_changed(pipeline: Pipeline) -> None:
     writes = sum(pipeline.calls(m, "/") for m in ("PUT", "POST", "DELETE")) - writes_before
     assert writes == summary["calls"]["writes"] == len(changed)
     simple = next(r for s, r in changed.items() if "options" not in r)
-    product = pipeline.get("/products", item_number=simple["sku"], fields="quantity_on_hand,"
-                           "price")["products"]
+    product = pipeline.get("/products", item_number=simple["sku"], fields="quantity_on_hand,price")[
+        "products"
+    ]
     if product:  # linked by SKU (a listing linked by UPC has another item_number)
         assert product[0]["quantity_on_hand"] == simple["quantity"]
         assert float(product[0]["price"]) == pytest.approx(simple["price"])
@@ -264,8 +321,9 @@ def test_sync_listings_writes_only_what_changed(pipeline: Pipeline) -> None:
 def test_push_tracking_upserts_shipments_and_marks_orders_shipped(pipeline: Pipeline) -> None:
     """push-tracking: one shipment per feed record, keyed by shipment_name; orders shipped."""
     shipments = feed("shipments.jsonl")
-    statuses = {s["id"]: s["name"] for s in
-                pipeline.get("/order_statuses", count=100)["order_statuses"]}
+    statuses = {
+        s["id"]: s["name"] for s in pipeline.get("/order_statuses", count=100)["order_statuses"]
+    }
 
     pipeline.run("push-tracking")
 
@@ -273,8 +331,9 @@ def test_push_tracking_upserts_shipments_and_marks_orders_shipped(pipeline: Pipe
     assert summary["failed"] == 0
     assert summary["outcomes"] == {"order_shipments": {"created": len(shipments)}}
     for rec in shipments:
-        found = pipeline.get("/order_shipments", order_id=rec["order_id"],
-                             shipment_name=rec["shipment_id"])["order_shipments"]
+        found = pipeline.get(
+            "/order_shipments", order_id=rec["order_id"], shipment_name=rec["shipment_id"]
+        )["order_shipments"]
         assert len(found) == 1
         assert rec["tracking_numbers"][0] in found[0]["tracking_numbers"]
         order = pipeline.get(f"/orders/{rec['order_id']}", fields="order_status_id")
@@ -292,11 +351,13 @@ def test_extract_store_again_loads_only_the_changed_orders(pipeline: Pipeline) -
     ids = ",".join(map(str, shipped))
     got = pipeline.duck(
         "SELECT s.name, count(*) FROM cartcom.orders o JOIN cartcom.order_statuses s "
-        f"ON s.id = o.order_status_id WHERE o.id IN ({ids}) GROUP BY 1 ORDER BY 1")[0]
+        f"ON s.id = o.order_status_id WHERE o.id IN ({ids}) GROUP BY 1 ORDER BY 1"
+    )[0]
     partial = sum(1 for r in feed("shipments.jsonl") if r.get("items"))
     assert got == [["Partially Shipped", partial], ["Shipped", len(shipped) - partial]]
     assert pipeline.duck("SELECT count(*), count(DISTINCT id) FROM cartcom.orders")[0] == [
-        [demo.ORDERS, demo.ORDERS]]
+        [demo.ORDERS, demo.ORDERS]
+    ]
 
 
 def test_extract_store_with_no_change_emits_no_order(pipeline: Pipeline) -> None:
@@ -322,10 +383,12 @@ def test_extract_store_state_moves_on_without_new_records(pipeline: Pipeline) ->
     before, after = pipeline.states
     started, ended = pipeline.no_change_run
     newest = {
-        "orders": pipeline.get("/orders", count=1, sort="-updated_at,id",
-                               fields="id,updated_at")["orders"][0]["updated_at"],
-        "products": pipeline.get("/products", count=1, sort="-updated_at,id",
-                                 fields="id,updated_at")["products"][0]["updated_at"],
+        "orders": pipeline.get("/orders", count=1, sort="-updated_at,id", fields="id,updated_at")[
+            "orders"
+        ][0]["updated_at"],
+        "products": pipeline.get(
+            "/products", count=1, sort="-updated_at,id", fields="id,updated_at"
+        )["products"][0]["updated_at"],
     }
     for stream in ("orders", "products"):
         mark = after[stream]["replication_key_value"]

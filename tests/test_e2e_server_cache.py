@@ -102,10 +102,17 @@ def docs_with(body: Any, key: str, value: Any) -> list[dict[str, Any]]:
 
 def test_docs_with_finds_nested_matches():
     """The body search helper finds nested rows and nothing else."""
-    body = {"total_count": 2, "products": [{"item_number": "A", "q": 1},
-                                           {"item_number": "B", "kids": [{"item_number": "A"}]}]}
-    assert docs_with(body, "item_number", "A") == [{"item_number": "A", "q": 1},
-                                                   {"item_number": "A"}]
+    body = {
+        "total_count": 2,
+        "products": [
+            {"item_number": "A", "q": 1},
+            {"item_number": "B", "kids": [{"item_number": "A"}]},
+        ],
+    }
+    assert docs_with(body, "item_number", "A") == [
+        {"item_number": "A", "q": 1},
+        {"item_number": "A"},
+    ]
     assert docs_with(body, "item_number", "C") == []
 
 
@@ -153,9 +160,12 @@ def test_tap_rerun_sees_changed_and_added_orders_through_the_cache(seeded_sandbo
 def test_target_sync_corrects_a_quantity_changed_between_runs_despite_the_cache(seeded_sandbox):
     """A listings sync reads fresh quantities: a store-side change is corrected on the rerun."""
     sb = seeded_sandbox
-    product = next(p for p in sb.store.query("products")
-                   if not p["use_variant_inventory"]
-                   and not sb.store.query("variant_inventory", {"product_id": p["id"]}))
+    product = next(
+        p
+        for p in sb.store.query("products")
+        if not p["use_variant_inventory"]
+        and not sb.store.query("variant_inventory", {"product_id": p["id"]})
+    )
     sku, quantity = product["item_number"], product["quantity_on_hand"]
     listing = {"sku": sku, "price": product["price"], "quantity": quantity}
     ops = ["link", "sync"]

@@ -32,8 +32,9 @@ docs = _load()
 @pytest.fixture(scope="module")
 def about() -> dict[str, dict[str, str]]:
     """`--about` of both plugins, as markdown and as JSON."""
-    return {p: {"markdown": docs.about(p, "markdown"), "json": docs.about(p, "json")}
-            for p in PLUGINS}
+    return {
+        p: {"markdown": docs.about(p, "markdown"), "json": docs.about(p, "json")} for p in PLUGINS
+    }
 
 
 @pytest.mark.parametrize("plugin", PLUGINS)
@@ -78,8 +79,10 @@ def test_drift_is_detected(about: dict) -> None:
     reworded = markdown.replace("| dry_run | False | False | ", "| dry_run | False | False | X ")
     assert reworded != markdown
     assert docs.readme_tables_in(readme, "target-cartcom") != docs.readme_block(
-        "target-cartcom", reworded)
+        "target-cartcom", reworded
+    )
     schema = json.loads(about["tap-cartcom"]["json"])
     schema["settings"]["properties"]["brand_new"] = {"type": ["string", "null"]}
     assert docs.meltano_settings(schema) != docs.declared_settings(
-        (ROOT / "meltano.yml").read_text(), "tap-cartcom")
+        (ROOT / "meltano.yml").read_text(), "tap-cartcom"
+    )

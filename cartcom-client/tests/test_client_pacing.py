@@ -28,9 +28,19 @@ class FakeClock:
 
 @pytest.mark.parametrize(
     ("header", "expected"),
-    [("7/20", (7, 20)), (" 7 / 20 ", (7, 20)), ("3,5", (3, 5)), ("0:50", (0, 50)),
-     ("20/20", (20, 20)), ("5/0", None), ("abc", None), ("", None), (None, None),
-     ("7/20/30", None), ("-1/5", None)],
+    [
+        ("7/20", (7, 20)),
+        (" 7 / 20 ", (7, 20)),
+        ("3,5", (3, 5)),
+        ("0:50", (0, 50)),
+        ("20/20", (20, 20)),
+        ("5/0", None),
+        ("abc", None),
+        ("", None),
+        (None, None),
+        ("7/20/30", None),
+        ("-1/5", None),
+    ],
 )
 def test_parse_call_limit(header, expected):
     """``used/limit`` is read leniently; anything else is ignored, never guessed."""

@@ -23,7 +23,9 @@ from cartcom_client.quirks import format_filter_datetime, parse_datetime
         ("2024-05-01T12:00:00", "2024-05-01T12:00:00.000000Z"),
         ("2024-05-01 12:00:00.5", "2024-05-01T12:00:00.500000Z"),
         ("2024-05-01", "2024-05-01T00:00:00.000000Z"),
-        ("", None), ("   ", None), (None, None),
+        ("", None),
+        ("   ", None),
+        (None, None),
     ],
 )
 def test_to_utc(raw, expected):
@@ -33,8 +35,12 @@ def test_to_utc(raw, expected):
 
 def test_to_utc_keeps_time_order_across_offsets():
     """Lexical order of the normalised strings is time order (what bookmarks compare)."""
-    values = ["2024-03-10T01:59:59.9999999-06:00", "2024-03-10T03:00:00-05:00",
-              "2024-03-10T08:00:00.5Z", "2024-03-10T04:00:01.1-05:00"]
+    values = [
+        "2024-03-10T01:59:59.9999999-06:00",
+        "2024-03-10T03:00:00-05:00",
+        "2024-03-10T08:00:00.5Z",
+        "2024-03-10T04:00:01.1-05:00",
+    ]
     normalised = [to_utc(v) for v in values]
     parsed = [parse_datetime(v) for v in values]
     assert sorted(normalised) == [to_utc(v) for _, v in sorted(zip(parsed, values, strict=True))]

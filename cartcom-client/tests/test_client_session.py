@@ -37,8 +37,13 @@ def wire(monkeypatch):
 
 def make_session(**extra) -> CartcomSession:
     """A session for a fake store with a large budget."""
-    config = {"access_token": TOKEN, "domain": "shop.example.com", "calls_per_window": 1000,
-              "window_seconds": 1, **extra}
+    config = {
+        "access_token": TOKEN,
+        "domain": "shop.example.com",
+        "calls_per_window": 1000,
+        "window_seconds": 1,
+        **extra,
+    }
     return CartcomSession(ConnectionSettings.from_config(config), max_tries=4)
 
 
@@ -49,8 +54,12 @@ def envelope(status, message="x", details=""):
 
 def test_headers_token_cache_control_and_call_limit_learned(wire):
     """Every call carries the token header and no-cache; X-AC-Call-Limit tightens the budget."""
-    wire.register_uri("GET", f"{BASE}/stores", json={"total_count": 1, "stores": [{"id": 1}]},
-                      headers={"X-AC-Call-Limit": "1/20"})
+    wire.register_uri(
+        "GET",
+        f"{BASE}/stores",
+        json={"total_count": 1, "stores": [{"id": 1}]},
+        headers={"X-AC-Call-Limit": "1/20"},
+    )
     session = make_session()
     assert session.get("/stores")["stores"] == [{"id": 1}]
     sent = wire.last_request
@@ -65,11 +74,15 @@ def test_headers_token_cache_control_and_call_limit_learned(wire):
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_get_retries_5xx(wire, status):
     """5xx answers are retried with backoff, then the answer is returned."""
-    wire.register_uri("GET", f"{BASE}/products", [
-        {"status_code": status, "json": envelope(status)},
-        {"status_code": status, "json": envelope(status)},
-        {"json": {"total_count": 0, "products": []}},
-    ])
+    wire.register_uri(
+        "GET",
+        f"{BASE}/products",
+        [
+            {"status_code": status, "json": envelope(status)},
+            {"status_code": status, "json": envelope(status)},
+            {"json": {"total_count": 0, "products": []}},
+        ],
+    )
     session = make_session()
     assert session.get("/products") == {"total_count": 0, "products": []}
     assert wire.call_count == 3
@@ -79,12 +92,16 @@ def test_get_retries_5xx(wire, status):
 
 def test_get_retries_dropped_connection_and_truncated_body(wire):
     """A dropped connection and a truncated body are retried; the truncated body is not parsed."""
-    wire.register_uri("GET", f"{BASE}/orders", [
-        {"exc": requests.exceptions.ConnectionError("Connection aborted")},
-        {"status_code": 200, "content": b'{"total_count": 2, "orders": [{"id": 1'},
-        {"exc": requests.exceptions.ChunkedEncodingError("IncompleteRead")},
-        {"json": {"total_count": 1, "orders": [{"id": 1}]}},
-    ])
+    wire.register_uri(
+        "GET",
+        f"{BASE}/orders",
+        [
+            {"exc": requests.exceptions.ConnectionError("Connection aborted")},
+            {"status_code": 200, "content": b'{"total_count": 2, "orders": [{"id": 1'},
+            {"exc": requests.exceptions.ChunkedEncodingError("IncompleteRead")},
+            {"json": {"total_count": 1, "orders": [{"id": 1}]}},
+        ],
+    )
     session = make_session()
     assert session.get("/orders")["orders"] == [{"id": 1}]
     assert wire.call_count == 4
@@ -104,13 +121,21 @@ def test_retries_give_up_with_transient_error(wire):
 def test_429_blocks_for_retry_after_seconds(wire, monkeypatch):
     """A 429 blocks the budget for Retry-After; the retry starts no sooner."""
     clock = {"now": 100.0}
-    budget = CallBudget(1000, 1.0, clock=lambda: clock["now"],
-                        sleep=lambda s: clock.__setitem__("now", clock["now"] + s))
+    budget = CallBudget(
+        1000,
+        1.0,
+        clock=lambda: clock["now"],
+        sleep=lambda s: clock.__setitem__("now", clock["now"] + s),
+    )
     starts = []
-    wire.register_uri("GET", f"{BASE}/orders", [
-        {"status_code": 429, "json": envelope(429), "headers": {"Retry-After": "3"}},
-        {"json": {"total_count": 0, "orders": []}},
-    ])
+    wire.register_uri(
+        "GET",
+        f"{BASE}/orders",
+        [
+            {"status_code": 429, "json": envelope(429), "headers": {"Retry-After": "3"}},
+            {"json": {"total_count": 0, "orders": []}},
+        ],
+    )
     session = make_session()
     adapter = PacedAdapter(budget)
     session.http.mount("https://", adapter)
@@ -132,8 +157,12 @@ def test_429_blocks_for_retry_after_seconds(wire, monkeypatch):
 
 @pytest.mark.parametrize(
     ("header", "minimum"),
-    [("2", 2.0), ("Wed, 21 Oct 2099 07:28:00 GMT", session_module.MAX_WAIT_SECONDS),
-     ("garbage", 10.0), (None, 10.0)],
+    [
+        ("2", 2.0),
+        ("Wed, 21 Oct 2099 07:28:00 GMT", session_module.MAX_WAIT_SECONDS),
+        ("garbage", 10.0),
+        (None, 10.0),
+    ],
 )
 def test_retry_wait_seconds_forms(header, minimum):
     """Retry-After seconds or HTTP-date (capped), else the documented 10-s fallback."""
@@ -156,54 +185,82 @@ def test_retry_wait_http_date_in_near_future():
 
 def test_post_not_retried_after_5xx_or_lost_answer(wire):
     """A POST that may have been applied is never replayed blindly."""
-    wire.register_uri("POST", f"{BASE}/products", [
-        {"status_code": 503, "json": envelope(503)},
-        {"status_code": 201, "json": {"id": 9}},
-    ])
+    wire.register_uri(
+        "POST",
+        f"{BASE}/products",
+        [
+            {"status_code": 503, "json": envelope(503)},
+            {"status_code": 201, "json": {"id": 9}},
+        ],
+    )
     session = make_session()
     with pytest.raises(TransientAPIError):
         session.post("/products", json={"item_name": "Tee"})
     assert wire.call_count == 1
-    wire.register_uri("POST", f"{BASE}/orders", [
-        {"exc": requests.exceptions.ReadTimeout("read timed out")},
-        {"status_code": 201, "json": {"id": 9}},
-    ])
+    wire.register_uri(
+        "POST",
+        f"{BASE}/orders",
+        [
+            {"exc": requests.exceptions.ReadTimeout("read timed out")},
+            {"status_code": 201, "json": {"id": 9}},
+        ],
+    )
     with pytest.raises(TransientAPIError):
         session.post("/orders", json={})
-    wire.register_uri("POST", f"{BASE}/categories", [
-        {"exc": requests.exceptions.ConnectionError("Connection aborted")},
-        {"status_code": 201, "json": {"id": 9}},
-    ])
+    wire.register_uri(
+        "POST",
+        f"{BASE}/categories",
+        [
+            {"exc": requests.exceptions.ConnectionError("Connection aborted")},
+            {"status_code": 201, "json": {"id": 9}},
+        ],
+    )
     with pytest.raises(TransientAPIError):
         session.post("/categories", json={})
 
 
 def test_post_retried_when_it_cannot_have_applied(wire):
     """429, a connect timeout (never sent), or an explicit retry_unsafe are retried."""
-    wire.register_uri("POST", f"{BASE}/products", [
-        {"status_code": 429, "json": envelope(429), "headers": {"Retry-After": "0"}},
-        {"exc": requests.exceptions.ConnectTimeout("connect timed out")},
-        {"status_code": 201, "json": {"id": 9}},
-    ])
+    wire.register_uri(
+        "POST",
+        f"{BASE}/products",
+        [
+            {"status_code": 429, "json": envelope(429), "headers": {"Retry-After": "0"}},
+            {"exc": requests.exceptions.ConnectTimeout("connect timed out")},
+            {"status_code": 201, "json": {"id": 9}},
+        ],
+    )
     session = make_session()
     assert session.post("/products", json={"item_name": "Tee"}) == {"id": 9}
-    wire.register_uri("POST", f"{BASE}/variant_groups", [
-        {"status_code": 503, "json": envelope(503)},
-        {"status_code": 201, "json": {"id": 3}},
-    ])
+    wire.register_uri(
+        "POST",
+        f"{BASE}/variant_groups",
+        [
+            {"status_code": 503, "json": envelope(503)},
+            {"status_code": 201, "json": {"id": 3}},
+        ],
+    )
     assert session.post("/variant_groups", json={}, retry_unsafe=True) == {"id": 3}
-    wire.register_uri("PUT", f"{BASE}/products/9", [
-        {"status_code": 503, "json": envelope(503)},
-        {"json": {"id": 9, "price": 5}},
-    ])
+    wire.register_uri(
+        "PUT",
+        f"{BASE}/products/9",
+        [
+            {"status_code": 503, "json": envelope(503)},
+            {"json": {"id": 9, "price": 5}},
+        ],
+    )
     assert session.put("/products/9", json={"price": 5})["price"] == 5
     assert session.writes == 7
 
 
 def test_401_names_setting_never_token(wire):
     """AuthenticationError: not retried, names access_token, never shows the token."""
-    wire.register_uri("GET", f"{BASE}/orders", status_code=401,
-                      json=envelope(401, "Unauthorized", "The X-AC-Auth-Token is not valid."))
+    wire.register_uri(
+        "GET",
+        f"{BASE}/orders",
+        status_code=401,
+        json=envelope(401, "Unauthorized", "The X-AC-Auth-Token is not valid."),
+    )
     session = make_session()
     with pytest.raises(AuthenticationError) as info:
         session.get("/orders")
@@ -220,8 +277,12 @@ def test_delete_204_and_validation_error(wire):
     from cartcom_client import ValidationError
 
     wire.register_uri("DELETE", f"{BASE}/products/9", status_code=204)
-    wire.register_uri("POST", f"{BASE}/products", status_code=409,
-                      json=envelope(409, "Conflict", "item_name is required"))
+    wire.register_uri(
+        "POST",
+        f"{BASE}/products",
+        status_code=409,
+        json=envelope(409, "Conflict", "item_name is required"),
+    )
     session = make_session()
     assert session.delete("/products/9") is None
     with pytest.raises(ValidationError, match="item_name is required"):
@@ -230,13 +291,27 @@ def test_delete_204_and_validation_error(wire):
 
 def test_iter_pages_follows_next_page_and_404_past_end(wire):
     """next_page links are followed (re-rooted on our base); a 404 past the end stops paging."""
-    wire.register_uri("GET", f"{BASE}/order_items", [
-        {"json": {"total_count": 5, "items": [{"id": 1}, {"id": 2}],
-                  "next_page": "https://internal.host/api/v1/order_items?count=2&page=2"}},
-        {"json": {"total_count": 5, "items": [{"id": 3}, {"id": 4}],
-                  "next_page": "https://internal.host/api/v1/order_items?count=2&page=3"}},
-        {"status_code": 404, "json": envelope(404, "Not Found")},
-    ])
+    wire.register_uri(
+        "GET",
+        f"{BASE}/order_items",
+        [
+            {
+                "json": {
+                    "total_count": 5,
+                    "items": [{"id": 1}, {"id": 2}],
+                    "next_page": "https://internal.host/api/v1/order_items?count=2&page=2",
+                }
+            },
+            {
+                "json": {
+                    "total_count": 5,
+                    "items": [{"id": 3}, {"id": 4}],
+                    "next_page": "https://internal.host/api/v1/order_items?count=2&page=3",
+                }
+            },
+            {"status_code": 404, "json": envelope(404, "Not Found")},
+        ],
+    )
     session = make_session()
     pages = list(session.iter_pages("/order_items", {"count": 2}))
     assert pages == [[{"id": 1}, {"id": 2}], [{"id": 3}, {"id": 4}]]
@@ -248,9 +323,13 @@ def test_iter_pages_follows_next_page_and_404_past_end(wire):
 
 def test_iter_records_null_collection_and_missing_next(wire):
     """A null list is an empty page; no next_page (key absent or null) ends the read."""
-    wire.register_uri("GET", f"{BASE}/order_payments", [
-        {"json": {"total_count": 1, "payments": [{"id": 7}], "next_page": None}},
-    ])
+    wire.register_uri(
+        "GET",
+        f"{BASE}/order_payments",
+        [
+            {"json": {"total_count": 1, "payments": [{"id": 7}], "next_page": None}},
+        ],
+    )
     wire.register_uri("GET", f"{BASE}/product_pictures", json={"total_count": 0, "pictures": None})
     session = make_session()
     assert list(session.iter_records("/order_payments")) == [{"id": 7}]

@@ -19,8 +19,11 @@ TOKEN = "tok-very-secret-123"
         (None, "http://localhost:8600/api/v1/", "http://localhost:8600/api/v1"),
         (None, "http://[::1]:8600/api/v1", "http://[::1]:8600/api/v1"),
         (None, "https://proxy.example.com", "https://proxy.example.com/api/v1"),
-        ("ignored.example.com", "https://other.example.com/api/v1",
-         "https://other.example.com/api/v1"),
+        (
+            "ignored.example.com",
+            "https://other.example.com/api/v1",
+            "https://other.example.com/api/v1",
+        ),
     ],
 )
 def test_base_url(domain, api_url, expected):
@@ -51,17 +54,22 @@ def test_from_config_plans_and_overrides():
     assert ConnectionSettings.from_config(base).calls_per_window == 5
     assert ConnectionSettings.from_config({**base, "plan": "Gold"}).calls_per_window == 50
     assert ConnectionSettings.from_config({**base, "plan": "silver"}).calls_per_window == 20
-    over = ConnectionSettings.from_config({**base, "plan": "gold", "calls_per_window": 7,
-                                           "window_seconds": 2})
+    over = ConnectionSettings.from_config(
+        {**base, "plan": "gold", "calls_per_window": 7, "window_seconds": 2}
+    )
     assert (over.calls_per_window, over.window_seconds) == (7, 2.0)
     assert ConnectionSettings.from_config(base).window_seconds == 10.0
 
 
 @pytest.mark.parametrize(
     ("extra", "setting"),
-    [({"access_token": ""}, "access_token"), ({"access_token": "  "}, "access_token"),
-     ({"plan": "platinum"}, "plan"), ({"calls_per_window": 0}, "calls_per_window"),
-     ({"window_seconds": 0}, "window_seconds")],
+    [
+        ({"access_token": ""}, "access_token"),
+        ({"access_token": "  "}, "access_token"),
+        ({"plan": "platinum"}, "plan"),
+        ({"calls_per_window": 0}, "calls_per_window"),
+        ({"window_seconds": 0}, "window_seconds"),
+    ],
 )
 def test_from_config_errors_name_setting(extra, setting):
     """Each invalid value is reported by its setting name."""
@@ -80,7 +88,13 @@ def test_token_kept_out_of_repr():
 def test_connection_properties_mark_token_secret():
     """The SDK config schema flags the token as secret and required."""
     props = {p.name: p.to_dict()[p.name] for p in connection_properties()}
-    assert set(props) == {"access_token", "domain", "api_url", "plan", "calls_per_window",
-                          "window_seconds"}
+    assert set(props) == {
+        "access_token",
+        "domain",
+        "api_url",
+        "plan",
+        "calls_per_window",
+        "window_seconds",
+    }
     assert props["access_token"].get("secret") is True
     assert props["access_token"].get("writeOnly") is True

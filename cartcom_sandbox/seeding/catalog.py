@@ -56,26 +56,55 @@ def settings_docs(ctx: Ctx, idx: CatalogIndex) -> Emit:
     """The store, statuses, variant groups, shipping providers, services and custom methods."""
     rng = ctx.rng("settings")
     born = ctx.start - 900 * DAY
-    yield "stores", {
-        "id": 1, "name": "Lone Star Outfitters", "domain_name": "www.lonestar-outfitters.example",
-        "email": "orders@lonestar-outfitters.example", "phone": "512-555-0142", "fax": "",
-        "keywords": "", "description": "Apparel, home and outdoor goods", "all_catalog": True,
-        "is_micro_store": False, "parent_store_id": None, "profile_id": None,
-        "company_name": "Lone Star Outfitters LLC", "address_line_1": "1100 Congress Ave",
-        "address_line_2": "Suite 200", "city": "Austin", "state": "Texas",
-        "postal_code": "78701-2412", "country": "United States", "billing_first_name": "Dana",
-        "billing_last_name": "Reyes", "tech_email": "it@lonestar-outfitters.example",
-        "tech_first_name": "Sam", "tech_last_name": "Ortiz", "tech_same_as_billing": False,
-        "store_logo": "/shared/images/logo.png", "store_image": "", "testimonial_count": 0,
-        "average_testimonial_rating": 0,
-    }
+    yield (
+        "stores",
+        {
+            "id": 1,
+            "name": "Lone Star Outfitters",
+            "domain_name": "www.lonestar-outfitters.example",
+            "email": "orders@lonestar-outfitters.example",
+            "phone": "512-555-0142",
+            "fax": "",
+            "keywords": "",
+            "description": "Apparel, home and outdoor goods",
+            "all_catalog": True,
+            "is_micro_store": False,
+            "parent_store_id": None,
+            "profile_id": None,
+            "company_name": "Lone Star Outfitters LLC",
+            "address_line_1": "1100 Congress Ave",
+            "address_line_2": "Suite 200",
+            "city": "Austin",
+            "state": "Texas",
+            "postal_code": "78701-2412",
+            "country": "United States",
+            "billing_first_name": "Dana",
+            "billing_last_name": "Reyes",
+            "tech_email": "it@lonestar-outfitters.example",
+            "tech_first_name": "Sam",
+            "tech_last_name": "Ortiz",
+            "tech_same_as_billing": False,
+            "store_logo": "/shared/images/logo.png",
+            "store_image": "",
+            "testimonial_count": 0,
+            "average_testimonial_rating": 0,
+        },
+    )
     for i, (name, unavailable, back, show, frame) in enumerate(data.PRODUCT_STATUSES, 1):
         idx.product_status_ids[name] = i
-        yield "product_statuses", {
-            "id": i, "name": name, "time_frame": frame, "is_unavailable": unavailable,
-            "is_hidden": False, "is_back_ordered": back, "show_quantity": show,
-            **_stamp(ctx, rng, born + i * HOUR),
-        }
+        yield (
+            "product_statuses",
+            {
+                "id": i,
+                "name": name,
+                "time_frame": frame,
+                "is_unavailable": unavailable,
+                "is_hidden": False,
+                "is_back_ordered": back,
+                "show_quantity": show,
+                **_stamp(ctx, rng, born + i * HOUR),
+            },
+        )
     for i, (name, flags, color) in enumerate(data.ORDER_STATUSES, 1):
         idx.status_ids[name] = i
         doc = {"id": i, "name": name, "color": color, "email_template_id": None}
@@ -84,38 +113,80 @@ def settings_docs(ctx: Ctx, idx: CatalogIndex) -> Emit:
         doc.update(_stamp(ctx, rng, born + i * HOUR))
         yield "order_statuses", doc
     for i, name in enumerate(("Size", "Color"), 1):
-        yield "variant_groups", {
-            "id": i, "name": name, "sort_order": i, "is_hidden": False,
-            "display_type": "DropDown", "group_header_html": "", "public_description_html": "",
-            "group_footer_html": "", "is_non_inventory": False,
-            **_stamp(ctx, rng, born + (20 + i) * HOUR),
-        }
+        yield (
+            "variant_groups",
+            {
+                "id": i,
+                "name": name,
+                "sort_order": i,
+                "is_hidden": False,
+                "display_type": "DropDown",
+                "group_header_html": "",
+                "public_description_html": "",
+                "group_footer_html": "",
+                "is_non_inventory": False,
+                **_stamp(ctx, rng, born + (20 + i) * HOUR),
+            },
+        )
     service_id = 0
     for pid, (name, code, url, services) in enumerate(data.SHIPPING_PROVIDERS, 1):
-        yield "shipping_providers", {
-            "id": pid, "name": name, "provider_code": code, "is_enabled": True,
-            "markup_amount": "0", "markup_type": "Dollar", "additional_markup_percent": 0,
-            "additional_weight_per_package": 0, **_stamp(ctx, rng, born + (30 + pid) * HOUR),
-        }
+        yield (
+            "shipping_providers",
+            {
+                "id": pid,
+                "name": name,
+                "provider_code": code,
+                "is_enabled": True,
+                "markup_amount": "0",
+                "markup_type": "Dollar",
+                "additional_markup_percent": 0,
+                "additional_weight_per_package": 0,
+                **_stamp(ctx, rng, born + (30 + pid) * HOUR),
+            },
+        )
         for identifier, sname, cost in services:
             service_id += 1
-            yield "shipping_provider_services", {
-                "id": service_id, "shipping_provider_id": pid, "identifier": identifier,
-                "name": sname, "shipping_provider_code": code, "is_enabled": True,
-                "allow_apo": name == "USPS", "allow_po_box": name == "USPS",
-                **_stamp(ctx, rng, born + (40 + service_id) * HOUR),
-            }
-            idx.services.append({
-                "id": service_id, "identifier": identifier, "name": sname, "provider": name,
-                "cost": cost, "url": url,
-            })
+            yield (
+                "shipping_provider_services",
+                {
+                    "id": service_id,
+                    "shipping_provider_id": pid,
+                    "identifier": identifier,
+                    "name": sname,
+                    "shipping_provider_code": code,
+                    "is_enabled": True,
+                    "allow_apo": name == "USPS",
+                    "allow_po_box": name == "USPS",
+                    **_stamp(ctx, rng, born + (40 + service_id) * HOUR),
+                },
+            )
+            idx.services.append(
+                {
+                    "id": service_id,
+                    "identifier": identifier,
+                    "name": sname,
+                    "provider": name,
+                    "cost": cost,
+                    "url": url,
+                }
+            )
     for i, (name, cost, default, desc) in enumerate(data.CUSTOM_SHIPPING_METHODS, 1):
-        yield "custom_shipping_methods", {
-            "id": i, "name": name, "is_enabled": True, "is_default": default,
-            "markup_type": "Dollar", "markup_amount": "0", "description": desc,
-            "use_base_rate": False, "is_calculated_method": False, "admin_only": name == "Freight",
-            **_stamp(ctx, rng, born + (60 + i) * HOUR),
-        }
+        yield (
+            "custom_shipping_methods",
+            {
+                "id": i,
+                "name": name,
+                "is_enabled": True,
+                "is_default": default,
+                "markup_type": "Dollar",
+                "markup_amount": "0",
+                "description": desc,
+                "use_base_rate": False,
+                "is_calculated_method": False,
+                "admin_only": name == "Freight",
+                **_stamp(ctx, rng, born + (60 + i) * HOUR),
+            },
+        )
         idx.custom_methods.append({"id": i, "name": name, "cost": cost})
 
 
@@ -135,19 +206,34 @@ def _categories(ctx: Ctx, rng) -> tuple[list[Doc], dict[str, int]]:
             name = parts[depth - 1]
             parent = ids[" > ".join(parts[: depth - 1])] if depth > 1 else 0
             slug = sub.lower().replace(" > ", "/").replace(" ", "-")
-            docs.append({
-                "id": cid, "name": name, "short_description": f"Shop {name.lower()}",
-                "sort_order": cid, "is_hidden": False, "parent_category_id": parent,
-                "max_quantity": 0, "category_thumbnail": "", "page_title": name,
-                "lookup_path": sub, "keywords": name.lower(), "meta_description": "",
-                "category_image": "", "external_content_url": "",
-                "is_category_content_displayed": True,
-                "are_subcategory_products_displayed": depth == 1, "url_rewrite": f"/{slug}",
-                "default_product_picture": "", "alternate_thumbnail": "", "head_tags": "",
-                "cat_image_alt_text": "", "thumb_image_alt_text": "",
-                "is_hide_from_site_maps": False,
-                **_stamp(ctx, rng, born + cid * HOUR, born + cid * HOUR + 30 * DAY),
-            })
+            docs.append(
+                {
+                    "id": cid,
+                    "name": name,
+                    "short_description": f"Shop {name.lower()}",
+                    "sort_order": cid,
+                    "is_hidden": False,
+                    "parent_category_id": parent,
+                    "max_quantity": 0,
+                    "category_thumbnail": "",
+                    "page_title": name,
+                    "lookup_path": sub,
+                    "keywords": name.lower(),
+                    "meta_description": "",
+                    "category_image": "",
+                    "external_content_url": "",
+                    "is_category_content_displayed": True,
+                    "are_subcategory_products_displayed": depth == 1,
+                    "url_rewrite": f"/{slug}",
+                    "default_product_picture": "",
+                    "alternate_thumbnail": "",
+                    "head_tags": "",
+                    "cat_image_alt_text": "",
+                    "thumb_image_alt_text": "",
+                    "is_hide_from_site_maps": False,
+                    **_stamp(ctx, rng, born + cid * HOUR, born + cid * HOUR + 30 * DAY),
+                }
+            )
     return docs, ids
 
 
@@ -161,13 +247,25 @@ def catalog_docs(ctx: Ctx, idx: CatalogIndex) -> Emit:
     brands = []
     for i, (name, code) in enumerate(data.BRANDS, 1):
         brands.append((i, name, code, i % 4 == 0))  # every 4th brand prints EAN-13
-        yield "manufacturers", {
-            "id": i, "name": name, "description": f"{name} products", "is_hidden": False,
-            "sort_order": None if i % 5 else i, "manufacturer_logo_url": "",
-            "page_title": name, "keywords": "", "meta_description": "",
-            "url_rewrite": "/" + name.lower().replace(" ", "-").replace(".", "").replace("&", "n"),
-            "head_tags": "", "brand_code": code, **_stamp(ctx, rng, born + i * HOUR),
-        }
+        yield (
+            "manufacturers",
+            {
+                "id": i,
+                "name": name,
+                "description": f"{name} products",
+                "is_hidden": False,
+                "sort_order": None if i % 5 else i,
+                "manufacturer_logo_url": "",
+                "page_title": name,
+                "keywords": "",
+                "meta_description": "",
+                "url_rewrite": "/"
+                + name.lower().replace(" ", "-").replace(".", "").replace("&", "n"),
+                "head_tags": "",
+                "brand_code": code,
+                **_stamp(ctx, rng, born + i * HOUR),
+            },
+        )
     leaves = [(cat_ids[p], kind, prefix, pr) for p, kind, prefix, pr in data.CATEGORY_LEAVES]
     leaf_cum = list(accumulate(3 if kind != "simple" else 2 for _c, kind, _p, _r in leaves))
     gtins = GtinAllocator()
@@ -179,7 +277,15 @@ def catalog_docs(ctx: Ctx, idx: CatalogIndex) -> Emit:
         leaf = leaves[rng.choices(range(len(leaves)), cum_weights=leaf_cum)[0]]
         brand = brands[rng.randrange(len(brands))]
         yield from _product(
-            ctx, rng, pid, leaf=leaf, brand=brand, gtins=gtins, ids=ids, ps=ps, idx=idx,
+            ctx,
+            rng,
+            pid,
+            leaf=leaf,
+            brand=brand,
+            gtins=gtins,
+            ids=ids,
+            ps=ps,
+            idx=idx,
             secondary=secondary,
         )
         weights.append(1.0 / (1 + (pid * 7919 % ctx.cfg.products) / 25) ** 0.9)
@@ -213,35 +319,67 @@ def _product(ctx, rng, pid, *, leaf, brand, gtins, ids, ps, idx, secondary) -> E
         first = rng.randrange(len(sizes_all) - n + 1)
         sizes = sizes_all[first : first + n]
         colors = (
-            [] if kind == "sizecolor" and rng.random() < 0.1
+            []
+            if kind == "sizecolor" and rng.random() < 0.1
             else sorted(rng.sample(range(len(data.COLORS)), rng.randint(1, 4)))
         )
         size_pv = []
         for i, size in enumerate(sizes):
             ids["pv"] += 1
             size_pv.append((ids["pv"], size))
-            children.append(("product_variants", {
-                "id": ids["pv"], "product_id": pid, "variant_group_id": 1, "description": size,
-                "price_adjustment": 0.0, "price_adjustment_type": "", "sort_order": i + 1,
-                "item_number_extension": f"-{size}", "item_number_sort_order": 1,
-                "is_hidden": False, "weight": 0.0, "weight_type": "+",
-                "is_default_selection": i == 0, "swatch_file": "", "swatch_thumbnail": "",
-                "swatch_thumbnail_color": "", **stamp,
-            }))
+            children.append(
+                (
+                    "product_variants",
+                    {
+                        "id": ids["pv"],
+                        "product_id": pid,
+                        "variant_group_id": 1,
+                        "description": size,
+                        "price_adjustment": 0.0,
+                        "price_adjustment_type": "",
+                        "sort_order": i + 1,
+                        "item_number_extension": f"-{size}",
+                        "item_number_sort_order": 1,
+                        "is_hidden": False,
+                        "weight": 0.0,
+                        "weight_type": "+",
+                        "is_default_selection": i == 0,
+                        "swatch_file": "",
+                        "swatch_thumbnail": "",
+                        "swatch_thumbnail_color": "",
+                        **stamp,
+                    },
+                )
+            )
         color_pv = []
         for i, ci in enumerate(colors):
             cname, ccode, chex = data.COLORS[ci]
             ids["pv"] += 1
             color_pv.append((ids["pv"], cname, ccode))
-            children.append(("product_variants", {
-                "id": ids["pv"], "product_id": pid, "variant_group_id": 2, "description": cname,
-                "price_adjustment": 0.0, "price_adjustment_type": "", "sort_order": i + 1,
-                "item_number_extension": f"-{ccode}", "item_number_sort_order": 2,
-                "is_hidden": False, "weight": 0.0, "weight_type": "+",
-                "is_default_selection": i == 0,
-                "swatch_file": f"/shared/images/swatches/{ccode.lower()}.png",
-                "swatch_thumbnail": "", "swatch_thumbnail_color": chex, **stamp,
-            }))
+            children.append(
+                (
+                    "product_variants",
+                    {
+                        "id": ids["pv"],
+                        "product_id": pid,
+                        "variant_group_id": 2,
+                        "description": cname,
+                        "price_adjustment": 0.0,
+                        "price_adjustment_type": "",
+                        "sort_order": i + 1,
+                        "item_number_extension": f"-{ccode}",
+                        "item_number_sort_order": 2,
+                        "is_hidden": False,
+                        "weight": 0.0,
+                        "weight_type": "+",
+                        "is_default_selection": i == 0,
+                        "swatch_file": f"/shared/images/swatches/{ccode.lower()}.png",
+                        "swatch_thumbnail": "",
+                        "swatch_thumbnail_color": chex,
+                        **stamp,
+                    },
+                )
+            )
         combos = [(s, c) for s in size_pv for c in (color_pv or [None])]
         for (spv, size), color in combos:
             ids["vi"] += 1
@@ -260,33 +398,79 @@ def _product(ctx, rng, pid, *, leaf, brand, gtins, ids, ps, idx, secondary) -> E
                 line_variants.append(
                     {"id": color[0], "description": f"Color: {color[1]}", "variant_group_id": 2}
                 )
-            status = ps["Discontinued"] if discontinued else (
-                ps["In Stock"] if inv else ps["Out of Stock"]
+            status = (
+                ps["Discontinued"]
+                if discontinued
+                else (ps["In Stock"] if inv else ps["Out of Stock"])
             )
-            children.append(("variant_inventory", {
-                "id": vi_id, "product_id": pid, "inventory": inv, "item_number": vi_sku,
-                "manufacturer_item_number": mpn + ext, "gtin": gtins.next(brand_id, ean),
-                "product_status_id": status, "weight": weight, "height": None,
-                "length": None, "width": None, "retail": retail or None,
-                "low_stock_warning_at": None, "low_stock_warning_enabled": False,
-                "variant_inventory_image": (
-                    f"/shared/images/{vi_sku}.jpg" if rng.random() < 0.3 else ""
-                ),
-                "description": desc, "quickbooks_item_id": "",
-                "shipper_hq_shipping_groups": "", "shipper_hq_dimensional_rule_groups": "",
-                "shipper_hq_packing_boxes": "", "variants": links, **stamp,
-            }))
+            children.append(
+                (
+                    "variant_inventory",
+                    {
+                        "id": vi_id,
+                        "product_id": pid,
+                        "inventory": inv,
+                        "item_number": vi_sku,
+                        "manufacturer_item_number": mpn + ext,
+                        "gtin": gtins.next(brand_id, ean),
+                        "product_status_id": status,
+                        "weight": weight,
+                        "height": None,
+                        "length": None,
+                        "width": None,
+                        "retail": retail or None,
+                        "low_stock_warning_at": None,
+                        "low_stock_warning_enabled": False,
+                        "variant_inventory_image": (
+                            f"/shared/images/{vi_sku}.jpg" if rng.random() < 0.3 else ""
+                        ),
+                        "description": desc,
+                        "quickbooks_item_id": "",
+                        "shipper_hq_shipping_groups": "",
+                        "shipper_hq_dimensional_rule_groups": "",
+                        "shipper_hq_packing_boxes": "",
+                        "variants": links,
+                        **stamp,
+                    },
+                )
+            )
             ids["pricing"] += 1
-            children.append(("product_pricing", {
-                "id": ids["pricing"], "product_id": pid, "store_id": None,
-                "customer_type_id": None, "variant_inventory_id": vi_id, "sale_type_id": None,
-                "start_date": None, "end_date": None, "starting_quantity": 1,
-                "price": vi_price, "cost": cost, "price_calculation_id": None,
-                "variant_id": None, "variant_price_surcharge": "", **stamp,
-            }))
-            sellables.append(Sellable(
-                pid, sku, vi_sku, name, vi_price, cost, weight, vi_id, line_variants, desc,
-            ))
+            children.append(
+                (
+                    "product_pricing",
+                    {
+                        "id": ids["pricing"],
+                        "product_id": pid,
+                        "store_id": None,
+                        "customer_type_id": None,
+                        "variant_inventory_id": vi_id,
+                        "sale_type_id": None,
+                        "start_date": None,
+                        "end_date": None,
+                        "starting_quantity": 1,
+                        "price": vi_price,
+                        "cost": cost,
+                        "price_calculation_id": None,
+                        "variant_id": None,
+                        "variant_price_surcharge": "",
+                        **stamp,
+                    },
+                )
+            )
+            sellables.append(
+                Sellable(
+                    pid,
+                    sku,
+                    vi_sku,
+                    name,
+                    vi_price,
+                    cost,
+                    weight,
+                    vi_id,
+                    line_variants,
+                    desc,
+                )
+            )
         gtin = ""  # barcodes live on the variant_inventory rows
         qoh = qty_total
     else:
@@ -303,58 +487,107 @@ def _product(ctx, rng, pid, *, leaf, brand, gtins, ids, ps, idx, secondary) -> E
     slug = name.lower().replace(" ", "-")
     extra = (
         {"categories": [{"id": rng.choice(secondary), "is_primary": False}]}
-        if rng.random() < 0.15 else {}
+        if rng.random() < 0.15
+        else {}
     )
-    yield "products", {
-        "id": pid, "item_number": sku, "item_name": name, "manufacturer_id": brand_id,
-        "manufacturer_part_number": mpn, "primary_category_id": cat_id,
-        "product_status_id": status,
-        "short_description": f"<p>{name} by {brand_name}.</p>",
-        "long_description_1": (
-            f"<p>The {name.lower()} from {brand_name}: built to last, easy to care for.</p>"
-            "<ul><li>Free returns within 30 days</li><li>Ships from Austin, TX</li></ul>"
-        ),
-        "bullets": "", "height": dims[0], "length": dims[1], "width": dims[2],
-        "size_unit": "In", "weight": weight, "weight_unit": "Lbs", "cost": cost,
-        "price": price, "retail": retail, "quantity_on_hand": qoh, "quantity_on_order": 0,
-        "minimum_quantity": 0, "maximum_quantity": 0, "is_spotlight_item": 0,
-        "is_non_taxable": 0, "is_shipped_individually": 0,
-        "is_hidden": 1 if rng.random() < 0.05 else 0, "sort_order": 0,
-        "e_product_type": "NotAnEProduct", "e_product_allow_multiple_deliveries": 0,
-        "e_product_delivery_action": "None", "call_for_shipping": 0, "call_for_pricing": 0,
-        "rate_adjustment_type": "AutoCalculation", "enabled_configurator": "None",
-        "use_variant_inventory": variant, "has_visible_variants": variant,
-        "is_featured_item": rng.random() < 0.05, "is_non_inventory": False,
-        "is_discontinued": discontinued, "is_kit": False, "is_child_product": False,
-        "is_linked_product": False, "master_product_id": None, "warehouse_id": 0,
-        "gtin": gtin, "tax_code": "", "url_rewrite": f"/{slug}-{pid}",
-        "page_title": name, "meta_description": "", "keywords": noun.lower(),
-        "eta_date": None, "ext_update_date": "", "category_list": None,
-        "low_stock_warning_threshold": None, "enable_low_stock_warning": False,
-        "cart_product_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-        **stamp,
-        **({"created_at": None} if created_null else {}),
-        **extra,
-    }
+    yield (
+        "products",
+        {
+            "id": pid,
+            "item_number": sku,
+            "item_name": name,
+            "manufacturer_id": brand_id,
+            "manufacturer_part_number": mpn,
+            "primary_category_id": cat_id,
+            "product_status_id": status,
+            "short_description": f"<p>{name} by {brand_name}.</p>",
+            "long_description_1": (
+                f"<p>The {name.lower()} from {brand_name}: built to last, easy to care for.</p>"
+                "<ul><li>Free returns within 30 days</li><li>Ships from Austin, TX</li></ul>"
+            ),
+            "bullets": "",
+            "height": dims[0],
+            "length": dims[1],
+            "width": dims[2],
+            "size_unit": "In",
+            "weight": weight,
+            "weight_unit": "Lbs",
+            "cost": cost,
+            "price": price,
+            "retail": retail,
+            "quantity_on_hand": qoh,
+            "quantity_on_order": 0,
+            "minimum_quantity": 0,
+            "maximum_quantity": 0,
+            "is_spotlight_item": 0,
+            "is_non_taxable": 0,
+            "is_shipped_individually": 0,
+            "is_hidden": 1 if rng.random() < 0.05 else 0,
+            "sort_order": 0,
+            "e_product_type": "NotAnEProduct",
+            "e_product_allow_multiple_deliveries": 0,
+            "e_product_delivery_action": "None",
+            "call_for_shipping": 0,
+            "call_for_pricing": 0,
+            "rate_adjustment_type": "AutoCalculation",
+            "enabled_configurator": "None",
+            "use_variant_inventory": variant,
+            "has_visible_variants": variant,
+            "is_featured_item": rng.random() < 0.05,
+            "is_non_inventory": False,
+            "is_discontinued": discontinued,
+            "is_kit": False,
+            "is_child_product": False,
+            "is_linked_product": False,
+            "master_product_id": None,
+            "warehouse_id": 0,
+            "gtin": gtin,
+            "tax_code": "",
+            "url_rewrite": f"/{slug}-{pid}",
+            "page_title": name,
+            "meta_description": "",
+            "keywords": noun.lower(),
+            "eta_date": None,
+            "ext_update_date": "",
+            "category_list": None,
+            "low_stock_warning_threshold": None,
+            "enable_low_stock_warning": False,
+            "cart_product_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            **stamp,
+            **({"created_at": None} if created_null else {}),
+            **extra,
+        },
+    )
     yield from children
     for n in range(1, rng.randint(1, 4) + 1):
         ids["pic"] += 1
-        yield "product_pictures", {
-            "id": ids["pic"], "product_id": pid, "image_file": f"/shared/images/{sku}-{n}.jpg",
-            "alt": name, "description": "", "is_primary": n == 1, "is_hidden": False,
-            "thumbnail_file": f"/shared/images/thumbs/{sku}-{n}.jpg", "sort_order": n,
-            "flash_path": "", "is_video_screen_shot": False, "video_content": "",
-            "download_external_image": False, **stamp,
-        }
+        yield (
+            "product_pictures",
+            {
+                "id": ids["pic"],
+                "product_id": pid,
+                "image_file": f"/shared/images/{sku}-{n}.jpg",
+                "alt": name,
+                "description": "",
+                "is_primary": n == 1,
+                "is_hidden": False,
+                "thumbnail_file": f"/shared/images/thumbs/{sku}-{n}.jpg",
+                "sort_order": n,
+                "flash_path": "",
+                "is_video_screen_shot": False,
+                "video_content": "",
+                "download_external_image": False,
+                **stamp,
+            },
+        )
     idx.sellables.append(sellables)
     if variant and "variant_product" not in idx.facts:
         first_vi = next(d for r, d in children if r == "variant_inventory")
         idx.facts["variant_product"] = {
-            "id": pid, "item_number": sku, "variant_inventory_ids": [
-                d["id"] for r, d in children if r == "variant_inventory"
-            ],
-            "first_variant": {k: first_vi[k] for k in ("id", "item_number", "gtin",
-                                                       "description")},
+            "id": pid,
+            "item_number": sku,
+            "variant_inventory_ids": [d["id"] for r, d in children if r == "variant_inventory"],
+            "first_variant": {k: first_vi[k] for k in ("id", "item_number", "gtin", "description")},
         }
     if not variant and "simple_product" not in idx.facts:
         idx.facts["simple_product"] = {"id": pid, "item_number": sku, "gtin": gtin}

@@ -22,7 +22,11 @@ from cartcom_sandbox.server import SandboxServer
 
 TOKEN = "test-token"  # noqa: S105 - same as the ``sandbox`` fixture
 SEED_ARGS: dict[str, Any] = {
-    "products": 60, "orders": 300, "seed": 7, "start": date(2024, 2, 1), "days": 90,
+    "products": 60,
+    "orders": 300,
+    "seed": 7,
+    "start": date(2024, 2, 1),
+    "days": 90,
 }
 
 

@@ -23,15 +23,46 @@ FACT_CAP = 1000  # longest id list kept in the summary's facts
 
 # Base status mix before the clock pulls recent orders back to open states.
 _STATUS_WEIGHTS = [
-    ("Pending", 3), ("Processing", 15), ("Partially Shipped", 4), ("Shipped", 22),
-    ("Completed", 40), ("Cancelled", 6), ("Declined", 3), ("Refunded", 3), ("Quote", 2),
+    ("Pending", 3),
+    ("Processing", 15),
+    ("Partially Shipped", 4),
+    ("Shipped", 22),
+    ("Completed", 40),
+    ("Cancelled", 6),
+    ("Declined", 3),
+    ("Refunded", 3),
+    ("Quote", 2),
 ]
 _STATUS_CUM = list(accumulate(w for _n, w in _STATUS_WEIGHTS))
 _LINES_CUM = list(accumulate([35, 25, 18, 10, 6, 3, 2, 1]))  # 1..8 lines, mean ~2.5
 _QTY_CUM = list(accumulate([76, 15, 5, 2, 1, 1]))  # quantity 1..6
 # Orders by local hour of day (rejection sampling weights, max 1).
-_HOUR_W = [0.15, 0.1, 0.07, 0.05, 0.05, 0.08, 0.15, 0.3, 0.45, 0.6, 0.7, 0.75,
-           0.8, 0.78, 0.75, 0.72, 0.7, 0.75, 0.85, 0.95, 1.0, 0.9, 0.6, 0.3]
+_HOUR_W = [
+    0.15,
+    0.1,
+    0.07,
+    0.05,
+    0.05,
+    0.08,
+    0.15,
+    0.3,
+    0.45,
+    0.6,
+    0.7,
+    0.75,
+    0.8,
+    0.78,
+    0.75,
+    0.72,
+    0.7,
+    0.75,
+    0.85,
+    0.95,
+    1.0,
+    0.9,
+    0.6,
+    0.3,
+]
 
 
 @dataclass
@@ -77,12 +108,24 @@ def _address(rng, aid: int, cust: int, *, first: str, last: str, stamp: dict):
             postal += f"-{_ri(rng, 1, 9999):04d}"  # ZIP+4
         country, ccode = "United States", "US"
     doc = {
-        "id": aid, "customer_id": cust, "first_name": first, "last_name": last,
+        "id": aid,
+        "customer_id": cust,
+        "first_name": first,
+        "last_name": last,
         "company": _ch(rng, ("",) * 8 + ("Acme Corp", "Initech", "Globex LLC")),
-        "address_line_1": street, "address_line_2": line2, "city": city, "state": state,
-        "state_code": code, "postal_code": postal, "country": country, "country_code": ccode,
+        "address_line_1": street,
+        "address_line_2": line2,
+        "city": city,
+        "state": state,
+        "state_code": code,
+        "postal_code": postal,
+        "country": country,
+        "country_code": ccode,
         "phone": f"{_ri(rng, 201, 989)}-555-{_ri(rng, 0, 9999):04d}",
-        "alternate_phone": "", "fax": "", "comments": "", "address_type": "Default",
+        "alternate_phone": "",
+        "fax": "",
+        "comments": "",
+        "address_type": "Default",
         **stamp,
     }
     return doc, rate, foreign
@@ -102,21 +145,48 @@ def customer_docs(ctx: Ctx, customers: list[Customer]) -> Emit:
         aid += 1
         bill, rate, foreign = _address(rng, aid, cid, first=first, last=last, stamp=stamp)
         ship_id = aid
-        yield "customers", {
-            "id": cid, "customer_number": f"C{cid:06d}", "first_name": first, "last_name": last,
-            "email": email, "phone_number": bill["phone"], "registered_at": created_s,
-            "last_visit_at": created_s, "adcode": "", "adcode_id": 0, "affiliate_id": None,
-            "customer_type_id": 0, "is_no_tax_customer": False, "comments": "", "store_id": 1,
-            "source": "", "search_string": "", "no_account": rng.random() < 0.2,
-            "sales_person": "", "alternate_phone_number": "", "is_affiliate_customer": False,
-            "username": email, "is_contact_information_only": False,
-            "tax_exemption_number": "", "company": bill["company"], "source_group": "",
-            "sales_person_user_id": 0, "tax_rate": 0.0, "lock_default_address": False,
-            "reward_tier_id": None, "payment_net_term": 0, "credit_limit": 0.0,
-            "is_inactive": False, "use_shared_credit_limit": False,
-            "override_shared_credit_limit": False, "default_payment_type_name": "",
-            **stamp,
-        }
+        yield (
+            "customers",
+            {
+                "id": cid,
+                "customer_number": f"C{cid:06d}",
+                "first_name": first,
+                "last_name": last,
+                "email": email,
+                "phone_number": bill["phone"],
+                "registered_at": created_s,
+                "last_visit_at": created_s,
+                "adcode": "",
+                "adcode_id": 0,
+                "affiliate_id": None,
+                "customer_type_id": 0,
+                "is_no_tax_customer": False,
+                "comments": "",
+                "store_id": 1,
+                "source": "",
+                "search_string": "",
+                "no_account": rng.random() < 0.2,
+                "sales_person": "",
+                "alternate_phone_number": "",
+                "is_affiliate_customer": False,
+                "username": email,
+                "is_contact_information_only": False,
+                "tax_exemption_number": "",
+                "company": bill["company"],
+                "source_group": "",
+                "sales_person_user_id": 0,
+                "tax_rate": 0.0,
+                "lock_default_address": False,
+                "reward_tier_id": None,
+                "payment_net_term": 0,
+                "credit_limit": 0.0,
+                "is_inactive": False,
+                "use_shared_credit_limit": False,
+                "override_shared_credit_limit": False,
+                "default_payment_type_name": "",
+                **stamp,
+            },
+        )
         yield "order_addresses", bill
         if rng.random() < 0.3:
             aid += 1
@@ -194,9 +264,7 @@ class _Clock:
                 self.ship2 = last = second
         self.events.append((min(last + ctx.between(rng, MINUTE, 30 * MINUTE), now - 1), "Shipped"))
         if status == "Completed":
-            day = timefmt.local_midnight_ticks(
-                _local_date(ship + 8 * DAY)
-            )
+            day = timefmt.local_midnight_ticks(_local_date(ship + 8 * DAY))
             t, s = _job_stamp(day)
             if t < now:
                 self.events.append((t, "Completed"))
@@ -219,8 +287,10 @@ def _local_date(ticks: int) -> date:
 
 def _tracking(rng, provider: str) -> str:
     if provider == "UPS":
-        return "1Z" + "".join(_ch(rng, "0123456789ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(6)) + (
-            f"{rng.randrange(10**10):010d}"
+        return (
+            "1Z"
+            + "".join(_ch(rng, "0123456789ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(6))
+            + (f"{rng.randrange(10**10):010d}")
         )
     if provider == "FedEx":
         return f"{rng.randrange(10**12):012d}"
@@ -238,10 +308,19 @@ def order_docs(ctx: Ctx, idx: CatalogIndex, customers: list[Customer]) -> Emit:
     n_prod = len(sellables)
     ncust = len(customers)
     services = idx.services
-    service_cum = list(accumulate(
-        {"UPS_GROUND": 30, "FEDEX_GROUND": 20, "USPS_PRIORITY": 18, "USPS_GROUND_ADVANTAGE": 12,
-         "FEDEX_2_DAY": 5, "UPS_2ND_DAY_AIR": 4}.get(s["identifier"], 1) for s in services
-    ))
+    service_cum = list(
+        accumulate(
+            {
+                "UPS_GROUND": 30,
+                "FEDEX_GROUND": 20,
+                "USPS_PRIORITY": 18,
+                "USPS_GROUND_ADVANTAGE": 12,
+                "FEDEX_2_DAY": 5,
+                "UPS_2ND_DAY_AIR": 4,
+            }.get(s["identifier"], 1)
+            for s in services
+        )
+    )
     intl = [s for s in services if s["identifier"] in ("DHL_EXPRESS", "USPS_PRIORITY_EXPRESS")]
     ids = {"item": 0, "pay": 0, "ship": 0, "addr": ctx.address_count}
     facts: dict[str, list[int]] = {name: [] for name, _w in _STATUS_WEIGHTS}
@@ -267,7 +346,11 @@ def order_docs(ctx: Ctx, idx: CatalogIndex, customers: list[Customer]) -> Emit:
             ids["addr"] += 1
             first, last = _ch(rng, data.FIRST_NAMES), _ch(rng, data.LAST_NAMES)
             addr, rate, foreign = _address(
-                rng, ids["addr"], cust.id, first=first, last=last,
+                rng,
+                ids["addr"],
+                cust.id,
+                first=first,
+                last=last,
                 stamp={"created_at": created_s, "updated_at": created_s},
             )
             ship_id = ids["addr"]
@@ -318,61 +401,127 @@ def order_docs(ctx: Ctx, idx: CatalogIndex, customers: list[Customer]) -> Emit:
             else:
                 updated_s = changed_s
         quote = status == "Quote"
-        yield "orders", {
-            "id": oid, "customer_id": cust.id, "customer_type_id": 0, "adcode": "",
-            "adcode_id": 0, "ordered_at": ordered_s, "order_status_id": st[status],
-            "special_instructions": "", "subtotal": subtotal, "tax_total": tax_total,
-            "shipping_total": shipping_total, "discount_total": discount_total,
-            "grand_total": grand, "cost_total": cost_total,
-            "selected_shipping_method": method["name"] if method else custom["name"],
-            "selected_shipping_provider_service": method["identifier"] if method else "",
-            "ip_address": f"{_ri(rng, 11, 223)}.{_ri(rng, 0, 255)}.{_ri(rng, 0, 255)}."
-                          f"{_ri(rng, 1, 254)}",
-            "exported_to_accounting_system": 1 if status == "Completed" and rng.random() < 0.8
-            else 0,
-            "referrer": "", "order_shipping_address_id": ship_id,
-            "order_billing_address_id": bill_id, "admin_comments": "",
-            "source": _ch(rng, data.SOURCES), "search_phrase": "", "is_ppc": False,
-            "ppc_keyword": "", "store_id": 1, "session_id": 0, "handling_total": 0.0,
-            "is_payment_order_only": False, "additional_fees": 0.0,
-            "updated_at": updated_s, "created_at": created_s, "is_gift": gift,
-            "gift_message": "Happy birthday!" if gift and rng.random() < 0.5 else "",
-            "public_comments": "", "instructions": "", "source_group": "",
-            "from_subscription_id": None, "previous_order_status_id": prev,
-            "order_status_last_changed_at": changed_s,
-            "discounted_shipping_total": shipping_total, "order_number": "",
-            "coupon_code": coupon, "order_type": "Quote" if quote else "Order",
-            "expires_at": timefmt.fmt(timefmt.truncate(created + 30 * DAY, 0)) if quote else None,
-            "expires": quote, "from_quote_id": None, "campaign_code": "",
-            "reward_points_credited": False, "sales_agent_user_id": 0, "channel": "Online",
-            "device": _ch(rng, data.DEVICES), "manufacturer_invoice_number": "",
-            "manufacturer_invoice_amount": None, "manufacturer_invoice_paid": False,
-            "due_date": None, "delivery_tax": 0.0, "location_id": None, "entered_by": "",
-            "entered_by_type": "Customer",
-        }
+        yield (
+            "orders",
+            {
+                "id": oid,
+                "customer_id": cust.id,
+                "customer_type_id": 0,
+                "adcode": "",
+                "adcode_id": 0,
+                "ordered_at": ordered_s,
+                "order_status_id": st[status],
+                "special_instructions": "",
+                "subtotal": subtotal,
+                "tax_total": tax_total,
+                "shipping_total": shipping_total,
+                "discount_total": discount_total,
+                "grand_total": grand,
+                "cost_total": cost_total,
+                "selected_shipping_method": method["name"] if method else custom["name"],
+                "selected_shipping_provider_service": method["identifier"] if method else "",
+                "ip_address": f"{_ri(rng, 11, 223)}.{_ri(rng, 0, 255)}.{_ri(rng, 0, 255)}."
+                f"{_ri(rng, 1, 254)}",
+                "exported_to_accounting_system": 1
+                if status == "Completed" and rng.random() < 0.8
+                else 0,
+                "referrer": "",
+                "order_shipping_address_id": ship_id,
+                "order_billing_address_id": bill_id,
+                "admin_comments": "",
+                "source": _ch(rng, data.SOURCES),
+                "search_phrase": "",
+                "is_ppc": False,
+                "ppc_keyword": "",
+                "store_id": 1,
+                "session_id": 0,
+                "handling_total": 0.0,
+                "is_payment_order_only": False,
+                "additional_fees": 0.0,
+                "updated_at": updated_s,
+                "created_at": created_s,
+                "is_gift": gift,
+                "gift_message": "Happy birthday!" if gift and rng.random() < 0.5 else "",
+                "public_comments": "",
+                "instructions": "",
+                "source_group": "",
+                "from_subscription_id": None,
+                "previous_order_status_id": prev,
+                "order_status_last_changed_at": changed_s,
+                "discounted_shipping_total": shipping_total,
+                "order_number": "",
+                "coupon_code": coupon,
+                "order_type": "Quote" if quote else "Order",
+                "expires_at": timefmt.fmt(timefmt.truncate(created + 30 * DAY, 0))
+                if quote
+                else None,
+                "expires": quote,
+                "from_quote_id": None,
+                "campaign_code": "",
+                "reward_points_credited": False,
+                "sales_agent_user_id": 0,
+                "channel": "Online",
+                "device": _ch(rng, data.DEVICES),
+                "manufacturer_invoice_number": "",
+                "manufacturer_invoice_amount": None,
+                "manufacturer_invoice_paid": False,
+                "due_date": None,
+                "delivery_tax": 0.0,
+                "location_id": None,
+                "entered_by": "",
+                "entered_by_type": "Customer",
+            },
+        )
         lines = []
         for s, q in chosen:
             ids["item"] += 1
             lines.append((ids["item"], s, q))
-            yield "order_items", {
-                "id": ids["item"], "order_id": oid, "product_id": s.product_id,
-                "item_number": s.item_number, "item_name": s.item_name, "price": s.price,
-                "cost": s.cost, "quantity": float(q), "is_discount_item": False,
-                "weight": s.weight, "is_taxable": True, "weight_unit": "Lbs",
-                "is_non_shipping_item": False, "variant_inventory_id": s.variant_inventory_id,
-                "parent_order_item_id": None, "is_quantity_bound_to_parent": False,
-                "updated_at": created_s, "created_at": created_s, "height": None,
-                "length": None, "width": None, "size_unit": "In", "tax_code": "",
-                "item_number_full": s.item_number_full, "admin_comments": "",
-                "do_not_discount": False, "line_item_note": "",
-                "order_shipping_address_id": None, "gift_message": "", "delivery_date": "",
-                "discount_amount": money(s.price * q * discount),
-                "discount_percentage": round(discount * 100, 2), "is_subscription_product": False,
-                "warehouse_id": 0, "description": s.description,
-                "tax": money(s.price * q * (1 - discount) * rate), "configuration": "",
-                "status": "", "shipping_classification_code": "",
-                "variants": s.variants or [], "personalizations": None,
-            }
+            yield (
+                "order_items",
+                {
+                    "id": ids["item"],
+                    "order_id": oid,
+                    "product_id": s.product_id,
+                    "item_number": s.item_number,
+                    "item_name": s.item_name,
+                    "price": s.price,
+                    "cost": s.cost,
+                    "quantity": float(q),
+                    "is_discount_item": False,
+                    "weight": s.weight,
+                    "is_taxable": True,
+                    "weight_unit": "Lbs",
+                    "is_non_shipping_item": False,
+                    "variant_inventory_id": s.variant_inventory_id,
+                    "parent_order_item_id": None,
+                    "is_quantity_bound_to_parent": False,
+                    "updated_at": created_s,
+                    "created_at": created_s,
+                    "height": None,
+                    "length": None,
+                    "width": None,
+                    "size_unit": "In",
+                    "tax_code": "",
+                    "item_number_full": s.item_number_full,
+                    "admin_comments": "",
+                    "do_not_discount": False,
+                    "line_item_note": "",
+                    "order_shipping_address_id": None,
+                    "gift_message": "",
+                    "delivery_date": "",
+                    "discount_amount": money(s.price * q * discount),
+                    "discount_percentage": round(discount * 100, 2),
+                    "is_subscription_product": False,
+                    "warehouse_id": 0,
+                    "description": s.description,
+                    "tax": money(s.price * q * (1 - discount) * rate),
+                    "configuration": "",
+                    "status": "",
+                    "shipping_classification_code": "",
+                    "variants": s.variants or [],
+                    "personalizations": None,
+                },
+            )
         # --- payment
         if not quote:
             pay = _payment(
@@ -382,12 +531,22 @@ def order_docs(ctx: Ctx, idx: CatalogIndex, customers: list[Customer]) -> Emit:
             if status == "Refunded":
                 ids["pay"] += 1
                 refund_s = changed_s
-                yield "order_payments", {
-                    **pay, "id": ids["pay"], "amount": -grand, "transaction_type": "Credit",
-                    "is_captured": True, "authorization_code": "", "paid_at": refund_s,
-                    "approved_at": refund_s if pay["approved_at"] is not None else None,
-                    "payment_note": "Refund", "created_at": refund_s, "updated_at": refund_s,
-                }
+                yield (
+                    "order_payments",
+                    {
+                        **pay,
+                        "id": ids["pay"],
+                        "amount": -grand,
+                        "transaction_type": "Credit",
+                        "is_captured": True,
+                        "authorization_code": "",
+                        "paid_at": refund_s,
+                        "approved_at": refund_s if pay["approved_at"] is not None else None,
+                        "payment_note": "Refund",
+                        "created_at": refund_s,
+                        "updated_at": refund_s,
+                    },
+                )
         # --- shipments
         if clock.ship is not None:
             yield from _shipments(
@@ -395,8 +554,12 @@ def order_docs(ctx: Ctx, idx: CatalogIndex, customers: list[Customer]) -> Emit:
             )
     idx.facts["order_ids_by_status"] = facts
     idx.facts["orders_by_status"] = counts
-    idx.facts["counts"] = {"order_items": ids["item"], "order_payments": ids["pay"],
-                           "order_shipments": ids["ship"], "order_addresses": ids["addr"]}
+    idx.facts["counts"] = {
+        "order_items": ids["item"],
+        "order_payments": ids["pay"],
+        "order_shipments": ids["ship"],
+        "order_addresses": ids["addr"],
+    }
 
 
 def _payment(ctx: Ctx, rng, ids, *, oid, cust: Customer, amount, status, created) -> dict:
@@ -417,30 +580,40 @@ def _payment(ctx: Ctx, rng, ids, *, oid, cust: Customer, amount, status, created
         paid_at = ""
     card = "" if paypal else _ch(rng, data.CARD_TYPES)
     return {
-        "id": ids["pay"], "order_id": oid, "customer_id": cust.id,
-        "customer_payment_method_id": None, "payment_method_id": 2 if paypal else 1,
+        "id": ids["pay"],
+        "order_id": oid,
+        "customer_id": cust.id,
+        "customer_payment_method_id": None,
+        "payment_method_id": 2 if paypal else 1,
         "payment_type": "PayPal" if paypal else "CreditCard",
         "payment_method_name": "PayPal" if paypal else "Credit Card",
-        "is_approved": approved, "is_declined": declined,
+        "is_approved": approved,
+        "is_declined": declined,
         "is_captured": approved and status != "Cancelled",
         "is_void": status == "Cancelled",
         "card_type": card,
         "card_expiration_month": 0 if paypal else _ri(rng, 1, 12),
         "card_expiration_year": 0 if paypal else _ri(rng, 2025, 2031),
         "cardholder_name": "" if paypal else f"{cust.first} {cust.last}",
-        "paid_at": paid_at, "approved_at": approved_at,
+        "paid_at": paid_at,
+        "approved_at": approved_at,
         "authorization_code": "" if declined or paypal else f"{rng.randrange(10**6):06d}",
         "reject_reason": "Card declined by issuer" if declined else "",
         "avs_code": "" if paypal else _ch(rng, ("Y", "Y", "Y", "Z", "A", "N")),
-        "transaction_type": "AuthCapture", "amount": amount, "payment_note": "",
+        "transaction_type": "AuthCapture",
+        "amount": amount,
+        "payment_note": "",
         "gift_certificate_id": None,
-        "transaction_id": f"{rng.randrange(10**11):011d}" if not paypal
+        "transaction_id": f"{rng.randrange(10**11):011d}"
+        if not paypal
         else f"PAYID-{rng.randrange(16**16):016X}",
         "last_four": "" if paypal else f"{rng.randrange(10**4):04d}",
         "gateway_response_code": "" if paypal else ("2" if declined else "1"),
-        "cvv_response_code": "" if paypal else "M", "payment_ref_num": "",
+        "cvv_response_code": "" if paypal else "M",
+        "payment_ref_num": "",
         "store_payment_method_id": 2 if paypal else 1,
-        "created_at": stamp_s, "updated_at": stamp_s,
+        "created_at": stamp_s,
+        "updated_at": stamp_s,
     }
 
 
@@ -479,19 +652,31 @@ def _shipments(ctx: Ctx, rng, ids, *, oid, lines, clock: _Clock, method, custom)
             name, mid, mtype = custom["name"], custom["id"], "custom"
             base = money(custom["cost"])
         stamp_s = ctx.ts(rng, t)
-        yield "order_shipments", {
-            "id": ids["ship"], "order_id": oid, "shipped_at": stamp_s,
-            "tracking_numbers": tracking, "tracking_url": url, "shipping_method": name,
-            "shipping_method_id": mid, "shipping_method_type": mtype,
-            "shipping_provider_name": provider, "shipment_name": str(n),
-            "number_of_packages": packages if method else None,
-            "total_weight": total_weight if method else None,
-            "provider_base_shipping_cost": f"{base:.2f}" if method else None,
-            "provider_insurance_cost": 0.0 if method else None,
-            "provider_handling_cost": 0.0 if method else None,
-            "provider_other_charges": 0.0 if method else None,
-            "provider_total_shipping_cost": base if method else None,
-            "email_sent": rng.random() < 0.9, "private_comment": "", "shipping_comment": "",
-            "created_at": stamp_s, "updated_at": stamp_s,
-            "items": [{"id": iid, "quantity_shipped": q} for iid, q in group],
-        }
+        yield (
+            "order_shipments",
+            {
+                "id": ids["ship"],
+                "order_id": oid,
+                "shipped_at": stamp_s,
+                "tracking_numbers": tracking,
+                "tracking_url": url,
+                "shipping_method": name,
+                "shipping_method_id": mid,
+                "shipping_method_type": mtype,
+                "shipping_provider_name": provider,
+                "shipment_name": str(n),
+                "number_of_packages": packages if method else None,
+                "total_weight": total_weight if method else None,
+                "provider_base_shipping_cost": f"{base:.2f}" if method else None,
+                "provider_insurance_cost": 0.0 if method else None,
+                "provider_handling_cost": 0.0 if method else None,
+                "provider_other_charges": 0.0 if method else None,
+                "provider_total_shipping_cost": base if method else None,
+                "email_sent": rng.random() < 0.9,
+                "private_comment": "",
+                "shipping_comment": "",
+                "created_at": stamp_s,
+                "updated_at": stamp_s,
+                "items": [{"id": iid, "quantity_shipped": q} for iid, q in group],
+            },
+        )

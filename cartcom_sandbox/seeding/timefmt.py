@@ -63,10 +63,8 @@ def fmt(ticks: int) -> str:
     off = utc_offset(secs)
     t = time.gmtime(secs + off)
     sign_h = "-05:00" if off == DST_OFFSET else "-06:00"
-    base = (
-        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
-    )
+    date = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
+    base = f"{date}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
     if frac:
         return f"{base}.{f'{frac:07d}'.rstrip('0')}{sign_h}"
     return base + sign_h
-

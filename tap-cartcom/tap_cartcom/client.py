@@ -196,8 +196,12 @@ class CartcomStream(RESTStream):
             url = self.reroot(token.geturl())
         else:
             query = encode_query(self.query_params(page.stream_context))
-            url = f"{self.get_url(page.stream_context)}?{query}" if query else self.get_url(
-                page.stream_context,
+            url = (
+                f"{self.get_url(page.stream_context)}?{query}"
+                if query
+                else self.get_url(
+                    page.stream_context,
+                )
             )
         return HTTPRequest(url=url, method="GET", headers=self.http_headers, params={})
 
@@ -354,7 +358,9 @@ class CartcomStream(RESTStream):
             if not link:
                 return
             prepared = self.build_prepared_request(
-                method="GET", url=self.reroot(link), headers=self.http_headers,
+                method="GET",
+                url=self.reroot(link),
+                headers=self.http_headers,
             )
             response = self.request_decorator(self._request)(prepared, None)
             payload = getattr(response, _PAYLOAD, None)
@@ -489,11 +495,14 @@ class WindowedStream(ParentWithEmbeddedChildren):
         bookmark = state.get("replication_key_value")
         if bookmark is not None and state.get("replication_key") == self.replication_key:
             # Rescanned orders are older than the bookmark: never let it move back.
-            state.setdefault("progress_markers", {
-                "Note": "Progress is not resumable if interrupted.",
-                "replication_key": self.replication_key,
-                "replication_key_value": bookmark,
-            })
+            state.setdefault(
+                "progress_markers",
+                {
+                    "Note": "Progress is not resumable if interrupted.",
+                    "replication_key": self.replication_key,
+                    "replication_key_value": bookmark,
+                },
+            )
         self.start_children()
         yield from super().get_records(context)
         self._advance_to_window_end(state)

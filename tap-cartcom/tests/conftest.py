@@ -31,5 +31,3 @@ def fake() -> Any:
     with rm.Mocker() as mocker:
         mocker.register_uri(rm.ANY, re.compile(re.escape(BASE) + r".*"), content=store.handler)
         yield store
-
-

@@ -132,38 +132,82 @@ class FakeCartcom:
         created_s = local_stamp(created, digits)
         items = [
             {
-                "id": oid * 10 + k, "order_id": oid, "product_id": 7 + k,
-                "item_number": f"SKU-{k}", "item_name": "Widget", "price": 10 if k else 12.5,
-                "cost": 4, "quantity": 1 + k, "weight": 1.5, "height": None, "length": "4",
-                "width": 2.0, "is_taxable": True, "delivery_date": "",
+                "id": oid * 10 + k,
+                "order_id": oid,
+                "product_id": 7 + k,
+                "item_number": f"SKU-{k}",
+                "item_name": "Widget",
+                "price": 10 if k else 12.5,
+                "cost": 4,
+                "quantity": 1 + k,
+                "weight": 1.5,
+                "height": None,
+                "length": "4",
+                "width": 2.0,
+                "is_taxable": True,
+                "delivery_date": "",
                 "variants": [{"id": 3, "description": "Size: M", "variant_group_id": 1}],
                 "personalizations": None,
-                "created_at": created_s, "updated_at": created_s,
+                "created_at": created_s,
+                "updated_at": created_s,
             }
             for k in range(1 + n % 3)
         ]
         order = {
-            "id": oid, "customer_id": 40 + n % 5, "order_number": "",
-            "ordered_at": created_s, "created_at": created_s,
+            "id": oid,
+            "customer_id": 40 + n % 5,
+            "order_number": "",
+            "ordered_at": created_s,
+            "created_at": created_s,
             "updated_at": local_stamp(created + timedelta(minutes=5), (digits + 3) % 8),
-            "order_status_id": status, "order_status_last_changed_at": "",
-            "subtotal": 30 if n % 2 else 30.75, "tax_total": 2.1, "grand_total": 32,
-            "exported_to_accounting_system": n % 2, "is_gift": False, "due_date": "",
-            "expires_at": None, "order_billing_address_id": bill,
+            "order_status_id": status,
+            "order_status_last_changed_at": "",
+            "subtotal": 30 if n % 2 else 30.75,
+            "tax_total": 2.1,
+            "grand_total": 32,
+            "exported_to_accounting_system": n % 2,
+            "is_gift": False,
+            "due_date": "",
+            "expires_at": None,
+            "order_billing_address_id": bill,
             "order_shipping_address_id": ship,
             "_items": items,
-            "_payments": [{
-                "id": oid * 10, "order_id": oid, "amount": 32, "is_approved": True,
-                "paid_at": created_s, "approved_at": "", "payment_type": "CreditCard",
-                "created_at": created_s, "updated_at": created_s,
-            }],
-            "_shipments": [] if n % 4 else [{
-                "id": oid * 10, "order_id": oid, "shipped_at": created_s,
-                "tracking_numbers": "1Z999", "provider_base_shipping_cost": "4.10",
-                "number_of_packages": None, "created_at": created_s, "updated_at": created_s,
-                "items": [{"id": items[0]["id"], "product_id": 7, "item_name": "Widget",
-                           "item_nr": "SKU-0", "quantity_shipped": 1}],
-            }],
+            "_payments": [
+                {
+                    "id": oid * 10,
+                    "order_id": oid,
+                    "amount": 32,
+                    "is_approved": True,
+                    "paid_at": created_s,
+                    "approved_at": "",
+                    "payment_type": "CreditCard",
+                    "created_at": created_s,
+                    "updated_at": created_s,
+                }
+            ],
+            "_shipments": []
+            if n % 4
+            else [
+                {
+                    "id": oid * 10,
+                    "order_id": oid,
+                    "shipped_at": created_s,
+                    "tracking_numbers": "1Z999",
+                    "provider_base_shipping_cost": "4.10",
+                    "number_of_packages": None,
+                    "created_at": created_s,
+                    "updated_at": created_s,
+                    "items": [
+                        {
+                            "id": items[0]["id"],
+                            "product_id": 7,
+                            "item_name": "Widget",
+                            "item_nr": "SKU-0",
+                            "quantity_shipped": 1,
+                        }
+                    ],
+                }
+            ],
             **extra,
         }
         if self.unknown_fields:
@@ -172,10 +216,16 @@ class FakeCartcom:
         self.orders.append(order)
         for aid in (bill, ship):
             self.addresses[aid] = {
-                "id": aid, "customer_id": order["customer_id"], "first_name": "Ada",
-                "last_name": "Lovelace", "city": "Austin", "state_code": "TX",
-                "postal_code": 78701 if aid % 2 else "78701-1234", "country_code": "US",
-                "created_at": created_s, "updated_at": "",
+                "id": aid,
+                "customer_id": order["customer_id"],
+                "first_name": "Ada",
+                "last_name": "Lovelace",
+                "city": "Austin",
+                "state_code": "TX",
+                "postal_code": 78701 if aid % 2 else "78701-1234",
+                "country_code": "US",
+                "created_at": created_s,
+                "updated_at": "",
             }
         return order
 
@@ -188,9 +238,16 @@ class FakeCartcom:
     def handler(self, request: Any, context: Any) -> Any:
         """requests-mock callback for every URL under BASE."""
         parts = urlsplit(request.url)
-        path = parts.path[len("/api/v1"):]
-        call = Call(request.method, path, parts.query, 200, time.monotonic(), dict(request.headers),
-                    time.time())
+        path = parts.path[len("/api/v1") :]
+        call = Call(
+            request.method,
+            path,
+            parts.query,
+            200,
+            time.monotonic(),
+            dict(request.headers),
+            time.time(),
+        )
         self.calls.append(call)
         answer = self._answer(request, path, parts.query)
         if isinstance(answer, BaseException):
@@ -218,8 +275,15 @@ class FakeCartcom:
         if path == "/order_addresses/select_many":
             ids = [int(i) for i in query.get("ids", "").split(",") if i]
             if not ids:
-                return 400, {}, {"status_code": 400, "message": "Bad Request",
-                                 "details": "requires one or more resource IDs"}
+                return (
+                    400,
+                    {},
+                    {
+                        "status_code": 400,
+                        "message": "Bad Request",
+                        "details": "requires one or more resource IDs",
+                    },
+                )
             rows = [self.addresses[i] for i in ids if i in self.addresses]
             return 200, {}, {"total_count": len(rows), "order_addresses": rows}
         if path == "/orders":
@@ -242,8 +306,9 @@ class FakeCartcom:
             view[name] = copy.deepcopy(order[f"_{name}"]) if name in wanted else None
         return view
 
-    def _list(self, key: str, path: str, rows: list[dict[str, Any]], query: dict[str, str]
-              ) -> tuple[int, dict[str, str], Any]:
+    def _list(
+        self, key: str, path: str, rows: list[dict[str, Any]], query: dict[str, str]
+    ) -> tuple[int, dict[str, str], Any]:
         for name, expr in query.items():
             if name in ("count", "page", "sort", "expand", "fields"):
                 continue
@@ -251,18 +316,24 @@ class FakeCartcom:
         for spec in reversed((query.get("sort") or "id").split(",")):
             desc = spec.startswith("-")
             name = spec.lstrip("-")
-            rows.sort(key=lambda r, n=name: (_cmp_value(n, r.get(n)) is None,
-                                             _cmp_value(n, r.get(n)) or 0), reverse=desc)
+            rows.sort(
+                key=lambda r, n=name: (
+                    _cmp_value(n, r.get(n)) is None,
+                    _cmp_value(n, r.get(n)) or 0,
+                ),
+                reverse=desc,
+            )
         count = min(int(query.get("count", "100")), self.max_count)
         page = int(query.get("page", "1"))
         total = len(rows)
         last = max(1, -(-total // count))
         if page > last:
             return 404, {}, {"status_code": 404, "message": "Not Found", "details": ""}
-        body: dict[str, Any] = {"total_count": total, key: rows[(page - 1) * count: page * count]}
+        body: dict[str, Any] = {"total_count": total, key: rows[(page - 1) * count : page * count]}
         rest = "&".join(
             f"{k}={quote(v, safe=':,').replace('%20', '+')}"
-            for k, v in query.items() if k != "page"
+            for k, v in query.items()
+            if k != "page"
         )
         if page < last or self.stale_next:
             body["next_page"] = f"{BASE}{path}?{rest}&page={page + 1}"
@@ -295,61 +366,165 @@ def reference_tables() -> dict[str, list[dict[str, Any]]]:
     stamp = "2023-06-01T09:30:00.12-05:00"
     return {
         "order_statuses": [
-            {"id": 1, "name": "Pending", "is_open": True, "is_shipped": False,
-             "email_template_id": None, "created_at": stamp, "updated_at": ""},
-            {"id": 2, "name": "Processing", "is_open": True, "is_shipped": False,
-             "email_template_id": None, "created_at": stamp, "updated_at": stamp},
-            {"id": 3, "name": "Shipped", "is_open": False, "is_shipped": True,
-             "email_template_id": 4, "created_at": stamp, "updated_at": stamp},
+            {
+                "id": 1,
+                "name": "Pending",
+                "is_open": True,
+                "is_shipped": False,
+                "email_template_id": None,
+                "created_at": stamp,
+                "updated_at": "",
+            },
+            {
+                "id": 2,
+                "name": "Processing",
+                "is_open": True,
+                "is_shipped": False,
+                "email_template_id": None,
+                "created_at": stamp,
+                "updated_at": stamp,
+            },
+            {
+                "id": 3,
+                "name": "Shipped",
+                "is_open": False,
+                "is_shipped": True,
+                "email_template_id": 4,
+                "created_at": stamp,
+                "updated_at": stamp,
+            },
         ],
-        "product_statuses": [{"id": 1, "name": "In Stock", "is_unavailable": False,
-                              "created_at": stamp, "updated_at": stamp}],
-        "categories": [{"id": 1, "name": "Shirts", "parent_category_id": 0,
-                        "lookup_path": "Shirts", "is_hidden": False, "created_at": stamp,
-                        "updated_at": stamp}],
-        "manufacturers": [{"id": 1, "name": "Acme", "sort_order": None, "created_at": stamp,
-                           "updated_at": stamp}],
-        "variant_groups": [{"id": 1, "name": "Size", "display_type": "DropDown",
-                            "created_at": stamp, "updated_at": stamp}],
-        "customers": [{"id": 40, "email": "ada@example.com", "first_name": "Ada",
-                       "created_at": stamp, "updated_at": stamp}],
+        "product_statuses": [
+            {
+                "id": 1,
+                "name": "In Stock",
+                "is_unavailable": False,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        ],
+        "categories": [
+            {
+                "id": 1,
+                "name": "Shirts",
+                "parent_category_id": 0,
+                "lookup_path": "Shirts",
+                "is_hidden": False,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        ],
+        "manufacturers": [
+            {"id": 1, "name": "Acme", "sort_order": None, "created_at": stamp, "updated_at": stamp}
+        ],
+        "variant_groups": [
+            {
+                "id": 1,
+                "name": "Size",
+                "display_type": "DropDown",
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        ],
+        "customers": [
+            {
+                "id": 40,
+                "email": "ada@example.com",
+                "first_name": "Ada",
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        ],
     }
 
 
-def sample_products(start: datetime, count: int = 3, *, unknown: bool = True
-                    ) -> list[dict[str, Any]]:
+def sample_products(
+    start: datetime, count: int = 3, *, unknown: bool = True
+) -> list[dict[str, Any]]:
     """Products with int 0/1 flags, string dimensions and expanded children."""
     out = []
     for i in range(count):
         pid = 7 + i
         stamp = local_stamp(start + timedelta(hours=i), i % 8)
-        out.append({
-            "id": pid, "item_number": f"TEE-{i}", "item_name": "Tee", "price": 19 if i else 19.5,
-            "is_hidden": i % 2, "is_spotlight_item": 0, "height": "2.5", "length": "", "width": "1",
-            "use_variant_inventory": True, "eta_date": None, "ext_update_date": "",
-            "created_at": stamp, "updated_at": stamp,
-            "variants": [{"id": pid * 10, "product_id": pid, "variant_group_id": 1,
-                          "description": "S", "price_adjustment": 1, "created_at": None,
-                          "updated_at": None}],
-            "variant_inventory": [{"id": pid * 100, "product_id": pid, "inventory": 5,
-                                   "item_number": f"TEE-{i}-S", "gtin": "012345678905",
-                                   "height": 1, "created_at": stamp, "updated_at": stamp,
-                                   "variants": None, "pricing": None}],
-            "pictures": [{"id": pid * 1000, "product_id": pid, "image_file": "/i/x.jpg",
-                          "is_primary": True, "created_at": stamp, "updated_at": stamp}],
-            **({"mystery": [1, 2]} if unknown else {}),
-            "categories": [{"id": 1, "is_primary": True, "name": "Shirts"}],
-            "pricing": None if i == 2 else [{"id": pid, "product_id": pid, "price": 18,
-                                             "variant_inventory_id": pid * 100,
-                                             "start_date": "", "end_date": None,
-                                             "created_at": stamp, "updated_at": stamp}],
-        })
+        out.append(
+            {
+                "id": pid,
+                "item_number": f"TEE-{i}",
+                "item_name": "Tee",
+                "price": 19 if i else 19.5,
+                "is_hidden": i % 2,
+                "is_spotlight_item": 0,
+                "height": "2.5",
+                "length": "",
+                "width": "1",
+                "use_variant_inventory": True,
+                "eta_date": None,
+                "ext_update_date": "",
+                "created_at": stamp,
+                "updated_at": stamp,
+                "variants": [
+                    {
+                        "id": pid * 10,
+                        "product_id": pid,
+                        "variant_group_id": 1,
+                        "description": "S",
+                        "price_adjustment": 1,
+                        "created_at": None,
+                        "updated_at": None,
+                    }
+                ],
+                "variant_inventory": [
+                    {
+                        "id": pid * 100,
+                        "product_id": pid,
+                        "inventory": 5,
+                        "item_number": f"TEE-{i}-S",
+                        "gtin": "012345678905",
+                        "height": 1,
+                        "created_at": stamp,
+                        "updated_at": stamp,
+                        "variants": None,
+                        "pricing": None,
+                    }
+                ],
+                "pictures": [
+                    {
+                        "id": pid * 1000,
+                        "product_id": pid,
+                        "image_file": "/i/x.jpg",
+                        "is_primary": True,
+                        "created_at": stamp,
+                        "updated_at": stamp,
+                    }
+                ],
+                **({"mystery": [1, 2]} if unknown else {}),
+                "categories": [{"id": 1, "is_primary": True, "name": "Shirts"}],
+                "pricing": None
+                if i == 2
+                else [
+                    {
+                        "id": pid,
+                        "product_id": pid,
+                        "price": 18,
+                        "variant_inventory_id": pid * 100,
+                        "start_date": "",
+                        "end_date": None,
+                        "created_at": stamp,
+                        "updated_at": stamp,
+                    }
+                ],
+            }
+        )
     return out
 
 
-def run_tap(config: dict[str, Any], state: dict | None = None, catalog: dict | None = None,
-            streams: tuple[str, ...] | None = None, now: datetime | None = None
-            ) -> dict[str, Any]:
+def run_tap(
+    config: dict[str, Any],
+    state: dict | None = None,
+    catalog: dict | None = None,
+    streams: tuple[str, ...] | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """Run the tap in-process; return messages by type, records by stream, final state, logs.
 
     ``now`` pins the run's clock (``sync_started_at``, the end of every window) so a test can
@@ -385,8 +560,13 @@ def run_tap(config: dict[str, Any], state: dict | None = None, catalog: dict | N
         elif message["type"] == "STATE":
             states.append(message["value"])
     return {
-        "messages": messages, "records": records, "schemas": schemas, "states": states,
-        "state": states[-1] if states else None, "stderr": err.getvalue(), "error": error,
+        "messages": messages,
+        "records": records,
+        "schemas": schemas,
+        "states": states,
+        "state": states[-1] if states else None,
+        "stderr": err.getvalue(),
+        "error": error,
         "tap": tap,
     }
 

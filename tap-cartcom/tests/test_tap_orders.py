@@ -155,10 +155,14 @@ def _marks(run):
 NOW = datetime(2024, 3, 6, 12, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("start", "switch", "before", "after"), [
-    (datetime(2024, 3, 10, 6, tzinfo=UTC), datetime(2024, 3, 10, 8, tzinfo=UTC), CST, CDT),
-    (datetime(2024, 11, 3, 5, tzinfo=UTC), datetime(2024, 11, 3, 7, tzinfo=UTC), CDT, CST),
-], ids=["spring-forward", "fall-back"])
+@pytest.mark.parametrize(
+    ("start", "switch", "before", "after"),
+    [
+        (datetime(2024, 3, 10, 6, tzinfo=UTC), datetime(2024, 3, 10, 8, tzinfo=UTC), CST, CDT),
+        (datetime(2024, 11, 3, 5, tzinfo=UTC), datetime(2024, 11, 3, 7, tzinfo=UTC), CDT, CST),
+    ],
+    ids=["spring-forward", "fall-back"],
+)
 def test_dst_offsets_normalise_to_one_utc_order(fake, start, switch, before, after):
     """Orders across a DST change (the offset switches mid-run) come in UTC time order.
 
@@ -171,7 +175,9 @@ def test_dst_offsets_normalise_to_one_utc_order(fake, start, switch, before, aft
         order = fake.add_order(moment)
         order["created_at"] = local_stamp(moment, i % 8, before if moment < switch else after)
     assert {o["created_at"][-6:] for o in fake.orders} == {
-        local_stamp(start, 0, before)[-6:], local_stamp(start, 0, after)[-6:]}
+        local_stamp(start, 0, before)[-6:],
+        local_stamp(start, 0, after)[-6:],
+    }
     now = moments[-1] + timedelta(hours=1)
     run = run_tap(base_config(), streams=("orders",), now=now)
     assert run["error"] is None
@@ -180,8 +186,12 @@ def test_dst_offsets_normalise_to_one_utc_order(fake, start, switch, before, aft
     assert [r["id"] for r in run["records"]["orders"]] == [o["id"] for o in fake.orders]
     assert _marks(run)["replication_key_value"] == _z(now)  # the window's end
     assert _marks(run)["replication_key_value"] > stamps[-1]
-    assert _order_calls(fake)[0].query.split("created_at=")[1].split("&")[0].endswith(
-        f"+AND+lt:{_z(now)}")
+    assert (
+        _order_calls(fake)[0]
+        .query.split("created_at=")[1]
+        .split("&")[0]
+        .endswith(f"+AND+lt:{_z(now)}")
+    )
 
 
 def test_rerun_emits_nothing_new_and_state_is_bounded(fake):
@@ -191,12 +201,12 @@ def test_rerun_emits_nothing_new_and_state_is_bounded(fake):
     assert len(first["records"]["orders"]) == 120
     marks = _marks(first)
     assert marks["replication_key_value"] == _z(NOW)
-    assert marks["replication_key_value"] > max(
-        r["created_at"] for r in first["records"]["orders"])
+    assert marks["replication_key_value"] > max(r["created_at"] for r in first["records"]["orders"])
     floor = _z(NOW - timedelta(days=2))
     assert marks["emitted"] == {
         str(r["id"]): r["created_at"]
-        for r in first["records"]["orders"] if r["created_at"] >= floor
+        for r in first["records"]["orders"]
+        if r["created_at"] >= floor
     }
     assert len(marks["emitted"]) == 48  # the hourly orders of the next run's 2-day lookback
 
@@ -223,7 +233,8 @@ def test_rerun_emits_nothing_new_and_state_is_bounded(fake):
     marks3 = _marks(third)
     assert marks3["replication_key_value"] == _z(now3)
     assert marks3["replication_key_value"] > max(
-        r["created_at"] for r in third["records"]["orders"])
+        r["created_at"] for r in third["records"]["orders"]
+    )
     assert {"100121", "100122", "100123", str(late["id"])} <= set(marks3["emitted"])
     assert min(marks3["emitted"].values()) >= _z(now3 - timedelta(days=2))
 
@@ -299,8 +310,13 @@ def test_bookmark_moves_on_without_new_orders_but_not_after_an_interrupted_read(
     new_ids = [o["id"] for o in fake.orders[120:]]
     fake.calls.clear()
     # Window [now2 - 2 days, now3): 24 known + 25 new orders in 5 pages; page 4 fails for good.
-    fake.order_faults = {4: (400, {}, {"status_code": 400, "message": "Bad Request",
-                                       "details": "fault injected mid-stream"})}
+    fake.order_faults = {
+        4: (
+            400,
+            {},
+            {"status_code": 400, "message": "Bad Request", "details": "fault injected mid-stream"},
+        )
+    }
     now3 = now2 + timedelta(days=1)
     third = run_tap(config, state=second["state"], streams=("orders",), now=now3)
     assert third["error"] is not None
@@ -309,7 +325,8 @@ def test_bookmark_moves_on_without_new_orders_but_not_after_an_interrupted_read(
     # No STATE of the interrupted run moves the bookmark (not to now3, not to a new order's).
     assert third["states"]
     assert {s["bookmarks"]["orders"]["replication_key_value"] for s in third["states"]} == {
-        _z(now2)}
+        _z(now2)
+    }
     assert third["state"] == second["state"]
 
     fake.order_faults = {}
@@ -361,8 +378,13 @@ def test_429_waits_retry_after(fake, fmt):
     else:
         when = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
         header = format_datetime(when, usegmt=True)
-    fake.order_faults = {1: (429, {"Retry-After": header},
-                             {"status_code": 429, "message": "Too Many Requests", "details": ""})}
+    fake.order_faults = {
+        1: (
+            429,
+            {"Retry-After": header},
+            {"status_code": 429, "message": "Too Many Requests", "details": ""},
+        )
+    }
     run = run_tap(base_config(page_size=200), streams=("orders",))
     assert run["error"] is None
     calls = _order_calls(fake)

@@ -38,8 +38,12 @@ def api_calls(server, prefix="/api/v1/"):
 
 def get_json(server, path, **params):
     """A direct read from the sandbox (test set-up, not the tap)."""
-    response = requests.get(f"{server.base_url}{path}", params=params,
-                            headers={"X-AC-Auth-Token": server.token}, timeout=10)
+    response = requests.get(
+        f"{server.base_url}{path}",
+        params=params,
+        headers={"X-AC-Auth-Token": server.token},
+        timeout=10,
+    )
     response.raise_for_status()
     return response.json()
 
@@ -89,11 +93,13 @@ def test_incremental_two_runs_with_orders_added(seeded_sandbox):
     assert set(state1) == {"replication_key", "replication_key_value", "emitted"}
     assert state1["replication_key_value"] == _z(now1)  # the window's end
     assert state1["replication_key_value"] > max(
-        r["created_at"] for r in first["records"]["orders"])
+        r["created_at"] for r in first["records"]["orders"]
+    )
     floor1 = _z(now1 - timedelta(days=2))
     assert state1["emitted"] == {
         str(r["id"]): r["created_at"]
-        for r in first["records"]["orders"] if r["created_at"] >= floor1
+        for r in first["records"]["orders"]
+        if r["created_at"] >= floor1
     }
     assert state1["emitted"], "the seed should have orders in the last 2 days before now1"
 
@@ -116,11 +122,13 @@ def test_incremental_two_runs_with_orders_added(seeded_sandbox):
     state2 = second["state"]["bookmarks"]["orders"]
     assert state2["replication_key_value"] == _z(now2)
     assert state2["replication_key_value"] > max(
-        r["created_at"] for r in second["records"]["orders"])
+        r["created_at"] for r in second["records"]["orders"]
+    )
     floor2 = _minus_days(state2["replication_key_value"], 2)
     kept = {k: v for k, v in state1["emitted"].items() if v >= floor2}
     assert state2["emitted"] == kept | {
-        str(r["id"]): r["created_at"] for r in second["records"]["orders"]}
+        str(r["id"]): r["created_at"] for r in second["records"]["orders"]
+    }
     assert len(kept) < len(state1["emitted"])  # ids older than the next window were dropped
 
 
@@ -140,15 +148,20 @@ def test_pending_then_eligible_on_sandbox(seeded_sandbox):
     # An order created before the bookmark (within the lookback), in another status.
     window = get_json(server, "/orders", count=1000, sort="created_at,id")
     candidates = [
-        o for o in window["orders"]
-        if o["order_status_id"] != processing and o["id"] not in emitted
+        o
+        for o in window["orders"]
+        if o["order_status_id"] != processing
+        and o["id"] not in emitted
         and _minus_days(bookmark, 5) <= to_utc(o["created_at"]) < bookmark
     ]
     assert candidates, "the seed should have a non-Processing order near the bookmark"
     pending = candidates[-1]
-    response = requests.put(f"{server.base_url}/orders/{pending['id']}/status",
-                            json={"order_status_id": processing},
-                            headers={"X-AC-Auth-Token": server.token}, timeout=10)
+    response = requests.put(
+        f"{server.base_url}/orders/{pending['id']}/status",
+        json={"order_status_id": processing},
+        headers={"X-AC-Auth-Token": server.token},
+        timeout=10,
+    )
     assert response.status_code == 200
     server.calls.clear()
     now2 = now1 + timedelta(hours=1)
@@ -168,10 +181,12 @@ def test_interrupted_run_loses_no_order(seeded_sandbox, monkeypatch):
     monkeypatch.setattr(tap_client, "retry_wait_seconds", lambda response, attempt: 0.01)
     server = seeded_sandbox
     config = sandbox_config(server, page_size=100)
-    server.faults.script([
-        {"kind": "drop", "path": "/orders", "after": 1},
-        {"kind": "status", "status": 503, "path": "/orders", "times": 20},
-    ])
+    server.faults.script(
+        [
+            {"kind": "drop", "path": "/orders", "after": 1},
+            {"kind": "status", "status": 503, "path": "/orders", "times": 20},
+        ]
+    )
     first = run_tap(config, streams=ORDER_FAMILY)
     assert first["error"] is not None
     got_first = {r["id"] for r in first["records"].get("orders", [])}
@@ -182,7 +197,8 @@ def test_interrupted_run_loses_no_order(seeded_sandbox, monkeypatch):
     got_second = {r["id"] for r in second["records"]["orders"]}
     assert got_first | got_second == all_order_ids(server)
     items = {r["id"] for r in first["records"].get("order_items", [])} | {
-        r["id"] for r in second["records"]["order_items"]}
+        r["id"] for r in second["records"]["order_items"]
+    }
     assert len(items) == server.store.count("order_items")
 
 
@@ -241,11 +257,15 @@ def test_calls_bound_for_orders_with_children_and_addresses(seeded_sandbox):
         assert run["records"]["order_addresses"]
         calls = api_calls(server)
         assert len(calls) <= 2 * math.ceil(n / page) + 5
-        assert {c.path for c in calls} <= {"/api/v1/orders", "/api/v1/order_addresses/select_many",
-                                           "/api/v1/order_addresses"}
+        assert {c.path for c in calls} <= {
+            "/api/v1/orders",
+            "/api/v1/order_addresses/select_many",
+            "/api/v1/order_addresses",
+        }
         for record in run["records"]["orders"]:
             assert record["billing_address"] is None or (
-                record["billing_address"]["id"] == record["order_billing_address_id"])
+                record["billing_address"]["id"] == record["order_billing_address_id"]
+            )
 
 
 def test_records_valid_and_token_never_in_output(seeded_sandbox):

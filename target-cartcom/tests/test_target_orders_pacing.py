@@ -50,8 +50,9 @@ def run_paced(sb: Any, tmp_path: Path, batches: dict[str, list[dict[str, Any]]])
 def busiest_span(stamps: list[float], span: float = WINDOW) -> int:
     """The most calls whose arrival times fall in one half-open span ``[t, t + span)``."""
     ordered = sorted(stamps)
-    return max((sum(1 for s in ordered[i:] if s < t + span) for i, t in enumerate(ordered)),
-               default=0)
+    return max(
+        (sum(1 for s in ordered[i:] if s < t + span) for i, t in enumerate(ordered)), default=0
+    )
 
 
 def test_busiest_span_counts_calls_inside_one_second():

@@ -49,15 +49,24 @@ class Live:
         """The sandbox's call log."""
         return self.server.calls
 
-    def call(self, method: str, path: str, *, params: Any = None, body: Any = None,
-             auth: bool = True, **kwargs: Any) -> Checked:
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        body: Any = None,
+        auth: bool = True,
+        **kwargs: Any,
+    ) -> Checked:
         """Send one request and validate the response against the corrected spec."""
         url = f"{self.base_url}{path}"
         headers = dict(kwargs.pop("headers", {}))
         if not auth:
             headers["X-AC-Auth-Token"] = ""
-        resp = self.session.request(method, url, params=params, json=body, headers=headers,
-                                    timeout=30, **kwargs)
+        resp = self.session.request(
+            method, url, params=params, json=body, headers=headers, timeout=30, **kwargs
+        )
         where = f"{method} {resp.request.path_url} -> {resp.status_code}"
         errors: list[str] = []
         template, pointer, parsed = "?", None, None
@@ -73,7 +82,8 @@ class Live:
             errors.append("a 429 without Retry-After (§1.9)")
         raw = resp.content
         if pointer is not None and not resp.headers.get("Content-Type", "").startswith(
-                "application/json"):
+            "application/json"
+        ):
             errors.append(f"Content-Type {resp.headers.get('Content-Type')!r} is not JSON")
         if pointer is None:
             if raw.strip() and not errors:
@@ -85,17 +95,30 @@ class Live:
                 errors.append(f"body is not JSON: {raw[:120]!r}")
             else:
                 errors += C.validation_errors(pointer, parsed)
-                if resp.status_code in ERROR_STATUSES and isinstance(parsed, dict) and (
-                        parsed.get("status_code") != resp.status_code):
-                    errors.append(f"$.status_code: {parsed.get('status_code')!r} differs "
-                                  f"from the HTTP status {resp.status_code}")
-        checked = Checked(method, where, resp.status_code, template, pointer, parsed,
-                          [f"{where} [{pointer}] {e}" for e in errors])
+                if (
+                    resp.status_code in ERROR_STATUSES
+                    and isinstance(parsed, dict)
+                    and (parsed.get("status_code") != resp.status_code)
+                ):
+                    errors.append(
+                        f"$.status_code: {parsed.get('status_code')!r} differs "
+                        f"from the HTTP status {resp.status_code}"
+                    )
+        checked = Checked(
+            method,
+            where,
+            resp.status_code,
+            template,
+            pointer,
+            parsed,
+            [f"{where} [{pointer}] {e}" for e in errors],
+        )
         self.checked.append(checked)
         return checked
 
-    def ok(self, method: str, path: str, status: int | tuple[int, ...] = (200, 201), **kw: Any
-           ) -> Any:
+    def ok(
+        self, method: str, path: str, status: int | tuple[int, ...] = (200, 201), **kw: Any
+    ) -> Any:
         """Call, require the status, and return the parsed body (schema errors are collected)."""
         res = self.call(method, path, **kw)
         wanted = (status,) if isinstance(status, int) else status
@@ -106,7 +129,7 @@ class Live:
 
     def failures(self) -> list[str]:
         """Schema failures not reported yet by ``assert_clean``."""
-        return [e for c in self.checked[self.reported:] for e in c.errors]
+        return [e for c in self.checked[self.reported :] for e in c.errors]
 
     def assert_clean(self) -> None:
         """Fail listing every new response that did not validate (path of the failing field)."""
@@ -137,8 +160,10 @@ def request_body_failures(calls: Any) -> tuple[int, list[str]]:
             bad.append(f"{rec.method} {rec.path}: the corrected spec has no JSON body schema")
             continue
         checked += 1
-        bad += [f"{rec.method} {rec.path} [{pointer}] {e}"
-                for e in C.validation_errors(pointer, rec.request_json)]
+        bad += [
+            f"{rec.method} {rec.path} [{pointer}] {e}"
+            for e in C.validation_errors(pointer, rec.request_json)
+        ]
     return checked, bad
 
 
@@ -149,8 +174,9 @@ def _server_class() -> Any:
 
 
 @contextlib.contextmanager
-def running_sandbox(products: int = 12, orders: int = 40, seed: int = 11,
-                    **server_kwargs: Any) -> Iterator[Live]:
+def running_sandbox(
+    products: int = 12, orders: int = 40, seed: int = 11, **server_kwargs: Any
+) -> Iterator[Live]:
     """A seeded in-memory store behind a live HTTP sandbox on a free port."""
     store = Store(":memory:")
     seed_store(store, products=products, orders=orders, seed=seed)

@@ -21,7 +21,8 @@ def _load_helpers() -> Any:
     name = "_cartcom_conformance_helpers"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("_conformance_helpers.py"))
+            name, Path(__file__).with_name("_conformance_helpers.py")
+        )
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
@@ -35,8 +36,9 @@ H = _load_helpers()
 def bodies() -> Iterator[dict[str, tuple[str, Any]]]:
     """Real sandbox responses, each with the pointer of the schema it answers to."""
     with H.running_sandbox(products=6, orders=20, seed=5) as live:
-        shipment = live.ok("GET", "/order_shipments", params={"count": 1},
-                           status=200)["order_shipments"][0]
+        shipment = live.ok("GET", "/order_shipments", params={"count": 1}, status=200)[
+            "order_shipments"
+        ][0]
         calls = {
             "orders": ("GET", "/orders", {"count": 3, "expand": "items,shipments,payments"}),
             "products": ("GET", "/products", {"count": 6, "expand": "variant_inventory"}),
@@ -58,32 +60,86 @@ def bodies() -> Iterator[dict[str, tuple[str, Any]]]:
 
 # (label, body key, JSON path to change, new value, expected failing path in the message)
 MUTATIONS = [
-    ("orders.grand_total as string", "orders", ("orders", 0, "grand_total"), "235.10",
-     "$.orders[0].grand_total"),
-    ("orders.subtotal as string", "orders", ("orders", 0, "subtotal"), "10.5",
-     "$.orders[0].subtotal"),
+    (
+        "orders.grand_total as string",
+        "orders",
+        ("orders", 0, "grand_total"),
+        "235.10",
+        "$.orders[0].grand_total",
+    ),
+    (
+        "orders.subtotal as string",
+        "orders",
+        ("orders", 0, "subtotal"),
+        "10.5",
+        "$.orders[0].subtotal",
+    ),
     ("list item id as string", "orders", ("orders", 1, "id"), "100001", "$.orders[1].id"),
     ("list item id null", "order_items", ("items", 0, "id"), None, "$.items[0].id"),
-    ("expanded order line price as string", "orders", ("orders", 0, "items", 0, "price"), "9.99",
-     "$.orders[0].items[0].price"),
-    ("order datetime as number", "orders", ("orders", 0, "ordered_at"), 1700000000,
-     "$.orders[0].ordered_at"),
-    ("products.is_hidden as string", "products", ("products", 0, "is_hidden"), "0",
-     "$.products[0].is_hidden"),
-    ("products.is_hidden out of 0/1", "products", ("products", 0, "is_hidden"), 2,
-     "$.products[0].is_hidden"),
-    ("products.height as number", "products", ("products", 0, "height"), 10.0,
-     "$.products[0].height"),
-    ("expanded variant_inventory.inventory as string", "products",
-     ("products", 0, "variant_inventory", 0, "inventory"), "5",
-     "$.products[0].variant_inventory[0].inventory"),
-    ("postal_code as integer", "order_addresses", ("order_addresses", 0, "postal_code"), 78701,
-     "$.order_addresses[0].postal_code"),
+    (
+        "expanded order line price as string",
+        "orders",
+        ("orders", 0, "items", 0, "price"),
+        "9.99",
+        "$.orders[0].items[0].price",
+    ),
+    (
+        "order datetime as number",
+        "orders",
+        ("orders", 0, "ordered_at"),
+        1700000000,
+        "$.orders[0].ordered_at",
+    ),
+    (
+        "products.is_hidden as string",
+        "products",
+        ("products", 0, "is_hidden"),
+        "0",
+        "$.products[0].is_hidden",
+    ),
+    (
+        "products.is_hidden out of 0/1",
+        "products",
+        ("products", 0, "is_hidden"),
+        2,
+        "$.products[0].is_hidden",
+    ),
+    (
+        "products.height as number",
+        "products",
+        ("products", 0, "height"),
+        10.0,
+        "$.products[0].height",
+    ),
+    (
+        "expanded variant_inventory.inventory as string",
+        "products",
+        ("products", 0, "variant_inventory", 0, "inventory"),
+        "5",
+        "$.products[0].variant_inventory[0].inventory",
+    ),
+    (
+        "postal_code as integer",
+        "order_addresses",
+        ("order_addresses", 0, "postal_code"),
+        78701,
+        "$.order_addresses[0].postal_code",
+    ),
     ("total_count as string", "order_items", ("total_count",), "3", "$.total_count"),
-    ("next_page relative", "order_items", ("next_page",), "/api/v1/order_items?page=2",
-     "$.next_page"),
-    ("shipment line quantity as string", "shipment", ("items", 0, "quantity_shipped"), "1",
-     "$.items[0].quantity_shipped"),
+    (
+        "next_page relative",
+        "order_items",
+        ("next_page",),
+        "/api/v1/order_items?page=2",
+        "$.next_page",
+    ),
+    (
+        "shipment line quantity as string",
+        "shipment",
+        ("items", 0, "quantity_shipped"),
+        "1",
+        "$.items[0].quantity_shipped",
+    ),
     ("shipment line id as string", "shipment", ("items", 0, "id"), "12", "$.items[0].id"),
     ("envelope status_code as string", "not_found", ("status_code",), "404", "$.status_code"),
     ("envelope message missing", "not_found", ("message",), ..., "message"),

@@ -104,22 +104,35 @@ def test_every_fix_is_a_named_function() -> None:
 # (schema, instance, raw spec accepts?, corrected accepts?)
 OBSERVABLE_FIXES = {
     "guid is a uuid string": (
-        "products", {"id": 1, "cart_product_id": "0f8fad5b-d9cb-469f-a165-70867728950e"},
-        None, True),
+        "products",
+        {"id": 1, "cart_product_id": "0f8fad5b-d9cb-469f-a165-70867728950e"},
+        None,
+        True,
+    ),
     "guid rejects a non-uuid": ("products", {"id": 1, "cart_product_id": "nope"}, None, False),
     "null eta_date": ("products", {"id": 1, "eta_date": None}, False, True),
     "null id is still wrong": ("products", {"id": None}, False, False),
     "decimal orders.subtotal": ("orders", {"id": 1, "subtotal": 10.5}, False, True),
     "string grand_total": ("orders", {"id": 1, "grand_total": "10.50"}, False, False),
     "decimal order_items.price/qty": (
-        "order_items", {"id": 1, "price": 9.99, "cost": 4.5, "weight": 0.25, "quantity": 1.5},
-        False, True),
-    "decimal price_adjustment": ("product_variants", {"id": 1, "price_adjustment": 1.25},
-                                 False, True),
+        "order_items",
+        {"id": 1, "price": 9.99, "cost": 4.5, "weight": 0.25, "quantity": 1.5},
+        False,
+        True,
+    ),
+    "decimal price_adjustment": (
+        "product_variants",
+        {"id": 1, "price_adjustment": 1.25},
+        False,
+        True,
+    ),
     "nested variant price_adjustment": (
-        "products", {"id": 1, "variants": [{"id": 2, "price_adjustment": 1.25}]}, False, True),
-    "ZIP+4 postal_code": ("order_addresses", {"id": 1, "postal_code": "78701-1234"},
-                          False, True),
+        "products",
+        {"id": 1, "variants": [{"id": 2, "price_adjustment": 1.25}]},
+        False,
+        True,
+    ),
+    "ZIP+4 postal_code": ("order_addresses", {"id": 1, "postal_code": "78701-1234"}, False, True),
     "boolean is_hidden": ("products", {"id": 1, "is_hidden": True}, False, True),
     "integer is_hidden": ("products", {"id": 1, "is_hidden": 1}, True, True),
     "is_hidden 2 is no flag": ("products", {"id": 1, "is_hidden": 2}, True, False),
@@ -127,27 +140,77 @@ OBSERVABLE_FIXES = {
     "product height string": ("products", {"id": 1, "height": "10.5"}, True, True),
     "product height number": ("products", {"id": 1, "height": 10.5}, False, False),
     "numeric provider_base_shipping_cost": (
-        "order_shipments", {"id": 1, "provider_base_shipping_cost": 5.5}, False, True),
+        "order_shipments",
+        {"id": 1, "provider_base_shipping_cost": 5.5},
+        False,
+        True,
+    ),
     "shipment items": (
         "order_shipments",
-        {"id": 1, "items": [{"id": 7, "product_id": 3, "item_name": "Tee", "item_nr": "T-S",
-                             "quantity_shipped": 1}]}, True, True),
+        {
+            "id": 1,
+            "items": [
+                {
+                    "id": 7,
+                    "product_id": 3,
+                    "item_name": "Tee",
+                    "item_nr": "T-S",
+                    "quantity_shipped": 1,
+                }
+            ],
+        },
+        True,
+        True,
+    ),
     "shipment items typed": ("order_shipments", {"id": 1, "items": [{"id": "7"}]}, True, False),
     "expanded order items typed": (
-        "orders", {"id": 1, "items": [{"id": 5, "price": "x"}]}, True, False),
+        "orders",
+        {"id": 1, "items": [{"id": 5, "price": "x"}]},
+        True,
+        False,
+    ),
     "expanded order items": (
-        "orders", {"id": 1, "items": [{"id": 5, "price": 2.5}], "payments": None,
-                   "shipments": [], "custom_fields": [{"name": "a", "value": "b"}]}, True, True),
+        "orders",
+        {
+            "id": 1,
+            "items": [{"id": 5, "price": 2.5}],
+            "payments": None,
+            "shipments": [],
+            "custom_fields": [{"name": "a", "value": "b"}],
+        },
+        True,
+        True,
+    ),
     "expanded product collections": (
-        "products", {"id": 1, "variant_inventory": [{"id": 2, "inventory": 3}], "pictures": None,
-                     "categories": [{"id": 4, "is_primary": True, "name": "Shirts"}],
-                     "pricing": [{"id": 5, "price": 9.5}]}, True, True),
+        "products",
+        {
+            "id": 1,
+            "variant_inventory": [{"id": 2, "inventory": 3}],
+            "pictures": None,
+            "categories": [{"id": 4, "is_primary": True, "name": "Shirts"}],
+            "pricing": [{"id": 5, "price": 9.5}],
+        },
+        True,
+        True,
+    ),
     "expanded variant_inventory typed": (
-        "products", {"id": 1, "variant_inventory": [{"id": "2"}]}, True, False),
-    "pricing start_date empty string": ("product_pricing", {"id": 1, "start_date": ""},
-                                        False, True),
+        "products",
+        {"id": 1, "variant_inventory": [{"id": "2"}]},
+        True,
+        False,
+    ),
+    "pricing start_date empty string": (
+        "product_pricing",
+        {"id": 1, "start_date": ""},
+        False,
+        True,
+    ),
     "docs-only orders.shipping_selections": (
-        "orders", {"id": 1, "shipping_selections": [{"shipping_method": 3}]}, True, False),
+        "orders",
+        {"id": 1, "shipping_selections": [{"shipping_method": 3}]},
+        True,
+        False,
+    ),
 }
 
 
@@ -157,7 +220,8 @@ def test_fix_is_observable(case: str) -> None:
     schema, instance, raw_ok, fixed_ok = OBSERVABLE_FIXES[case]
     if raw_ok is not None:
         assert (not _errors(schema, instance, raw=True)) is raw_ok, _errors(
-            schema, instance, raw=True)
+            schema, instance, raw=True
+        )
     assert (not _errors(schema, instance)) is fixed_ok, _errors(schema, instance)
 
 
@@ -174,8 +238,11 @@ def test_every_non_id_property_is_nullable() -> None:
 
 def test_list_wrappers() -> None:
     """Wrappers carry total_count, optional page links and the collection key the API uses."""
-    ok = {"total_count": 2, "next_page": "https://shop.example/api/v1/order_items?page=2",
-          "items": [{"id": 1}]}
+    ok = {
+        "total_count": 2,
+        "next_page": "https://shop.example/api/v1/order_items?page=2",
+        "items": [{"id": 1}],
+    }
     assert _errors("order_items_list", ok) == []
     assert _errors("order_items_list", {"total_count": 0, "order_items": []}) == []
     assert _errors("order_payments_list", {"total_count": 0, "payments": []}) == []
@@ -185,8 +252,10 @@ def test_list_wrappers() -> None:
         "missing total_count": ({"items": []}, "total_count"),
         "missing collection": ({"total_count": 0}, "$"),
         "unknown key": ({"total_count": 0, "items": [], "page": 1}, "page"),
-        "relative next_page": ({"total_count": 0, "items": [], "next_page": "/x?page=2"},
-                               "$.next_page"),
+        "relative next_page": (
+            {"total_count": 0, "items": [], "next_page": "/x?page=2"},
+            "$.next_page",
+        ),
         "both keys": ({"total_count": 0, "items": [], "order_items": []}, "$"),
         "typed items": ({"total_count": 1, "items": [{"id": "1"}]}, "$.items[0].id"),
     }
@@ -203,8 +272,12 @@ def test_list_wrappers() -> None:
 
 def test_request_bodies() -> None:
     """Request schemas: bogus required fields dropped, shipment items added, weight_type fixed."""
-    readme_create = {"item_name": "Tee", "item_number": "TEE", "product_status_id": 1,
-                     "primary_category_id": 2}
+    readme_create = {
+        "item_name": "Tee",
+        "item_number": "TEE",
+        "product_status_id": 1,
+        "primary_category_id": 2,
+    }
     products_post = POST_BODY.format("products")
     assert _errors(products_post, readme_create, raw=True)  # long_description_tab_name_5, price
     assert _errors(products_post, readme_create) == []
@@ -215,13 +288,19 @@ def test_request_bodies() -> None:
     assert _errors(sra, {"type": "x"}, raw=True)
     assert _errors(sra, {"type": "x"}) == []
     ship = POST_BODY.format("order_shipments")
-    good = {"order_id": 100004, "shipment_name": "1", "provider_base_shipping_cost": 1.5,
-            "items": [{"id": 128, "quantity_shipped": 1}]}
+    good = {
+        "order_id": 100004,
+        "shipment_name": "1",
+        "provider_base_shipping_cost": 1.5,
+        "items": [{"id": 128, "quantity_shipped": 1}],
+    }
     assert _errors(ship, good) == []
     assert any("quantity_shipped" in e for e in _errors(ship, {"items": [{"id": 128}]}))
     vi = POST_BODY.format("variant_inventory")
-    vi_body = {"product_id": 8, "variants": [{"id": 9, "product_id": 8, "variant_group_id": 1,
-                                              "weight_type": "+"}]}
+    vi_body = {
+        "product_id": 8,
+        "variants": [{"id": 9, "product_id": 8, "variant_group_id": 1, "weight_type": "+"}],
+    }
     assert _errors(vi, vi_body, raw=True)
     assert _errors(vi, vi_body) == []
     assert _errors(vi, {"product_id": 8})  # variants stay required
@@ -259,17 +338,31 @@ def test_status_codes_and_error_envelope() -> None:
 
 
 DOC_ONLY = [
-    ("GET", "/products/{id}"), ("GET", "/products/{id}/filled"),
-    ("GET", "/products/{id}/variants"), ("GET", "/products/{id}/variant_inventory"),
-    ("GET", "/products/{id}/pictures"), ("GET", "/products/{id}/categories"),
-    ("GET", "/products/{id}/pricing"), ("GET", "/products/select_many"),
-    ("GET", "/variant_inventory/{id}/pricing"), ("GET", "/variant_inventory/{id}/variants"),
-    ("GET", "/orders/{id}"), ("GET", "/orders/{id}/items"), ("GET", "/orders/{id}/shipments"),
-    ("GET", "/orders/{id}/payments"), ("PUT", "/orders/{id}/status"),
-    ("GET", "/order_addresses/select_many"), ("GET", "/order_shipments/{id}/items"),
-    ("POST", "/inventory/set"), ("POST", "/inventory/add"), ("POST", "/inventory/remove"),
-    ("GET", "/inventory/settings"), ("PUT", "/inventory/settings"),
-    ("POST", "/products/importMany"), ("POST", "/upload"), ("POST", "/categories/rebuild_tree"),
+    ("GET", "/products/{id}"),
+    ("GET", "/products/{id}/filled"),
+    ("GET", "/products/{id}/variants"),
+    ("GET", "/products/{id}/variant_inventory"),
+    ("GET", "/products/{id}/pictures"),
+    ("GET", "/products/{id}/categories"),
+    ("GET", "/products/{id}/pricing"),
+    ("GET", "/products/select_many"),
+    ("GET", "/variant_inventory/{id}/pricing"),
+    ("GET", "/variant_inventory/{id}/variants"),
+    ("GET", "/orders/{id}"),
+    ("GET", "/orders/{id}/items"),
+    ("GET", "/orders/{id}/shipments"),
+    ("GET", "/orders/{id}/payments"),
+    ("PUT", "/orders/{id}/status"),
+    ("GET", "/order_addresses/select_many"),
+    ("GET", "/order_shipments/{id}/items"),
+    ("POST", "/inventory/set"),
+    ("POST", "/inventory/add"),
+    ("POST", "/inventory/remove"),
+    ("GET", "/inventory/settings"),
+    ("PUT", "/inventory/settings"),
+    ("POST", "/products/importMany"),
+    ("POST", "/upload"),
+    ("POST", "/categories/rebuild_tree"),
 ]
 
 
@@ -299,16 +392,19 @@ def test_resource_schemas_mapping() -> None:
                 C.validator_for(pointer).is_valid({})  # resolves, or raises
     assert C.RESOURCE_SCHEMAS["stores"]["post_body"] is None
     assert C.RESOURCE_SCHEMAS["products"]["put_body"].endswith(
-        "~1products~1{id}/put/requestBody/content/application~1json/schema")
+        "~1products~1{id}/put/requestBody/content/application~1json/schema"
+    )
 
 
 def test_match_operation() -> None:
     """Request paths map to operations: prefix, .json suffix, select_many before {id}."""
     assert C.match_operation("GET", "/api/v1/products.json").template == "/products"
     assert C.match_operation("get", "http://h:1/api/v1/products/select_many?ids=1").template == (
-        "/products/select_many")
+        "/products/select_many"
+    )
     assert C.match_operation("GET", "/api/v1/products/5/variants").template == (
-        "/products/{id}/variants")
+        "/products/{id}/variants"
+    )
     assert C.match_operation("PUT", "/api/v1/orders/9/status").template == "/orders/{id}/status"
     with pytest.raises(LookupError):
         C.match_operation("GET", "/api/v1/products/5/nonsense")
@@ -337,10 +433,12 @@ def _embedded_examples(spec: dict) -> list[tuple[str, str, object]]:
             media = op.get("requestBody", {}).get("content", {}).get("application/json")
             where = [(f"{base}/requestBody/content/application~1json/schema", media)]
             for code, resp in op.get("responses", {}).items():
-                media_r = resp.get("content", {}).get("application/json") if isinstance(
-                    resp, dict) else None
-                where.append((f"{base}/responses/{code}/content/application~1json/schema",
-                              media_r))
+                media_r = (
+                    resp.get("content", {}).get("application/json")
+                    if isinstance(resp, dict)
+                    else None
+                )
+                where.append((f"{base}/responses/{code}/content/application~1json/schema", media_r))
             for pointer, m in where:
                 if not m:
                     continue
@@ -355,12 +453,16 @@ def _embedded_examples(spec: dict) -> list[tuple[str, str, object]]:
 def test_spec_examples_validate_after_the_overlay() -> None:
     """The spec's own examples fail the raw spec (nulls...) but pass the overlay."""
     examples = [
-        (res, ptr, value) for res, ptr, value in _embedded_examples(C.load_spec())
+        (res, ptr, value)
+        for res, ptr, value in _embedded_examples(C.load_spec())
         if res not in JUNK_EXAMPLES and "~1inventory/get/requestBody" not in ptr
     ]
     assert len(examples) > 100
     raw_failures = sum(bool(_errors(ptr, value, raw=True)) for _, ptr, value in examples)
     assert raw_failures >= 35
-    still = {ptr: _errors(ptr, value)[:3] for _, ptr, value in examples
-             if "/responses/500/" not in ptr and _errors(ptr, value)}
+    still = {
+        ptr: _errors(ptr, value)[:3]
+        for _, ptr, value in examples
+        if "/responses/500/" not in ptr and _errors(ptr, value)
+    }
     assert still == {}

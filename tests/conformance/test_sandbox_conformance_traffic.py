@@ -24,7 +24,8 @@ def _load_helpers() -> Any:
     name = "_cartcom_conformance_helpers"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("_conformance_helpers.py"))
+            name, Path(__file__).with_name("_conformance_helpers.py")
+        )
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
@@ -34,11 +35,28 @@ def _load_helpers() -> Any:
 H = _load_helpers()
 
 # Resources the tap/target use; the rest of the spec's collections are still listed and checked.
-CORE = ("products", "product_variants", "variant_inventory", "variant_groups", "product_pricing",
-        "product_pictures", "product_statuses", "categories", "manufacturers", "orders",
-        "order_items", "order_shipments", "order_statuses", "order_addresses", "order_payments",
-        "shipping_providers", "shipping_provider_services", "custom_shipping_methods",
-        "customers", "stores")
+CORE = (
+    "products",
+    "product_variants",
+    "variant_inventory",
+    "variant_groups",
+    "product_pricing",
+    "product_pictures",
+    "product_statuses",
+    "categories",
+    "manufacturers",
+    "orders",
+    "order_items",
+    "order_shipments",
+    "order_statuses",
+    "order_addresses",
+    "order_payments",
+    "shipping_providers",
+    "shipping_provider_services",
+    "custom_shipping_methods",
+    "customers",
+    "stores",
+)
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +90,11 @@ def test_every_list_endpoint_conforms(live: Any) -> None:
         if nxt:
             page2 = live.session.get(nxt, timeout=30)
             assert page2.status_code == 200, nxt
-            live.call("GET", nxt.split("/api/v1", 1)[1].split("?")[0],
-                      params=dict(p.split("=", 1) for p in nxt.split("?", 1)[1].split("&")))
+            live.call(
+                "GET",
+                nxt.split("/api/v1", 1)[1].split("?")[0],
+                params=dict(p.split("=", 1) for p in nxt.split("?", 1)[1].split("&")),
+            )
     assert seen >= len(CORE)
     live.assert_clean()
 
@@ -83,8 +104,7 @@ def test_expanded_lists_conform(live: Any) -> None:
     for name, info in C.RESOURCES.items():
         if not info.nested or name not in CORE:
             continue
-        live.ok("GET", f"/{name}", params={"count": 5, "expand": ",".join(info.nested)},
-                status=200)
+        live.ok("GET", f"/{name}", params={"count": 5, "expand": ",".join(info.nested)}, status=200)
     live.assert_clean()
 
 
@@ -92,8 +112,12 @@ def test_reads_by_id_filled_nested_and_select_many(live: Any) -> None:
     """GET /{res}/{id}, /{id}/filled, every /{id}/{nested}, and /select_many, per resource."""
     shipment = _first(live, "order_shipments")
     vi = _first(live, "variant_inventory")
-    parents = {"orders": shipment["order_id"], "products": vi["product_id"],
-               "order_shipments": shipment["id"], "variant_inventory": vi["id"]}
+    parents = {
+        "orders": shipment["order_id"],
+        "products": vi["product_id"],
+        "order_shipments": shipment["id"],
+        "variant_inventory": vi["id"],
+    }
     for name in CORE:
         info = C.RESOURCES[name]
         key = info.keys
@@ -121,93 +145,181 @@ def test_reads_by_id_filled_nested_and_select_many(live: Any) -> None:
 def writes(live: Any) -> dict[str, Any]:
     """A realistic target session: publish a sized T-shirt, sync stock/price, ship an order."""
     status_id = _first(live, "product_statuses")["id"]
-    category = live.ok("POST", "/categories", body={"name": "Conformance Tees",
-                                                    "parent_category_id": 0}, status=201)
-    live.ok("PUT", f"/categories/{category['id']}", body={"short_description": "Tees"},
-            status=200)
+    category = live.ok(
+        "POST",
+        "/categories",
+        body={"name": "Conformance Tees", "parent_category_id": 0},
+        status=201,
+    )
+    live.ok("PUT", f"/categories/{category['id']}", body={"short_description": "Tees"}, status=200)
     live.call("POST", "/categories/rebuild_tree")
     brand = live.ok("POST", "/manufacturers", body={"name": "Conformance Co"}, status=201)
-    group = live.ok("POST", "/variant_groups", body={"name": "Conf Size",
-                                                     "display_type": "DropDown"}, status=201)
-    product = live.ok("POST", "/products", status=201, body={
-        "item_name": "Conformance Tee", "item_number": "CONF-TEE", "price": 19.99,
-        "cost": 7.25, "product_status_id": status_id, "primary_category_id": category["id"],
-        "manufacturer_id": brand["id"], "use_variant_inventory": True, "is_hidden": 1,
-        "gtin": "000000000017", "weight": 0.4, "height": "1", "short_description": "<p>Tee</p>",
-    })
+    group = live.ok(
+        "POST",
+        "/variant_groups",
+        body={"name": "Conf Size", "display_type": "DropDown"},
+        status=201,
+    )
+    product = live.ok(
+        "POST",
+        "/products",
+        status=201,
+        body={
+            "item_name": "Conformance Tee",
+            "item_number": "CONF-TEE",
+            "price": 19.99,
+            "cost": 7.25,
+            "product_status_id": status_id,
+            "primary_category_id": category["id"],
+            "manufacturer_id": brand["id"],
+            "use_variant_inventory": True,
+            "is_hidden": 1,
+            "gtin": "000000000017",
+            "weight": 0.4,
+            "height": "1",
+            "short_description": "<p>Tee</p>",
+        },
+    )
     pid = product["id"]
     upsert = live.ok("POST", "/products", body={"id": pid, "retail": 24.5}, status=200)
     live.ok("PUT", f"/products/{pid}", body={"price": 17.5, "is_hidden": 0}, status=200)
     vis = []
     for i, size in enumerate(("S", "M", "L")):
-        variant = live.ok("POST", "/product_variants", status=201, body={
-            "product_id": pid, "variant_group_id": group["id"], "description": size,
-            "item_number_extension": f"-{size}", "sort_order": i, "price_adjustment": 1.5 * i,
-            "price_adjustment_type": "+ dollars"})
-        vi = live.ok("POST", "/variant_inventory", status=201, body={
-            "product_id": pid, "item_number": f"CONF-TEE-{size}", "inventory": 10 + i,
-            "gtin": f"00000000002{i}", "product_status_id": status_id,
-            "variants": [{"id": variant["id"], "product_id": pid,
-                          "variant_group_id": group["id"]}]})
+        variant = live.ok(
+            "POST",
+            "/product_variants",
+            status=201,
+            body={
+                "product_id": pid,
+                "variant_group_id": group["id"],
+                "description": size,
+                "item_number_extension": f"-{size}",
+                "sort_order": i,
+                "price_adjustment": 1.5 * i,
+                "price_adjustment_type": "+ dollars",
+            },
+        )
+        vi = live.ok(
+            "POST",
+            "/variant_inventory",
+            status=201,
+            body={
+                "product_id": pid,
+                "item_number": f"CONF-TEE-{size}",
+                "inventory": 10 + i,
+                "gtin": f"00000000002{i}",
+                "product_status_id": status_id,
+                "variants": [
+                    {"id": variant["id"], "product_id": pid, "variant_group_id": group["id"]}
+                ],
+            },
+        )
         vis.append(vi)
-        live.ok("PUT", f"/product_variants/{variant['id']}", body={"price_adjustment": 2.25},
-                status=200)
-    pricing = live.ok("POST", "/product_pricing", status=201, body={
-        "product_id": pid, "variant_inventory_id": vis[0]["id"], "price": 18.75,
-        "cost": 7.0, "starting_quantity": 1, "store_id": None, "customer_type_id": None})
+        live.ok(
+            "PUT", f"/product_variants/{variant['id']}", body={"price_adjustment": 2.25}, status=200
+        )
+    pricing = live.ok(
+        "POST",
+        "/product_pricing",
+        status=201,
+        body={
+            "product_id": pid,
+            "variant_inventory_id": vis[0]["id"],
+            "price": 18.75,
+            "cost": 7.0,
+            "starting_quantity": 1,
+            "store_id": None,
+            "customer_type_id": None,
+        },
+    )
     live.ok("PUT", f"/product_pricing/{pricing['id']}", body={"price": 18.5}, status=200)
-    picture = live.ok("POST", "/product_pictures", status=201, body={
-        "product_id": pid, "image_file": "/shared/images/conf-tee.jpg", "is_primary": True})
+    picture = live.ok(
+        "POST",
+        "/product_pictures",
+        status=201,
+        body={"product_id": pid, "image_file": "/shared/images/conf-tee.jpg", "is_primary": True},
+    )
     live.ok("PUT", f"/product_pictures/{picture['id']}", body={"alt": "Tee"}, status=200)
     live.ok("PUT", f"/variant_inventory/{vis[1]['id']}", body={"inventory": 4}, status=200)
     live.ok("PUT", f"/variant_groups/{group['id']}", body={"sort_order": 3}, status=200)
     live.ok("PUT", f"/manufacturers/{brand['id']}", body={"brand_code": "CC"}, status=200)
-    live.ok("POST", "/inventory/set", body={"variant_inventory_id": vis[2]["id"],
-                                             "quantity": 7}, status=200)
-    live.ok("POST", "/inventory/add", body={"item_number": "CONF-TEE-S", "quantity": 2},
-            status=200)
-    live.ok("POST", "/inventory/remove", body={"gtin": "000000000021", "quantity": 1},
-            status=200)
+    live.ok(
+        "POST",
+        "/inventory/set",
+        body={"variant_inventory_id": vis[2]["id"], "quantity": 7},
+        status=200,
+    )
+    live.ok("POST", "/inventory/add", body={"item_number": "CONF-TEE-S", "quantity": 2}, status=200)
+    live.ok("POST", "/inventory/remove", body={"gtin": "000000000021", "quantity": 1}, status=200)
     live.ok("POST", "/inventory/set", body={"product_id": pid, "quantity": 30}, status=200)
     live.ok("PUT", "/inventory/settings", body={"track_inventory": True}, status=200)
-    live.ok("POST", "/upload", status=204, files={
-        "meta": ("meta.json", b'{"destination": "/shared/images/conf.jpg", "overwrite": true}',
-                 "application/json"),
-        "file": ("conf.jpg", b"\xff\xd8\xff\xe0fakejpeg", "image/jpeg")})
+    live.ok(
+        "POST",
+        "/upload",
+        status=204,
+        files={
+            "meta": (
+                "meta.json",
+                b'{"destination": "/shared/images/conf.jpg", "overwrite": true}',
+                "application/json",
+            ),
+            "file": ("conf.jpg", b"\xff\xd8\xff\xe0fakejpeg", "image/jpeg"),
+        },
+    )
 
     # Ship the lines of an order that has no shipment yet, then mark it shipped.
     items = live.ok("GET", "/order_items", params={"count": 200}, status=200)["items"]
-    shipped = {s["order_id"] for s in live.ok(
-        "GET", "/order_shipments", params={"count": 1000}, status=200)["order_shipments"]}
+    shipped = {
+        s["order_id"]
+        for s in live.ok("GET", "/order_shipments", params={"count": 1000}, status=200)[
+            "order_shipments"
+        ]
+    }
     line = next(i for i in items if i["order_id"] not in shipped)
     order_id = line["order_id"]
     lines = [i for i in items if i["order_id"] == order_id]
     service = _first(live, "shipping_provider_services")
     ship_body = {
-        "order_id": order_id, "shipped_at": "2026-09-01T10:00:00-05:00",
-        "tracking_numbers": "1Z999AA10123456784", "tracking_url": "https://ups.example/t",
-        "shipping_method": service["name"], "shipping_method_id": service["id"],
-        "shipping_method_type": "provider", "shipping_provider_name": "UPS",
-        "number_of_packages": 1, "shipment_name": "conf-1", "email_sent": False,
+        "order_id": order_id,
+        "shipped_at": "2026-09-01T10:00:00-05:00",
+        "tracking_numbers": "1Z999AA10123456784",
+        "tracking_url": "https://ups.example/t",
+        "shipping_method": service["name"],
+        "shipping_method_id": service["id"],
+        "shipping_method_type": "provider",
+        "shipping_provider_name": "UPS",
+        "number_of_packages": 1,
+        "shipment_name": "conf-1",
+        "email_sent": False,
         "items": [{"id": i["id"], "quantity_shipped": int(i["quantity"])} for i in lines],
     }
     created = live.ok("POST", "/order_shipments", body=ship_body, status=201)
-    again = live.ok("POST", "/order_shipments", body={**ship_body, "tracking_numbers": "1Z2"},
-                    status=200)
-    live.ok("PUT", f"/order_shipments/{created['id']}", body={"private_comment": "ok"},
-            status=200)
-    statuses = live.ok("GET", "/order_statuses", params={"is_shipped": "true"},
-                       status=200)["order_statuses"]
+    again = live.ok(
+        "POST", "/order_shipments", body={**ship_body, "tracking_numbers": "1Z2"}, status=200
+    )
+    live.ok("PUT", f"/order_shipments/{created['id']}", body={"private_comment": "ok"}, status=200)
+    statuses = live.ok("GET", "/order_statuses", params={"is_shipped": "true"}, status=200)[
+        "order_statuses"
+    ]
     before = live.ok("GET", f"/orders/{order_id}", status=200)
-    order = live.ok("PUT", f"/orders/{order_id}/status",
-                    body={"order_status_id": statuses[0]["id"]}, status=200)
+    order = live.ok(
+        "PUT", f"/orders/{order_id}/status", body={"order_status_id": statuses[0]["id"]}, status=200
+    )
     live.ok("PUT", f"/orders/{order_id}", body={"admin_comments": "conformance"}, status=200)
 
     # Overwrite: remove what disappeared.
     live.call("DELETE", f"/product_pricing/{pricing['id']}")
     live.call("DELETE", f"/product_pictures/{picture['id']}")
-    return {"product": product, "upsert": upsert, "shipment": created, "again": again,
-            "order": order, "before": before, "status_id": statuses[0]["id"], "lines": lines}
+    return {
+        "product": product,
+        "upsert": upsert,
+        "shipment": created,
+        "again": again,
+        "order": order,
+        "before": before,
+        "status_id": statuses[0]["id"],
+        "lines": lines,
+    }
 
 
 def test_write_responses_conform(live: Any, writes: dict[str, Any]) -> None:
@@ -223,8 +335,10 @@ def test_write_responses_conform(live: Any, writes: dict[str, Any]) -> None:
     assert writes["order"]["order_status_id"] == writes["status_id"]
     if writes["before"]["order_status_id"] != writes["status_id"]:  # history moves (§11)
         assert writes["order"]["previous_order_status_id"] == writes["before"]["order_status_id"]
-        assert writes["order"]["order_status_last_changed_at"] != writes["before"][
-            "order_status_last_changed_at"]
+        assert (
+            writes["order"]["order_status_last_changed_at"]
+            != writes["before"]["order_status_last_changed_at"]
+        )
     live.assert_clean()
 
 
@@ -233,12 +347,25 @@ def test_accepted_request_bodies_conform(live: Any, writes: dict[str, Any]) -> N
     checked, bad = H.request_body_failures(live.calls)
     assert checked >= 30
     assert not bad, f"{len(bad)} accepted request bodies do not conform:\n" + "\n".join(bad)
-    templates = {C.match_operation(r.method, r.path).template
-                 for r in live.calls if r.status < 300 and r.request_json is not None}
-    for needed in ("/products", "/products/{id}", "/product_variants", "/variant_inventory",
-                   "/product_pricing", "/product_pictures", "/categories", "/manufacturers",
-                   "/variant_groups", "/order_shipments", "/orders/{id}/status",
-                   "/inventory/set"):
+    templates = {
+        C.match_operation(r.method, r.path).template
+        for r in live.calls
+        if r.status < 300 and r.request_json is not None
+    }
+    for needed in (
+        "/products",
+        "/products/{id}",
+        "/product_variants",
+        "/variant_inventory",
+        "/product_pricing",
+        "/product_pictures",
+        "/categories",
+        "/manufacturers",
+        "/variant_groups",
+        "/order_shipments",
+        "/orders/{id}/status",
+        "/inventory/set",
+    ):
         assert needed in templates, needed
 
 
@@ -298,8 +425,11 @@ def test_rate_limit_envelope_conforms() -> None:
 
 def test_list_keys_both_settings(live: Any) -> None:
     """Default keys follow the field evidence; the spec's names (configurable) validate too."""
-    defaults = {"order_items": "items", "order_payments": "payments",
-                "shipping_provider_services": "services"}
+    defaults = {
+        "order_items": "items",
+        "order_payments": "payments",
+        "shipping_provider_services": "services",
+    }
     for name, key in defaults.items():
         assert key in live.ok("GET", f"/{name}", params={"count": 1}, status=200), name
     live.server.config.list_keys = {n: n for n in defaults}
@@ -325,8 +455,12 @@ def test_product_flags_are_integers_and_page_links_are_omitted(live: Any) -> Non
     assert "previous_page" not in body
     page2 = live.ok("GET", "/products", params={"count": 5, "page": 2}, status=200)
     assert page2["previous_page"].endswith("page=1")
-    last = live.ok("GET", "/products", params={"count": 100, "page": 1, "item_number":
-                                                "no-such-sku"}, status=(200, 404))
+    last = live.ok(
+        "GET",
+        "/products",
+        params={"count": 100, "page": 1, "item_number": "no-such-sku"},
+        status=(200, 404),
+    )
     if isinstance(last, dict) and "total_count" in last:
         assert "next_page" not in last
         assert "previous_page" not in last
@@ -375,8 +509,15 @@ def test_no_undeclared_fields(live: Any) -> None:
 def test_timestamps_are_iso_8601_with_offset(live: Any) -> None:
     """Datetimes are "", null, or ISO 8601 with an offset (§1.6; paid_at may lack it)."""
     bad = []
-    for name in ("orders", "order_items", "order_shipments", "products", "variant_inventory",
-                 "order_payments", "categories"):
+    for name in (
+        "orders",
+        "order_items",
+        "order_shipments",
+        "products",
+        "variant_inventory",
+        "order_payments",
+        "categories",
+    ):
         info = C.RESOURCES[name]
         body = live.ok("GET", f"/{name}", params={"count": 50}, status=200)
         for row in next(body[k] for k in info.keys if k in body):

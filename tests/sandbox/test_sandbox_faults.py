@@ -11,8 +11,12 @@ from cartcom_sandbox.config import SandboxConfig
 
 
 def _get(sandbox, path: str = "/products", **kw):
-    return requests.get(sandbox.base_url + path, headers={"X-AC-Auth-Token": sandbox.token},
-                        timeout=kw.pop("timeout", 10), **kw)
+    return requests.get(
+        sandbox.base_url + path,
+        headers={"X-AC-Auth-Token": sandbox.token},
+        timeout=kw.pop("timeout", 10),
+        **kw,
+    )
 
 
 def test_scripted_503s_then_normal(sandbox):
@@ -25,8 +29,9 @@ def test_scripted_503s_then_normal(sandbox):
 
 
 def test_fault_after_n_calls_and_path_method_match(sandbox):
-    sandbox.faults.script([{"kind": "status", "status": 500, "path": "/orders",
-                            "method": "GET", "after": 1}])
+    sandbox.faults.script(
+        [{"kind": "status", "status": 500, "path": "/orders", "method": "GET", "after": 1}]
+    )
     assert _get(sandbox, "/products").status_code == 200  # path does not match
     assert _get(sandbox, "/orders").status_code == 200  # skipped (after=1)
     assert _get(sandbox, "/orders").status_code == 500
@@ -44,16 +49,21 @@ def test_drop_closes_without_response(sandbox):
 def test_drop_after_processing_keeps_the_write(sandbox):
     sandbox.faults.script([{"kind": "drop", "method": "POST", "process": True}])
     with pytest.raises(requests.ConnectionError):
-        requests.post(sandbox.base_url + "/categories", json={"name": "Lost reply"},
-                      headers={"X-AC-Auth-Token": sandbox.token}, timeout=10)
+        requests.post(
+            sandbox.base_url + "/categories",
+            json={"name": "Lost reply"},
+            headers={"X-AC-Auth-Token": sandbox.token},
+            timeout=10,
+        )
     found = _get(sandbox, "/categories", params={"name": "Lost reply"}).json()
     assert found["total_count"] == 1
 
 
 def test_truncate_sends_short_body(sandbox):
     sandbox.faults.script([{"kind": "truncate"}])
-    with pytest.raises((requests.exceptions.ChunkedEncodingError,
-                        requests.exceptions.ConnectionError)):
+    with pytest.raises(
+        (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError)
+    ):
         _get(sandbox).json()
     assert _get(sandbox).status_code == 200
 
@@ -78,23 +88,27 @@ def test_random_rate_faults_are_seeded(sandbox):
 
 
 def test_faults_admin_routes(sandbox):
-    resp = requests.post(sandbox.root_url + "/_sandbox/faults",
-                         json=[{"kind": "status", "status": 504}], timeout=10)
+    resp = requests.post(
+        sandbox.root_url + "/_sandbox/faults", json=[{"kind": "status", "status": 504}], timeout=10
+    )
     assert resp.status_code == 200
     assert len(resp.json()["script"]) == 1
     assert _get(sandbox).status_code == 504
-    requests.post(sandbox.root_url + "/_sandbox/faults",
-                  json={"script": [{"kind": "status", "status": 503}]}, timeout=10)
+    requests.post(
+        sandbox.root_url + "/_sandbox/faults",
+        json={"script": [{"kind": "status", "status": 503}]},
+        timeout=10,
+    )
     assert requests.delete(sandbox.root_url + "/_sandbox/faults", timeout=10).status_code == 204
     assert _get(sandbox).status_code == 200
-    bad = requests.post(sandbox.root_url + "/_sandbox/faults", json=[{"kind": "nope"}],
-                        timeout=10)
+    bad = requests.post(sandbox.root_url + "/_sandbox/faults", json=[{"kind": "nope"}], timeout=10)
     assert bad.status_code == 400
 
 
 def test_scripted_429_carries_retry_after(sandbox):
-    sandbox.faults.script([{"kind": "status", "status": 429, "retry_after": 2},
-                           {"kind": "status", "status": 429}])
+    sandbox.faults.script(
+        [{"kind": "status", "status": 429, "retry_after": 2}, {"kind": "status", "status": 429}]
+    )
     first, second = _get(sandbox), _get(sandbox)
     assert first.status_code == 429
     assert first.headers["Retry-After"] == "2"
@@ -106,8 +120,9 @@ def test_tokenless_request_gets_401_and_leaves_the_fault_pending(sandbox):
     sandbox.faults.script([{"kind": "status", "status": 503}])
     tokenless = requests.get(sandbox.base_url + "/products", timeout=10)
     assert tokenless.status_code == 401
-    bad = requests.get(sandbox.base_url + "/products", headers={"X-AC-Auth-Token": "nope"},
-                       timeout=10)
+    bad = requests.get(
+        sandbox.base_url + "/products", headers={"X-AC-Auth-Token": "nope"}, timeout=10
+    )
     assert bad.status_code == 401
     assert _get(sandbox).status_code == 503  # the first authenticated call meets the fault
     assert _get(sandbox).status_code == 200
@@ -115,8 +130,9 @@ def test_tokenless_request_gets_401_and_leaves_the_fault_pending(sandbox):
 
 @pytest.mark.parametrize("sandbox_config", [SandboxConfig(plan="steel", rate_window=60)])
 def test_injected_faults_count_against_the_call_limit(sandbox):
-    sandbox.faults.script([{"kind": "status", "status": 503}, {"kind": "drop"},
-                           {"kind": "truncate"}])
+    sandbox.faults.script(
+        [{"kind": "status", "status": 503}, {"kind": "drop"}, {"kind": "truncate"}]
+    )
     first = _get(sandbox)
     assert first.status_code == 503
     assert first.headers["X-AC-Call-Limit"] == "1/5"
@@ -130,8 +146,9 @@ def test_injected_faults_count_against_the_call_limit(sandbox):
     assert _get(sandbox).status_code == 429  # 5 calls used, 3 of them faulted
 
 
-@pytest.mark.parametrize("sandbox_config", [SandboxConfig(plan="steel", rate_calls=1,
-                                                          rate_window=60)])
+@pytest.mark.parametrize(
+    "sandbox_config", [SandboxConfig(plan="steel", rate_calls=1, rate_window=60)]
+)
 def test_rate_limit_answers_before_a_fault(sandbox):
     assert _get(sandbox).status_code == 200
     sandbox.faults.script([{"kind": "status", "status": 500}])
@@ -145,6 +162,7 @@ def test_truncate_with_server_cache_sends_the_real_status(sandbox):
     sandbox.faults.script([{"kind": "truncate"}])
     resp = _get(sandbox, stream=True)
     assert resp.status_code == 200
-    with pytest.raises((requests.exceptions.ChunkedEncodingError,
-                        requests.exceptions.ConnectionError)):
+    with pytest.raises(
+        (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError)
+    ):
         resp.json()

@@ -18,21 +18,27 @@ HEADERS = {"X-AC-Auth-Token": "test-token"}
 def test_file_store_survives_restart(tmp_path):
     db = tmp_path / "store.db"
     with SandboxServer(db) as srv:
-        made = requests.post(srv.base_url + "/categories", json={"name": "Kept"},
-                             headers=HEADERS, timeout=10)
+        made = requests.post(
+            srv.base_url + "/categories", json={"name": "Kept"}, headers=HEADERS, timeout=10
+        )
         assert made.status_code == 201
     with SandboxServer(db) as srv:
-        got = requests.get(srv.base_url + f"/categories/{made.json()['id']}", headers=HEADERS,
-                           timeout=10)
+        got = requests.get(
+            srv.base_url + f"/categories/{made.json()['id']}", headers=HEADERS, timeout=10
+        )
         assert got.status_code == 200
         assert got.json()["name"] == "Kept"
 
 
 def test_store_api_contract(tmp_path):
     store = Store(tmp_path / "s.db")
-    n = store.bulk_insert("orders", ({"id": 100000 + i, "order_status_id": 1,
-                                      "updated_at": "2024-03-10T01:00:00-06:00"}
-                                     for i in range(50)))
+    n = store.bulk_insert(
+        "orders",
+        (
+            {"id": 100000 + i, "order_status_id": 1, "updated_at": "2024-03-10T01:00:00-06:00"}
+            for i in range(50)
+        ),
+    )
     assert n == 50
     order = store.get("orders", 100003)
     assert order["grand_total"] is None
@@ -48,8 +54,9 @@ def test_store_api_contract(tmp_path):
     assert store.delete("categories", 1) is True
     assert store.delete("categories", 1) is False
     assert store.get("categories", 1) is None
-    assert [o["id"] for o in store.query("orders", {"order_status_id": 1}, sort=["-id"],
-                                         limit=2)] == [100049, 100048]
+    assert [
+        o["id"] for o in store.query("orders", {"order_status_id": 1}, sort=["-id"], limit=2)
+    ] == [100049, 100048]
     store.close()
     again = Store(tmp_path / "s.db")
     assert again.count("orders") == 50
@@ -59,17 +66,31 @@ def test_store_api_contract(tmp_path):
 
 def test_cli_serve_prints_base_url_and_stops_on_sigterm(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cartcom_sandbox", "serve", "--db", str(tmp_path / "c.db"),
-         "--port", "0", "--plan", "gold", "--token", "cli-token",
-         "--token", "ro-token:read_catalog,read_orders"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "cartcom_sandbox",
+            "serve",
+            "--db",
+            str(tmp_path / "c.db"),
+            "--port",
+            "0",
+            "--plan",
+            "gold",
+            "--token",
+            "cli-token",
+            "--token",
+            "ro-token:read_catalog,read_orders",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
         assert url.endswith("/api/v1")
-        resp = requests.get(url + "/products", headers={"X-AC-Auth-Token": "cli-token"},
-                            timeout=10)
+        resp = requests.get(url + "/products", headers={"X-AC-Auth-Token": "cli-token"}, timeout=10)
         assert resp.status_code == 200
         assert resp.headers["X-AC-Call-Limit"] == "1/50"
         ro = {"X-AC-Auth-Token": "ro-token"}
@@ -77,8 +98,15 @@ def test_cli_serve_prints_base_url_and_stops_on_sigterm(tmp_path):
         denied = requests.post(url + "/categories", json={"name": "A"}, headers=ro, timeout=10)
         assert denied.status_code == 401
         assert "'catalog'" in denied.json()["details"]
-        assert requests.post(url + "/categories", json={"name": "A"}, timeout=10,
-                             headers={"X-AC-Auth-Token": "cli-token"}).status_code == 201
+        assert (
+            requests.post(
+                url + "/categories",
+                json={"name": "A"},
+                timeout=10,
+                headers={"X-AC-Auth-Token": "cli-token"},
+            ).status_code
+            == 201
+        )
         os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     finally:
@@ -88,13 +116,23 @@ def test_cli_serve_prints_base_url_and_stops_on_sigterm(tmp_path):
 
 
 def test_cli_help_and_seed_delegation():
-    out = subprocess.run([sys.executable, "-m", "cartcom_sandbox", "--help"],
-                         capture_output=True, text=True, timeout=30, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "cartcom_sandbox", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert out.returncode == 0
     assert "serve" in out.stdout
     assert "seed" in out.stdout
-    seed = subprocess.run([sys.executable, "-m", "cartcom_sandbox", "seed", "--help"],
-                          capture_output=True, text=True, timeout=60, check=False)
+    seed = subprocess.run(
+        [sys.executable, "-m", "cartcom_sandbox", "seed", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert seed.returncode == 0, seed.stderr  # seed.py's own argparse handled --help
     assert seed.stdout.startswith("usage: cartcom-sandbox seed")
     assert "--db" in seed.stdout

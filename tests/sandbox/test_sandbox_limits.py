@@ -66,31 +66,54 @@ def test_read_scopes_allow_get_only_and_only_their_resources():
         _scope_denied(_get(srv, "/stores", token="ro"), "system")
         _scope_denied(_get(srv, "/custom_shipping_methods", token="ro"), "settings")
         assert _get(srv, "/webhooks", token="ro").status_code == 404  # not a route
-        write = requests.post(srv.base_url + "/categories", json={"name": "A"},
-                              headers={"X-AC-Auth-Token": "ro"}, timeout=10)
+        write = requests.post(
+            srv.base_url + "/categories",
+            json={"name": "A"},
+            headers={"X-AC-Auth-Token": "ro"},
+            timeout=10,
+        )
         _scope_denied(write, "catalog")
         assert "read-only" in write.json()["details"]
         assert "ro" not in write.json()["details"].split()  # the token is not echoed
-        _scope_denied(requests.post(srv.base_url + "/inventory/set",
-                                    json={"product_id": 1, "quantity": 1},
-                                    headers={"X-AC-Auth-Token": "ro"}, timeout=10), "catalog")
+        _scope_denied(
+            requests.post(
+                srv.base_url + "/inventory/set",
+                json={"product_id": 1, "quantity": 1},
+                headers={"X-AC-Auth-Token": "ro"},
+                timeout=10,
+            ),
+            "catalog",
+        )
         assert srv.store.count("categories") == 0  # refused before any handling
 
 
 def test_write_scopes_cover_reads_and_writes():
     with _scoped({"rw": ["catalog", "system"], "all": None}) as srv:
         hdr = {"X-AC-Auth-Token": "rw"}
-        made = requests.post(srv.base_url + "/categories", json={"name": "A"}, headers=hdr,
-                             timeout=10)
+        made = requests.post(
+            srv.base_url + "/categories", json={"name": "A"}, headers=hdr, timeout=10
+        )
         assert made.status_code == 201
         assert _get(srv, f"/categories/{made.json()['id']}", token="rw").status_code == 200
-        files = [("json", (None, '{"destination": "/x.jpg"}', "application/json")),
-                 ("file", ("x.jpg", b"abc", "image/jpeg"))]
-        assert requests.post(srv.base_url + "/upload", files=files, headers=hdr,
-                             timeout=10).status_code == 204
-        _scope_denied(requests.put(srv.base_url + "/orders/1/status",
-                                   json={"order_status_id": 1}, headers=hdr, timeout=10),
-                      "orders")
+        files = [
+            ("json", (None, '{"destination": "/x.jpg"}', "application/json")),
+            ("file", ("x.jpg", b"abc", "image/jpeg")),
+        ]
+        assert (
+            requests.post(
+                srv.base_url + "/upload", files=files, headers=hdr, timeout=10
+            ).status_code
+            == 204
+        )
+        _scope_denied(
+            requests.put(
+                srv.base_url + "/orders/1/status",
+                json={"order_status_id": 1},
+                headers=hdr,
+                timeout=10,
+            ),
+            "orders",
+        )
         assert _get(srv, "/customers", token="all").status_code == 200  # no scopes given: all
 
 
@@ -188,8 +211,9 @@ def test_windows_are_per_token():
 
 
 def test_ratelimit_admin_route(sandbox):
-    resp = requests.post(sandbox.root_url + "/_sandbox/ratelimit",
-                         json={"plan": "bronze", "window": 10}, timeout=10)
+    resp = requests.post(
+        sandbox.root_url + "/_sandbox/ratelimit", json={"plan": "bronze", "window": 10}, timeout=10
+    )
     assert resp.json()["calls"] == 10
     assert _get(sandbox).headers["X-AC-Call-Limit"] == "1/10"
 
@@ -216,13 +240,21 @@ def test_url_too_long_is_414_envelope(sandbox):
 def test_call_log_records_every_request(sandbox):
     sandbox.calls.clear()
     _get(sandbox, params={"count": 5})
-    requests.post(sandbox.base_url + "/categories", json={"name": "A"},
-                  headers={"X-AC-Auth-Token": "test-token"}, timeout=10)
+    requests.post(
+        sandbox.base_url + "/categories",
+        json={"name": "A"},
+        headers={"X-AC-Auth-Token": "test-token"},
+        timeout=10,
+    )
     _get(sandbox, token=None)
     assert len(sandbox.calls) == 3
     first, post, unauth = sandbox.calls[0], sandbox.calls[1], sandbox.calls[2]
     assert (first.method, first.path, first.query, first.status) == (
-        "GET", "/api/v1/products", "count=5", 200)
+        "GET",
+        "/api/v1/products",
+        "count=5",
+        200,
+    )
     assert first.bytes > 0
     assert first.ts <= time.time()
     assert first.request_json is None
@@ -265,16 +297,24 @@ def test_cached_gets_are_stale_unless_no_cache(sandbox):
 def test_cached_single_record_is_stale_until_it_expires(sandbox):
     headers = {"X-AC-Auth-Token": TOKEN}
     clock = sandbox.app.clock = _Clock()
-    made = requests.post(sandbox.base_url + "/categories", json={"name": "Old"},
-                         headers=headers, timeout=10).json()
+    made = requests.post(
+        sandbox.base_url + "/categories", json={"name": "Old"}, headers=headers, timeout=10
+    ).json()
     url = sandbox.base_url + f"/categories/{made['id']}"
     assert requests.get(url, headers=headers, timeout=10).json()["name"] == "Old"
-    assert requests.put(url, json={"name": "New"}, headers=headers,
-                        timeout=10).json()["name"] == "New"
+    assert (
+        requests.put(url, json={"name": "New"}, headers=headers, timeout=10).json()["name"] == "New"
+    )
     clock.now += 29.9
     assert requests.get(url, headers=headers, timeout=10).json()["name"] == "Old"
-    assert requests.get(url + "?fields=id,name", headers=headers,  # another URL, not cached
-                        timeout=10).json()["name"] == "New"
+    assert (
+        requests.get(
+            url + "?fields=id,name",
+            headers=headers,  # another URL, not cached
+            timeout=10,
+        ).json()["name"]
+        == "New"
+    )
     clock.now += 0.1  # 30 s after it was stored: expired
     assert requests.get(url, headers=headers, timeout=10).json()["name"] == "New"
 
@@ -292,16 +332,22 @@ def test_no_server_cache_by_default(sandbox):
 
 @pytest.mark.parametrize("sandbox_config", [SandboxConfig()])
 def test_config_admin_route_changes_list_keys(sandbox):
-    resp = requests.post(sandbox.root_url + "/_sandbox/config",
-                         json={"list_keys": {"order_items": "order_items"}}, timeout=10)
+    resp = requests.post(
+        sandbox.root_url + "/_sandbox/config",
+        json={"list_keys": {"order_items": "order_items"}},
+        timeout=10,
+    )
     assert resp.status_code == 200
     body = _get(sandbox, "/order_items").json()
     assert "order_items" in body
     assert "items" not in body
     bad = requests.post(sandbox.root_url + "/_sandbox/config", json={"nope": 1}, timeout=10)
     assert bad.status_code == 400
-    wrong = requests.post(sandbox.root_url + "/_sandbox/config",
-                          json={"cache_seconds": 5, "external_images": "fetch"}, timeout=10)
+    wrong = requests.post(
+        sandbox.root_url + "/_sandbox/config",
+        json={"cache_seconds": 5, "external_images": "fetch"},
+        timeout=10,
+    )
     assert wrong.status_code == 400
     assert sandbox.config.external_images == "keep"  # nothing of a refused change applies
     assert sandbox.config.cache_seconds == 0

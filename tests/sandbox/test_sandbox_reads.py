@@ -21,51 +21,132 @@ ORDER_TIMES = [
 
 
 def _seed(store) -> None:
-    store.bulk_insert("product_statuses", [{"id": 1, "name": "In Stock"},
-                                           {"id": 2, "name": "Out of Stock"}])
-    store.bulk_insert("order_statuses", [{"id": 1, "name": "Pending", "is_open": True},
-                                         {"id": 2, "name": "Shipped", "is_shipped": True}])
-    store.bulk_insert("categories", [{"id": 1, "name": "Clothes"},
-                                     {"id": 2, "name": "Shoes", "parent_category_id": 1}])
+    store.bulk_insert(
+        "product_statuses", [{"id": 1, "name": "In Stock"}, {"id": 2, "name": "Out of Stock"}]
+    )
+    store.bulk_insert(
+        "order_statuses",
+        [
+            {"id": 1, "name": "Pending", "is_open": True},
+            {"id": 2, "name": "Shipped", "is_shipped": True},
+        ],
+    )
+    store.bulk_insert(
+        "categories",
+        [{"id": 1, "name": "Clothes"}, {"id": 2, "name": "Shoes", "parent_category_id": 1}],
+    )
     store.bulk_insert("variant_groups", [{"id": 1, "name": "Size"}])
-    store.bulk_insert("products", [
-        {"id": i, "item_number": f"SKU-{i}", "item_name": name, "price": price,
-         "gtin": f"00000000000{i}", "product_status_id": 1, "primary_category_id": 1 + i % 2,
-         "is_hidden": 1 if i == 3 else 0, "use_variant_inventory": i == 1,
-         "quantity_on_hand": 10 * i, "height": "1.5",
-         "created_at": f"2024-01-0{i}T10:00:00-06:00",
-         "updated_at": f"2024-01-0{i}T10:00:00-06:00"}
-        for i, name, price in [(1, "Tee Shirt", 10.5), (2, "Blue Shoe", 30.0),
-                               (3, "Red Shoe", 30.0), (4, "Hat", 5.25), (5, "tee towel", 7.0)]
-    ])
-    store.bulk_insert("product_variants", [
-        {"id": 1, "product_id": 1, "variant_group_id": 1, "description": "S"},
-        {"id": 2, "product_id": 1, "variant_group_id": 1, "description": "M"},
-    ])
-    store.bulk_insert("variant_inventory", [
-        {"id": 1, "product_id": 1, "item_number": "SKU-1-S", "inventory": 3,
-         "variants": [{"id": 1, "product_id": 1, "variant_group_id": 1}]},
-        {"id": 2, "product_id": 1, "item_number": "SKU-1-M", "inventory": 4,
-         "variants": [{"id": 2, "product_id": 1, "variant_group_id": 1}]},
-    ])
-    store.bulk_insert("product_pricing", [{"id": 1, "product_id": 1, "variant_inventory_id": 1,
-                                           "price": 11.0, "starting_quantity": 1}])
-    store.bulk_insert("product_pictures", [{"id": 1, "product_id": 1,
-                                            "image_file": "/shared/images/tee.jpg"}])
-    store.bulk_insert("orders", [
-        {"id": 100001 + i, "customer_id": 1, "order_status_id": 1 + i % 2, "grand_total": 10.5,
-         "updated_at": t, "created_at": t, "ordered_at": t}
-        for i, t in enumerate(ORDER_TIMES)
-    ])
-    store.bulk_insert("order_items", [
-        {"id": 1 + 2 * i + k, "order_id": 100001 + i, "product_id": 1 + k,
-         "item_number": f"SKU-{1 + k}", "item_name": "x", "quantity": 2, "price": 10.5}
-        for i in range(len(ORDER_TIMES)) for k in range(2)
-    ])
-    store.bulk_insert("order_shipments", [
-        {"id": 1, "order_id": 100001, "shipment_name": "1", "provider_base_shipping_cost": "4.1",
-         "items": [{"id": 1, "quantity_shipped": 2}]},
-    ])
+    store.bulk_insert(
+        "products",
+        [
+            {
+                "id": i,
+                "item_number": f"SKU-{i}",
+                "item_name": name,
+                "price": price,
+                "gtin": f"00000000000{i}",
+                "product_status_id": 1,
+                "primary_category_id": 1 + i % 2,
+                "is_hidden": 1 if i == 3 else 0,
+                "use_variant_inventory": i == 1,
+                "quantity_on_hand": 10 * i,
+                "height": "1.5",
+                "created_at": f"2024-01-0{i}T10:00:00-06:00",
+                "updated_at": f"2024-01-0{i}T10:00:00-06:00",
+            }
+            for i, name, price in [
+                (1, "Tee Shirt", 10.5),
+                (2, "Blue Shoe", 30.0),
+                (3, "Red Shoe", 30.0),
+                (4, "Hat", 5.25),
+                (5, "tee towel", 7.0),
+            ]
+        ],
+    )
+    store.bulk_insert(
+        "product_variants",
+        [
+            {"id": 1, "product_id": 1, "variant_group_id": 1, "description": "S"},
+            {"id": 2, "product_id": 1, "variant_group_id": 1, "description": "M"},
+        ],
+    )
+    store.bulk_insert(
+        "variant_inventory",
+        [
+            {
+                "id": 1,
+                "product_id": 1,
+                "item_number": "SKU-1-S",
+                "inventory": 3,
+                "variants": [{"id": 1, "product_id": 1, "variant_group_id": 1}],
+            },
+            {
+                "id": 2,
+                "product_id": 1,
+                "item_number": "SKU-1-M",
+                "inventory": 4,
+                "variants": [{"id": 2, "product_id": 1, "variant_group_id": 1}],
+            },
+        ],
+    )
+    store.bulk_insert(
+        "product_pricing",
+        [
+            {
+                "id": 1,
+                "product_id": 1,
+                "variant_inventory_id": 1,
+                "price": 11.0,
+                "starting_quantity": 1,
+            }
+        ],
+    )
+    store.bulk_insert(
+        "product_pictures", [{"id": 1, "product_id": 1, "image_file": "/shared/images/tee.jpg"}]
+    )
+    store.bulk_insert(
+        "orders",
+        [
+            {
+                "id": 100001 + i,
+                "customer_id": 1,
+                "order_status_id": 1 + i % 2,
+                "grand_total": 10.5,
+                "updated_at": t,
+                "created_at": t,
+                "ordered_at": t,
+            }
+            for i, t in enumerate(ORDER_TIMES)
+        ],
+    )
+    store.bulk_insert(
+        "order_items",
+        [
+            {
+                "id": 1 + 2 * i + k,
+                "order_id": 100001 + i,
+                "product_id": 1 + k,
+                "item_number": f"SKU-{1 + k}",
+                "item_name": "x",
+                "quantity": 2,
+                "price": 10.5,
+            }
+            for i in range(len(ORDER_TIMES))
+            for k in range(2)
+        ],
+    )
+    store.bulk_insert(
+        "order_shipments",
+        [
+            {
+                "id": 1,
+                "order_id": 100001,
+                "shipment_name": "1",
+                "provider_base_shipping_cost": "4.1",
+                "items": [{"id": 1, "quantity_shipped": 2}],
+            },
+        ],
+    )
 
 
 @pytest.fixture
@@ -103,8 +184,12 @@ def test_next_previous_omitted_at_the_ends_and_keep_params(api):
     nxt = urlsplit(first["next_page"])
     assert nxt.scheme == "http"
     assert nxt.path == "/api/v1/orders"
-    assert parse_qs(nxt.query) == {"count": ["2"], "sort": ["-id"], "customer_id": ["1"],
-                                   "page": ["2"]}
+    assert parse_qs(nxt.query) == {
+        "count": ["2"],
+        "sort": ["-id"],
+        "customer_id": ["1"],
+        "page": ["2"],
+    }
     middle = api.session.get(first["next_page"], timeout=10).json()
     assert [o["id"] for o in middle["orders"]] == [100004, 100003]
     assert parse_qs(urlsplit(middle["previous_page"]).query)["page"] == ["1"]
@@ -178,8 +263,10 @@ def test_fields_naming_nested_expands_it(api):
 
 
 def test_expand_products_nested_collections(api):
-    prod = api("/products", expand="variants,variant_inventory,pictures,categories,pricing,"
-                                   "attributes,custom_fields").json()["products"][0]
+    prod = api(
+        "/products",
+        expand="variants,variant_inventory,pictures,categories,pricing,attributes,custom_fields",
+    ).json()["products"][0]
     assert [v["id"] for v in prod["variants"]] == [1, 2]
     assert [v["item_number"] for v in prod["variant_inventory"]] == ["SKU-1-S", "SKU-1-M"]
     assert prod["pictures"][0]["image_file"] == "/shared/images/tee.jpg"
@@ -202,8 +289,9 @@ def test_expand_orders_items_payments_shipments_with_items(api):
     assert [i["id"] for i in order["items"]] == [1, 2]
     assert order["payments"] == []
     ship = order["shipments"][0]
-    assert ship["items"] == [{"id": 1, "product_id": 1, "item_name": "x", "item_nr": "SKU-1",
-                              "quantity_shipped": 2}]
+    assert ship["items"] == [
+        {"id": 1, "product_id": 1, "item_name": "x", "item_nr": "SKU-1", "quantity_shipped": 2}
+    ]
 
 
 def test_real_shapes_and_types(api):
@@ -289,7 +377,10 @@ def test_filter_datetime_across_dst_offsets(api):
     b = ids(api("/orders", updated_at="gte:2024-03-10T03:00:00-05:00"))
     assert a == b == [100003, 100004, 100005]
     assert ids(api("/orders", created_at="lt:2024-03-10T03:15:00.1234568-05:00")) == [
-        100001, 100002, 100003]  # 7 fractional digits are exact
+        100001,
+        100002,
+        100003,
+    ]  # 7 fractional digits are exact
 
 
 def test_filter_datetime_with_plus_decoded_as_space_is_400(api):
@@ -336,8 +427,10 @@ def test_select_many_without_ids_is_400(api):
 
 def test_nested_list_wrapped_with_sort_and_fields(api):
     body = api("/products/1/variants", sort="description", fields="id,description").json()
-    assert body == {"total_count": 2, "variants": [{"id": 2, "description": "M"},
-                                                   {"id": 1, "description": "S"}]}
+    assert body == {
+        "total_count": 2,
+        "variants": [{"id": 2, "description": "M"}, {"id": 1, "description": "S"}],
+    }
     assert ids(api("/products/1/variants", sort="-id"), "variants") == [2, 1]
     assert api("/products/1/nope").status_code == 404
 
@@ -348,7 +441,8 @@ def test_nested_order_shipment_items_and_vi_variants(api):
     assert items[0]["quantity_shipped"] == 2
     variants = api("/variant_inventory/2/variants").json()["variants"]
     assert [(v["id"], v["variant_inventory_id"], v["description"]) for v in variants] == [
-        (2, 2, "M")]
+        (2, 2, "M")
+    ]
 
 
 def test_filled_fills_every_nested_and_only_fields(api):
@@ -366,8 +460,9 @@ def test_list_keys_follow_field_evidence(api):
     assert "order_shipments" in api("/order_shipments").json()
 
 
-@pytest.mark.parametrize("sandbox_config",
-                         [SandboxConfig(list_keys={"order_shipments": "shipments"})])
+@pytest.mark.parametrize(
+    "sandbox_config", [SandboxConfig(list_keys={"order_shipments": "shipments"})]
+)
 def test_list_key_is_configurable(api):
     body = api("/order_shipments").json()
     assert "shipments" in body
@@ -380,8 +475,9 @@ def test_order_items_filter_by_order_id(api):
 
 def test_count_defaults_to_100(sandbox):
     sandbox.store.bulk_insert("manufacturers", [{"id": i, "name": f"M{i}"} for i in range(1, 151)])
-    body = requests.get(sandbox.base_url + "/manufacturers", timeout=10,
-                        headers={"X-AC-Auth-Token": sandbox.token}).json()
+    body = requests.get(
+        sandbox.base_url + "/manufacturers", timeout=10, headers={"X-AC-Auth-Token": sandbox.token}
+    ).json()
     assert body["total_count"] == 150
     assert len(body["manufacturers"]) == 100
     assert parse_qs(urlsplit(body["next_page"]).query) == {"page": ["2"]}

@@ -37,11 +37,13 @@ def docs() -> dict[str, list[dict]]:
 def _table_dump(path: Path) -> dict[str, list[tuple]]:
     con = sqlite3.connect(path)
     try:
-        names = [r[0] for r in con.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name != 'meta' ORDER BY name"
-        )]
-        return {n: sorted(con.execute(f"SELECT * FROM {n}").fetchall(), key=repr)
-                for n in names}
+        names = [
+            r[0]
+            for r in con.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name != 'meta' ORDER BY name"
+            )
+        ]
+        return {n: sorted(con.execute(f"SELECT * FROM {n}").fetchall(), key=repr) for n in names}
     finally:
         con.close()
 
@@ -73,8 +75,9 @@ def test_same_seed_gives_identical_tables_and_another_seed_differs(tmp_path: Pat
 def test_generator_is_deterministic_without_a_database() -> None:
     cfg = make_config(**{**ARGS, "orders": 300})
     assert _digest(generate(cfg)) == _digest(generate(cfg))
-    assert _digest(generate(cfg)) != _digest(generate(make_config(**{**ARGS, "orders": 300,
-                                                                      "seed": 12})))
+    assert _digest(generate(cfg)) != _digest(
+        generate(make_config(**{**ARGS, "orders": 300, "seed": 12}))
+    )
 
 
 def test_existing_file_is_refused_unless_overwritten(tmp_path: Path) -> None:
@@ -82,8 +85,9 @@ def test_existing_file_is_refused_unless_overwritten(tmp_path: Path) -> None:
     seed_store(str(path), products=5, orders=5, seed=1, start=date(2024, 1, 1), days=5)
     with pytest.raises(FileExistsError):
         seed_store(str(path), products=5, orders=5, seed=1, start=date(2024, 1, 1), days=5)
-    s = seed_store(str(path), products=5, orders=7, seed=1, start=date(2024, 1, 1), days=5,
-                   overwrite=True)
+    s = seed_store(
+        str(path), products=5, orders=7, seed=1, start=date(2024, 1, 1), days=5, overwrite=True
+    )
     assert len(_table_dump(path)["r_orders"]) == 7 == s["counts"]["orders"]
 
 
@@ -264,8 +268,9 @@ def test_status_history_fields(docs) -> None:
         assert changed <= datetime.fromisoformat(o["updated_at"])
         if status == "Shipped":
             assert names[o["previous_order_status_id"]] == "Processing"
-    completed = [o["updated_at"] for o in docs["orders"]
-                 if names[o["order_status_id"]] == "Completed"]
+    completed = [
+        o["updated_at"] for o in docs["orders"] if names[o["order_status_id"]] == "Completed"
+    ]
     # the nightly job completes many orders at the very same instant (incremental-sync ties)
     assert Counter(completed).most_common(1)[0][1] > 1
 
@@ -312,8 +317,7 @@ def test_product_shapes(docs) -> None:
     for p in docs["products"]:
         assert p["is_hidden"] in (0, 1)
         assert isinstance(p["is_hidden"], int)
-        assert all(isinstance(p[f], str) and float(p[f]) > 0 for f in ("height", "length",
-                                                                         "width"))
+        assert all(isinstance(p[f], str) and float(p[f]) > 0 for f in ("height", "length", "width"))
         assert p["price"] > p["cost"] > 0
     pictures = defaultdict(list)
     for pic in docs["product_pictures"]:
@@ -380,21 +384,47 @@ def test_cli_seed_then_serve(tmp_path: Path) -> None:
 
     db = tmp_path / "cli.db"
     run = subprocess.run(
-        [sys.executable, "-m", "cartcom_sandbox", "seed", "--db", str(db), "--products", "25",
-         "--orders", "120", "--seed", "3", "--start", "2024-03-01", "--days", "30"],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "cartcom_sandbox",
+            "seed",
+            "--db",
+            str(db),
+            "--products",
+            "25",
+            "--orders",
+            "120",
+            "--seed",
+            "3",
+            "--start",
+            "2024-03-01",
+            "--days",
+            "30",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert run.returncode == 0, run.stderr
     assert "orders=120" in run.stdout
     again = subprocess.run(
         [sys.executable, "-m", "cartcom_sandbox", "seed", "--db", str(db)],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert again.returncode != 0
     assert "exists" in again.stderr
     with SandboxServer(str(db), tokens=["t0k"]) as srv:
-        r = requests.get(f"{srv.base_url}/orders", params={"expand": "items", "count": 50},
-                         headers={"X-AC-Auth-Token": "t0k"}, timeout=10)
+        r = requests.get(
+            f"{srv.base_url}/orders",
+            params={"expand": "items", "count": 50},
+            headers={"X-AC-Auth-Token": "t0k"},
+            timeout=10,
+        )
     assert r.status_code == 200
     body = r.json()
     assert body["total_count"] == 120
@@ -412,9 +442,12 @@ def test_seeded_sandbox_fixture_serves_a_private_copy(seeded_sandbox, seeded_san
     assert processing
     assert len(processing) == summary["orders_by_status"]["Processing"]
     status_id = seeded_sandbox.order_status_ids["Processing"]
-    r = requests.get(f"{seeded_sandbox.base_url}/orders",
-                     params={"order_status_id": status_id, "count": 200},
-                     headers=seeded_sandbox.headers, timeout=10)
+    r = requests.get(
+        f"{seeded_sandbox.base_url}/orders",
+        params={"order_status_id": status_id, "count": 200},
+        headers=seeded_sandbox.headers,
+        timeout=10,
+    )
     assert r.status_code == 200
     assert sorted(o["id"] for o in r.json()["orders"]) == sorted(processing)
     # mutate the copy; the session file stays untouched

@@ -15,43 +15,104 @@ from cartcom_sandbox.config import SandboxConfig
 
 def _seed(store) -> None:
     store.bulk_insert("product_statuses", [{"id": 1, "name": "In Stock"}])
-    store.bulk_insert("order_statuses", [
-        {"id": 1, "name": "Pending", "is_open": True},
-        {"id": 2, "name": "Shipped", "is_shipped": True},
-    ])
-    store.bulk_insert("categories", [
-        {"id": 1, "name": "Clothes", "parent_category_id": 0},
-        {"id": 2, "name": "Shirts", "parent_category_id": 1},
-        {"id": 3, "name": "Tees", "parent_category_id": 2},
-    ])
+    store.bulk_insert(
+        "order_statuses",
+        [
+            {"id": 1, "name": "Pending", "is_open": True},
+            {"id": 2, "name": "Shipped", "is_shipped": True},
+        ],
+    )
+    store.bulk_insert(
+        "categories",
+        [
+            {"id": 1, "name": "Clothes", "parent_category_id": 0},
+            {"id": 2, "name": "Shirts", "parent_category_id": 1},
+            {"id": 3, "name": "Tees", "parent_category_id": 2},
+        ],
+    )
     store.bulk_insert("variant_groups", [{"id": 1, "name": "Size"}])
-    store.bulk_insert("products", [
-        {"id": 1, "item_number": "TEE", "item_name": "Tee", "product_status_id": 1,
-         "primary_category_id": 1, "price": 10.0, "quantity_on_hand": 5, "gtin": "012345678905",
-         "created_at": "2024-01-01T10:00:00-06:00", "updated_at": "2024-01-01T10:00:00-06:00"},
-        {"id": 2, "item_number": "DUP", "item_name": "Dup", "product_status_id": 1,
-         "primary_category_id": 1},
-    ])
-    store.bulk_insert("product_variants", [
-        {"id": 1, "product_id": 1, "variant_group_id": 1, "description": "S"}])
-    store.bulk_insert("variant_inventory", [
-        {"id": 1, "product_id": 1, "item_number": "TEE-S", "gtin": "012345678912",
-         "inventory": 7, "variants": [{"id": 1, "product_id": 1, "variant_group_id": 1}]},
-        {"id": 2, "product_id": 1, "item_number": "DUP", "inventory": 1,
-         "variants": [{"id": 1, "product_id": 1, "variant_group_id": 1}]},
-    ])
-    store.bulk_insert("orders", [
-        {"id": 100001, "order_status_id": 1, "customer_id": 0,
-         "updated_at": "2024-05-01T10:00:00-05:00", "created_at": "2024-05-01T10:00:00-05:00"},
-        {"id": 100002, "order_status_id": 1, "customer_id": 0},
-    ])
-    store.bulk_insert("order_items", [
-        {"id": 11, "order_id": 100001, "product_id": 1, "item_number": "TEE", "item_name": "Tee",
-         "quantity": 2},
-        {"id": 12, "order_id": 100001, "product_id": 1, "item_number": "TEE-S",
-         "item_name": "Tee S", "quantity": 1},
-        {"id": 21, "order_id": 100002, "product_id": 1, "item_number": "TEE", "quantity": 1},
-    ])
+    store.bulk_insert(
+        "products",
+        [
+            {
+                "id": 1,
+                "item_number": "TEE",
+                "item_name": "Tee",
+                "product_status_id": 1,
+                "primary_category_id": 1,
+                "price": 10.0,
+                "quantity_on_hand": 5,
+                "gtin": "012345678905",
+                "created_at": "2024-01-01T10:00:00-06:00",
+                "updated_at": "2024-01-01T10:00:00-06:00",
+            },
+            {
+                "id": 2,
+                "item_number": "DUP",
+                "item_name": "Dup",
+                "product_status_id": 1,
+                "primary_category_id": 1,
+            },
+        ],
+    )
+    store.bulk_insert(
+        "product_variants", [{"id": 1, "product_id": 1, "variant_group_id": 1, "description": "S"}]
+    )
+    store.bulk_insert(
+        "variant_inventory",
+        [
+            {
+                "id": 1,
+                "product_id": 1,
+                "item_number": "TEE-S",
+                "gtin": "012345678912",
+                "inventory": 7,
+                "variants": [{"id": 1, "product_id": 1, "variant_group_id": 1}],
+            },
+            {
+                "id": 2,
+                "product_id": 1,
+                "item_number": "DUP",
+                "inventory": 1,
+                "variants": [{"id": 1, "product_id": 1, "variant_group_id": 1}],
+            },
+        ],
+    )
+    store.bulk_insert(
+        "orders",
+        [
+            {
+                "id": 100001,
+                "order_status_id": 1,
+                "customer_id": 0,
+                "updated_at": "2024-05-01T10:00:00-05:00",
+                "created_at": "2024-05-01T10:00:00-05:00",
+            },
+            {"id": 100002, "order_status_id": 1, "customer_id": 0},
+        ],
+    )
+    store.bulk_insert(
+        "order_items",
+        [
+            {
+                "id": 11,
+                "order_id": 100001,
+                "product_id": 1,
+                "item_number": "TEE",
+                "item_name": "Tee",
+                "quantity": 2,
+            },
+            {
+                "id": 12,
+                "order_id": 100001,
+                "product_id": 1,
+                "item_number": "TEE-S",
+                "item_name": "Tee S",
+                "quantity": 1,
+            },
+            {"id": 21, "order_id": 100002, "product_id": 1, "item_number": "TEE", "quantity": 1},
+        ],
+    )
 
 
 @pytest.fixture
@@ -79,9 +140,18 @@ def _envelope(resp, status: int) -> dict:
 
 # ---------------------------------------------------------------- generic CRUD
 def test_post_creates_201_with_full_resource(http):
-    resp = http("POST", "/products", json={"item_name": "Cap", "item_number": "CAP",
-                                             "product_status_id": 1, "primary_category_id": 1,
-                                             "price": 9.99, "is_hidden": 1})
+    resp = http(
+        "POST",
+        "/products",
+        json={
+            "item_name": "Cap",
+            "item_number": "CAP",
+            "product_status_id": 1,
+            "primary_category_id": 1,
+            "price": 9.99,
+            "is_hidden": 1,
+        },
+    )
     assert resp.status_code == 201
     body = resp.json()
     assert body["id"] == 3
@@ -145,8 +215,11 @@ def test_missing_required_field_is_400(http):
     assert "product_status_id" in body["details"]
     assert "primary_category_id" in body["details"]
     # the spec's bogus required fields are not required
-    ok = http("POST", "/products", json={"item_name": "x", "product_status_id": 1,
-                                          "primary_category_id": 1})
+    ok = http(
+        "POST",
+        "/products",
+        json={"item_name": "x", "product_status_id": 1, "primary_category_id": 1},
+    )
     assert ok.status_code == 201
     _envelope(http("POST", "/product_pictures", json={"product_id": 1}), 400)
     _envelope(http("POST", "/categories", json={"short_description": "x"}), 400)
@@ -156,16 +229,19 @@ def test_missing_required_field_is_400(http):
 _P = {"item_name": "x", "product_status_id": 1, "primary_category_id": 1}
 
 
-@pytest.mark.parametrize(("path", "body", "field"), [
-    ("/products", {**_P, "primary_category_id": 77}, "primary_category_id"),
-    ("/products", {**_P, "product_status_id": "1"}, "product_status_id"),
-    ("/products", {**_P, "is_hidden": True}, "is_hidden"),  # 0/1 flags are integers
-    ("/products", {**_P, "price": "9.99"}, "price"),
-    ("/products", {**_P, "eta_date": "soon"}, "eta_date"),
-    ("/product_variants", {"product_id": 404, "variant_group_id": 1}, "product_id"),
-    ("/product_pricing", {"product_id": 1, "variant_inventory_id": 99}, "variant_inventory_id"),
-    ("/variant_inventory", {"product_id": 1, "variants": [{"id": 99}]}, "variants"),
-])
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/products", {**_P, "primary_category_id": 77}, "primary_category_id"),
+        ("/products", {**_P, "product_status_id": "1"}, "product_status_id"),
+        ("/products", {**_P, "is_hidden": True}, "is_hidden"),  # 0/1 flags are integers
+        ("/products", {**_P, "price": "9.99"}, "price"),
+        ("/products", {**_P, "eta_date": "soon"}, "eta_date"),
+        ("/product_variants", {"product_id": 404, "variant_group_id": 1}, "product_id"),
+        ("/product_pricing", {"product_id": 1, "variant_inventory_id": 99}, "variant_inventory_id"),
+        ("/variant_inventory", {"product_id": 1, "variants": [{"id": 99}]}, "variants"),
+    ],
+)
 def test_invalid_value_is_409_naming_the_field(http, path, body, field):
     details = _envelope(http("POST", path, json=body), 409)["details"]
     assert field in details
@@ -176,15 +252,25 @@ def test_invalid_json_is_400(http):
     _envelope(resp, 400)
 
 
-@pytest.mark.parametrize(("method", "path", "kwargs"), [
-    ("POST", "/categories", {"data": '{"name": "A"}', "headers": {"Content-Type": "text/plain"}}),
-    ("POST", "/categories", {"data": {"name": "A"}}),  # form-encoded
-    ("POST", "/categories", {"data": b'{"name": "A"}'}),  # no Content-Type at all
-    ("POST", "/categories", {"files": [("json", (None, '{"name": "A"}', "application/json"))]}),
-    ("PUT", "/categories/1", {"data": '{"name": "A"}',
-                              "headers": {"Content-Type": "application/xml"}}),
-    ("POST", "/inventory/set", {"data": "product_id=1&quantity=3"}),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    [
+        (
+            "POST",
+            "/categories",
+            {"data": '{"name": "A"}', "headers": {"Content-Type": "text/plain"}},
+        ),
+        ("POST", "/categories", {"data": {"name": "A"}}),  # form-encoded
+        ("POST", "/categories", {"data": b'{"name": "A"}'}),  # no Content-Type at all
+        ("POST", "/categories", {"files": [("json", (None, '{"name": "A"}', "application/json"))]}),
+        (
+            "PUT",
+            "/categories/1",
+            {"data": '{"name": "A"}', "headers": {"Content-Type": "application/xml"}},
+        ),
+        ("POST", "/inventory/set", {"data": "product_id=1&quantity=3"}),
+    ],
+)
 def test_non_json_body_is_400(http, method, path, kwargs):
     body = _envelope(http(method, path, **kwargs), 400)
     assert "JSON" in body["details"]
@@ -193,19 +279,28 @@ def test_non_json_body_is_400(http, method, path, kwargs):
     assert http("GET", "/products/1").json()["quantity_on_hand"] == 5
 
 
-@pytest.mark.parametrize("path", ["/categories", "/categories/rebuild_tree", "/orders/100001",
-                                  "/inventory/settings"])
+@pytest.mark.parametrize(
+    "path", ["/categories", "/categories/rebuild_tree", "/orders/100001", "/inventory/settings"]
+)
 def test_malformed_json_is_400_on_every_write_route(http, path):
     method = "PUT" if path in ("/orders/100001", "/inventory/settings") else "POST"
-    resp = http(method, path, data=b'{"name": "A",}',
-                headers={"Content-Type": "application/json; charset=utf-8"})
+    resp = http(
+        method,
+        path,
+        data=b'{"name": "A",}',
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
     assert "not valid JSON" in _envelope(resp, 400)["details"]
     assert http("GET", "/categories/3").json()["lookup_path"] is None  # no rebuild happened
 
 
 def test_json_content_type_with_charset_is_accepted(http):
-    resp = http("POST", "/categories", data='{"name": "Caf\u00e9"}'.encode(),
-                headers={"Content-Type": "application/json; charset=utf-8"})
+    resp = http(
+        "POST",
+        "/categories",
+        data='{"name": "Caf\u00e9"}'.encode(),
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
     assert resp.status_code == 201
     assert resp.json()["name"] == "Caf\u00e9"
 
@@ -216,9 +311,16 @@ def test_written_datetimes_come_back_store_local(http):
 
 
 def test_variant_inventory_create_with_variants(http):
-    resp = http("POST", "/variant_inventory", json={
-        "product_id": 1, "item_number": "TEE-M", "inventory": 3,
-        "variants": [{"id": 1, "product_id": 1, "variant_group_id": 1}]})
+    resp = http(
+        "POST",
+        "/variant_inventory",
+        json={
+            "product_id": 1,
+            "item_number": "TEE-M",
+            "inventory": 3,
+            "variants": [{"id": 1, "product_id": 1, "variant_group_id": 1}],
+        },
+    )
     assert resp.status_code == 201
     vid = resp.json()["id"]
     got = http("GET", f"/variant_inventory/{vid}", params={"expand": "variants"}).json()
@@ -249,24 +351,44 @@ def test_order_status_route_errors(http):
 
 # -------------------------------------------------------------------- shipments
 def test_shipment_upsert_by_shipment_name(http):
-    body = {"order_id": 100001, "shipment_name": "A1", "tracking_numbers": "1Z1",
-            "shipping_provider_name": "UPS", "items": [{"id": 11, "quantity_shipped": 2}]}
+    body = {
+        "order_id": 100001,
+        "shipment_name": "A1",
+        "tracking_numbers": "1Z1",
+        "shipping_provider_name": "UPS",
+        "items": [{"id": 11, "quantity_shipped": 2}],
+    }
     first = http("POST", "/order_shipments", json=body)
     assert first.status_code == 201
     sid = first.json()["id"]
-    again = http("POST", "/order_shipments", json={**body, "tracking_numbers": "1Z2",
-                                                   "items": [{"id": 12, "quantity_shipped": 1}]})
+    again = http(
+        "POST",
+        "/order_shipments",
+        json={**body, "tracking_numbers": "1Z2", "items": [{"id": 12, "quantity_shipped": 1}]},
+    )
     assert again.status_code == 200
     assert again.json()["id"] == sid
     assert again.json()["tracking_numbers"] == "1Z2"
     items = http("GET", f"/order_shipments/{sid}/items").json()["items"]
     assert items == [
         {"id": 11, "product_id": 1, "item_name": "Tee", "item_nr": "TEE", "quantity_shipped": 2},
-        {"id": 12, "product_id": 1, "item_name": "Tee S", "item_nr": "TEE-S",
-         "quantity_shipped": 1},
+        {
+            "id": 12,
+            "product_id": 1,
+            "item_name": "Tee S",
+            "item_nr": "TEE-S",
+            "quantity_shipped": 1,
+        },
     ]
-    other = http("POST", "/order_shipments", json={"order_id": 100002, "shipment_name": "A1",
-                                                   "items": [{"id": 21, "quantity_shipped": 1}]})
+    other = http(
+        "POST",
+        "/order_shipments",
+        json={
+            "order_id": 100002,
+            "shipment_name": "A1",
+            "items": [{"id": 21, "quantity_shipped": 1}],
+        },
+    )
     assert other.status_code == 201
     assert other.json()["id"] != sid
     named = http("GET", "/order_shipments", params={"shipment_name": "A1"}).json()
@@ -282,8 +404,7 @@ def test_shipment_upsert_by_id_and_unknown_id(http):
 
 
 def test_shipment_item_from_another_order_is_409(http):
-    body = {"order_id": 100001, "shipment_name": "B", "items": [{"id": 21,
-                                                                 "quantity_shipped": 1}]}
+    body = {"order_id": 100001, "shipment_name": "B", "items": [{"id": 21, "quantity_shipped": 1}]}
     assert "items" in _envelope(http("POST", "/order_shipments", json=body), 409)["details"]
     negative = {"order_id": 100001, "items": [{"id": 11, "quantity_shipped": -1}]}
     _envelope(http("POST", "/order_shipments", json=negative), 409)
@@ -291,28 +412,45 @@ def test_shipment_item_from_another_order_is_409(http):
 
 
 def test_order_expand_shipments_carries_items(http):
-    http("POST", "/order_shipments", json={"order_id": 100001, "shipment_name": "1",
-                                           "items": [{"id": 11, "quantity_shipped": 1}]})
+    http(
+        "POST",
+        "/order_shipments",
+        json={
+            "order_id": 100001,
+            "shipment_name": "1",
+            "items": [{"id": 11, "quantity_shipped": 1}],
+        },
+    )
     order = http("GET", "/orders/100001", params={"expand": "shipments"}).json()
     assert order["shipments"][0]["items"][0]["item_nr"] == "TEE"
 
 
 def _shipped_order(http) -> None:
-    made = http("POST", "/order_shipments", json={"order_id": 100001, "shipment_name": "1",
-                                                  "items": [{"id": 11, "quantity_shipped": 1}]})
+    made = http(
+        "POST",
+        "/order_shipments",
+        json={
+            "order_id": 100001,
+            "shipment_name": "1",
+            "items": [{"id": 11, "quantity_shipped": 1}],
+        },
+    )
     assert made.status_code == 201
 
 
-@pytest.mark.parametrize("sandbox_config",
-                         [SandboxConfig(shipment_items_in_order_expand=False)])
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(shipment_items_in_order_expand=False)])
 def test_order_shipments_can_come_without_items(http):
     _shipped_order(http)
     listed = http("GET", "/orders", params={"expand": "shipments", "id": 100001}).json()
     one = http("GET", "/orders/100001", params={"expand": "shipments"}).json()
     nested = http("GET", "/orders/100001/shipments").json()["shipments"]
     filled = http("GET", "/orders/100001/filled").json()
-    for shipments in (listed["orders"][0]["shipments"], one["shipments"], nested,
-                      filled["shipments"]):
+    for shipments in (
+        listed["orders"][0]["shipments"],
+        one["shipments"],
+        nested,
+        filled["shipments"],
+    ):
         assert len(shipments) == 1
         assert shipments[0]["shipment_name"] == "1"
         assert "items" not in shipments[0]
@@ -332,19 +470,28 @@ def test_order_shipments_carry_items_by_default(http):
 
 
 # -------------------------------------------------------------------- inventory
-@pytest.mark.parametrize(("params", "expected"), [
-    ({"product_id": 1}, {"product_id": 1, "variant_inventory_id": None, "quantity": 5}),
-    ({"variant_inventory_id": 1}, {"product_id": 1, "variant_inventory_id": 1, "quantity": 7}),
-    ({"item_number": "TEE-S"}, {"variant_inventory_id": 1, "item_name": "Tee", "quantity": 7}),
-    ({"gtin": "012345678905"}, {"product_id": 1, "item_number": "TEE", "quantity": 5}),
-    ({"item_name": "Tee"}, {"product_id": 1, "gtin": "012345678905", "quantity": 5}),
-])
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"product_id": 1}, {"product_id": 1, "variant_inventory_id": None, "quantity": 5}),
+        ({"variant_inventory_id": 1}, {"product_id": 1, "variant_inventory_id": 1, "quantity": 7}),
+        ({"item_number": "TEE-S"}, {"variant_inventory_id": 1, "item_name": "Tee", "quantity": 7}),
+        ({"gtin": "012345678905"}, {"product_id": 1, "item_number": "TEE", "quantity": 5}),
+        ({"item_name": "Tee"}, {"product_id": 1, "gtin": "012345678905", "quantity": 5}),
+    ],
+)
 def test_inventory_get_by_each_identifier(http, params, expected):
     resp = http("GET", "/inventory", params=params)
     assert resp.status_code == 200, resp.text
     body = resp.json()
-    assert set(body) == {"product_id", "variant_inventory_id", "item_number", "item_name",
-                         "gtin", "quantity"}
+    assert set(body) == {
+        "product_id",
+        "variant_inventory_id",
+        "item_number",
+        "item_name",
+        "gtin",
+        "quantity",
+    }
     assert expected.items() <= body.items()
 
 
@@ -359,13 +506,23 @@ def test_inventory_set_add_remove(http):
     r = http("POST", "/inventory/set", json={"variant_inventory_id": 1, "quantity": 10})
     assert r.status_code == 200
     assert r.json()["quantity"] == 10
-    assert http("POST", "/inventory/add", json={"item_number": "TEE-S",
-                                                "quantity": 5}).json()["quantity"] == 15
-    assert http("POST", "/inventory/remove", json={"variant_inventory_id": 1,
-                                                   "quantity": 3}).json()["quantity"] == 12
+    assert (
+        http("POST", "/inventory/add", json={"item_number": "TEE-S", "quantity": 5}).json()[
+            "quantity"
+        ]
+        == 15
+    )
+    assert (
+        http("POST", "/inventory/remove", json={"variant_inventory_id": 1, "quantity": 3}).json()[
+            "quantity"
+        ]
+        == 12
+    )
     assert http("GET", "/variant_inventory/1").json()["inventory"] == 12
-    assert http("POST", "/inventory/set", json={"product_id": 1,
-                                                "quantity": 0}).json()["quantity"] == 0
+    assert (
+        http("POST", "/inventory/set", json={"product_id": 1, "quantity": 0}).json()["quantity"]
+        == 0
+    )
     assert http("GET", "/products/1").json()["quantity_on_hand"] == 0
     _envelope(http("POST", "/inventory/set", json={"product_id": 1}), 400)
     _envelope(http("POST", "/inventory/set", json={"product_id": 1, "quantity": -1}), 409)
@@ -374,19 +531,30 @@ def test_inventory_set_add_remove(http):
 # --------------------------------------------------------- upload, rebuild_tree
 def test_upload_multipart_204_then_picture_references_it(http):
     files = [
-        ("json", (None, json.dumps({"destination": "/shared/images/x.jpg", "overwrite": True}),
-                  "application/json")),
+        (
+            "json",
+            (
+                None,
+                json.dumps({"destination": "/shared/images/x.jpg", "overwrite": True}),
+                "application/json",
+            ),
+        ),
         ("file", ("x.jpg", b"\xff\xd8\xffJPEG", "image/jpeg")),
     ]
     resp = http("POST", "/upload", files=files)
     assert resp.status_code == 204
     assert resp.content == b""
     assert http.server.store.get_upload("/shared/images/x.jpg")[0] == b"\xff\xd8\xffJPEG"
-    pic = http("POST", "/product_pictures", json={"product_id": 1, "is_primary": True,
-                                                  "image_file": "/shared/images/x.jpg"})
+    pic = http(
+        "POST",
+        "/product_pictures",
+        json={"product_id": 1, "is_primary": True, "image_file": "/shared/images/x.jpg"},
+    )
     assert pic.status_code == 201
-    no_overwrite = [("json", (None, json.dumps({"destination": "/shared/images/x.jpg"}),
-                              "application/json")), files[1]]
+    no_overwrite = [
+        ("json", (None, json.dumps({"destination": "/shared/images/x.jpg"}), "application/json")),
+        files[1],
+    ]
     _envelope(http("POST", "/upload", files=no_overwrite), 409)
 
 
@@ -394,15 +562,19 @@ def test_upload_base64_part(http):
     boundary = "XyZ"
     payload = base64.b64encode(b"PNGDATA").decode()
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"meta\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="meta"\r\n'
         "Content-Type: application/json\r\n\r\n"
         '{"destination": "/images/p.png", "overwrite": true}\r\n'
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.png\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.png"\r\n'
         "Content-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\n"
         f"{payload}\r\n--{boundary}--\r\n"
     )
-    resp = http("POST", "/upload", data=body.encode(),
-                headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    resp = http(
+        "POST",
+        "/upload",
+        data=body.encode(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
     assert resp.status_code == 204
     assert http.server.store.get_upload("/images/p.png") == (b"PNGDATA", "image/png")
 
@@ -413,43 +585,69 @@ def test_upload_without_destination_is_400(http):
 
 
 def test_picture_with_external_url(http):
-    resp = http("POST", "/product_pictures", json={
-        "product_id": 1, "image_file": "https://cdn.example.com/a.jpg",
-        "download_external_image": True})
+    resp = http(
+        "POST",
+        "/product_pictures",
+        json={
+            "product_id": 1,
+            "image_file": "https://cdn.example.com/a.jpg",
+            "download_external_image": True,
+        },
+    )
     assert resp.status_code == 201
     assert resp.json()["download_external_image"] is True
 
 
 def test_external_image_is_kept_by_default(http):
-    resp = http("POST", "/product_pictures", json={
-        "product_id": 1, "image_file": "https://cdn.example.com/p/a.jpg?v=2",
-        "download_external_image": True})
+    resp = http(
+        "POST",
+        "/product_pictures",
+        json={
+            "product_id": 1,
+            "image_file": "https://cdn.example.com/p/a.jpg?v=2",
+            "download_external_image": True,
+        },
+    )
     assert resp.json()["image_file"] == "https://cdn.example.com/p/a.jpg?v=2"
 
 
 @pytest.mark.parametrize("sandbox_config", [SandboxConfig(external_images="rewrite")])
 def test_external_image_rewritten_to_a_local_path_when_downloaded(http):
-    made = http("POST", "/product_pictures", json={
-        "product_id": 1, "image_file": "https://cdn.example.com/p/a%20b.jpg?v=2",
-        "download_external_image": True})
+    made = http(
+        "POST",
+        "/product_pictures",
+        json={
+            "product_id": 1,
+            "image_file": "https://cdn.example.com/p/a%20b.jpg?v=2",
+            "download_external_image": True,
+        },
+    )
     assert made.status_code == 201
     assert made.json()["image_file"] == "/shared/images/a b.jpg"
     pid = made.json()["id"]
-    assert http("GET", f"/product_pictures/{pid}").json()["image_file"] == \
-        "/shared/images/a b.jpg"
-    kept = http("POST", "/product_pictures", json={
-        "product_id": 1, "image_file": "http://cdn.example.com/c.png"})
+    assert http("GET", f"/product_pictures/{pid}").json()["image_file"] == "/shared/images/a b.jpg"
+    kept = http(
+        "POST",
+        "/product_pictures",
+        json={"product_id": 1, "image_file": "http://cdn.example.com/c.png"},
+    )
     assert kept.json()["image_file"] == "http://cdn.example.com/c.png"  # not downloaded
-    local = http("POST", "/product_pictures", json={
-        "product_id": 1, "image_file": "/images/d.png", "download_external_image": True})
+    local = http(
+        "POST",
+        "/product_pictures",
+        json={"product_id": 1, "image_file": "/images/d.png", "download_external_image": True},
+    )
     assert local.json()["image_file"] == "/images/d.png"
     # PUT: the stored download flag applies to a new absolute URL.
-    moved = http("PUT", f"/product_pictures/{pid}",
-                 json={"image_file": "HTTPS://other.example.com/e.webp"})
+    moved = http(
+        "PUT", f"/product_pictures/{pid}", json={"image_file": "HTTPS://other.example.com/e.webp"}
+    )
     assert moved.json()["image_file"] == "/shared/images/e.webp"
-    off = http("PUT", f"/product_pictures/{kept.json()['id']}",
-               json={"image_file": "https://cdn.example.com/f.png",
-                     "download_external_image": True})
+    off = http(
+        "PUT",
+        f"/product_pictures/{kept.json()['id']}",
+        json={"image_file": "https://cdn.example.com/f.png", "download_external_image": True},
+    )
     assert off.json()["image_file"] == "/shared/images/f.png"
 
 
@@ -460,8 +658,12 @@ def test_rebuild_tree_recomputes_lookup_path(http):
     assert http("GET", "/categories/3").json()["lookup_path"] == "Clothes > Shirts > Tees"
     http("PUT", "/categories/2", json={"name": "Tops"})
     http("POST", "/categories/rebuild_tree")
-    assert http("GET", "/categories", params={"lookup_path": "Clothes > Tops > Tees"}).json()[
-        "total_count"] == 1
+    assert (
+        http("GET", "/categories", params={"lookup_path": "Clothes > Tops > Tees"}).json()[
+            "total_count"
+        ]
+        == 1
+    )
 
 
 def test_method_not_allowed_is_405_envelope(http):
@@ -471,9 +673,12 @@ def test_method_not_allowed_is_405_envelope(http):
 def test_import_many_creates_updates_by_sku_and_reports_errors(http):
     lines = [
         {"lookup_by_sku": True, "product": {"item_number": "TEE", "price": 15.0}},
-        {"look_by_sku": True, "product": {"item_number": "NEW", "item_name": "New",
-                                          "product_status_id": 1},
-         "category": {"name": "Imported"}, "manufacturer": {"name": "Brand"}},
+        {
+            "look_by_sku": True,
+            "product": {"item_number": "NEW", "item_name": "New", "product_status_id": 1},
+            "category": {"name": "Imported"},
+            "manufacturer": {"name": "Brand"},
+        },
         {"product": {"item_name": "Broken", "product_status_id": 1}},
     ]
     resp = http("POST", "/products/importMany", json=lines)
@@ -481,7 +686,10 @@ def test_import_many_creates_updates_by_sku_and_reports_errors(http):
     body = resp.json()
     assert body["total_errors"] == 1
     assert [(r["line_item"], r["status_code"]) for r in body["results"]] == [
-        (1, 200), (2, 201), (3, 400)]
+        (1, 200),
+        (2, 201),
+        (3, 400),
+    ]
     assert body["results"][0]["entity_id"] == 1
     assert http("GET", "/products/1").json()["price"] == 15.0
     made = http("GET", f"/products/{body['results'][1]['entity_id']}").json()

@@ -29,8 +29,10 @@ if t.TYPE_CHECKING:
     import requests
 
 SCHEMAS = SchemaDirectory(schemas)
-ADDRESS_KEYS = (("order_billing_address_id", "billing_address"),
-                ("order_shipping_address_id", "shipping_address"))
+ADDRESS_KEYS = (
+    ("order_billing_address_id", "billing_address"),
+    ("order_shipping_address_id", "shipping_address"),
+)
 #: Largest ``count`` asked of the small order_addresses rows (field evidence, API-NOTES §13).
 ADDRESS_PAGE_MAX = 1000
 
@@ -100,12 +102,14 @@ class OrdersStream(WindowedStream):
 
     def attach_addresses(self, page: list[dict[str, t.Any]]) -> None:
         """Read the page's addresses in the fewest calls and attach them to each order."""
-        ids = sorted({
-            int(record[key])
-            for record in page
-            for key, _ in ADDRESS_KEYS
-            if isinstance(record.get(key), int) and record[key] > 0
-        })
+        ids = sorted(
+            {
+                int(record[key])
+                for record in page
+                for key, _ in ADDRESS_KEYS
+                if isinstance(record.get(key), int) and record[key] > 0
+            }
+        )
         found = self.read_addresses(ids) if ids else {}
         for record in page:
             for key, target in ADDRESS_KEYS:
@@ -143,17 +147,25 @@ class OrdersStream(WindowedStream):
         plan, _ = self.address_plan(ids)
         rows: list[dict[str, t.Any]] = []
         if plan == "range":
-            rows.extend(self.iter_list("/order_addresses", [
-                ("count", ADDRESS_PAGE_MAX),
-                ("sort", "id"),
-                ("id", f"gte:{ids[0]}+AND+lte:{ids[-1]}"),
-            ]))
+            rows.extend(
+                self.iter_list(
+                    "/order_addresses",
+                    [
+                        ("count", ADDRESS_PAGE_MAX),
+                        ("sort", "id"),
+                        ("id", f"gte:{ids[0]}+AND+lte:{ids[-1]}"),
+                    ],
+                )
+            )
         else:
             for chunk in self.select_many_chunks(ids):
-                payload = self.fetch_json("/order_addresses/select_many", [
-                    ("count", len(ids)),
-                    ("ids", ",".join(str(i) for i in chunk)),
-                ])
+                payload = self.fetch_json(
+                    "/order_addresses/select_many",
+                    [
+                        ("count", len(ids)),
+                        ("ids", ",".join(str(i) for i in chunk)),
+                    ],
+                )
                 rows.extend(records_from_page(payload))
         plan_dt = self._address_plan_dt
         out: dict[int, dict[str, t.Any]] = {}

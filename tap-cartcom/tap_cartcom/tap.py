@@ -9,6 +9,7 @@ from functools import cached_property
 import requests
 from cartcom_client import ConfigurationError, ConnectionSettings, connection_properties
 from cartcom_client.quirks import format_filter_datetime
+from cartcom_client.sdk import SecretSafeConfigValidation
 from cartcom_client.session import PacedAdapter, mount_pacing
 from singer_sdk import Tap
 from singer_sdk import typing as th
@@ -23,7 +24,7 @@ DEFAULT_PAGE_SIZE = 250
 DEFAULT_LOOKBACK_DAYS = 3
 
 
-class TapCartcom(Tap):
+class TapCartcom(SecretSafeConfigValidation, Tap):
     """Cart.com orders and catalog, incremental, paced to the store's call window."""
 
     name = "tap-cartcom"

@@ -11,6 +11,7 @@ from cartcom_client import (
     ConnectionSettings,
     connection_properties,
 )
+from cartcom_client.sdk import SecretSafeConfigValidation
 from singer_sdk import typing as th
 from singer_sdk.target_base import Target
 
@@ -34,7 +35,7 @@ class FailedRecordsError(Exception):
     """Some records failed; raised after every record was processed and state was written."""
 
 
-class TargetCartcom(Target):
+class TargetCartcom(SecretSafeConfigValidation, Target):
     """Writes listings, shipments and acknowledgements to a Cart.com store."""
 
     name = "target-cartcom"

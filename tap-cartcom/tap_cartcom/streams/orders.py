@@ -12,7 +12,7 @@ from functools import cached_property
 from urllib.parse import urlsplit
 
 from cartcom_client.quirks import format_filter_datetime, records_from_page
-from cartcom_client.settings import MAX_URL_LENGTH
+from cartcom_client.urls import chunks_for_url
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from tap_cartcom import schemas
@@ -118,21 +118,15 @@ class OrdersStream(WindowedStream):
 
     def select_many_chunks(self, ids: list[int]) -> list[list[int]]:
         """Split ``ids`` so each ``select_many`` URL (path and query) fits 2,048 characters."""
-        prefix = len(urlsplit(self.url_base).path) + len("/order_addresses/select_many?")
-        chunks: list[list[int]] = []
-        current: list[int] = []
-        length = prefix + len(f"count={len(ids)}&ids=")
-        for address_id in ids:
-            extra = len(str(address_id)) + (1 if current else 0)
-            if current and length + extra > MAX_URL_LENGTH:
-                chunks.append(current)
-                current, length = [], prefix + len(f"count={len(ids)}&ids=")
-                extra = len(str(address_id))
-            current.append(address_id)
-            length += extra
-        if current:
-            chunks.append(current)
-        return chunks
+        fixed = (
+            len(urlsplit(self.url_base).path)
+            + len("/order_addresses/select_many?")
+            + len(f"count={len(ids)}&ids=")
+        )
+        return [
+            [int(i) for i in chunk]
+            for chunk in chunks_for_url((str(i) for i in ids), fixed, len(","))
+        ]
 
     def address_plan(self, ids: list[int]) -> tuple[str, int]:
         """Pick ``select_many`` (URL-sized chunks) or an id-range list read: fewer calls wins."""

@@ -122,11 +122,14 @@ def _check_path_query(path: str, query: str, setting: str) -> None:
         raise UnsafeURLError(msg)
 
 
-def parse_url(text: object, setting: str = "api_url", *, check_path: bool = True) -> ApiURL:
+def parse_url(
+    text: object, setting: str = "api_url", *, check_path: bool = True, any_http: bool = False
+) -> ApiURL:
     """Parse an absolute URL under the rules above; ``UnsafeURLError`` names the broken rule.
 
     ``check_path=False`` checks only scheme and authority (for a prepared request's URL, whose
-    query ``requests`` has already encoded).
+    query ``requests`` has already encoded). ``any_http=True`` lifts the plain-http rule, for a
+    ``next_page`` link whose scheme and host are replaced by ours anyway.
     """
     text = _check_text(text, setting)
     scheme, sep, rest = text.partition("://")
@@ -166,7 +169,7 @@ def parse_url(text: object, setting: str = "api_url", *, check_path: bool = True
         msg = f"`{setting}` has no host."
         raise UnsafeURLError(msg)
     host = _check_host(host_text, setting)
-    if scheme == "http" and not is_loopback_host(host):
+    if scheme == "http" and not any_http and not is_loopback_host(host):
         msg = (
             f"`{setting}` uses plain http on a host that is not `localhost` or a loopback IP; "
             "Cart.com is HTTPS only and the access token must not travel in clear. Plain http "
@@ -238,7 +241,9 @@ def next_page_url(link: object, base: str) -> str:
         _check_path_query(parts.path, parts.query, "next_page")
         path, query = parts.path, parts.query
     elif "://" in text:
-        parsed = parse_url(text, "next_page") if text.lower().startswith("http") else None
+        parsed = (
+            parse_url(text, "next_page", any_http=True) if text.lower().startswith("http") else None
+        )
         if parsed is None:
             msg = "`next_page` must be an http(s) URL or an absolute path."
             raise UnsafeURLError(msg)

@@ -102,8 +102,7 @@ class SandboxApp:
         """Serve one request."""
         path = environ.get("PATH_INFO", "") or "/"
         if path == ADMIN or path.startswith(ADMIN + "/"):
-            request = Request(environ)
-            request.max_content_length = self.config.max_body_bytes
+            request = self._request(environ)
             try:
                 self._check_declared_size(request)
                 token = environ.get("HTTP_X_AC_AUTH_TOKEN")
@@ -125,17 +124,31 @@ class SandboxApp:
         if declared is not None and declared > self.config.max_body_bytes:
             raise ApiError(413, _too_large(declared, self.config.max_body_bytes))
 
+    def _request(self, environ: dict[str, Any]) -> Request:
+        """A request whose body reads stop one byte past ``max_body_bytes`` (chunked bodies)."""
+        request = Request(environ)
+        request.max_content_length = self.config.max_body_bytes + 1
+        return request
+
+    def _read_body(self, request: Request) -> None:
+        """Read (and cache) the body within ``max_body_bytes``; 413 past it. Only after auth."""
+        try:
+            data = request.get_data(cache=True)
+        except RequestEntityTooLarge:
+            data = None
+        if data is None or len(data) > self.config.max_body_bytes:
+            raise ApiError(413, _too_large(None, self.config.max_body_bytes))
+
     def _read_json(self, request: Request) -> Any:
         """The request's JSON body, read within ``max_body_bytes`` (only ever after auth)."""
-        try:
-            return _parse_json_quietly(request)
-        except RequestEntityTooLarge:
-            raise ApiError(413, _too_large(None, self.config.max_body_bytes)) from None
+        if (request.mimetype or "").startswith("multipart/"):
+            return None  # parsed by the upload route (form parsing honours the same limit)
+        self._read_body(request)
+        return _parse_json_quietly(request)
 
     def _api(self, environ: dict[str, Any], start_response: Any, path: str) -> Iterable[bytes]:
         arrived = time.time()
-        request = Request(environ)
-        request.max_content_length = self.config.max_body_bytes
+        request = self._request(environ)
         method = request.method.upper()
         query = environ.get("QUERY_STRING", "")
         token = environ.get("HTTP_X_AC_AUTH_TOKEN")
@@ -216,6 +229,9 @@ class SandboxApp:
                     body = payload
                     headers.update(self._cache_headers(now))
         except ApiError as err:
+            status, body = err.status, err.body()
+        except RequestEntityTooLarge:  # a multipart upload past the limit, seen while parsing
+            err = ApiError(413, _too_large(None, self.config.max_body_bytes))
             status, body = err.status, err.body()
         except Exception as err:  # the real API leaks server text in 500s, we keep it short
             status, body = 500, envelope(500, f"Sandbox error: {type(err).__name__}: {err}")
@@ -371,10 +387,8 @@ class SandboxApp:
     def _admin(self, request: Request, sub: str) -> tuple[int, Any]:
         method = request.method.upper()
         try:
-            try:
-                body = request.get_json(silent=True) if request.get_data() else None
-            except RequestEntityTooLarge:
-                raise ApiError(413, _too_large(None, self.config.max_body_bytes)) from None
+            self._read_body(request)
+            body = request.get_json(silent=True) if request.get_data() else None
             if sub in ("", "/", "/health"):
                 return 200, {"ok": True, "store": self.store.path}
             if sub == "/calls":

@@ -53,8 +53,7 @@ def connection_properties() -> list[th.Property]:
             title="API URL override",
             description=(
                 "Full API base URL, overriding `domain` (e.g. the sandbox's "
-                "http://127.0.0.1:8600/api/v1). Plain http is accepted only for `localhost` or a "
-                "literal loopback IP; user info, backslashes and odd ports are refused."
+                "http://127.0.0.1:8600/api/v1). Plain http is accepted only for loopback hosts."
             ),
         ),
         th.Property(

@@ -1,10 +1,13 @@
-"""Hostile data on the sandbox: unparseable datetimes are logged, by field and record, as null."""
+"""Hostile data on the sandbox: unparseable datetimes, hostile `next_page` links."""
 
 from __future__ import annotations
 
 import logging
 
+import pytest
 import tap_cartcom.client as tap_client
+from cartcom_client.urls import UnsafeURLError
+from cartcom_sandbox import app as sandbox_app
 from tap_test_support import run_tap
 
 
@@ -83,3 +86,24 @@ def test_normalise_names_nested_fields_and_truncates_long_values(caplog):
     (message,) = [r.getMessage() for r in caplog.records]
     assert "order_shipments record id=9, field `shipments[1].shipped_at`" in message
     assert len(message) < 200
+
+
+@pytest.mark.parametrize(
+    "link", ["@127.0.0.1:{port}/api/v1/orders?{query}", "//127.0.0.1:{port}/api/v1/orders?{query}"]
+)
+def test_hostile_next_page_stops_the_tap_without_a_call_elsewhere(sandbox, monkeypatch, link):
+    """A relative `next_page` that would leave the store fails the run; the window stays open."""
+    for number in range(3):
+        sandbox.store.insert("orders", {"order_number": f"N-{number}"})
+
+    def hostile(request, page):
+        query = request.environ.get("QUERY_STRING", "") + f"&page={page}"
+        return link.format(port=sandbox.port + 1, query=query)
+
+    monkeypatch.setattr(sandbox_app, "_page_url", hostile)
+    result = run_tap({**_config(sandbox), "page_size": 1}, streams=("orders",))
+    assert isinstance(result["error"], UnsafeURLError)
+    assert "`next_page`" in str(result["error"])
+    assert [c.path for c in sandbox.calls] == ["/api/v1/orders"]
+    bookmark = (result["state"] or {}).get("bookmarks", {}).get("orders", {})
+    assert "replication_key_value" not in bookmark

@@ -301,10 +301,6 @@ class CartcomStream(RESTStream):
             stop.set()
             worker.join(timeout=5)
 
-    def reroot(self, link: str) -> str:
-        """A ``next_page`` link checked and re-rooted on our base URL (``cartcom_client.urls``)."""
-        return next_page_url(link, self.url_base)
-
     # -- responses --------------------------------------------------------------------------
     def validate_response(self, response: requests.Response) -> None:
         """Classify the answer; keep the parsed body (a truncated body is retried, never parsed)."""
@@ -396,20 +392,21 @@ class CartcomStream(RESTStream):
         return getattr(response, _PAYLOAD, None)
 
     def iter_list(self, path: str, params: list[tuple[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
-        """Every record of a list read through ``fetch_json``, following ``next_page``."""
-        payload = self.fetch_json(path, params)
-        while payload:
-            yield from records_from_page(payload)
-            link = payload.get("next_page") if isinstance(payload, dict) else None
-            if not link:
-                return
-            prepared = self.build_prepared_request(
-                method="GET",
-                url=self.reroot(link),
-                headers=self.http_headers,
-            )
+        """Every record of an extra list read, paged by the stream's own ``NextPagePaginator``.
+
+        Same session, pacing, retries and ``validate_response`` as the stream's pages; the
+        paginator stops at the last page or a tolerated 404, and refuses a link seen twice.
+        """
+        query = encode_query(params)
+        url = f"{self.url_base}{path}?{query}" if query else f"{self.url_base}{path}"
+        paginator = self.get_new_paginator()
+        while not paginator.finished:
+            prepared = self.build_prepared_request(method="GET", url=url, headers=self.http_headers)
             response = sdk_private.send(self, prepared, None)
-            payload = getattr(response, _PAYLOAD, None)
+            yield from records_from_page(getattr(response, _PAYLOAD, None))
+            paginator.advance(response)
+            if not paginator.finished:
+                url = next_page_url(paginator.current_value.geturl(), self.url_base)
 
 
 class EmbeddedChildStream(CartcomStream):

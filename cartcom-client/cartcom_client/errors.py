@@ -68,7 +68,10 @@ class CartcomAPIError(Exception):
     @property
     def disposition(self) -> Disposition:
         """Retry, wait, stop the run, or fail only this record (see ``classify_status``)."""
-        return classify_status(self.status_code) if self.status_code else Disposition.RETRY
+        if self.status_code:
+            return classify_status(self.status_code)
+        # No answer at all: a dropped connection or a truncated body is worth retrying.
+        return Disposition.RETRY if isinstance(self, TransientAPIError) else Disposition.FATAL
 
     @classmethod
     def from_response(cls, response: requests.Response) -> CartcomAPIError:

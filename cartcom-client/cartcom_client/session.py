@@ -239,11 +239,13 @@ class CartcomSession:
         """Yield each page's whole answer (``total_count`` and all), following ``next_page``.
 
         A 404 past the last page, or on a filtered or counted first page (Cart.com's "no match",
-        API-NOTES §1.3), ends the read; a 404 on a bare first page is raised.
+        API-NOTES §1.3), ends the read; a 404 on a bare first page is raised. A link leading back
+        to a page already read raises ``CartcomAPIError`` instead of looping.
         """
         url: str | None = self.url(path)
         query: Mapping[str, Any] | None = params
         first = True
+        followed: set[str] = set()
         while url:
             try:
                 payload = self.request("GET", url, params=query)
@@ -257,6 +259,10 @@ class CartcomSession:
             if not link:
                 return
             url, query = next_page_url(link, self.base_url), None
+            if url in followed:  # as the SDK's paginators do: a loop would never end
+                msg = "next_page leads back to a page already read"
+                raise CartcomAPIError(0, msg, method="GET", path=_path(url))
+            followed.add(url)
 
     def iter_pages(
         self, path: str, params: Mapping[str, Any] | None = None

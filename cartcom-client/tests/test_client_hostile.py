@@ -12,7 +12,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from cartcom_client import CartcomAPIError, CartcomSession, ConfigurationError, ConnectionSettings
+from cartcom_client import (
+    CartcomAPIError,
+    CartcomSession,
+    ConfigurationError,
+    ConnectionSettings,
+    TransientAPIError,
+)
 from cartcom_client.errors import Disposition, classify_status
 from cartcom_client.urls import UnsafeURLError
 
@@ -193,3 +199,26 @@ def test_one_classification_of_error_statuses(status, disposition) -> None:
     """Retry, wait, stop, or fail only the record: decided in one place."""
     assert classify_status(status) is disposition
     assert CartcomAPIError(status, "x").disposition is disposition
+
+
+def test_no_answer_is_retried_only_when_transient() -> None:
+    """Status 0: a dropped connection is retried; anything else without a status stops."""
+    assert TransientAPIError(0, "connection failed").disposition is Disposition.RETRY
+    assert CartcomAPIError(0, "loop").disposition is Disposition.FATAL
+
+
+def test_a_next_page_loop_ends_with_an_error() -> None:
+    """A store repeating one link would page forever: the second visit is refused."""
+
+    def answer(handler: Any) -> tuple[int, dict[str, str], bytes]:
+        link = "/api/v1/orders?count=1&page=2"
+        return _json({"total_count": 9, "orders": [{"id": len(handler.seen)}], "next_page": link})
+
+    store = Host(answer)
+    try:
+        with pytest.raises(CartcomAPIError, match="already read") as caught:
+            list(_session(store.port).iter_records("/orders", {"count": 1}))
+        assert caught.value.disposition is Disposition.FATAL
+        assert len(store.seen) == 2
+    finally:
+        store.close()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlsplit
 
 import requests
-from cartcom_client import CartcomSession, NotFoundError
+from cartcom_client import CartcomSession, NotFoundError, query
 from cartcom_client.quirks import records_from_page
 
 from target_cartcom.listings.record import Listing, gtin_key, sku_key
@@ -63,9 +62,6 @@ VI_FIELDS = (
     "variant_inventory_image",
 )
 LOOKUP_COUNT = 1000
-_URL_SAFE = re.compile(r"^[A-Za-z0-9._~-]*$")
-_OPERATOR = re.compile(r"^(eq|not|like|startwith|gte|gt|lte|lt):", re.IGNORECASE)
-_CONNECTOR = re.compile(r" (AND|OR) ")
 
 
 def gtin_forms(code: str) -> list[str]:
@@ -237,14 +233,8 @@ class IndexBuilder:
         before = self.session.reads
         index = StoreIndex()
         terms = self._terms(listings, with_gtin="upc" in self.options.link_by)
-        forced_catalog = any(
-            needs_catalog(v)
-            for by_field in terms.values()
-            for values in by_field.values()
-            for v in values
-        )
         mode = self.options.index_mode
-        if mode == "catalog" or forced_catalog:
+        if mode == "catalog":
             self._read_catalog(index)
         elif mode == "lookup":
             self._lookups(index, terms)
@@ -270,7 +260,9 @@ class IndexBuilder:
         for path, key in (("/products", "products"), ("/variant_inventory", "vi")):
             base = self._lookup_base(path)
             room = self.options.max_url_length - self._url_length(path, base)
-            needed = sum(_encoded_len(_term(v)) + 4 for vs in terms[key].values() for v in vs)
+            needed = sum(
+                query.encoded_length(query.term(v)) + 4 for vs in terms[key].values() for v in vs
+            )
             if needed <= room:
                 total += len(self._chunks(path, terms[key], base))
             else:
@@ -398,21 +390,21 @@ class IndexBuilder:
         length = base_length
         for name, values in by_field.items():
             for value in values:
-                term = _term(value)
+                term = query.term(value)
                 if name in current:
-                    extra = 4 + _encoded_len(term)
+                    extra = 4 + query.encoded_length(term)
                 else:
                     opener = 0 if not current else len(quote_plus("OR "))
-                    extra = 2 + len(name) + opener + _encoded_len(term)
+                    extra = 2 + len(name) + opener + query.encoded_length(term)
                 full = self._row_cap is not None and terms_in(current) >= self._row_cap
                 if current and (length + extra > limit or full):
-                    chunks.append({**base, **_render(current)})
+                    chunks.append({**base, **query.fields_any(current)})
                     current, length = {}, base_length
-                    extra = 2 + len(name) + _encoded_len(term)
+                    extra = 2 + len(name) + query.encoded_length(term)
                 current.setdefault(name, []).append(term)
                 length += extra
         if current:
-            chunks.append({**base, **_render(current)})
+            chunks.append({**base, **query.fields_any(current)})
         return chunks
 
     def _lookup(self, index: StoreIndex, path: str, by_field: dict[str, list[str]]) -> None:
@@ -467,30 +459,6 @@ class IndexBuilder:
 def terms_in(chunk: dict[str, list[str]]) -> int:
     """How many OR-terms a chunk holds."""
     return sum(len(values) for values in chunk.values())
-
-
-def _encoded_len(text: str) -> int:
-    """Length of ``text`` once form-encoded into a query string."""
-    return len(text) if _URL_SAFE.match(text) else len(quote_plus(text))
-
-
-def _term(value: str) -> str:
-    """A filter term: ``eq:`` only when the value itself looks like an operator term."""
-    return f"eq:{value}" if _OPERATOR.match(value) else value
-
-
-def _render(terms: dict[str, list[str]]) -> dict[str, str]:
-    """``{field: "A OR B"}``; every field after the first starts with ``OR `` (§1.5)."""
-    out: dict[str, str] = {}
-    for i, (name, values) in enumerate(terms.items()):
-        joined = " OR ".join(values)
-        out[name] = joined if i == 0 else f"OR {joined}"
-    return out
-
-
-def needs_catalog(value: str) -> bool:
-    """A value the filter syntax cannot carry (it would split on `` OR ``/`` AND ``)."""
-    return bool(_CONNECTOR.search(value)) or value.startswith("OR ")
 
 
 def _chain(first: Iterable[Any], rest: Iterator[Any]) -> Iterator[Any]:

@@ -1,42 +1,31 @@
 """The listings sink: validate, index, link, then publish, sync and overwrite each listing.
 
-One result line per listing. A bad record (or a store error on one listing) fails that listing
-only; configuration and authentication errors stop the run.
+One result line per listing. Any error while handling one listing (a bad value, a store error on
+its write, a bug) fails that listing only, naming its field when known; only what no later
+listing could survive stops the run (``outcomes.is_fatal``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
-from cartcom_client import AuthenticationError, CartcomAPIError, ConfigurationError
-
-from target_cartcom.listings.context import Context, Outcome
+from target_cartcom.listings.context import Context
 from target_cartcom.listings.index import IndexBuilder, StoreIndex
 from target_cartcom.listings.link import Link, link_listing
 from target_cartcom.listings.overwrite import overwrite_listing
 from target_cartcom.listings.prices import row_needs_values
 from target_cartcom.listings.publish import add_variants, check_publishable, publish_listing
 from target_cartcom.listings.record import Listing, RecordError, parse_listing, sku_key
-from target_cartcom.listings.refs import Creator, References
+from target_cartcom.listings.refs import References
 from target_cartcom.listings.settings import ListingOptions
 from target_cartcom.listings.sync import sync_listing
+from target_cartcom.outcomes import Outcome, as_record_error, is_fatal
 from target_cartcom.plan import PlannedCall
 from target_cartcom.results import RecordResult
+from target_cartcom.run import ListingsRun
 from target_cartcom.sinks import CartcomSink
 
 STREAM = "listings"
-
-
-@dataclass
-class RunState:
-    """What one run remembers across batches: SKUs seen, items claimed, index, references."""
-
-    options: ListingOptions
-    seen: dict[str, str] = field(default_factory=dict)
-    claimed: dict[tuple[str, int], str] = field(default_factory=dict)
-    index: StoreIndex | None = None
-    refs: References | None = None
 
 
 class ListingsSink(CartcomSink):
@@ -50,76 +39,77 @@ class ListingsSink(CartcomSink):
         return
 
     @property
-    def run(self) -> RunState:
-        """State kept for the whole run (a new sink after a schema change shares it)."""
-        state = getattr(self.cartcom, "_listings_run", None)
-        if state is None:
-            state = RunState(ListingOptions.from_config(self.config))
-            self.cartcom._listings_run = state
-        return state
+    def listings(self) -> ListingsRun:
+        """The listings part of the run (a new sink after a schema change shares it)."""
+        return self.run.listings
 
     @property
     def options(self) -> ListingOptions:
         """The listings settings."""
-        return self.run.options
-
-    def _references(self) -> References:
-        run = self.run
-        if run.refs is None:
-            target = self.cartcom
-            run.refs = References(
-                target.session,
-                Creator(target.session, target.writer),
-                status=self.options.product_status,
-                page_size=self.options.page_size,
-                max_url_length=self.options.max_url_length,
-            )
-        return run.refs
+        return self.listings.options
 
     # -- the batch ----------------------------------------------------------------------------
     def apply_batch(self, records: list[dict[str, Any]]) -> None:
         """Apply one batch of listings; one result per record, in input order."""
-        options = self.options
         results: list[RecordResult | None] = [None] * len(records)
         valid: list[tuple[int, Listing]] = []
         for pos, record in enumerate(records):
             try:
                 listing = parse_listing(record)
                 self._check_duplicates(listing)
-            except RecordError as err:
-                key = record.get("sku") if isinstance(record, dict) else None
-                results[pos] = _failed(key, "validate", err)
+            except Exception as exc:
+                if is_fatal(exc):
+                    raise
+                results[pos] = _failed(_key_of(record), "validate", as_record_error(exc))
                 continue
             valid.append((pos, listing))
         if valid:
-            target = self.cartcom
-            refs = self._references()
-            builder = IndexBuilder(target.session, options)
-            index = builder.build([listing for _, listing in valid], reuse=self.run.index)
-            if index.complete:
-                self.run.index = index
-            ctx = Context(target.session, target.writer, refs.creator, refs, index, options)
-            links: dict[int, Link] = {}
-            for pos, listing in valid:
-                try:
-                    links[pos] = self._link(listing, index)
-                except RecordError as err:
-                    results[pos] = _failed(listing.sku, "link", err)
-            linked = [(listing, links[pos]) for pos, listing in valid if pos in links]
-            self._load_option_values(builder, index, linked)
-            self._prepare_references(refs, linked)
-            for pos, listing in valid:
-                if pos in links:
-                    results[pos] = self._apply(ctx, listing, links[pos])
+            try:
+                self._apply_valid(valid, results)
+            except Exception as exc:
+                # A read the whole batch needed failed (a 5xx that outlasted the retries):
+                # every listing not done yet fails with it; the next batch tries again.
+                if is_fatal(exc):
+                    raise
+                for pos, listing in valid:
+                    if results[pos] is None:
+                        results[pos] = _failed(listing.sku, "link", as_record_error(exc))
         for result in results:
             if result is not None:
-                self.cartcom.results.add(result)
+                self.run.report(result)
+
+    def _apply_valid(
+        self, valid: list[tuple[int, Listing]], results: list[RecordResult | None]
+    ) -> None:
+        """Index the store for the batch, link every listing, then apply each one."""
+        options = self.options
+        run = self.run
+        refs = self.listings.refs
+        builder = IndexBuilder(run.session, options)
+        index = builder.build([listing for _, listing in valid], reuse=self.listings.index)
+        if index.complete:
+            self.listings.index = index
+        ctx = Context(run.session, run.writer, refs.creator, refs, index, options)
+        links: dict[int, Link] = {}
+        for pos, listing in valid:
+            try:
+                links[pos] = self._link(listing, index)
+            except Exception as exc:
+                if is_fatal(exc):
+                    raise
+                results[pos] = _failed(listing.sku, "link", as_record_error(exc))
+        linked = [(listing, links[pos]) for pos, listing in valid if pos in links]
+        self._load_option_values(builder, index, linked)
+        self._prepare_references(refs, linked)
+        for pos, listing in valid:
+            if pos in links:
+                results[pos] = self._apply(ctx, listing, links[pos])
 
     def _check_duplicates(self, listing: Listing) -> None:
         """The same SKU twice in one input: the later listing fails, the first one stands."""
         fields = [("sku", listing.sku)] + [(f"{v.where}.sku", v.sku) for v in listing.variants]
         for field_name, sku in fields:
-            first = self.run.seen.get(sku_key(sku))
+            first = self.listings.seen.get(sku_key(sku))
             if first is not None:
                 msg = (
                     f"{sku!r} already came earlier in this input ({first}); "
@@ -127,7 +117,7 @@ class ListingsSink(CartcomSink):
                 )
                 raise RecordError(field_name, msg)
         for field_name, sku in fields:
-            self.run.seen[sku_key(sku)] = f"listing {listing.sku}" + (
+            self.listings.seen[sku_key(sku)] = f"listing {listing.sku}" + (
                 "" if field_name == "sku" else f" {field_name}"
             )
 
@@ -142,12 +132,12 @@ class ListingsSink(CartcomSink):
             if v.index in link.variants:
                 claims.append(("variant row", link.variants[v.index], f"{v.where}.sku"))
         for kind, item_id, field_name in claims:
-            owner = self.run.claimed.get((kind, item_id))
+            owner = self.listings.claimed.get((kind, item_id))
             if owner is not None and owner != listing.sku:
                 msg = f"{kind} {item_id} is already linked to listing {owner!r} in this input"
                 raise RecordError(field_name, msg)
         for kind, item_id, _ in claims:
-            self.run.claimed[(kind, item_id)] = listing.sku
+            self.listings.claimed[(kind, item_id)] = listing.sku
         return link
 
     def _load_option_values(
@@ -200,7 +190,7 @@ class ListingsSink(CartcomSink):
     # -- one listing --------------------------------------------------------------------------
     def _apply(self, ctx: Context, listing: Listing, link: Link) -> RecordResult:
         ops = self.options.operations
-        out = Outcome()
+        out = Outcome(STREAM, listing.sku)
         planned_before = len(ctx.writer.planned)
         ctx.field = None
         try:
@@ -226,14 +216,11 @@ class ListingsSink(CartcomSink):
                     sync_listing(ctx, listing, link, out)
                 if "overwrite" in ops:
                     overwrite_listing(ctx, listing, link, out, category_id)
-        except RecordError as err:
-            return self._finish(ctx, listing, out, planned_before, failed=err)
-        except (AuthenticationError, ConfigurationError):
-            raise
-        except CartcomAPIError as err:
-            return self._finish(
-                ctx, listing, out, planned_before, failed=RecordError(ctx.field or "sku", str(err))
-            )
+        except Exception as exc:
+            if is_fatal(exc):
+                raise
+            failed = as_record_error(exc, ctx.field or "sku")
+            return self._finish(ctx, listing, out, planned_before, failed=failed)
         return self._finish(ctx, listing, out, planned_before, link=link)
 
     def _preflight(self, ctx: Context, listing: Listing, link: Link) -> int | None:
@@ -309,9 +296,9 @@ class ListingsSink(CartcomSink):
 
     def clean_up(self) -> None:
         """At the end of the run: one ``rebuild_tree`` if any category was created."""
-        refs = self.run.refs
+        refs = self.run.listings.refs if self.run.has_listings else None
         if refs is not None and refs.created_categories:
-            self.cartcom.writer.apply(
+            self.run.writer.apply(
                 PlannedCall(
                     "POST",
                     "/categories/rebuild_tree",
@@ -346,6 +333,11 @@ def _link_ids(link: Link, listing: Listing, index: StoreIndex, out: Outcome) -> 
         }
     if link.matched_by:
         out.ids["matched_by"] = link.matched_by
+
+
+def _key_of(record: Any) -> str | None:
+    key = record.get("sku") if isinstance(record, dict) else None
+    return None if key in (None, "") else str(key)
 
 
 def _failed(key: Any, operation: str, err: RecordError) -> RecordResult:

@@ -7,8 +7,10 @@ Two ways to read it, chosen by estimated calls:
   ``pictures``/``variants`` when overwrite/publish need them), which Cart.com expands in the same
   call (API-NOTES §1.4). One call per ``page_size`` products covers every variant row and price.
 - **lookup**: ``/products`` and ``/variant_inventory`` filtered with OR-ed SKUs and GTINs
-  (``item_number=A OR B&gtin=OR 0123 OR 0456``, §1.5), each URL within the 2,048-character cap
-  (§14), then the owning products of variant rows found elsewhere by id.
+  (``item_number=A OR B&gtin=OR 0123 OR 0456``, §1.5, encoded by ``cartcom_client.query``), each
+  URL within the 2,048-character cap (§14), then the owning products of variant rows found
+  elsewhere by id. A non-ASCII SKU is also looked up under its look-alike (``sku_lookalike``), so
+  both modes hold the same items for the one SKU rule (``sku_key``) to judge.
 
 ``auto`` estimates the lookup calls from the batch; when they exceed two it reads the catalog's
 first page (which the catalog read needs anyway) to learn ``total_count``, and continues with
@@ -29,7 +31,7 @@ import requests
 from cartcom_client import CartcomSession, NotFoundError, query
 from cartcom_client.quirks import records_from_page
 
-from target_cartcom.listings.record import Listing, gtin_key, sku_key
+from target_cartcom.listings.record import Listing, gtin_key, sku_key, sku_lookalike
 from target_cartcom.listings.settings import ListingOptions
 
 LOGGER = logging.getLogger("target-cartcom.listings")
@@ -332,17 +334,20 @@ class IndexBuilder:
         v_sku: dict[str, str] = {}
         v_gtin: dict[str, str] = {}
         for listing in listings:
-            p_sku.setdefault(sku_key(listing.sku), listing.sku)
+            for sku in _with_lookalike(listing.sku):
+                p_sku.setdefault(sku_key(sku), sku)
             if listing.gtin:
                 for form in gtin_forms(listing.gtin):
                     p_gtin.setdefault(form, form)
             if not listing.variants:
-                v_sku.setdefault(sku_key(listing.sku), listing.sku)
+                for sku in _with_lookalike(listing.sku):
+                    v_sku.setdefault(sku_key(sku), sku)
                 if listing.gtin:
                     for form in gtin_forms(listing.gtin):
                         v_gtin.setdefault(form, form)
             for variant in listing.variants:
-                v_sku.setdefault(sku_key(variant.sku), variant.sku)
+                for sku in _with_lookalike(variant.sku):
+                    v_sku.setdefault(sku_key(sku), sku)
                 if variant.gtin:
                     for form in gtin_forms(variant.gtin):
                         v_gtin.setdefault(form, form)
@@ -454,6 +459,16 @@ class IndexBuilder:
                 for form in gtin_forms(gtin):
                     out.setdefault(form, form)
         return list(out.values())
+
+
+def _with_lookalike(sku: str) -> list[str]:
+    """A SKU and, when it is not ASCII, the SKU it could be taken for.
+
+    Lookups then see the same look-alikes as the catalog read, and ``link`` fails the match as
+    ambiguous in both modes.
+    """
+    alike = sku_lookalike(sku)
+    return [sku] if alike is None else [sku, alike]
 
 
 def terms_in(chunk: dict[str, list[str]]) -> int:

@@ -60,6 +60,14 @@ def sku_lookalike(sku: str | None) -> str | None:
     return folded if sku_key(folded) != sku_key(text) else None
 
 
+def _lookup_sku(field_name: str, sku: str) -> None:
+    """A SKU, and its look-alike, must be exact in a filter (else the record fails here)."""
+    lookup_value(field_name, sku)
+    alike = sku_lookalike(sku)
+    if alike is not None:
+        lookup_value(field_name, alike)
+
+
 def money_equal(a: Any, b: Any) -> bool:
     """Whether two amounts are equal to the cent (None equals None only)."""
     if a is None or b is None:
@@ -224,7 +232,7 @@ def _variant(raw: Any, index: int) -> Variant:
     sku = _text(raw, "sku", f"{where}.sku")
     if not sku:
         raise RecordError(f"{where}.sku", "is required")
-    lookup_value(f"{where}.sku", sku)
+    _lookup_sku(f"{where}.sku", sku)
     options_raw = raw.get("options") or {}
     if not isinstance(options_raw, dict):
         raise RecordError(f"{where}.options", 'expected an object such as {"Size": "M"}')
@@ -281,7 +289,7 @@ def parse_listing(record: dict[str, Any]) -> Listing:
     sku = _text(record, "sku")
     if not sku:
         raise RecordError("sku", "is required")
-    lookup_value("sku", sku)
+    _lookup_sku("sku", sku)
     variants_raw = record.get("variants") or []
     if not isinstance(variants_raw, list):
         raise RecordError("variants", "expected a list")

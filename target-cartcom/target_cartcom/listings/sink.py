@@ -193,6 +193,23 @@ class ListingsSink(CartcomSink):
         out = Outcome(STREAM, listing.sku)
         planned_before = len(ctx.writer.planned)
         ctx.field = None
+        if link.other_skus:
+            out.ids["store_skus"] = {sku: store for _, sku, store in link.other_skus}
+            out.warning = "; ".join(
+                f"{where} linked to store SKU {store!r}, not the listing's SKU {sku!r}"
+                for where, sku, store in link.other_skus
+            )
+            if not self.options.upc_link_writes:
+                _link_ids(link, listing, ctx.index, out)
+                return RecordResult(
+                    STREAM,
+                    listing.sku,
+                    "link",
+                    "skipped",
+                    ids=out.ids,
+                    error=out.warning + "; upc_link_writes is off, so nothing was written",
+                    field=link.other_skus[0][0],
+                )
         try:
             category_id = self._preflight(ctx, listing, link)
             if not link.linked:
@@ -269,6 +286,7 @@ class ListingsSink(CartcomSink):
                 changes=out.changes,
                 error=failed.message,
                 field=failed.field,
+                warning=out.warning,
                 planned_calls=planned,
             )
         if link is not None:
@@ -291,6 +309,7 @@ class ListingsSink(CartcomSink):
             outcome,
             ids=out.ids,
             changes=out.changes,
+            warning=out.warning,
             planned_calls=planned,
         )
 

@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-PKGS   := pyproject.toml cartcom-client/pyproject.toml tap-cartcom/pyproject.toml target-cartcom/pyproject.toml
+PKGS   := pyproject.toml cartcom-client/pyproject.toml cartcom-sandbox/pyproject.toml \
+          tap-cartcom/pyproject.toml target-cartcom/pyproject.toml
 
 .PHONY: install test lint demo bench clean
 
@@ -13,7 +14,7 @@ $(STAMP): $(PKGS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install -q --disable-pip-version-check \
-		-e ./cartcom-client -e ./tap-cartcom -e ./target-cartcom -e '.[dev]'
+		-e ./cartcom-client -e ./cartcom-sandbox -e ./tap-cartcom -e ./target-cartcom --group dev
 	@touch $(STAMP)
 
 lint: install
@@ -24,7 +25,7 @@ test: install lint
 	$(BIN)/pytest
 
 demo: install
-	$(BIN)/python -m cartcom_sandbox.demo
+	$(BIN)/python demo/run_demo.py
 
 bench: install
 	$(BIN)/python bench/bench_sandbox.py

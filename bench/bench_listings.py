@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "listings.json"
+sys.path.insert(0, str(ROOT / "tests" / "support"))  # cartcom_testing: shared with the tests
 PLANS = {"steel": 5, "gold": 50}
 WINDOW = 1.0
 
@@ -42,7 +44,7 @@ def _server(calls: int) -> Any:
 def _measure(
     server: Any, records: list[dict[str, Any]], calls_per_window: int, **settings: Any
 ) -> dict[str, Any]:
-    from target_cartcom.listings.scenarios import run_target
+    from cartcom_testing.listing_scenarios import run_target
 
     before = len(server.calls)
     started = time.perf_counter()
@@ -73,7 +75,7 @@ def _measure(
 
 def bench_sync(plan: str, products: int) -> dict[str, Any]:
     """Sync ``products`` 3-variant listings, 1% of variants changed, then the same input again."""
-    from target_cartcom.listings.scenarios import build_catalog, catalog_listings, change_some
+    from cartcom_testing.listing_scenarios import build_catalog, catalog_listings, change_some
 
     calls_per_window = PLANS[plan]
     server = _server(calls_per_window)

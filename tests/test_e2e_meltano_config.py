@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import run_demo as demo
 import yaml
-
-from cartcom_sandbox import demo
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS = {"extract-store", "get-orders", "publish-listings", "sync-listings", "push-tracking"}

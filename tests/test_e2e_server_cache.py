@@ -18,11 +18,10 @@ from typing import Any
 import pytest
 import requests
 from cartcom_client.quirks import to_utc
-from tap_cartcom.tap import TapCartcom
-from target_cartcom.listings.scenarios import run_target
-
 from cartcom_sandbox.clock import normalise_input
 from cartcom_sandbox.config import SandboxConfig
+from cartcom_testing.listing_scenarios import run_target
+from tap_cartcom.tap import TapCartcom
 
 CACHE_SECONDS = 300
 

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 from cartcom_client import ConfigurationError
+from cartcom_testing.listing_scenarios import build_catalog
 from singer_sdk.exceptions import RecordsWithoutSchemaException
 from singer_sdk.testing import get_target_test_class
 from singer_sdk.testing.suites import SingerTestSuite
 from singer_sdk.testing.templates import TargetFileTestTemplate
-from target_cartcom.listings.scenarios import build_catalog
 from target_cartcom.target import FailedRecordsError, TargetCartcom
 
 DATA = Path(__file__).parent / "data" / "listings"

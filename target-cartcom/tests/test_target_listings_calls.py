@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
-from target_cartcom.listings.scenarios import (
+from cartcom_testing.listing_scenarios import (
     build_catalog,
     catalog_listings,
     change_some,

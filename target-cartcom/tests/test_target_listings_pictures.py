@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from target_cartcom.listings.pictures import find_picture, match_pictures
-from target_cartcom.listings.scenarios import run_target
-
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.server import SandboxServer
+from cartcom_testing.listing_scenarios import run_target
+from target_cartcom.listings.pictures import find_picture, match_pictures
 
 ALL_OPS = ["link", "sync", "publish", "overwrite"]
 HAS_OPTION = "external_images" in {f.name for f in dataclasses.fields(SandboxConfig)}

@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 import pytest
-from target_cartcom.listings.scenarios import add_reference_data, run_target
+from cartcom_testing.listing_scenarios import add_reference_data, run_target
 
 ALL_OPS = ["link", "sync", "publish", "overwrite"]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import requests
-from target_cartcom.listings.scenarios import add_reference_data, run_target, singer_lines
+from cartcom_testing.listing_scenarios import add_reference_data, run_target, singer_lines
 from target_cartcom.target import FailedRecordsError
 
 ALL_OPS = ["link", "sync", "publish", "overwrite"]

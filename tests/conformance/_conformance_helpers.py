@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-
-from cartcom_sandbox import conformance as C  # noqa: N812
 from cartcom_sandbox.seed import seed_store
 from cartcom_sandbox.store import Store
+from cartcom_testing import conformance as C  # noqa: N812
 
 TOKEN = "conformance-suite-token"  # a test-only token of the local sandbox
 ERROR_STATUSES = {400, 401, 404, 409, 414, 429, 500}

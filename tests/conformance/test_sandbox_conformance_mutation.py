@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from cartcom_sandbox import conformance as C  # noqa: N812
+from cartcom_testing import conformance as C  # noqa: N812
 
 
 def _load_helpers() -> Any:

@@ -6,9 +6,8 @@ import hashlib
 
 import pytest
 import yaml
+from cartcom_testing import conformance as C  # noqa: N812
 from jsonschema import Draft202012Validator
-
-from cartcom_sandbox import conformance as C  # noqa: N812
 
 #: SHA-256 of Cart.com's published acapi.yaml (AmeriCommerce/rest-api), vendored unchanged.
 OFFICIAL_SPEC_SHA256 = "e8f823a8f5ac33b09902e550268f30b05339a8a16be30a84b122d94412c9eba8"

@@ -1,6 +1,6 @@
 """``make demo``: the whole mission on a local sandbox store, through Meltano.
 
-Run as ``python -m cartcom_sandbox.demo`` (``--api-only`` for the API tour alone). It seeds and
+Run as ``python demo/run_demo.py`` (``--api-only`` for the API tour alone). It seeds and
 serves a sandbox store, shows a few raw API calls, then runs the Meltano jobs of meltano.yml
 against it: extract-store, get-orders (with acknowledgements), publish-listings, sync-listings,
 push-tracking and extract-store again, and stops the sandbox. Everything it writes goes under
@@ -684,7 +684,7 @@ def pipeline(server: SandboxServer, api: Api) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo."""
-    ap = argparse.ArgumentParser(prog="python -m cartcom_sandbox.demo", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python demo/run_demo.py", description=__doc__)
     ap.add_argument("--products", type=int, default=PRODUCTS)
     ap.add_argument("--orders", type=int, default=ORDERS)
     ap.add_argument("--seed", type=int, default=SEED)

@@ -12,17 +12,16 @@ import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
+from cartcom_sandbox.resources import SPEC_PATH  # the sandbox's vendored, unchanged acapi.yaml
 from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-SPEC_PATH = Path(__file__).parent / "spec" / "acapi.yaml"
 SPEC_URI = "urn:acapi"
 API_PREFIX = "/api/v1"
 _BODY = "requestBody/content/application~1json/schema"

@@ -6,7 +6,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-
 from cartcom_sandbox.config import SandboxConfig
 
 # Orders around the US DST switch (2024-03-10 08:00 UTC): local offsets -06:00 then -05:00.

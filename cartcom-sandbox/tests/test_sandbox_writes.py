@@ -8,7 +8,6 @@ import time
 
 import pytest
 import requests
-
 from cartcom_sandbox import clock
 from cartcom_sandbox.config import SandboxConfig
 

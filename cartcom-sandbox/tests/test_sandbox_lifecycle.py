@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import requests
-
 from cartcom_sandbox.server import SandboxServer
 from cartcom_sandbox.store import Store
 

@@ -6,7 +6,6 @@ import time
 
 import pytest
 import requests
-
 from cartcom_sandbox.config import SandboxConfig
 
 

@@ -12,12 +12,13 @@ import io
 import json
 import tempfile
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from target_cartcom.target import FailedRecordsError, TargetCartcom
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "listing.schema.json"
+SCHEMA_PATH = files("target_cartcom") / "schemas" / "listing.schema.json"
 SIZES = ("S", "M", "L", "XL", "XXL")
 
 

@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-
 from cartcom_sandbox.seed import RESOURCE_ORDER, generate, make_config, seed_store
 from cartcom_sandbox.seeding.gtin import check_digit, is_valid_gtin
 

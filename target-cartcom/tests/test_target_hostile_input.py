@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from cartcom_client import AuthenticationError
-from target_cartcom.listings.scenarios import build_catalog
+from cartcom_testing.listing_scenarios import build_catalog
 from target_cartcom.target import TargetCartcom
 
 SCHEMAS = resources.files("target_cartcom") / "schemas"

@@ -389,3 +389,43 @@ def test_same_listings_catalog_and_lookup_agree(sandbox, tmp_path):
         seen.append([(r["key"], r["outcome"], r.get("field")) for r in result["results"]])
     assert seen[0] == seen[1]
     assert [x[1] for x in seen[0]] == ["failed", "linked", "skipped", "linked"]
+
+
+def test_unreachable_store_aborts_with_the_reason(sandbox, tmp_path, monkeypatch):
+    """No answer after every retry: the store is lost, the run stops and says why."""
+    monkeypatch.setattr("cartcom_client.session.retry_wait_seconds", lambda *_: 0.0)
+    base = sandbox.base_url
+    sandbox.stop()
+    lines = [schema_line("listings"), record_line("listings", {"sku": "CAT-000001", "price": 9})]
+    result = run(sandbox, tmp_path, lines, api_url=base)
+    assert result["error"] is not None
+    assert result["summary"]["status"] == "aborted"
+    assert "connection failed" in result["summary"]["reason"]
+    assert result["results"] == []
+
+
+def test_an_unexpected_error_fails_only_its_listing(sandbox, tmp_path, monkeypatch):
+    """Even a bug while handling one listing fails that listing, with the field in progress."""
+    import target_cartcom.listings.sink as sink_module
+
+    real = sink_module.sync_listing
+
+    def flaky(ctx, listing, link, out):
+        if listing.sku == "CAT-000002":
+            ctx.field = "price"
+            raise ZeroDivisionError("division by zero")
+        return real(ctx, listing, link, out)
+
+    monkeypatch.setattr(sink_module, "sync_listing", flaky)
+    build_catalog(sandbox.store, 3)
+    lines = [schema_line("listings")] + [
+        record_line("listings", {"sku": f"CAT-00000{n}", "price": 30.0 + n}) for n in (1, 2, 3)
+    ]
+    result = run(sandbox, tmp_path, lines)
+    assert result["error"] is None
+    outcomes = [(r["outcome"], r.get("field")) for r in result["results"]]
+    assert outcomes == [("updated", None), ("failed", "price"), ("updated", None)]
+    assert result["results"][1]["error"] == "unexpected ZeroDivisionError: division by zero"
+    prices = [sandbox.store.get("products", pid)["price"] for pid in (1, 2, 3)]
+    assert prices == [31.0, 20.0, 33.0]
+    assert result["summary"]["outcomes"] == {"listings": {"failed": 1, "updated": 2}}

@@ -406,9 +406,9 @@ def test_unreachable_store_aborts_with_the_reason(sandbox, tmp_path, monkeypatch
 
 def test_an_unexpected_error_fails_only_its_listing(sandbox, tmp_path, monkeypatch):
     """Even a bug while handling one listing fails that listing, with the field in progress."""
-    import target_cartcom.listings.sink as sink_module
+    import target_cartcom.listings.batch as batch_module
 
-    real = sink_module.sync_listing
+    real = batch_module.sync_listing
 
     def flaky(ctx, listing, link, out):
         if listing.sku == "CAT-000002":
@@ -416,7 +416,7 @@ def test_an_unexpected_error_fails_only_its_listing(sandbox, tmp_path, monkeypat
             raise ZeroDivisionError("division by zero")
         return real(ctx, listing, link, out)
 
-    monkeypatch.setattr(sink_module, "sync_listing", flaky)
+    monkeypatch.setattr(batch_module, "sync_listing", flaky)
     build_catalog(sandbox.store, 3)
     lines = [schema_line("listings")] + [
         record_line("listings", {"sku": f"CAT-00000{n}", "price": 30.0 + n}) for n in (1, 2, 3)

@@ -114,9 +114,9 @@ class RunContext:
         """Add one record's result; a failure is also logged (values shown escaped)."""
         if result.outcome == "failed":
             self.logger.warning(
-                "%s %r failed%s: %s",
+                "%s %s failed%s: %s",
                 result.stream,
-                result.key,
+                ascii(result.key),  # a look-alike or invalid character shows as its escape
                 f" ({result.field})" if result.field else "",
                 result.error,
             )

@@ -377,8 +377,8 @@ def test_same_listings_catalog_and_lookup_agree(sandbox, tmp_path):
     build_catalog(sandbox.store, 3)
     sandbox.store.update("products", 1, {"item_number": "KBC-1"})
     feed = [
-        {"sku": "\u212aBC-1", "price": 1.0},
         {"sku": "kbc-1", "price": 20.0},
+        {"sku": "\u212aBC-1", "price": 1.0},
         {"sku": "eq:CAT-000002", "price": 1.0},
         {"sku": "CAT-000003", "price": 20.0},
     ]
@@ -388,7 +388,7 @@ def test_same_listings_catalog_and_lookup_agree(sandbox, tmp_path):
         result = run(sandbox, tmp_path, lines, index_mode=mode, operations=["link"])
         seen.append([(r["key"], r["outcome"], r.get("field")) for r in result["results"]])
     assert seen[0] == seen[1]
-    assert [x[1] for x in seen[0]] == ["failed", "linked", "skipped", "linked"]
+    assert [x[1] for x in seen[0]] == ["linked", "failed", "skipped", "linked"]
 
 
 def test_unreachable_store_aborts_with_the_reason(sandbox, tmp_path, monkeypatch):
@@ -429,3 +429,24 @@ def test_an_unexpected_error_fails_only_its_listing(sandbox, tmp_path, monkeypat
     prices = [sandbox.store.get("products", pid)["price"] for pid in (1, 2, 3)]
     assert prices == [31.0, 20.0, 33.0]
     assert result["summary"]["outcomes"] == {"listings": {"failed": 1, "updated": 2}}
+
+
+@pytest.mark.parametrize("order", ["ascii-first", "lookalike-first"])
+def test_lookalikes_within_one_input_are_one_sku(sandbox, tmp_path, order):
+    r"""``KBC-1`` and ``\u212aBC-1`` in one feed: publish creates one product, the later fails."""
+    build_catalog(sandbox.store, 1)
+    pair = [{"sku": "KBC-1", "title": "Kay"}, {"sku": "\u212aBC-1", "title": "Kelvin"}]
+    if order == "lookalike-first":
+        pair.reverse()
+    feed = [
+        {**r, "price": 10.0, "quantity": 1, "categories": ["Apparel"], "brand": "Northwind"}
+        for r in pair
+    ]
+    lines = [schema_line("listings")] + [record_line("listings", r) for r in feed]
+    result = run(sandbox, tmp_path, lines, operations=["link", "sync", "publish"])
+    assert result["error"] is None
+    outcomes = [(r["key"], r["outcome"], r.get("field")) for r in result["results"]]
+    assert outcomes == [(pair[0]["sku"], "created", None), (pair[1]["sku"], "failed", "sku")]
+    assert "earlier in this input" in result["results"][1]["error"]
+    skus = sorted(p["item_number"] for p in sandbox.store.query("products", None))
+    assert skus == sorted(["CAT-000001", pair[0]["sku"]])

@@ -16,7 +16,13 @@ from target_cartcom.listings.link import Link, link_listing
 from target_cartcom.listings.overwrite import overwrite_listing
 from target_cartcom.listings.prices import row_needs_values
 from target_cartcom.listings.publish import add_variants, check_publishable, publish_listing
-from target_cartcom.listings.record import Listing, RecordError, parse_listing, sku_key
+from target_cartcom.listings.record import (
+    Listing,
+    RecordError,
+    parse_listing,
+    sku_key,
+    sku_lookalike,
+)
 from target_cartcom.listings.refs import References
 from target_cartcom.listings.sync import sync_listing
 from target_cartcom.outcomes import Outcome, as_record_error, is_fatal
@@ -97,20 +103,26 @@ class ListingBatch:
                 results[pos] = self._apply(ctx, listing, links[pos])
 
     def _check_duplicates(self, listing: Listing) -> None:
-        """The same SKU twice in one input: the later listing fails, the first one stands."""
+        """The same SKU twice in one input: the later listing fails, the first one stands.
+
+        A non-ASCII SKU and its look-alike (``\u212aBC-1`` and ``KBC-1``) count as the same
+        SKU here: which one the store would take is the ambiguity the SKU rule refuses.
+        """
+        seen = self.listings.seen
         fields = [("sku", listing.sku)] + [(f"{v.where}.sku", v.sku) for v in listing.variants]
         for field_name, sku in fields:
-            first = self.listings.seen.get(sku_key(sku))
-            if first is not None:
-                msg = (
-                    f"{sku!r} already came earlier in this input ({first}); "
-                    "only the first is applied"
-                )
-                raise RecordError(field_name, msg)
+            for key in _sku_keys(sku):
+                first = seen.get(key)
+                if first is not None:
+                    msg = (
+                        f"{sku!r} already came earlier in this input ({first}); "
+                        "only the first is applied"
+                    )
+                    raise RecordError(field_name, msg)
         for field_name, sku in fields:
-            self.listings.seen[sku_key(sku)] = f"listing {listing.sku}" + (
-                "" if field_name == "sku" else f" {field_name}"
-            )
+            where = f"listing {listing.sku}" + ("" if field_name == "sku" else f" {field_name}")
+            for key in _sku_keys(sku):
+                seen[key] = where if key == sku_key(sku) else f"{where}, a look-alike"
 
     def _link(self, listing: Listing, index: StoreIndex) -> Link:
         link = link_listing(listing, index, self.options.link_by)
@@ -303,6 +315,12 @@ class ListingBatch:
             warning=out.warning,
             planned_calls=planned,
         )
+
+
+def _sku_keys(sku: str) -> list[str]:
+    """The SKU's key, and its look-alike's key when it is not ASCII."""
+    alike = sku_lookalike(sku)
+    return [sku_key(sku)] if alike is None else [sku_key(sku), sku_key(alike)]
 
 
 def _never_duplicate(index: StoreIndex, listing: Listing) -> None:

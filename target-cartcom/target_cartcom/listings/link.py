@@ -75,7 +75,8 @@ def _refuse_lookalikes(
     if found:
         listed = ", ".join(repr(s) for s in sorted(set(found)))
         msg = (
-            f"ambiguous match: {sku!r} is not {listed} for an exact SKU match, but looks the same "
+            f"ambiguous match: {sku!a} is not {listed} for an exact SKU match, but looks "
+            "the same "
             "under Unicode case folding; fix the SKU in the feed or the store, nothing was written"
         )
         raise RecordError(field_name, msg)

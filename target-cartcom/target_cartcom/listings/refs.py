@@ -55,8 +55,8 @@ class Creator:
         if not isinstance(created, dict) or created.get("id") is None:
             found = find()
             if found is None:
-                msg = f"POST {path} gave no record id"
-                raise TransientAPIError(0, msg, method="POST", path=path)
+                msg = f"POST {path} gave no record id, and a look-up did not find the record"
+                raise RecordError(field, msg)
             created = found
         call.extra["created_id"] = created.get("id")
         return created

@@ -82,7 +82,7 @@ class ListingBatch:
         options = self.options
         run = self.run
         refs = self.listings.refs
-        builder = IndexBuilder(run.session, options)
+        builder = IndexBuilder(run.session, options, run.logger)
         index = builder.build([listing for _, listing in valid], reuse=self.listings.index)
         if index.complete:
             self.listings.index = index

@@ -206,10 +206,16 @@ def _picture_order(p: dict[str, Any]) -> tuple:
 class IndexBuilder:
     """Reads the store's catalog for a batch of listings with the fewest calls."""
 
-    def __init__(self, session: CartcomSession, options: ListingOptions) -> None:
-        """Read through ``session`` with ``options``."""
+    def __init__(
+        self,
+        session: CartcomSession,
+        options: ListingOptions,
+        logger: logging.Logger = LOGGER,
+    ) -> None:
+        """Read through ``session`` with ``options``; log to the run's ``logger``."""
         self.session = session
         self.options = options
+        self.logger = logger
         self._gtin_owners: dict[str, list[tuple[str, str]]] = {}
         #: Rows the store returns per page when it caps ``count`` (learned from page 1).
         self._row_cap: int | None = None
@@ -247,7 +253,7 @@ class IndexBuilder:
             else:
                 self._auto(index, terms, estimate)
         index.reads = self.session.reads - before
-        LOGGER.info(
+        self.logger.info(
             "Store index: %s mode, %d products, %d variant rows, %d calls",
             index.mode,
             len(index.products),

@@ -137,7 +137,10 @@ def test_pending_then_eligible_on_sandbox(seeded_sandbox):
     server = seeded_sandbox
     statuses = seeded_sandbox.order_status_ids
     processing = statuses["Processing"]
-    config = sandbox_config(server, order_status_names=["Processing"], lookback_days=5)
+    # A window covering the whole seeded history (the default is the last 30 days).
+    config = sandbox_config(
+        server, order_status_names=["Processing"], orders_created_within_days=3650
+    )
     now1 = _after_newest_order(server)
     first = run_tap(config, streams=("orders",), now=now1)
     assert first["error"] is None
@@ -288,7 +291,8 @@ def test_status_names_or_filter_decoded_by_sandbox(seeded_sandbox):
     """Two status names become one ``a+OR+b`` value that the sandbox decodes as OR."""
     server = seeded_sandbox
     names = ["Processing", "Shipped"]
-    run = run_tap(sandbox_config(server, order_status_names=names), streams=("orders",))
+    config = sandbox_config(server, order_status_names=names, orders_created_within_days=3650)
+    run = run_tap(config, streams=("orders",))
     assert run["error"] is None
     expected = {i for n in names for i in seeded_sandbox.order_ids(n)}
     assert {r["id"] for r in run["records"]["orders"]} == expected

@@ -5,17 +5,38 @@ Kept in the orders stream's state under ``get_orders_emitted``: one entry per UT
 run and gap lengths: ``100231:40,2,17`` is ids 100231-100270 (a run of 40), then 2 ids not
 emitted, then 100273-100289 (17). Order ids are given out in creation order, so one day's
 emitted orders are a few long runs; a day that falls out of the window is dropped whole.
-Nothing here assumes that order: a stray id only costs a longer text.
+Nothing here assumes that order: a stray id only costs a longer text. A day whose text is
+longer than ``COMPRESS_OVER`` characters (many orders that never reached a selected status
+break the runs) is kept as ``z:`` + base64 of the zlib-compressed text, about 3 times smaller.
 """
 
 from __future__ import annotations
 
+import base64
 import threading
 import typing as t
+import zlib
 from bisect import bisect_right
 
 #: State key, inside the orders stream's bookmark.
 STATE_KEY = "get_orders_emitted"
+#: Longer day texts are stored compressed.
+COMPRESS_OVER = 200
+_ZIP = "z:"
+
+
+def pack(text: str) -> str:
+    """A day's ranges text as stored: as is when short, else ``z:`` + base64(zlib(text))."""
+    if len(text) <= COMPRESS_OVER:
+        return text
+    return _ZIP + base64.b64encode(zlib.compress(text.encode("ascii"), 9)).decode("ascii")
+
+
+def unpack(stored: str) -> str:
+    """The inverse of ``pack``."""
+    if stored.startswith(_ZIP):
+        return zlib.decompress(base64.b64decode(stored[len(_ZIP) :])).decode("ascii")
+    return stored
 
 
 class DayRanges:
@@ -115,7 +136,7 @@ class EmittedOrders:
         """Load ``{day: ranges text}`` from state (None or empty: nothing emitted)."""
         emitted = cls()
         for day, text in (value or {}).items():
-            emitted._days[str(day)] = DayRanges.decode(str(text))
+            emitted._days[str(day)] = DayRanges.decode(unpack(str(text)))
             emitted._text[str(day)] = str(text)
         return emitted
 
@@ -123,7 +144,7 @@ class EmittedOrders:
         """``{day: ranges text}``, days in order (only the days changed are re-encoded)."""
         with self._lock:
             for day in self._dirty:
-                self._text[day] = self._days[day].encode()
+                self._text[day] = pack(self._days[day].encode())
             self._dirty.clear()
             return {day: self._text[day] for day in sorted(self._text)}
 

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import requests
 from cartcom_client.quirks import to_utc
-from tap_cartcom.emitted import STATE_KEY, DayRanges, EmittedOrders
+from tap_cartcom.emitted import STATE_KEY, DayRanges, EmittedOrders, unpack
 from tap_test_support import run_tap
 
 from cartcom_sandbox.clock import normalise_input
@@ -456,6 +456,18 @@ def test_id_ranges_round_trip_and_stay_compact():
         ledger.add(f"2024-05-{1 + n // 400:02d}T10:00:00.000000Z", 500_000 + n)
     state = ledger.to_state()
     assert state == {f"2024-05-{1 + d:02d}": f"{500_000 + 400 * d}:400" for d in range(25)}
+    # A day broken into many runs is stored compressed, and reads back the same.
+    ledger.add("2024-05-26T10:00:00.000000Z", 600_000)
+    for n in range(600_002, 602_000, 3):
+        ledger.add("2024-05-26T11:00:00.000000Z", n)
+    stored = ledger.to_state()["2024-05-26"]
+    assert stored.startswith("z:")
+    assert unpack(stored) == "600000:1,1,1" + ",2,1" * 665
+    assert len(stored) < len(unpack(stored)) / 5
+    back = EmittedOrders.from_state(ledger.to_state())
+    assert back.has("2024-05-26T00:00:01.000000Z", 601_997)
+    assert not back.has("2024-05-26T00:00:01.000000Z", 601_998)
+    assert back.to_state() == ledger.to_state()
     ledger.forget_before("2024-05-20")
     assert min(ledger.to_state()) == "2024-05-20"
-    assert len(ledger) == 6 * 400
+    assert len(ledger) == 6 * 400 + 1 + 666

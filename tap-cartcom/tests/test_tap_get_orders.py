@@ -471,3 +471,24 @@ def test_id_ranges_round_trip_and_stay_compact():
     ledger.forget_before("2024-05-20")
     assert min(ledger.to_state()) == "2024-05-20"
     assert len(ledger) == 6 * 400 + 1 + 666
+
+
+# -- from a state written by the plain incremental mode -------------------------------------------
+def test_ids_of_an_older_emitted_map_are_not_imported_again(fake):
+    """A state from before Get Orders (an ``emitted`` id map) is carried over, then dropped."""
+    from tap_test_support import base_config
+
+    for order in fake.orders:
+        order["order_status_id"] = 2  # Processing
+    now = datetime(2024, 3, 6, 12, tzinfo=UTC)
+    config = base_config(order_status_names=["Processing"], lookback_days=1)
+    # The plain mode's state: a bookmark, and the ids emitted in its last day.
+    plain = run_tap(base_config(lookback_days=1), streams=("orders",), now=now)
+    old = plain["state"]["bookmarks"]["orders"]
+    assert len(old["emitted"]) == 24  # created 2024-03-05 12:00 to 2024-03-06 11:00
+    run = run_tap(config, state=plain["state"], streams=("orders",), now=now + timedelta(hours=1))
+    got = ids_of(run)
+    assert sorted(got) == sorted(o["id"] for o in fake.orders if str(o["id"]) not in old["emitted"])
+    marks = run["state"]["bookmarks"]["orders"]
+    assert "emitted" not in marks
+    assert len(EmittedOrders.from_state(marks[STATE_KEY])) == len(fake.orders)

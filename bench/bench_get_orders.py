@@ -28,13 +28,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cartcom_client.quirks import to_utc
-from tap_cartcom.emitted import EmittedOrders
-from tap_cartcom.tap import TapCartcom
-
 from cartcom_sandbox.clock import normalise_input
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.seed import seed_store
 from cartcom_sandbox.server import SandboxServer
+from tap_cartcom.emitted import EmittedOrders
+from tap_cartcom.tap import TapCartcom
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "get_orders.json"

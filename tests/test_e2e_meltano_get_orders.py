@@ -18,9 +18,8 @@ from typing import Any
 
 import pytest
 import requests
+import run_demo as demo
 from cartcom_client.quirks import to_utc
-
-from cartcom_sandbox import demo
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.seed import seed_store
 from cartcom_sandbox.server import SandboxServer

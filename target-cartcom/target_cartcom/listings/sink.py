@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cartcom_client import AuthenticationError, CartcomAPIError, ConfigurationError
-
+from target_cartcom._client import AuthenticationError, CartcomAPIError, ConfigurationError
 from target_cartcom.listings.context import Context, Outcome
 from target_cartcom.listings.index import IndexBuilder, StoreIndex
 from target_cartcom.listings.link import Link, link_listing

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cartcom_client import CartcomAPIError
-
+from target_cartcom._client import CartcomAPIError
 from target_cartcom.orders.common import Outcome, RecordError, is_record_level, order_ref
 from target_cartcom.orders.reads import OrderReader
 from target_cartcom.orders.reference import OrderReference

@@ -11,9 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from cartcom_client import AuthenticationError, CartcomAPIError, RateLimitedError, TransientAPIError
-from cartcom_client.quirks import parse_datetime
-
+from target_cartcom._client import (
+    AuthenticationError,
+    CartcomAPIError,
+    RateLimitedError,
+    TransientAPIError,
+)
+from target_cartcom._client.quirks import parse_datetime
 from target_cartcom.plan import PlannedCall
 from target_cartcom.results import RecordResult
 

@@ -12,8 +12,7 @@ import weakref
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from cartcom_client import ConfigurationError, NotFoundError
-
+from target_cartcom._client import ConfigurationError, NotFoundError
 from target_cartcom.orders.carriers import CarrierResolver
 from target_cartcom.orders.settings import OrderSettings
 from target_cartcom.orders.statuses import StatusBook

@@ -18,8 +18,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cartcom_client import CartcomAPIError
-
+from target_cartcom._client import CartcomAPIError
 from target_cartcom.orders.carriers import UnmappedCarrierError
 from target_cartcom.orders.common import (
     Outcome,

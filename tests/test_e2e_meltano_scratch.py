@@ -1,10 +1,11 @@
 """A Meltano project outside this repository installs the plugins from git and runs them.
 
 What a Meltano user does: `meltano init` a project of their own (offline settings: no Hub, no
-telemetry, no version check), add tap-cartcom and target-cartcom from their Hub definitions
-(`<plugin>/meltano-hub.yml`, through `meltano add --from-ref`) with a `pip_url` of
-`git+file://<this repo>#subdirectory=<plugin>`, `meltano install`, then two pipelines against a
-seeded sandbox: tap-cartcom -> target-jsonl, and tap-jsonl (a listings file) -> target-cartcom.
+telemetry, no version check), paste the plugin definitions of README.md's "Use the plugins in
+your own Meltano project" with a `pip_url` of `git+file://<this repo>#subdirectory=<plugin>`,
+`meltano install`, then two pipelines against a seeded sandbox: tap-cartcom -> target-jsonl,
+and tap-jsonl (a listings file) -> target-cartcom. A second scratch project checks that
+`meltano add --from-ref <plugin>/meltano-hub.yml` (the Hub definitions) is accepted.
 
 `git+file://` installs the COMMITTED tree (HEAD of this checkout), not the working copy: commit
 before running this test locally (it warns when the plugin folders have uncommitted changes).
@@ -116,13 +117,20 @@ def _clean_env(project: Path) -> dict[str, str]:
     return env
 
 
+def readme_plugins() -> dict[str, list[dict[str, Any]]]:
+    """The `plugins:` README.md tells users to paste into their meltano.yml."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("<!-- own-project-yaml -->", 1)[1].split("<!-- /own-project-yaml -->")[0]
+    return yaml.safe_load(block.split("```yaml", 1)[1].split("```", 1)[0])["plugins"]
+
+
 def _configure(project: Project) -> None:
-    """Point the Hub definitions at this repo (git) and add the two PyPI plugins and config."""
+    """Paste README's definitions, pointed at this repo (git) and the sandbox; add PyPI plugins."""
     yml = project.path / "meltano.yml"
     data = yaml.safe_load(yml.read_text())
     data["send_anonymous_usage_stats"] = False
     data.setdefault("cli", {})["disable_version_check"] = True
-    plugins = data["plugins"]
+    plugins = data["plugins"] = readme_plugins()
     api = {"api_url": project.server.base_url, "plan": "gold", "calls_per_window": 1000}
     api["window_seconds"] = 1
     for plugin in plugins["extractors"] + plugins["loaders"]:
@@ -197,6 +205,41 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
         yield proj
     finally:
         server.stop()
+
+
+def test_meltano_add_accepts_the_hub_definitions(tmp_path: Path) -> None:
+    """`meltano add --from-ref <plugin>/meltano-hub.yml` writes the whole definition, offline."""
+    env = _clean_env(tmp_path / "hub-project")
+    env.pop("MELTANO_PROJECT_ROOT")
+    subprocess.run(
+        [demo.meltano_bin(), "init", "--no_usage_stats", "hub-project"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    project = tmp_path / "hub-project"
+    for kind, plugin in (("extractor", "tap-cartcom"), ("loader", "target-cartcom")):
+        ref = ROOT / plugin / "meltano-hub.yml"
+        args = ["add", "--plugin-type", kind, "--no-install", "--from-ref", str(ref), plugin]
+        proc = subprocess.run(
+            [demo.meltano_bin(), *args],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    plugins = yaml.safe_load((project / "meltano.yml").read_text())["plugins"]
+    for kind, plugin in (("extractors", "tap-cartcom"), ("loaders", "target-cartcom")):
+        (added,) = [p for p in plugins[kind] if p["name"] == plugin]
+        hub = yaml.safe_load((ROOT / plugin / "meltano-hub.yml").read_text())
+        assert added["namespace"] == hub["namespace"]
+        assert added["settings"] == hub["settings"]
+        assert added["capabilities"] == hub["capabilities"]
 
 
 def test_plugins_come_from_git_in_their_own_venvs(project: Project) -> None:

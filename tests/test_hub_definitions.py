@@ -87,3 +87,29 @@ def test_drift_is_detected(about: dict) -> None:
     more = json.loads(json.dumps(about["tap-cartcom"]))
     more["capabilities"].append("log-based")
     assert docs.hub_text(more) != committed
+
+
+def test_readme_definitions_agree_with_the_hub_files() -> None:
+    """README's paste-in YAML declares settings as the Hub files do (kind, secrets)."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("<!-- own-project-yaml -->", 1)[1].split("<!-- /own-project-yaml -->")[0]
+    plugins = yaml.safe_load(block.split("```yaml", 1)[1].split("```", 1)[0])["plugins"]
+    pasted = {p["name"]: p for p in plugins["extractors"] + plugins["loaders"]}
+    assert set(pasted) == set(PLUGINS)
+    for plugin in PLUGINS:
+        hub = yaml.safe_load(docs.hub_file(plugin).read_text())
+        mine = pasted[plugin]
+        assert (mine["namespace"], mine["executable"]) == (hub["namespace"], hub["executable"])
+        assert mine["pip_url"].endswith(f"#subdirectory={plugin}")
+        assert set(mine["capabilities"]) <= set(hub["capabilities"])
+        assert set(mine["config"]) <= {s["name"] for s in hub["settings"]}
+        declared = {s["name"]: s for s in hub["settings"]}
+        for setting in mine["settings"]:
+            want = declared[setting["name"]]
+            assert setting["kind"] == want["kind"], setting["name"]
+            assert setting.get("sensitive", False) == want.get("sensitive", False)
+            if "options" in setting:
+                assert sorted(o["value"] for o in setting["options"]) == sorted(
+                    o["value"] for o in want["options"]
+                )
+        assert any(s.get("sensitive") for s in mine["settings"])

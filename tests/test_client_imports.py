@@ -73,3 +73,9 @@ def test_private_client_is_the_one_source(folder: str) -> None:
     assert link.is_symlink()
     assert link.readlink() == Path("../../cartcom-client/cartcom_client")
     assert link.resolve() == CLIENT.resolve()
+
+
+def test_both_plugins_have_the_same_build_hook() -> None:
+    """`hatch_build.py` (refuses a wheel without the client) is one file in two places."""
+    tap, target = (ROOT / folder / "hatch_build.py" for folder in PLUGINS)
+    assert tap.read_text() == target.read_text()

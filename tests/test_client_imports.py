@@ -20,7 +20,10 @@ PLUGINS = {"tap-cartcom": "tap_cartcom", "target-cartcom": "target_cartcom"}
 
 
 def absolute_imports_of(module: str, files: list[Path]) -> list[str]:
-    """``file:line`` of every absolute import of ``module`` (or a submodule) in ``files``."""
+    """``file:line`` of every absolute import of ``module`` in ``files``.
+
+    Strings naming one of its attributes (monkeypatch or mock.patch targets) count too.
+    """
     found = []
     for path in files:
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -29,6 +32,9 @@ def absolute_imports_of(module: str, files: list[Path]) -> list[str]:
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names = [node.module]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                # monkeypatch.setattr("cartcom_client.session.x", ...) patches another copy
+                names = [node.value] if node.value.startswith(module + ".") else []
             if any(n == module or n.startswith(module + ".") for n in names):
                 found.append(f"{path}:{node.lineno}")
     return found
@@ -44,9 +50,10 @@ def test_the_check_finds_absolute_imports(tmp_path: Path) -> None:
     sample.write_text(
         "from cartcom_client.session import X\nimport cartcom_client\n"
         "from .session import Y\nimport cartcom_clients\nfrom tap_cartcom._client import Z\n"
+        'patch("cartcom_client.session.sleep")\nlog("cartcom_client is the logger")\n'
     )
     found = absolute_imports_of("cartcom_client", [sample])
-    assert [f.rsplit(":", 1)[1] for f in found] == ["1", "2"]
+    assert [f.rsplit(":", 1)[1] for f in found] == ["1", "2", "6"]
 
 
 def test_client_imports_itself_only_relatively() -> None:
@@ -58,7 +65,7 @@ def test_client_imports_itself_only_relatively() -> None:
 
 @pytest.mark.parametrize("folder", list(PLUGINS))
 def test_plugin_uses_its_private_client(folder: str) -> None:
-    """Plugin code and its tests import `<package>._client`, never `cartcom_client`."""
+    """Plugin code and its tests import (and patch) `<package>._client`, never `cartcom_client`."""
     files = _py(ROOT / folder)
     assert any(PLUGINS[folder] in p.parts for p in files)
     assert absolute_imports_of("cartcom_client", files) == []

@@ -19,16 +19,16 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from cartcom_client.errors import (
+from .errors import (
     CartcomAPIError,
     NotFoundError,
     RateLimitedError,
     TransientAPIError,
 )
-from cartcom_client.pacing import DEFAULT_RETRY_AFTER, CallBudget, parse_retry_after
-from cartcom_client.quirks import records_from_page
-from cartcom_client.settings import TOKEN_HEADER, ConnectionSettings
-from cartcom_client.urls import next_page_url, origin_of
+from .pacing import DEFAULT_RETRY_AFTER, CallBudget, parse_retry_after
+from .quirks import records_from_page
+from .settings import TOKEN_HEADER, ConnectionSettings
+from .urls import next_page_url, origin_of
 
 LOGGER = logging.getLogger("cartcom_client")
 READ_METHODS = frozenset({"GET", "HEAD"})

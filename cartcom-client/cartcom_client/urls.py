@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from cartcom_client.errors import ConfigurationError
+from .errors import ConfigurationError
 
 API_PATH = "/api/v1"
 #: Cart.com runs on IIS/ASP.NET: a URL's path plus query must stay within 2,048 characters

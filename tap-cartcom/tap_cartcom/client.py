@@ -18,18 +18,18 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
 import requests.auth
-from cartcom_client import CartcomAPIError, records_from_page
-from cartcom_client.errors import Disposition
-from cartcom_client.quirks import format_filter_datetime, parse_datetime, to_utc
-from cartcom_client.session import retry_wait_seconds
-from cartcom_client.settings import TOKEN_HEADER
-from cartcom_client.urls import next_page_url
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.pagination import BaseHATEOASPaginator
 from singer_sdk.streams.rest import HTTPRequest
 
 from tap_cartcom import sdk_private
+from tap_cartcom._client import CartcomAPIError, records_from_page
+from tap_cartcom._client.errors import Disposition
+from tap_cartcom._client.quirks import format_filter_datetime, parse_datetime, to_utc
+from tap_cartcom._client.session import retry_wait_seconds
+from tap_cartcom._client.settings import TOKEN_HEADER
+from tap_cartcom._client.urls import next_page_url
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 import tap_cartcom.client as tap_client
-from cartcom_client.urls import UnsafeURLError
 from cartcom_sandbox import app as sandbox_app
+from tap_cartcom._client.urls import UnsafeURLError
 from tap_test_support import run_tap
 
 

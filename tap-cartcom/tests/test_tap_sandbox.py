@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 import requests
 import tap_cartcom.client as tap_client
-from cartcom_client.quirks import to_utc
 from cartcom_sandbox.clock import normalise_input
+from tap_cartcom._client.quirks import to_utc
 from tap_test_support import run_tap
 
 ORDER_FAMILY = ("orders", "order_items", "order_shipments", "order_payments", "order_addresses")

@@ -12,13 +12,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from cartcom_client import (
+from target_cartcom._client import (
     CartcomAPIError,
     ConfigurationError,
     query,
 )
-from cartcom_client.errors import Disposition
-
+from target_cartcom._client.errors import Disposition
 from target_cartcom.plan import PlannedCall
 from target_cartcom.results import RecordResult
 

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from cartcom_client.gtin import gtin_key
-from cartcom_client.gtin import is_valid_gtin as check_digit_ok
-
+from target_cartcom._client.gtin import gtin_key
+from target_cartcom._client.gtin import is_valid_gtin as check_digit_ok
 from target_cartcom.outcomes import RecordError, lookup_value
 
 __all__ = ["RecordError", "check_digit_ok", "gtin_key"]

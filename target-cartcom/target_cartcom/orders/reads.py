@@ -17,9 +17,9 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from cartcom_client import CartcomSession, NotFoundError, query
-from cartcom_client.settings import MAX_URL_LENGTH
-from cartcom_client.urls import chunks_for_url as split_for_url
+from target_cartcom._client import CartcomSession, NotFoundError, query
+from target_cartcom._client.settings import MAX_URL_LENGTH
+from target_cartcom._client.urls import chunks_for_url as split_for_url
 
 MAX_PER_CALL = 100
 

@@ -277,6 +277,19 @@ class SandboxApp:
     ) -> Iterable[bytes]:
         sock: socket.socket | None = environ.get("werkzeug.socket")
         sent = 0
+        logged = False
+
+        def log() -> None:
+            # Before the socket closes: a client retrying at once must find this call first.
+            nonlocal logged
+            if not logged:
+                logged = True
+                self.calls.append(
+                    CallRecord(
+                        status=status if fault.kind == "truncate" else 0, bytes=sent, **record
+                    )
+                )
+
         if sock is not None:
             try:
                 if fault.kind == "truncate":
@@ -299,12 +312,11 @@ class SandboxApp:
                     part = payload[: max(1, len(payload) // 2)]
                     sock.sendall("\r\n".join(head).encode() + part)
                     sent = len(part)
+                log()
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        self.calls.append(
-            CallRecord(status=status if fault.kind == "truncate" else 0, bytes=sent, **record)
-        )
+        log()
         raise DroppedConnectionError(f"injected {fault.kind}")
 
     # --------------------------------------------------------------- routing

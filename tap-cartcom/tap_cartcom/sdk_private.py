@@ -12,6 +12,8 @@ is left here has no public equivalent; check these on every SDK upgrade.
 - ``Stream._write_schema_message`` / ``_write_record_message``: an embedded child stream
   (order items, shipments, payments) is written from its parent's expanded record, with no call
   and without the SDK's per-parent child sync (which would resend SCHEMA and STATE per order).
+- ``Stream._write_state_message``: Get Orders writes a STATE after each page (every order of
+  the page written before it), so a run killed mid-window resumes without re-emitting.
 - ``PluginBase._validate_config``: overridden by ``cartcom_client.sdk.SecretSafeConfigValidation``
   (shared with the target) so a config error never echoes a secret's value.
 """
@@ -46,3 +48,8 @@ def write_schema(stream: Stream) -> None:
 def write_record(stream: Stream, record: dict[str, t.Any]) -> None:
     """Send one RECORD message for ``stream`` (stream maps applied by the SDK)."""
     stream._write_record_message(record)
+
+
+def write_state(stream: Stream) -> None:
+    """Send a STATE message now (the SDK otherwise writes it at its own checkpoints)."""
+    stream._write_state_message()

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
-from tap_cartcom import schemas
+from tap_cartcom import schemas, sdk_private
 from tap_cartcom._client.quirks import format_filter_datetime, records_from_page
 from tap_cartcom._client.urls import chunks_for_url
 from tap_cartcom.client import (
@@ -115,7 +115,7 @@ class OrdersStream(WindowedStream):
         """Write a STATE listing every order emitted so far (all written before this point)."""
         state[STATE_KEY] = self._ledger.to_state()
         self.state_manager.is_flushed = False
-        self._write_state_message()
+        sdk_private.write_state(self)
 
     def already_emitted(self, record: dict[str, t.Any]) -> bool:
         """Get Orders: listed in the emitted ids; otherwise the incremental rule."""
@@ -283,7 +283,7 @@ class OrdersStream(WindowedStream):
             address = record.get(target)
             if address and address.get("id") not in seen:
                 seen.add(address.get("id"))
-                stream._write_record_message(dict(address))
+                sdk_private.write_record(stream, dict(address))
 
 
 class OrderItemsStream(EmbeddedChildStream):

@@ -140,16 +140,27 @@ def test_stale_records_are_skipped_fresh_ones_applied_and_a_replay_writes_nothin
 
 
 def test_stamp_later_than_the_store_or_store_without_stamp_is_applied(seeded_sandbox, tmp_path):
-    """Only a later store stamp makes a record stale: an equal-or-older one, or none, does not."""
+    """Only a later store stamp makes a record stale (none gives no verdict); from_status holds."""
     st = seeded_sandbox.order_status_ids
     later, no_store_stamp = seeded_sandbox.processing_order_ids[:2]
+    pending = seeded_sandbox.order_ids("Pending")[0]
     seeded_sandbox.store.update("orders", no_store_stamp, {STAMP: None})
     records = [
         {"order_id": later, "status": ACK, STAMP: "2099-01-01T00:00:00Z"},
         {"order_id": no_store_stamp, "status": ACK, STAMP: "2000-01-01T00:00:00Z"},
+        # Fresh, but not in from_status: the guard still holds, and says why.
+        {
+            "order_id": pending,
+            "status": ACK,
+            "from_status": "Processing",
+            STAMP: "2099-01-01T00:00:00Z",
+        },
     ]
     results, _summary, calls = run(seeded_sandbox, tmp_path, records)
-    assert [r["outcome"] for r in results] == ["updated", "updated"]
+    assert [r["outcome"] for r in results] == ["updated", "updated", "skipped"]
+    assert results[2]["field"] == "from_status"
+    assert results[2]["error"].startswith("the order is 'Pending', not one of the record's")
+    assert seeded_sandbox.store.get("orders", pending)["order_status_id"] == st["Pending"]
     assert len([c for c in calls if c.method == "PUT"]) == 2
     for oid in (later, no_store_stamp):
         assert seeded_sandbox.store.get("orders", oid)["order_status_id"] == st[ACK]

@@ -210,6 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"cartcom-sandbox seed is not available: {err}", file=sys.stderr)
             return 2
         return int(seed.main(argv[1:]) or 0)
+    if argv and argv[0] == "probe" and probe.refuse_token_on_command_line(argv):
+        return 2
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args, argv)

@@ -359,7 +359,7 @@ def run_probe(caller: Caller) -> dict[str, Any]:
         report["null_vs_empty_dates"]["null_fields"] = sorted(findings.null_date_fields)
         report["null_vs_empty_dates"]["empty_string_fields"] = sorted(findings.empty_date_fields)
     report["field_types"] = {
-        name: {k: sorted(v) for k, v in sorted(types.items())}
+        name: {k: "|".join(sorted(v)) for k, v in sorted(types.items())}
         for name, types in findings.field_types.items()
     }
     report["differences"] = differences(report)
@@ -539,6 +539,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """The ``probe`` subcommand's options."""
     p = sub.add_parser(
         "probe",
+        allow_abbrev=False,  # "--token X" must never be read as "--token-env X"
         help="read a live store's API dialect (GET only, at most 30 calls) into a report",
         description="Read-only probe of a Cart.com store. The token is read from an "
         "environment variable, never from the command line.",
@@ -567,6 +568,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
 
 
+def refuse_token_on_command_line(argv: Sequence[str]) -> bool:
+    """True (and a message that does not echo it) when a token was put on the command line."""
+    if any(a == "--token" or a.startswith("--token=") for a in argv):
+        print(
+            "probe: a token is never given on the command line; put it in an environment "
+            "variable and pass that variable's name with --token-env",
+            file=sys.stderr,
+        )
+        return True
+    return False
+
+
 def main(args: argparse.Namespace) -> int:
     """Run the probe and write the report; exit 0, or 1 when the probe was stopped early."""
     try:
@@ -576,8 +589,10 @@ def main(args: argparse.Namespace) -> int:
         return 2
     token = os.environ.get(args.token_env, "")
     if not token.strip():
+        # the name is not echoed: a token pasted there by mistake must not reach the terminal
         print(
-            f"probe: the environment variable {args.token_env} is empty or unset", file=sys.stderr
+            "probe: the environment variable named by --token-env is empty or unset",
+            file=sys.stderr,
         )
         return 2
     if not 1 <= args.calls_per_window <= 50 or args.window <= 0:

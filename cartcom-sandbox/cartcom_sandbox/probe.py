@@ -146,18 +146,17 @@ class Caller:
 
     def _pace(self) -> None:
         """Wait so that no ``window`` holds more than ``calls_per_window`` of our calls."""
-        while True:
-            now = self.clock()
-            while self._sent and now - self._sent[0] >= self.window + PACE_MARGIN:
-                self._sent.popleft()
-            if self._pool_full and self._sent:
-                # The store says the pool is used up (another app shares it): sit out a window.
-                self.sleep(self._sent[-1] + self.window + PACE_MARGIN - now)
-                self._pool_full = False
-                continue
-            if len(self._sent) < self.calls_per_window:
-                return
-            self.sleep(self._sent[0] + self.window + PACE_MARGIN - now)
+        span = self.window + PACE_MARGIN
+        if self._pool_full and self._sent:
+            # The store says the pool is used up (another app shares it): sit out a window.
+            self._wait_until(self._sent[-1] + span)
+            self._pool_full = False
+        if len(self._sent) >= self.calls_per_window:
+            self._wait_until(self._sent[-self.calls_per_window] + span)
+
+    def _wait_until(self, deadline: float) -> None:
+        while (left := deadline - self.clock()) > 0:
+            self.sleep(max(left, 0.001))
 
     def get(
         self, path: str, params: Sequence[tuple[str, str]] = (), shown: str | None = None
@@ -170,6 +169,8 @@ class Caller:
         self._pace()
         self.calls += 1
         self._sent.append(self.clock())
+        while len(self._sent) > self.calls_per_window:
+            self._sent.popleft()
         try:
             resp = self.session.request(
                 "GET",

@@ -19,7 +19,7 @@ import requests
 from cartcom_sandbox import cli
 from cartcom_sandbox import resources as R  # noqa: N812
 from cartcom_sandbox.config import SandboxConfig
-from cartcom_sandbox.probe import MAX_CALLS, RESOURCES, api_url_from
+from cartcom_sandbox.probe import MAX_CALLS, RESOURCES, Caller, ProbeStoppedError, api_url_from
 from cartcom_sandbox.profile import apply_profile, load_report
 
 WINDOW = 0.5  # a Steel-sized pool (5 calls) over a short window keeps the tests quick
@@ -417,3 +417,81 @@ def test_serve_refuses_a_file_that_is_not_a_report(tmp_path):
     )  # fmt: skip
     assert proc.returncode != 0
     assert "not a probe report" in proc.stderr
+
+
+class _FakeResponse:
+    status_code = 200
+    content = b"{}"
+
+    def __init__(self, limit: str) -> None:
+        self.headers = {"X-AC-Call-Limit": limit}
+
+    def json(self) -> dict[str, Any]:
+        return {}
+
+
+class _FakeStore:
+    """Answers every GET with 200; records the (fake) time and method of each call."""
+
+    def __init__(self, clock: list[float], limit: int = 50) -> None:
+        self.clock = clock
+        self.limit = limit
+        self.sent: list[tuple[str, float]] = []
+
+    def request(self, method: str, url: str, **kwargs: Any) -> _FakeResponse:
+        self.sent.append((method, self.clock[0]))
+        self.kwargs = kwargs
+        used = sum(1 for _, t in self.sent if self.clock[0] - t < 10.0)
+        return _FakeResponse(f"{used}/{self.limit}")
+
+
+def _caller(store: _FakeStore, clock: list[float], **kwargs: Any) -> Caller:
+    def sleep(seconds: float) -> None:
+        clock[0] += max(0.0, seconds)
+
+    return Caller(
+        "https://shop.example.com/api/v1",
+        SECRET,
+        sleep=sleep,
+        clock=lambda: clock[0],
+        session=store,  # type: ignore[arg-type]
+        **kwargs,
+    )
+
+
+def test_probe_paces_at_the_steel_rate_by_default():
+    """Without options: never more than 5 calls inside any 10 s (fake clock, no waiting)."""
+    clock = [1000.0]
+    store = _FakeStore(clock)
+    caller = _caller(store, clock)
+    for _ in range(16):
+        caller.get("/orders")
+    times = [t for _, t in store.sent]
+    assert all(later - earlier >= 10.0 for earlier, later in zip(times, times[5:], strict=False))
+    assert times[-1] - times[0] < 31  # and not slower than needed: 16 calls in 4 windows
+    assert {m for m, _ in store.sent} == {"GET"}
+    assert store.kwargs["allow_redirects"] is False  # a redirect could carry the token away
+    assert store.kwargs["headers"]["X-AC-Auth-Token"] == SECRET  # in the header, not the URL
+
+
+def test_probe_sits_out_a_window_when_the_pool_is_used_up():
+    """Another app sharing the pool (header 2/2) makes the probe wait, never call into a 429."""
+    clock = [0.0]
+    store = _FakeStore(clock, limit=2)
+    caller = _caller(store, clock)
+    for _ in range(6):
+        caller.get("/orders")
+    times = [t for _, t in store.sent]
+    assert all(later - earlier >= 10.0 for earlier, later in zip(times, times[2:], strict=False))
+
+
+def test_probe_never_exceeds_its_call_budget():
+    """The ceiling is checked before each call: call 31 is refused without being sent."""
+    clock = [0.0]
+    store = _FakeStore(clock)
+    caller = _caller(store, clock, calls_per_window=50, window=0.001)
+    for _ in range(MAX_CALLS):
+        caller.get("/orders")
+    with pytest.raises(ProbeStoppedError, match="budget"):
+        caller.get("/orders")
+    assert len(store.sent) == MAX_CALLS == 30

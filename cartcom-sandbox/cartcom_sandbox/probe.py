@@ -413,6 +413,7 @@ def _probe_max_count(caller: Caller, report: dict[str, Any], totals: dict[str, i
     name = max(totals, key=lambda n: (totals[n], n))
     total = totals[name]
     lo, hi = 0, None  # lo: a count known honoured; hi: a count known refused (400)
+    hint = None  # a number the refusal's message names, tried (and so checked) next
     ask = MAX_COUNT_ASK
     for _ in range(3):
         reply = caller.get(f"/{name}", [("count", str(ask)), ("fields", "id")])
@@ -421,6 +422,7 @@ def _probe_max_count(caller: Caller, report: dict[str, Any], totals: dict[str, i
         if reply.status == 400:
             point["over_max"] = "error"
             hi = ask
+            hint = _number_in_message(reply.body)
         elif rows is None:
             point["note"] = "the page answer had no list"
             break
@@ -432,7 +434,12 @@ def _probe_max_count(caller: Caller, report: dict[str, Any], totals: dict[str, i
             lo = max(lo, ask if hi is not None or rows == ask else rows)
         if hi is None:
             break  # nothing refused and nothing capped: only a lower bound can be known
-        ask = (lo + hi) // 2 if lo else hi // 2
+        if hint is not None and lo < hint < hi:
+            ask = hint  # the store named its limit: check it
+        elif hint is not None and lo == hint and hint + 1 < hi:
+            ask = hint + 1  # ... and that one more is refused
+        else:
+            ask = (lo + hi) // 2 if lo else hi // 2
         if ask <= lo or ask >= hi:
             break
     if hi is not None and lo and hi - lo <= 1:
@@ -442,6 +449,14 @@ def _probe_max_count(caller: Caller, report: dict[str, Any], totals: dict[str, i
         point["at_least"] = lo
     if hi is not None:
         point["below"] = hi
+
+
+def _number_in_message(body: Any) -> int | None:
+    """The one number in an error envelope's details (e.g. "cannot exceed 1000"), if any."""
+    if not isinstance(body, dict):
+        return None
+    numbers = re.findall(r"\d+", str(body.get("details") or body.get("message") or ""))
+    return int(numbers[0]) if len(numbers) == 1 and 0 < int(numbers[0]) < 100_000 else None
 
 
 def _probe_url_cap(caller: Caller, report: dict[str, Any]) -> None:

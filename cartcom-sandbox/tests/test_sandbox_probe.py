@@ -217,7 +217,8 @@ class TestPacing:
         # count_over_max=error: a refused count is bisected, still within 3 calls
         assert len(report["max_count"]["evidence"]) <= 3
         assert report["max_count"]["over_max"] == "error"
-        assert report["max_count"]["evidence"][0]["status"] == 400
+        assert [e["status"] for e in report["max_count"]["evidence"]] == [400, 200, 400]
+        assert report["max_count"]["value"] == SandboxConfig().max_count  # 1000 ok, 1001 not
 
 
 def test_probe_stops_at_the_first_401_and_never_shows_the_token(

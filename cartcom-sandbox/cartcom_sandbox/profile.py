@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cartcom_sandbox import resources as R  # noqa: N812
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.probe import REPORT_VERSION
 
@@ -72,7 +73,10 @@ def profile_from(report: dict[str, Any], *, rate: bool = True) -> Profile:
     seen = {r: k for r, k in (keys or {}).items() if isinstance(k, str) and k != "unknown"}
     if seen:
         s["list_keys"] = dict(sorted(seen.items()))
-        prof.applied.append("list_keys " + ",".join(f"{r}={k}" for r, k in s["list_keys"].items()))
+        changed = ",".join(f"{r}={k}" for r, k in s["list_keys"].items() if k != R.list_key(r))
+        prof.applied.append(
+            f"list_keys of {len(seen)} resources (not the defaults: {changed or 'none'})"
+        )
     unknown = sorted(r for r, k in (keys or {}).items() if k == "unknown")
     if unknown:
         prof.not_applied.append("list_keys of " + ",".join(unknown) + ": unknown")

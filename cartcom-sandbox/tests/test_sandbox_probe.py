@@ -24,6 +24,7 @@ from cartcom_sandbox.profile import apply_profile, load_report
 
 WINDOW = 0.5  # a Steel-sized pool (5 calls) over a short window keeps the tests quick
 SECRET = "tok-Zq81-never-shown-7c3e"
+PROFILE = Path(__file__).parents[2] / "tests" / "profiles" / "nondefault-store.json"
 
 
 def probe(
@@ -147,6 +148,8 @@ def test_probe_detects_non_default_knobs_and_the_profile_round_trips(
     assert "empty_page_status: the store shows 404" in out1
     assert "list_keys.order_shipments: the store shows 'shipments'" in out1
     assert len(calls) == report1["probe"]["calls"]
+    # make test's profile run serves this very report (regenerate it the same way if it moves)
+    assert report1 == load_report(PROFILE), "tests/profiles/nondefault-store.json is stale"
 
     profile = tmp_path / "profile.json"
     shutil.copyfile(tmp_path / "r1.json", profile)
@@ -371,7 +374,7 @@ def test_probe_does_not_follow_redirects(sandbox, tmp_path, capsys, monkeypatch)
 # ----------------------------------------------------------------------------- profile
 def test_profile_applies_only_what_the_report_determines(tmp_path):
     """Exact facts become knobs; bounds and data facts are reported as not applied."""
-    report = load_report(Path(__file__).parents[2] / "tests/profiles/nondefault-store.json")
+    report = load_report(PROFILE)
     config = SandboxConfig(plan="unlimited")
     prof = apply_profile(config, report, rate=False)
     assert (config.max_count, config.empty_page_status) == (500, 404)
@@ -389,7 +392,7 @@ def test_profile_applies_only_what_the_report_determines(tmp_path):
 
 def test_serve_flags_given_explicitly_win_over_the_profile(store_copy, tmp_path):
     """``--profile`` with ``--max-count 300``: the flag wins, and the server says so."""
-    profile = Path(__file__).parents[2] / "tests/profiles/nondefault-store.json"
+    profile = PROFILE
     served = Served(store_copy, "--profile", str(profile), "--max-count", "300")
     try:
         resp = requests.get(

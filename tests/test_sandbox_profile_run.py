@@ -6,6 +6,7 @@ without the option the fixtures serve the defaults.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import requests
@@ -47,7 +48,23 @@ def test_fixtures_serve_the_profile_or_the_defaults(sandbox, sandbox_profile):
 def test_the_profile_of_the_make_test_run_differs_from_the_defaults():
     """The profile rerun means something only if the profile is not the defaults."""
     report = load_report(PROFILE)
-    default = SandboxConfig()
-    assert report["max_count"]["value"] != default.max_count
-    assert report["empty_page_status"]["value"] != default.empty_page_status
+    default = {f.name: f.default for f in dataclasses.fields(SandboxConfig)}
+    assert report["max_count"]["value"] != default["max_count"]
+    assert report["empty_page_status"]["value"] != default["empty_page_status"]
     assert report["list_keys"]["value"]["order_shipments"] != "order_shipments"
+
+
+def test_configs_built_by_tests_start_from_the_profile(sandbox_profile):
+    """A test's own SandboxConfig gets the profile's knobs, except those it passes itself."""
+    own = SandboxConfig(plan="unlimited", max_count=100)
+    assert own.max_count == 100
+    if sandbox_profile is None:
+        assert own.empty_page_status == 200
+        assert "order_shipments" not in own.list_keys
+        return
+    assert own.empty_page_status == sandbox_profile["empty_page_status"]["value"]
+    assert (
+        own.list_keys["order_shipments"]
+        == (sandbox_profile["list_keys"]["value"]["order_shipments"])
+    )
+    assert own.calls_per_window() is None  # the call limit stays the test's

@@ -7,13 +7,16 @@ Override ``sandbox_config`` in a conftest or test module to change behaviour, e.
         return SandboxConfig(plan="steel", rate_window=1.0)
 
 ``pytest --sandbox-profile report.json`` (or ``CARTCOM_SANDBOX_PROFILE=report.json``) serves
-every default ``sandbox_config`` with the dialect a ``cartcom-sandbox probe`` report determines,
-so a whole suite can be rerun against a store that differs from the defaults. The call limit
-stays unlimited (suites pace themselves where they test pacing).
+the dialect a ``cartcom-sandbox probe`` report determines, so a whole suite can be rerun against
+a store that differs from the defaults: for the session, every ``SandboxConfig`` starts from the
+profile's knobs (the ``sandbox_config`` fixture and configs that tests build themselves), and a
+knob a test passes explicitly keeps the test's value. The call limit is left to the tests.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -40,6 +43,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _profile_path(config: pytest.Config) -> str | None:
     return config.getoption("--sandbox-profile", default=None)
+
+
+_PLAIN_INIT = SandboxConfig.__init__
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With a profile: every SandboxConfig of the session starts from the profile's knobs."""
+    path = _profile_path(config)
+    if not path:
+        return
+    from cartcom_sandbox.profile import load_report, profile_from  # noqa: PLC0415
+
+    settings = profile_from(load_report(path), rate=False).settings
+    names = [f.name for f in dataclasses.fields(SandboxConfig)]
+
+    def init(self: SandboxConfig, *args: Any, **kwargs: Any) -> None:
+        _PLAIN_INIT(self, *args, **kwargs)
+        given = set(names[: len(args)]) | set(kwargs)
+        for key, value in settings.items():
+            if key not in given:
+                setattr(self, key, copy.deepcopy(value))
+
+    SandboxConfig.__init__ = init  # type: ignore[method-assign]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Restore the plain SandboxConfig."""
+    SandboxConfig.__init__ = _PLAIN_INIT  # type: ignore[method-assign]
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:

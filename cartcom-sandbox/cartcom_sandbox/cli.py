@@ -14,7 +14,7 @@ from cartcom_sandbox.server import SandboxServer
 from cartcom_sandbox.store import Store
 
 
-def _serve_parser(sub: argparse._SubParsersAction) -> None:
+def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the API over HTTP")
     p.add_argument("--db", required=True, help="SQLite file (created if missing) or :memory:")
     p.add_argument("--host", default="127.0.0.1")
@@ -90,6 +90,7 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         help="serve a store's dialect: apply every knob a `probe` report determines "
         "(options given explicitly win)",
     )
+    return p
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,19 +105,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# serve options a profile may set, and the SandboxConfig fields they stand for
-_PROFILE_FLAGS = {
-    "--max-count": ("max_count",),
-    "--count-over-max": ("count_over_max",),
-    "--empty-page-status": ("empty_page_status",),
-    "--max-url-length": ("max_url_length",),
-    "--calls": ("rate_calls",),
-    "--plan": ("rate_calls",),
+# serve options (dests) a profile may also set, and the SandboxConfig fields they stand for
+_PROFILE_OPTIONS = {
+    "max_count": "max_count",
+    "count_over_max": "count_over_max",
+    "empty_page_status": "empty_page_status",
+    "max_url_length": "max_url_length",
+    "calls": "rate_calls",
+    "plan": "rate_calls",
 }
 
 
-def _given(argv: Sequence[str], flag: str) -> bool:
-    return any(a == flag or a.startswith(flag + "=") for a in argv)
+def _explicit_fields(argv: Sequence[str]) -> set[str]:
+    """Config fields whose serve option is on the command line (abbreviated or not)."""
+    unset = object()  # not a string, so argparse does not convert it
+    parser = argparse.ArgumentParser(add_help=False)
+    _serve_parser(parser.add_subparsers(dest="command")).set_defaults(
+        **dict.fromkeys(_PROFILE_OPTIONS, unset)
+    )
+    given = vars(parser.parse_args(argv))
+    return {field for dest, field in _PROFILE_OPTIONS.items() if given.get(dest) is not unset}
 
 
 def _apply_profile(config: SandboxConfig, path: str, argv: Sequence[str]) -> None:
@@ -127,7 +135,7 @@ def _apply_profile(config: SandboxConfig, path: str, argv: Sequence[str]) -> Non
         prof = profile_from(load_report(path))
     except ValueError as err:
         raise SystemExit(f"--profile: {err}") from None
-    kept = {f for flag, fields in _PROFILE_FLAGS.items() if _given(argv, flag) for f in fields}
+    kept = _explicit_fields(argv)
     applied = []
     for key, value in prof.settings.items():
         if key in kept:

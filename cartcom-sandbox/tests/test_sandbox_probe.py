@@ -499,3 +499,11 @@ def test_probe_never_exceeds_its_call_budget():
     with pytest.raises(ProbeStoppedError, match="budget"):
         caller.get("/orders")
     assert len(store.sent) == MAX_CALLS == 30
+
+
+def test_serve_knows_which_options_were_given_explicitly():
+    """Abbreviated, ``=``-joined or equal to the default: still given, so the profile yields."""
+    explicit = cli._explicit_fields
+    assert explicit(["serve", "--db", "x", "--profile", "p"]) == set()
+    given = ["serve", "--db", "x", "--max-c", "300", "--plan=gold", "--empty-page-status", "200"]
+    assert explicit(given) == {"max_count", "rate_calls", "empty_page_status"}

@@ -30,6 +30,8 @@ def run_tap(sandbox: Any, statuses: list[str]) -> dict[str, list[dict[str, Any]]
         "access_token": sandbox.token,
         "calls_per_window": 100_000,
         "order_status_names": statuses,
+        # A Get Orders window covering the whole seeded history (the default is 30 days).
+        "orders_created_within_days": 3650,
         "start_date": "2024-01-01T00:00:00Z",
     }
     out = io.StringIO()

@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cartcom_client import ConfigurationError
-from cartcom_client.settings import MAX_URL_LENGTH
 from singer_sdk import typing as th
+
+from target_cartcom._client import ConfigurationError
+from target_cartcom._client.settings import MAX_URL_LENGTH
 
 OPERATIONS = ("link", "sync", "publish", "overwrite")
 LINK_KEYS = ("sku", "upc")
@@ -34,6 +35,17 @@ LISTING_SETTINGS: list[th.Property] = [
         default=["sku", "upc"],
         title="Link by",
         description="Match keys in order of precedence: sku (item_number), upc (the gtin field).",
+    ),
+    th.Property(
+        "upc_link_writes",
+        th.BooleanType,
+        default=True,
+        title="Write through UPC links to another SKU",
+        description=(
+            "When a listing links by UPC/GTIN to a store item whose SKU differs from the "
+            "listing's, write to that item (true, as Flxpoint links by SKU or UPC) or only "
+            "report the link and write nothing (false). The result line names both SKUs."
+        ),
     ),
     th.Property(
         "overwrite_fields",
@@ -98,6 +110,7 @@ class ListingOptions:
     index_mode: str
     page_size: int
     dry_run: bool
+    upc_link_writes: bool = True
     max_url_length: int = MAX_URL_LENGTH
 
     @classmethod
@@ -126,6 +139,7 @@ class ListingOptions:
             index_mode=mode,
             page_size=page_size,
             dry_run=bool(config.get("dry_run")),
+            upc_link_writes=_flag(config, "upc_link_writes", default=True),
         )
 
     def overwrites(self, field: str) -> bool:
@@ -151,3 +165,19 @@ def _names(
         msg = f"`{key}` accepts {', '.join(allowed)}; got {', '.join(bad)}."
         raise ConfigurationError(msg)
     return out
+
+
+def _flag(config: Mapping[str, Any], key: str, *, default: bool) -> bool:
+    """A boolean setting; strings from environment variables (``"false"``) count by meaning."""
+    value = config.get(key)
+    if value is None:
+        return default
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "1", "yes"):
+            return True
+        if text in ("false", "0", "no"):
+            return False
+        msg = f"`{key}` must be true or false, got {value!r}."
+        raise ConfigurationError(msg)
+    return bool(value)

@@ -168,9 +168,6 @@ class Caller:
         rel = path + ("?" + query if query else "")
         self._pace()
         self.calls += 1
-        self._sent.append(self.clock())
-        while len(self._sent) > self.calls_per_window:
-            self._sent.popleft()
         try:
             resp = self.session.request(
                 "GET",
@@ -186,6 +183,12 @@ class Caller:
             )
         except requests.RequestException as err:
             raise ProbeStoppedError(f"GET {shown or rel} failed: {type(err).__name__}") from None
+        finally:
+            # Paced from when the answer came back: the store counted the call by then, so a
+            # slow first answer cannot shift its window past ours.
+            self._sent.append(self.clock())
+            while len(self._sent) > self.calls_per_window:
+                self._sent.popleft()
         limit = resp.headers.get("X-AC-Call-Limit")
         m = _CALL_LIMIT.match(limit or "")
         if m and int(m.group(1)) >= int(m.group(2)):

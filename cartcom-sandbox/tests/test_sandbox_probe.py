@@ -507,3 +507,23 @@ def test_serve_knows_which_options_were_given_explicitly():
     assert explicit(["serve", "--db", "x", "--profile", "p"]) == set()
     given = ["serve", "--db", "x", "--max-c", "300", "--plan=gold", "--empty-page-status", "200"]
     assert explicit(given) == {"max_count", "rate_calls", "empty_page_status"}
+
+
+class _SlowFirstAnswer(_FakeStore):
+    """The first answer takes 3 s (the store counts a call somewhere before it answers)."""
+
+    def request(self, method: str, url: str, **kwargs: Any) -> _FakeResponse:
+        response = super().request(method, url, **kwargs)
+        if len(self.sent) == 1:
+            self.clock[0] += 3.0
+        return response
+
+
+def test_probe_paces_from_the_answers_not_the_sends():
+    """A slow first answer: the sixth call still waits a full window after that answer."""
+    clock = [0.0]
+    store = _SlowFirstAnswer(clock)
+    caller = _caller(store, clock)
+    for _ in range(6):
+        caller.get("/orders")
+    assert store.sent[5][1] >= 3.0 + 10.0

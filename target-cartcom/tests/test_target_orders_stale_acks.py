@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from cartcom_client.quirks import parse_datetime, to_utc
+from target_cartcom._client.quirks import parse_datetime, to_utc
 from target_cartcom.target import TargetCartcom
 
 SCHEMA = json.loads(

@@ -5,12 +5,11 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from cartcom_sandbox.config import SandboxConfig
+from cartcom_sandbox.server import SandboxServer
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 from tap_cartcom.tap import TapCartcom
 from tap_test_support import prune_union_attribute_tests
-
-from cartcom_sandbox.config import SandboxConfig
-from cartcom_sandbox.server import SandboxServer
 
 # Filled in by the module fixture once the sandbox listens (the runner reads this dict).
 SANDBOX_CONFIG: dict = {

@@ -19,8 +19,7 @@ def _order_calls(fake):
 
 def test_first_page_query_uses_cartcom_syntax(fake):
     """Window in UTC with Z, literal ``+AND+``, sort by key then id, expand, no-cache, token."""
-    run = run_tap(base_config(), streams=ORDER_FAMILY)
-    assert run["error"] is None
+    run_tap(base_config(), streams=ORDER_FAMILY)
     first = _order_calls(fake)[0]
     query = dict(part.split("=", 1) for part in first.query.split("&"))
     assert query["sort"] == "created_at,id"
@@ -45,6 +44,8 @@ def test_pages_follow_next_page_and_children_need_no_call(fake):
     assert len(records["orders"]) == 120
     assert len({r["id"] for r in records["orders"]}) == 120
     assert sorted(fake.paths()) == ["/order_addresses/select_many"] * 3 + ["/orders"] * 3
+    # The fake answers under the pacing adapter: every call it saw went through the budget.
+    assert run["tap"].pacing.calls == {"GET": len(fake.calls)}
     assert _order_calls(fake)[1].query.endswith("&page=2")
     expected_items = sum(len(o["_items"]) for o in fake.orders)
     assert len(records["order_items"]) == expected_items
@@ -62,7 +63,6 @@ def test_stale_next_page_ending_in_404_is_the_end(fake):
     """A next_page link past the last page answers 404: the end, not an error."""
     fake.stale_next = True
     run = run_tap(base_config(page_size=60), streams=("orders",))
-    assert run["error"] is None
     assert len(run["records"]["orders"]) == 120
     statuses = [c.status for c in _order_calls(fake)]
     assert statuses == [200, 200, 404]
@@ -75,7 +75,6 @@ def test_status_names_resolved_once_and_ored(fake):
     for order in fake.orders[1::3]:
         order["order_status_id"] = 3
     run = run_tap(base_config(order_status_names=["processing", "Shipped"]), streams=("orders",))
-    assert run["error"] is None
     assert fake.paths().count("/order_statuses") == 1
     assert "order_status_id=2+OR+3" in _order_calls(fake)[0].query
     statuses = {r["order_status_id"] for r in run["records"]["orders"]}
@@ -88,8 +87,7 @@ def test_status_ids_and_unknown_name(fake):
     run_tap(base_config(order_status_ids=[1]), streams=("orders",))
     assert "/order_statuses" not in fake.paths()
     assert "order_status_id=1&" in _order_calls(fake)[0].query + "&"
-    bad = run_tap(base_config(order_status_names=["Nope"]), streams=("orders",))
-    assert bad["error"] is not None
+    bad = run_tap(base_config(order_status_names=["Nope"]), streams=("orders",), expect_error=True)
     assert "order_status_names" in str(bad["error"])
 
 
@@ -110,7 +108,6 @@ def test_quirks_accepted_and_records_valid_against_own_schemas(fake):
     """
     fake.orders[5]["_items"] = []
     run = run_tap(base_config())
-    assert run["error"] is None
     checker = jsonschema.FormatChecker()
     for stream, rows in run["records"].items():
         validator = jsonschema.Draft7Validator(run["schemas"][stream], format_checker=checker)
@@ -180,7 +177,6 @@ def test_dst_offsets_normalise_to_one_utc_order(fake, start, switch, before, aft
     }
     now = moments[-1] + timedelta(hours=1)
     run = run_tap(base_config(), streams=("orders",), now=now)
-    assert run["error"] is None
     stamps = [r["created_at"] for r in run["records"]["orders"]]
     assert stamps == [_z(m) for m in moments]
     assert [r["id"] for r in run["records"]["orders"]] == [o["id"] for o in fake.orders]
@@ -213,7 +209,6 @@ def test_rerun_emits_nothing_new_and_state_is_bounded(fake):
     fake.calls.clear()
     now2 = NOW + timedelta(hours=1)
     second = run_tap(config, state=first["state"], streams=("orders",), now=now2)
-    assert second["error"] is None
     assert "orders" not in second["records"]
     window = _order_calls(fake)[0].query.split("created_at=")[1].split("&")[0]
     assert window == f"gte:{floor}+AND+lt:{_z(now2)}"
@@ -264,7 +259,6 @@ def test_pending_then_eligible_is_emitted_once(fake):
 
     now3 = now2 + timedelta(hours=1)
     third = run_tap(config, state=second["state"], streams=("orders",), now=now3)
-    assert third["error"] is None
     assert "orders" not in third["records"]
     assert _marks(third)["replication_key_value"] == _z(now3)
 
@@ -299,7 +293,6 @@ def test_bookmark_moves_on_without_new_orders_but_not_after_an_interrupted_read(
 
     now2 = NOW + timedelta(days=1)  # a day later, no new order
     second = run_tap(config, state=first["state"], streams=("orders",), now=now2)
-    assert second["error"] is None
     assert "orders" not in second["records"]
     assert _marks(second)["replication_key_value"] == _z(now2)
     floor2 = _z(now2 - timedelta(days=2))
@@ -318,8 +311,7 @@ def test_bookmark_moves_on_without_new_orders_but_not_after_an_interrupted_read(
         )
     }
     now3 = now2 + timedelta(days=1)
-    third = run_tap(config, state=second["state"], streams=("orders",), now=now3)
-    assert third["error"] is not None
+    third = run_tap(config, state=second["state"], streams=("orders",), now=now3, expect_error=True)
     got3 = [r["id"] for r in third["records"].get("orders", [])]
     assert got3 == new_ids[:6]  # pages 1-3: 24 known (skipped), then 6 new before the fault
     # No STATE of the interrupted run moves the bookmark (not to now3, not to a new order's).
@@ -332,7 +324,6 @@ def test_bookmark_moves_on_without_new_orders_but_not_after_an_interrupted_read(
     fake.order_faults = {}
     now4 = now3 + timedelta(hours=1)
     fourth = run_tap(config, state=third["state"], streams=("orders",), now=now4)
-    assert fourth["error"] is None
     # The rerun reads from the old bookmark: every new order, the 6 already sent included
     # (at least once: the interrupted run saved no emitted ids).
     assert [r["id"] for r in fourth["records"]["orders"]] == new_ids
@@ -348,7 +339,6 @@ def test_transient_faults_are_retried_and_lose_nothing(fake):
         4: (200, {}, b'{"total_count": 120, "orders": [{"id": 1'),
     }
     run = run_tap(base_config(), streams=("orders",))
-    assert run["error"] is None
     ids = [r["id"] for r in run["records"]["orders"]]
     assert sorted(ids) == [o["id"] for o in fake.orders]
     assert [c.status for c in _order_calls(fake)][:4] == [503, 0, 200, 200]
@@ -357,8 +347,7 @@ def test_transient_faults_are_retried_and_lose_nothing(fake):
 def test_unauthorized_names_setting_never_token(fake):
     """A 401 stops the run; the message names access_token, the token appears nowhere."""
     config = base_config(access_token="wrong-" + TOKEN)
-    run = run_tap(config, streams=("orders",))
-    assert run["error"] is not None
+    run = run_tap(config, streams=("orders",), expect_error=True)
     text = str(run["error"])
     assert "access_token" in text
     assert "401" in text
@@ -367,6 +356,11 @@ def test_unauthorized_names_setting_never_token(fake):
         assert TOKEN not in blob
 
 
+#: How much later than Retry-After a retry may come: scheduling, not a second wait.
+SLACK = 1.5
+
+
+@pytest.mark.timeout(30)
 @pytest.mark.parametrize("fmt", ["seconds", "http-date"])
 def test_429_waits_retry_after(fake, fmt):
     """On a 429 the retry waits at least Retry-After, in seconds or as an HTTP-date."""
@@ -386,13 +380,13 @@ def test_429_waits_retry_after(fake, fmt):
         )
     }
     run = run_tap(base_config(page_size=200), streams=("orders",))
-    assert run["error"] is None
     calls = _order_calls(fake)
     assert [c.status for c in calls] == [429, 200]
+    # No sooner than Retry-After, and not much later either (a wait has an upper bound).
     if when is None:
-        assert calls[1].at - calls[0].at >= 1.0
+        assert 1.0 <= calls[1].at - calls[0].at < 1.0 + SLACK
     else:
-        assert calls[1].wall >= when.timestamp()
+        assert when.timestamp() <= calls[1].wall < when.timestamp() + SLACK
     assert len(run["records"]["orders"]) == 120
 
 
@@ -423,7 +417,6 @@ def test_dense_address_ids_read_by_range_sparse_by_select_many(fake):
     """A page's addresses come in the fewest calls: one id-range read, or URL-sized batches."""
     fake.seed(130, datetime(2024, 3, 7, tzinfo=UTC), timedelta(hours=1))
     run = run_tap(base_config(page_size=250), streams=("orders", "order_addresses"))
-    assert run["error"] is None
     paths = fake.paths()
     assert paths.count("/orders") == 1
     assert paths.count("/order_addresses") == 1  # 500 dense ids: one range read, not 2 batches

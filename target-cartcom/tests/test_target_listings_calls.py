@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
@@ -10,25 +9,9 @@ from cartcom_testing.listing_scenarios import (
     build_catalog,
     catalog_listings,
     change_some,
-    run_target,
 )
-
-
-def run(sb: Any, records: list[dict[str, Any]], **settings: Any):
-    """Run the target; return the run and the calls it made."""
-    before = len(sb.calls)
-    result = run_target(sb.base_url, sb.token, records, **settings)
-    return result, sb.calls.snapshot()[before:]
-
-
-def reads(calls: list[Any]) -> list[Any]:
-    """The read calls."""
-    return [c for c in calls if c.method == "GET"]
-
-
-def writes(calls: list[Any]) -> list[Any]:
-    """The write calls."""
-    return [c for c in calls if c.method != "GET"]
+from cartcom_testing.runs import reads, writes
+from cartcom_testing.runs import run_listings as run
 
 
 def test_small_batch_uses_or_ed_lookups(sandbox):

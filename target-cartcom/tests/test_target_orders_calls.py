@@ -9,9 +9,8 @@ from importlib import resources
 from typing import Any
 
 import pytest
-from target_cartcom.target import TargetCartcom
-
 from cartcom_sandbox.seeding import data
+from target_cartcom.target import TargetCartcom
 
 SCHEMA = json.loads(
     (resources.files("target_cartcom") / "schemas" / "order_shipment.schema.json").read_text()

@@ -108,7 +108,7 @@ def run_listings(sb: Any, records: list[dict[str, Any]] | str, **settings: Any):
 
 
 def order_schema(stream: str) -> dict[str, Any]:
-    """The documented schema of an order stream (``order_shipments``, ``order_acknowledgements``)."""
+    """The documented schema of an order stream (shipments or acknowledgements)."""
     name = {"order_shipments": "order_shipment", "order_acknowledgements": "order_acknowledgement"}
     text = (
         resources.files("target_cartcom") / "schemas" / f"{name[stream]}.schema.json"

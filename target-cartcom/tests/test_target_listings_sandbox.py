@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 from cartcom_testing.listing_scenarios import add_reference_data, singer_lines
-from cartcom_testing.runs import reads, write_routes
+from cartcom_testing.runs import reads, write_routes, writes
 from cartcom_testing.runs import run_listings as run
 from target_cartcom.target import FailedRecordsError
 
@@ -832,3 +832,31 @@ def test_publish_never_duplicates_a_sku_even_when_link_by_skips_it(seeded_sandbo
     assert line["field"] == "sku"
     assert write_routes(calls) == []
     assert len(rows(sb, "products", item_number=simple["item_number"])) == 1
+
+
+def test_sync_put_of_a_simple_product_carries_only_the_changed_fields(seeded_sandbox):
+    """Stock changed, price, msrp and cost restated at the store's values: one PUT of the stock.
+
+    Re-sending unchanged prices would leave the store the same, so only the request body (the
+    sandbox logs it parsed) and the result's ``changes`` map can show it.
+    """
+    sb = seeded_sandbox
+    simple = seeded_simple(sb)
+    sb.store.update("products", simple["id"], {"retail": 24.5, "cost": 7.25})
+    stock = simple["quantity_on_hand"]
+    listing = {
+        "sku": simple["item_number"],
+        "quantity": stock + 3,
+        "price": simple["price"],
+        "msrp": 24.5,
+        "cost": 7.25,
+    }
+    result, calls = run(sb, [listing])
+    assert [(c.method, c.path, c.request_json) for c in writes(calls)] == [
+        ("PUT", f"/api/v1/products/{simple['id']}", {"quantity_on_hand": stock + 3}),
+    ]
+    line = result.by_sku()[listing["sku"]]
+    assert (line["outcome"], line["changes"]) == (
+        "updated",
+        {"quantity": {"old": stock, "new": stock + 3}},
+    )

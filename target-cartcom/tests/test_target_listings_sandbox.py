@@ -217,6 +217,10 @@ def test_sync_writes_only_what_differs_and_reads_back(seeded_sandbox):
     v["variants"][0]["quantity"] += 2
     v["variants"][1]["price"] = 99.5
     v["variants"][2].update(msrp=120.0, cost=33.0)
+    old_vis = {r["item_number"]: r for r in rows(sb, "variant_inventory", product_id=variant["id"])}
+    old_pricing = {
+        r["variant_inventory_id"]: r for r in rows(sb, "product_pricing", product_id=variant["id"])
+    }
     result, calls = run(sb, [s, v, unchanged])
     by = result.by_sku()
     assert [by[x["sku"]]["outcome"] for x in (s, v, unchanged)] == [
@@ -251,6 +255,48 @@ def test_sync_writes_only_what_differs_and_reads_back(seeded_sandbox):
     assert v2["retail"] == 120.0
     assert pricing[v2["id"]]["cost"] == 33.0
     assert by[v["sku"]]["changes"][f"variants[{v['variants'][1]['sku']}].price"]["new"] == 99.5
+    # The exact bodies and changes: each field the listing changed, and nothing else.
+    a, b, c = (old_vis[x["sku"]] for x in v["variants"][:3])
+    assert sorted(
+        ((w.method, w.path.removeprefix("/api/v1"), w.request_json) for w in writes(calls)),
+        key=lambda x: x[1],
+    ) == sorted(
+        [
+            (
+                "PUT",
+                f"/products/{simple['id']}",
+                {
+                    "quantity_on_hand": s["quantity"],
+                    "price": 12.34,
+                    "retail": 20.0,
+                    "cost": 5.5,
+                    "is_hidden": 1,
+                },
+            ),
+            ("PUT", f"/variant_inventory/{a['id']}", {"inventory": v["variants"][0]["quantity"]}),
+            ("PUT", f"/product_pricing/{old_pricing[b['id']]['id']}", {"price": 99.5}),
+            ("PUT", f"/variant_inventory/{c['id']}", {"retail": 120.0}),
+            ("PUT", f"/product_pricing/{old_pricing[c['id']]['id']}", {"cost": 33.0}),
+        ],
+        key=lambda x: x[1],
+    )
+    assert by[s["sku"]]["changes"] == {
+        "quantity": {"old": simple["quantity_on_hand"], "new": s["quantity"]},
+        "price": {"old": simple["price"], "new": 12.34},
+        "msrp": {"old": simple["retail"], "new": 20.0},
+        "cost": {"old": simple["cost"], "new": 5.5},
+        "hidden": {"old": False, "new": True},
+    }
+    assert by[v["sku"]]["changes"] == {
+        f"variants[{a['item_number']}].quantity": {
+            "old": a["inventory"],
+            "new": v["variants"][0]["quantity"],
+        },
+        f"variants[{b['item_number']}].price": {"old": old_pricing[b["id"]]["price"], "new": 99.5},
+        f"variants[{c['item_number']}].msrp": {"old": c["retail"], "new": 120.0},
+        f"variants[{c['item_number']}].cost": {"old": old_pricing[c["id"]]["cost"], "new": 33.0},
+    }
+    assert by[unchanged["sku"]].get("changes") is None
     # The same input again: only the index reads.
     again, calls2 = run(sb, [s, v, unchanged])
     assert write_routes(calls2) == []

@@ -530,27 +530,3 @@ def sample_products(
             }
         )
     return out
-
-
-def prune_union_attribute_tests(test_class: type) -> type:
-    """Drop SDK attribute checks that assume one type on properties typed as a union.
-
-    The SDK's ``is_boolean`` and ``is_numeric`` checks require *every* value to be a bool or a
-    number. Properties such as the 0/1 product flags (``["integer", "boolean", "null"]``) or
-    product dimensions (``["number", "string", "null"]``) legitimately hold either type; the
-    records' validity against these schemas is asserted by jsonschema in our own tests.
-    """
-    for test_name, params in list(test_class.params.items()):
-        if "attribute" not in test_name:
-            continue
-        kept = []
-        for param in params:
-            stream, prop = param.values.stream, param.values.attribute_name
-            schema = stream.schema["properties"].get(prop, {})
-            types = schema.get("type") or []
-            types = [types] if isinstance(types, str) else types
-            if len([x for x in types if x != "null"]) > 1:
-                continue
-            kept.append(param)
-        test_class.params[test_name] = kept
-    return test_class

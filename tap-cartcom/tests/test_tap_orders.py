@@ -356,40 +356,6 @@ def test_unauthorized_names_setting_never_token(fake):
         assert TOKEN not in blob
 
 
-#: How much later than Retry-After a retry may come: scheduling, not a second wait.
-SLACK = 1.5
-
-
-@pytest.mark.timeout(30)
-@pytest.mark.parametrize("fmt", ["seconds", "http-date"])
-def test_429_waits_retry_after(fake, fmt):
-    """On a 429 the retry waits at least Retry-After, in seconds or as an HTTP-date."""
-    from email.utils import format_datetime
-
-    when = None
-    if fmt == "seconds":
-        header = "1"
-    else:
-        when = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
-        header = format_datetime(when, usegmt=True)
-    fake.order_faults = {
-        1: (
-            429,
-            {"Retry-After": header},
-            {"status_code": 429, "message": "Too Many Requests", "details": ""},
-        )
-    }
-    run = run_tap(base_config(page_size=200), streams=("orders",))
-    calls = _order_calls(fake)
-    assert [c.status for c in calls] == [429, 200]
-    # No sooner than Retry-After, and not much later either (a wait has an upper bound).
-    if when is None:
-        assert 1.0 <= calls[1].at - calls[0].at < 1.0 + SLACK
-    else:
-        assert when.timestamp() <= calls[1].wall < when.timestamp() + SLACK
-    assert len(run["records"]["orders"]) == 120
-
-
 def _orders_stream(**extra):
     from tap_cartcom.tap import TapCartcom
 

@@ -19,7 +19,8 @@ def _order_calls(fake):
 
 def test_first_page_query_uses_cartcom_syntax(fake):
     """Window in UTC with Z, literal ``+AND+``, sort by key then id, expand, no-cache, token."""
-    run_tap(base_config(), streams=ORDER_FAMILY)
+    run = run_tap(base_config(), streams=ORDER_FAMILY)
+    assert run["error"] is None
     first = _order_calls(fake)[0]
     query = dict(part.split("=", 1) for part in first.query.split("&"))
     assert query["sort"] == "created_at,id"
@@ -63,6 +64,7 @@ def test_stale_next_page_ending_in_404_is_the_end(fake):
     """A next_page link past the last page answers 404: the end, not an error."""
     fake.stale_next = True
     run = run_tap(base_config(page_size=60), streams=("orders",))
+    assert run["error"] is None
     assert len(run["records"]["orders"]) == 120
     statuses = [c.status for c in _order_calls(fake)]
     assert statuses == [200, 200, 404]
@@ -75,6 +77,7 @@ def test_status_names_resolved_once_and_ored(fake):
     for order in fake.orders[1::3]:
         order["order_status_id"] = 3
     run = run_tap(base_config(order_status_names=["processing", "Shipped"]), streams=("orders",))
+    assert run["error"] is None
     assert fake.paths().count("/order_statuses") == 1
     assert "order_status_id=2+OR+3" in _order_calls(fake)[0].query
     statuses = {r["order_status_id"] for r in run["records"]["orders"]}
@@ -108,6 +111,7 @@ def test_quirks_accepted_and_records_valid_against_own_schemas(fake):
     """
     fake.orders[5]["_items"] = []
     run = run_tap(base_config())
+    assert run["error"] is None
     checker = jsonschema.FormatChecker()
     for stream, rows in run["records"].items():
         validator = jsonschema.Draft7Validator(run["schemas"][stream], format_checker=checker)
@@ -177,6 +181,7 @@ def test_dst_offsets_normalise_to_one_utc_order(fake, start, switch, before, aft
     }
     now = moments[-1] + timedelta(hours=1)
     run = run_tap(base_config(), streams=("orders",), now=now)
+    assert run["error"] is None
     stamps = [r["created_at"] for r in run["records"]["orders"]]
     assert stamps == [_z(m) for m in moments]
     assert [r["id"] for r in run["records"]["orders"]] == [o["id"] for o in fake.orders]
@@ -209,6 +214,7 @@ def test_rerun_emits_nothing_new_and_state_is_bounded(fake):
     fake.calls.clear()
     now2 = NOW + timedelta(hours=1)
     second = run_tap(config, state=first["state"], streams=("orders",), now=now2)
+    assert second["error"] is None
     assert "orders" not in second["records"]
     window = _order_calls(fake)[0].query.split("created_at=")[1].split("&")[0]
     assert window == f"gte:{floor}+AND+lt:{_z(now2)}"
@@ -259,6 +265,7 @@ def test_pending_then_eligible_is_emitted_once(fake):
 
     now3 = now2 + timedelta(hours=1)
     third = run_tap(config, state=second["state"], streams=("orders",), now=now3)
+    assert third["error"] is None
     assert "orders" not in third["records"]
     assert _marks(third)["replication_key_value"] == _z(now3)
 
@@ -293,6 +300,7 @@ def test_bookmark_moves_on_without_new_orders_but_not_after_an_interrupted_read(
 
     now2 = NOW + timedelta(days=1)  # a day later, no new order
     second = run_tap(config, state=first["state"], streams=("orders",), now=now2)
+    assert second["error"] is None
     assert "orders" not in second["records"]
     assert _marks(second)["replication_key_value"] == _z(now2)
     floor2 = _z(now2 - timedelta(days=2))
@@ -324,6 +332,7 @@ def test_bookmark_moves_on_without_new_orders_but_not_after_an_interrupted_read(
     fake.order_faults = {}
     now4 = now3 + timedelta(hours=1)
     fourth = run_tap(config, state=third["state"], streams=("orders",), now=now4)
+    assert fourth["error"] is None
     # The rerun reads from the old bookmark: every new order, the 6 already sent included
     # (at least once: the interrupted run saved no emitted ids).
     assert [r["id"] for r in fourth["records"]["orders"]] == new_ids
@@ -339,6 +348,7 @@ def test_transient_faults_are_retried_and_lose_nothing(fake):
         4: (200, {}, b'{"total_count": 120, "orders": [{"id": 1'),
     }
     run = run_tap(base_config(), streams=("orders",))
+    assert run["error"] is None
     ids = [r["id"] for r in run["records"]["orders"]]
     assert sorted(ids) == [o["id"] for o in fake.orders]
     assert [c.status for c in _order_calls(fake)][:4] == [503, 0, 200, 200]
@@ -383,6 +393,7 @@ def test_dense_address_ids_read_by_range_sparse_by_select_many(fake):
     """A page's addresses come in the fewest calls: one id-range read, or URL-sized batches."""
     fake.seed(130, datetime(2024, 3, 7, tzinfo=UTC), timedelta(hours=1))
     run = run_tap(base_config(page_size=250), streams=("orders", "order_addresses"))
+    assert run["error"] is None
     paths = fake.paths()
     assert paths.count("/orders") == 1
     assert paths.count("/order_addresses") == 1  # 500 dense ids: one range read, not 2 batches

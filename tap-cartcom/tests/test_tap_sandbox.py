@@ -11,9 +11,28 @@ import requests
 import tap_cartcom.client as tap_client
 from cartcom_client.quirks import to_utc
 from cartcom_sandbox.clock import normalise_input
-from cartcom_testing.runs import api_calls, run_tap, tap_config
+from cartcom_testing.runs import run_tap
 
 ORDER_FAMILY = ("orders", "order_items", "order_shipments", "order_payments", "order_addresses")
+
+
+def sandbox_config(server, **extra):
+    """Config for a sandbox; pacing generous unless a test narrows it."""
+    config = {
+        "access_token": server.token,
+        "api_url": server.base_url,
+        "calls_per_window": 1000,
+        "window_seconds": 1,
+        "start_date": "2024-01-01T00:00:00Z",
+        "page_size": 100,
+    }
+    config.update(extra)
+    return config
+
+
+def api_calls(server, prefix="/api/v1/"):
+    """Calls the tap made (admin routes are not logged)."""
+    return [c for c in server.calls if c.path.startswith(prefix)]
 
 
 def get_json(server, path, **params):
@@ -63,9 +82,10 @@ def _add_order(server, template, created):
 def test_incremental_two_runs_with_orders_added(seeded_sandbox):
     """Run 2 emits every order added since run 1 and nothing from before its lookback window."""
     server = seeded_sandbox
-    config = tap_config(server, lookback_days=2)
+    config = sandbox_config(server, lookback_days=2)
     now1 = _after_newest_order(server)
     first = run_tap(config, streams=("orders",), now=now1)
+    assert first["error"] is None
     ids = [r["id"] for r in first["records"]["orders"]]
     assert sorted(ids) == sorted(all_order_ids(server))
     state1 = first["state"]["bookmarks"]["orders"]
@@ -92,6 +112,7 @@ def test_incremental_two_runs_with_orders_added(seeded_sandbox):
     server.calls.clear()
     now2 = now1 + timedelta(days=1)
     second = run_tap(config, state=first["state"], streams=("orders",), now=now2)
+    assert second["error"] is None
     got = [r["id"] for r in second["records"]["orders"]]
     assert got == [late, *added]  # in created_at order; nothing seeded comes again
     assert too_old not in got  # the trade-off: visible later than the lookback covers
@@ -115,9 +136,10 @@ def test_pending_then_eligible_on_sandbox(seeded_sandbox):
     server = seeded_sandbox
     statuses = seeded_sandbox.order_status_ids
     processing = statuses["Processing"]
-    config = tap_config(server, order_status_names=["Processing"], lookback_days=5)
+    config = sandbox_config(server, order_status_names=["Processing"], lookback_days=5)
     now1 = _after_newest_order(server)
     first = run_tap(config, streams=("orders",), now=now1)
+    assert first["error"] is None
     emitted = {r["id"] for r in first["records"]["orders"]}
     assert emitted == set(seeded_sandbox.processing_order_ids)
     bookmark = first["state"]["bookmarks"]["orders"]["replication_key_value"]
@@ -148,6 +170,7 @@ def test_pending_then_eligible_on_sandbox(seeded_sandbox):
     assert second["state"]["bookmarks"]["orders"]["replication_key_value"] == _z(now2)
     now3 = now2 + timedelta(hours=1)
     third = run_tap(config, state=second["state"], streams=("orders",), now=now3)
+    assert third["error"] is None
     assert "orders" not in third["records"]
     assert third["state"]["bookmarks"]["orders"]["replication_key_value"] == _z(now3)
 
@@ -156,7 +179,7 @@ def test_interrupted_run_loses_no_order(seeded_sandbox, monkeypatch):
     """A dropped connection then 503s until retries run out: run 1 fails, run 2 completes it."""
     monkeypatch.setattr(tap_client, "retry_wait_seconds", lambda response, attempt: 0.01)
     server = seeded_sandbox
-    config = tap_config(server, page_size=100)
+    config = sandbox_config(server, page_size=100)
     server.faults.script(
         [
             {"kind": "drop", "path": "/orders", "after": 1},
@@ -168,6 +191,7 @@ def test_interrupted_run_loses_no_order(seeded_sandbox, monkeypatch):
     assert 0 < len(got_first) < len(all_order_ids(server))
     server.faults.clear()
     second = run_tap(config, state=first["state"], streams=ORDER_FAMILY)
+    assert second["error"] is None
     got_second = {r["id"] for r in second["records"]["orders"]}
     assert got_first | got_second == all_order_ids(server)
     items = {r["id"] for r in first["records"].get("order_items", [])} | {
@@ -180,8 +204,9 @@ def test_pacing_five_calls_per_second_window(seeded_sandbox):
     """At 5 calls per 1-s window: zero 429s, and never more than 5 calls in any 1-s span."""
     server = seeded_sandbox
     server.ratelimit.configure(calls=5, window=1.0)
-    config = tap_config(server, calls_per_window=5, window_seconds=1, page_size=40)
+    config = sandbox_config(server, calls_per_window=5, window_seconds=1, page_size=40)
     run = run_tap(config, streams=ORDER_FAMILY)
+    assert run["error"] is None
     assert len(run["records"]["orders"]) == len(all_order_ids(server))
     calls = api_calls(server)
     # Per page of 40 orders: the page, then its addresses in one select_many.
@@ -201,8 +226,9 @@ def test_429_retry_waits_retry_after(seeded_sandbox, fmt):
     for _ in range(3):
         get_json(server, "/stores")
     window_start = server.calls[0].ts
-    config = tap_config(server, calls_per_window=50, window_seconds=2, page_size=150)
+    config = sandbox_config(server, calls_per_window=50, window_seconds=2, page_size=150)
     run = run_tap(config, streams=("orders",))
+    assert run["error"] is None
     tap_calls = [c for c in server.calls if c.path == "/api/v1/orders"]
     limited = [i for i, c in enumerate(tap_calls) if c.status == 429]
     assert limited, "the first tap call should meet the exhausted window"
@@ -226,18 +252,18 @@ def test_calls_bound_for_orders_with_children_and_addresses(seeded_sandbox):
     n = len(all_order_ids(server))
     for page in (100, 250):
         server.calls.clear()
-        run = run_tap(tap_config(server, page_size=page), streams=ORDER_FAMILY)
+        run = run_tap(sandbox_config(server, page_size=page), streams=ORDER_FAMILY)
+        assert run["error"] is None
         assert len(run["records"]["orders"]) == n
         assert run["records"]["order_items"]
         assert run["records"]["order_addresses"]
         # Per page of orders: the page (children come expanded, no call), then its addresses
         # in one select_many (the seeded addresses have short ids: one URL holds a page's).
         calls = api_calls(server)
-        pages = math.ceil(n / page)
         assert [c.path for c in calls] == [
             "/api/v1/orders",
             "/api/v1/order_addresses/select_many",
-        ] * pages
+        ] * math.ceil(n / page)
         for record in run["records"]["orders"]:
             assert record["billing_address"] is None or (
                 record["billing_address"]["id"] == record["order_billing_address_id"]
@@ -247,7 +273,8 @@ def test_calls_bound_for_orders_with_children_and_addresses(seeded_sandbox):
 def test_records_valid_and_token_never_in_output(seeded_sandbox):
     """Every sandbox record validates against the tap's schemas; the token is never written."""
     server = seeded_sandbox
-    run = run_tap(tap_config(server, start_date="2000-01-01T00:00:00Z"))
+    run = run_tap(sandbox_config(server, start_date="2000-01-01T00:00:00Z"))
+    assert run["error"] is None
     checker = jsonschema.FormatChecker()
     for stream, rows in run["records"].items():
         validator = jsonschema.Draft7Validator(run["schemas"][stream], format_checker=checker)
@@ -263,7 +290,8 @@ def test_status_names_or_filter_decoded_by_sandbox(seeded_sandbox):
     """Two status names become one ``a+OR+b`` value that the sandbox decodes as OR."""
     server = seeded_sandbox
     names = ["Processing", "Shipped"]
-    run = run_tap(tap_config(server, order_status_names=names), streams=("orders",))
+    run = run_tap(sandbox_config(server, order_status_names=names), streams=("orders",))
+    assert run["error"] is None
     expected = {i for n in names for i in seeded_sandbox.order_ids(n)}
     assert {r["id"] for r in run["records"]["orders"]} == expected
     ids = sorted(seeded_sandbox.order_status_ids[n] for n in names)
@@ -272,11 +300,11 @@ def test_status_names_or_filter_decoded_by_sandbox(seeded_sandbox):
 
 def test_run_tap_raises_the_tap_error_unless_the_test_expects_one(sandbox):
     """The shared runner never swallows a failed run, and an expected failure must happen."""
-    wrong = tap_config(sandbox, access_token="not-" + sandbox.token)
+    wrong = sandbox_config(sandbox, access_token="not-" + sandbox.token)
     with pytest.raises(Exception, match="access_token") as raised:
         run_tap(wrong, streams=("orders",))
     assert "401" in str(raised.value)
     expected = run_tap(wrong, streams=("orders",), expect_error=True)
     assert "access_token" in str(expected["error"])
     with pytest.raises(AssertionError, match="expected to fail"):
-        run_tap(tap_config(sandbox), streams=("order_statuses",), expect_error=True)
+        run_tap(sandbox_config(sandbox), streams=("order_statuses",), expect_error=True)

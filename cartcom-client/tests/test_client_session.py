@@ -150,7 +150,7 @@ def test_429_blocks_for_retry_after_seconds(wire, monkeypatch):
     monkeypatch.setattr(budget, "acquire", acquire)
     session.get("/orders")
     assert len(starts) == 2
-    assert starts[1] - starts[0] >= 3.0
+    assert starts[1] - starts[0] == pytest.approx(3.0)  # no sooner, and no later either
     assert adapter.rate_limited == 1
     assert wire.sleeps == []  # the wait is the budget's, not a second sleep
 

@@ -11,7 +11,7 @@ import requests
 import tap_cartcom.client as tap_client
 from cartcom_client.quirks import to_utc
 from cartcom_sandbox.clock import normalise_input
-from cartcom_testing.runs import run_tap
+from cartcom_testing.runs import longest_gap, run_tap
 
 ORDER_FAMILY = ("orders", "order_items", "order_shipments", "order_payments", "order_addresses")
 
@@ -215,6 +215,8 @@ def test_pacing_five_calls_per_second_window(seeded_sandbox):
     stamps = sorted(c.ts for c in calls)
     for i, start in enumerate(stamps):
         assert sum(1 for s in stamps[i:] if s < start + 1.0) <= 5
+    # ... and no wait longer than one window (plus scheduling slack) between two calls.
+    assert longest_gap(stamps) <= 1.0 + 0.5
 
 
 @pytest.mark.timeout(30)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 from cartcom_testing.listing_scenarios import add_reference_data, singer_lines
-from cartcom_testing.runs import reads, write_routes, writes
+from cartcom_testing.runs import longest_gap, reads, write_routes, writes
 from cartcom_testing.runs import run_listings as run
 from target_cartcom.target import FailedRecordsError
 
@@ -781,6 +781,9 @@ def test_pacing_makes_no_429_at_five_calls_per_second(sandbox):
     # and the brand; per mug its product and picture; one category-tree rebuild.
     assert len(calls) == 5 + 3 + 1 + 2 * len(listings) + 1
     assert [c.status for c in calls if c.status == 429] == []
+    # Paced, not stalled: no wait longer than the 1-s window (plus slack) between two calls.
+    stamps = [c.ts for c in calls]
+    assert longest_gap(stamps) <= 1.0 + 0.5
 
 
 # -- the CLI ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ sandbox and return the calls it made from the sandbox's call log; ``reads``, ``w
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from collections.abc import Iterable
 from contextlib import redirect_stderr, redirect_stdout
@@ -172,3 +173,9 @@ def write_routes(calls: Iterable[Any]) -> list[tuple[str, str]]:
 def api_calls(server: Any) -> list[Any]:
     """Calls a sandbox logged on the API (its admin routes are not API calls)."""
     return [c for c in server.calls if c.path.startswith(f"{API_PREFIX}/")]
+
+
+def longest_gap(stamps: Iterable[float]) -> float:
+    """The longest time between two consecutive stamps (0 for fewer than two): a wait's bound."""
+    ordered = sorted(stamps)
+    return max((b - a for a, b in itertools.pairwise(ordered)), default=0.0)

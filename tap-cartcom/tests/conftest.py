@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import requests_mock as rm
-from requests.adapters import HTTPAdapter
+from cartcom_testing.wire import mock_transport
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -34,9 +34,6 @@ def fake(monkeypatch) -> Any:
     store.seed(120, datetime(2024, 3, 1, 12, tzinfo=UTC), timedelta(hours=1))
     store.products = sample_products(datetime(2024, 3, 1, tzinfo=UTC))
     store.tables = reference_tables()
-    transport = rm.Adapter()
+    transport = mock_transport(monkeypatch)
     transport.register_uri(rm.ANY, re.compile(re.escape(BASE) + r".*"), content=store.handler)
-    monkeypatch.setattr(
-        HTTPAdapter, "send", lambda self, request, **kw: transport.send(request, **kw)
-    )
     return store

@@ -25,7 +25,13 @@ CARRIERS = [("UPS", "Ground"), ("FedEx", "2Day"), ("USPS", "Priority Mail"), ("D
 
 def run_orders_tap(sandbox: Any, statuses: list[str]) -> dict[str, list[dict[str, Any]]]:
     """One fresh tap run filtered on ``statuses``; its records by stream."""
-    config = tap_config(sandbox, calls_per_window=100_000, order_status_names=statuses)
+    config = tap_config(
+        sandbox,
+        calls_per_window=100_000,
+        order_status_names=statuses,
+        # A Get Orders window covering the whole seeded history (the default is 30 days).
+        orders_created_within_days=3650,
+    )
     del config["page_size"]  # the tap's default page size
     return run_tap(config)["records"]
 

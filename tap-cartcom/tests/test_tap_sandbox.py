@@ -136,7 +136,10 @@ def test_pending_then_eligible_on_sandbox(seeded_sandbox):
     server = seeded_sandbox
     statuses = seeded_sandbox.order_status_ids
     processing = statuses["Processing"]
-    config = sandbox_config(server, order_status_names=["Processing"], lookback_days=5)
+    # A window covering the whole seeded history (the default is the last 30 days).
+    config = sandbox_config(
+        server, order_status_names=["Processing"], orders_created_within_days=3650
+    )
     now1 = _after_newest_order(server)
     first = run_tap(config, streams=("orders",), now=now1)
     assert first["error"] is None
@@ -288,16 +291,20 @@ def test_records_valid_and_token_never_in_output(seeded_sandbox):
     assert server.token not in blob
 
 
-def test_status_names_or_filter_decoded_by_sandbox(seeded_sandbox):
-    """Two status names become one ``a+OR+b`` value that the sandbox decodes as OR."""
+def test_status_names_read_one_status_at_a_time(seeded_sandbox):
+    """Two status names: one read per status (an ``a+OR+b`` value would OR past the window)."""
     server = seeded_sandbox
     names = ["Processing", "Shipped"]
-    run = run_tap(sandbox_config(server, order_status_names=names), streams=("orders",))
+    config = sandbox_config(server, order_status_names=names, orders_created_within_days=3650)
+    run = run_tap(config, streams=("orders",))
     assert run["error"] is None
     expected = {i for n in names for i in seeded_sandbox.order_ids(n)}
     assert {r["id"] for r in run["records"]["orders"]} == expected
     ids = sorted(seeded_sandbox.order_status_ids[n] for n in names)
-    assert any(f"order_status_id={ids[0]}+OR+{ids[1]}" in c.query for c in server.calls)
+    queries = [c.query for c in server.calls if c.path == "/api/v1/orders"]
+    for status_id in ids:
+        assert any(f"order_status_id={status_id}&" in q + "&" for q in queries)
+    assert not any("+OR+" in q for q in queries)
 
 
 def test_run_tap_raises_the_tap_error_unless_the_test_expects_one(sandbox):

@@ -32,6 +32,9 @@ class RecordResult:
     changes: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     error: str | None = None
     field: str | None = None
+    #: Something the merchant should know about a record that went through (a UPC link to
+    #: an item with another SKU).
+    warning: str | None = None
     planned_calls: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     def __post_init__(self) -> None:

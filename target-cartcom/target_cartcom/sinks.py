@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk.sinks import BatchSink
 
+from target_cartcom.outcomes import describe
+
 if TYPE_CHECKING:
+    from target_cartcom.run import RunContext
     from target_cartcom.target import TargetCartcom
 
 
@@ -17,7 +20,8 @@ class CartcomSink(BatchSink):
     Subclasses implement ``apply_batch``. They key records on their own identifiers (a SKU, a
     shipment id) and report a missing one as a per-record error, so the SDK's key-property check
     is switched off; schema validation only logs, and each handler validates its records with
-    errors that name the field.
+    errors that name the field. All I/O goes through ``self.run``, the run's ``RunContext``; the
+    sink itself overrides only SDK hooks.
     """
 
     fail_on_record_validation_exception = False
@@ -29,9 +33,9 @@ class CartcomSink(BatchSink):
         schema: dict,
         key_properties: Sequence[str] | None,
     ) -> None:
-        """Keep a handle on the target's shared store session, writer and results."""
+        """Keep the run's context (session, writer, results, caches)."""
         super().__init__(target, stream_name, schema, key_properties=[])
-        self.cartcom = target
+        self.run: RunContext = target.run
 
     @property
     def max_size(self) -> int:
@@ -39,10 +43,15 @@ class CartcomSink(BatchSink):
         return int(self.config.get("batch_size_rows") or self.MAX_SIZE_DEFAULT)
 
     def process_batch(self, context: dict) -> None:
-        """Apply the batch's records."""
+        """Apply the batch's records; an error that escapes every record aborts the run."""
         records: list[dict[str, Any]] = context.get("records", [])
-        if records:
+        if not records:
+            return
+        try:
             self.apply_batch(records)
+        except BaseException as exc:
+            self.run.abort(describe(exc))
+            raise
 
     def apply_batch(self, records: list[dict[str, Any]]) -> None:
         """Apply one batch of records to the store; report one result per record."""

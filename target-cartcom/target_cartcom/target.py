@@ -5,12 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from cartcom_client import (
-    CartcomSession,
-    ConfigurationError,
-    ConnectionSettings,
-    connection_properties,
-)
+from cartcom_client import CartcomSession, ConfigurationError, connection_properties
 from singer_sdk import typing as th
 from singer_sdk.target_base import Target
 
@@ -19,8 +14,11 @@ from target_cartcom.listings.settings import LISTING_SETTINGS
 from target_cartcom.listings.sink import ListingsSink
 from target_cartcom.orders.settings import ORDER_SETTINGS
 from target_cartcom.orders.sinks import AcknowledgementsSink, ShipmentsSink
+from target_cartcom.outcomes import describe
 from target_cartcom.plan import Writer
-from target_cartcom.results import ResultsLog
+from target_cartcom.reader import RecordReader, UnreadableRecord
+from target_cartcom.results import RecordResult, ResultsLog
+from target_cartcom.run import RunContext
 from target_cartcom.sinks import CartcomSink
 
 STREAM_SINKS: dict[str, type[CartcomSink]] = {
@@ -72,13 +70,17 @@ class TargetCartcom(Target):
         *ORDER_SETTINGS,
     ).to_dict()
 
+    message_reader_class = RecordReader
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Build the plugin; the store session is opened on first use."""
+        """Build the plugin and its run; the store session is opened on first use."""
         super().__init__(*args, **kwargs)
         self.max_parallelism = 1
-        self._session: CartcomSession | None = None
-        self._writer: Writer | None = None
-        self._results: ResultsLog | None = None
+        self.run = RunContext(
+            self.config, user_agent=self.name, logger=logging.getLogger(self.name)
+        )
+        if isinstance(self.message_reader, RecordReader):
+            self.message_reader.on_unreadable = self._unreadable
 
     def get_sink_class(self, stream_name: str) -> type[CartcomSink]:
         """Pick the sink for a stream, refusing streams this target does not know."""
@@ -90,59 +92,53 @@ class TargetCartcom(Target):
                 f"target-cartcom does not handle stream {stream_name!r}; it accepts {known}. "
                 "Rename the stream with a stream map (stream_maps) or select the right streams."
             )
+            self.run.abort(msg)
             raise ConfigurationError(msg) from None
 
     @property
     def session(self) -> CartcomSession:
-        """The paced session to the store, shared by every sink (one call budget per store)."""
-        if self._session is None:
-            settings = ConnectionSettings.from_config(self.config, user_agent=f"{self.name}")
-            self._session = CartcomSession(settings, logger=logging.getLogger(self.name))
-        return self._session
+        """The run's paced session to the store."""
+        return self.run.session
 
     @property
     def writer(self) -> Writer:
-        """Applies planned writes, or only plans them in a dry run."""
-        if self._writer is None:
-            self._writer = Writer(self.session, dry_run=bool(self.config.get("dry_run")))
-        return self._writer
+        """The run's writer (plans only, in a dry run)."""
+        return self.run.writer
 
     @property
     def results(self) -> ResultsLog:
-        """Per-record results for the whole run."""
-        if self._results is None:
-            self._results = ResultsLog(
-                self.config.get("results_path"),
-                dry_run=bool(self.config.get("dry_run")),
-            )
-        return self._results
+        """The run's per-record results."""
+        return self.run.results
 
-    def run_summary(self) -> dict[str, Any]:
-        """Counts per outcome and calls used so far."""
-        session = self._session
-        return self.results.summary(
-            reads=session.reads if session else 0,
-            writes=session.writes if session else 0,
-            planned_writes=self._writer.planned_writes if self._writer else 0,
+    def _unreadable(self, line: UnreadableRecord) -> None:
+        """A line that could not be read as a record: that record fails, the run goes on."""
+        self.run.report(
+            RecordResult(
+                line.stream or "unknown",
+                line.key,
+                "read",
+                "failed",
+                error=line.reason,
+                field=line.field,
+            )
         )
 
     def process_endofpipe(self) -> None:
         """Drain (which writes state), then close the results with the summary.
 
-        The summary is written even when draining fails (a 401, or a 5xx that outlasted the
-        retries), so the results file always says what was done before the failure.
+        The summary is written even when draining fails (a 401, or a store that stays
+        unreachable), and then says ``aborted`` with the reason.
         """
         try:
             super().process_endofpipe()
-        finally:
-            summary = self.run_summary()
-            self.logger.info("Summary: %s", summary)
-            self.results.close(summary)
-            if self._session is not None:
-                self._session.close()
-        if self.results.failed and self.config.get("fail_on_record_errors", True):
-            where = f" in {self.results.path}" if self.results.path else " in the log"
-            msg = f"{self.results.failed} record(s) failed; see the per-record results{where}."
+        except BaseException as exc:
+            self.run.abort(describe(exc))
+            raise
+        self.run.close()
+        results = self.run.results
+        if results.failed and self.config.get("fail_on_record_errors", True):
+            where = f" in {results.path}" if results.path else " in the log"
+            msg = f"{results.failed} record(s) failed; see the per-record results{where}."
             raise FailedRecordsError(msg)
 
 

@@ -93,17 +93,24 @@ def test_sync_of_10000_listings_with_30000_variants(sandbox):
     assert again.summary["outcomes"]["listings"] == {"unchanged": 10_000}
 
 
-def test_a_sku_the_filter_syntax_cannot_carry_forces_the_catalog_read(sandbox):
+@pytest.mark.parametrize("index_mode", ["lookup", "catalog"])
+def test_a_sku_the_filter_syntax_cannot_carry_fails_alone(sandbox, index_mode):
+    """``TEE OR SHIRT`` would split into two conditions: it fails in every mode, no read widens."""
     build_catalog(sandbox.store, 3)
     sandbox.store.update("products", 2, {"item_number": "TEE OR SHIRT"})
     listings = catalog_listings(3)
     listings[1]["sku"] = "TEE OR SHIRT"
     listings[1]["price"] = 21.0
-    result, calls = run(sandbox, listings)
-    assert len(reads(calls)) == 1
-    assert "item_number" not in parse_qs(reads(calls)[0].query)
-    assert [(c.method, c.path) for c in writes(calls)] == [("PUT", "/api/v1/products/2")]
-    assert result.by_sku()["TEE OR SHIRT"]["outcome"] == "updated"
+    listings[2]["price"] = 22.0
+    result, calls = run(sandbox, listings, index_mode=index_mode)
+    assert all("SHIRT" not in c.query for c in reads(calls))
+    assert [(c.method, c.path) for c in writes(calls)] == [("PUT", "/api/v1/products/3")]
+    failed = result.by_sku()["TEE OR SHIRT"]
+    assert (failed["outcome"], failed["field"]) == ("failed", "sku")
+    assert "connector" in failed["error"]
+    assert sandbox.store.get("products", 2)["price"] != 21.0
+    assert sandbox.store.get("products", 3)["price"] == 22.0
+    assert result.summary["outcomes"]["listings"] == {"failed": 1, "unchanged": 1, "updated": 1}
 
 
 def test_auto_sizes_pages_by_what_the_store_returns():

@@ -173,7 +173,12 @@ def test_link_matches_by_sku_then_upc_and_reports_unlinked(seeded_sandbox):
     linked = by[variant["item_number"]]
     assert linked["ids"]["product_id"] == variant["id"]
     assert linked["ids"]["variant_inventory_ids"] == {v["item_number"]: v["id"] for v in vis[:-1]}
-    assert by["FEED-ONLY-SKU"]["ids"] == {"product_id": other["id"], "matched_by": "upc"}
+    assert by["FEED-ONLY-SKU"]["ids"] == {
+        "product_id": other["id"],
+        "matched_by": "upc",
+        "store_skus": {"FEED-ONLY-SKU": other["item_number"]},
+    }
+    assert repr(other["item_number"]) in by["FEED-ONLY-SKU"]["warning"]
     assert by["NOWHERE-1"]["outcome"] == "skipped"
     assert by["NOWHERE-1"]["field"] == "sku"
     assert by[vis[-1]["item_number"]]["ids"]["variant_inventory_id"] == vis[-1]["id"]

@@ -2,12 +2,18 @@
 
 One ``GET /orders`` per page carries items, shipments and payments (``expand``); the page's
 billing and shipping addresses come in one batched read per page (never one call per order).
+
+With a status filter (Get Orders), each run reads every order of the import window that is in
+a selected status (the filter is applied by Cart.com), skips those the state lists as emitted,
+and writes a STATE after each page: an order that turns eligible weeks after its creation is
+still imported, once, and a killed run resumes without repeating what was checkpointed.
 """
 
 from __future__ import annotations
 
 import math
 import typing as t
+from datetime import timedelta
 from functools import cached_property
 from urllib.parse import urlsplit
 
@@ -19,12 +25,15 @@ from tap_cartcom import schemas
 from tap_cartcom.client import (
     EmbeddedChildStream,
     WindowedStream,
+    _parse,
     datetime_plan,
     normalise,
 )
+from tap_cartcom.emitted import STATE_KEY, EmittedOrders
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
+    from datetime import datetime
 
     import requests
 
@@ -35,6 +44,8 @@ ADDRESS_KEYS = (
 )
 #: Largest ``count`` asked of the small order_addresses rows (field evidence, API-NOTES §13).
 ADDRESS_PAGE_MAX = 1000
+#: Marks the end of a page in the record flow (Get Orders checkpoints there).
+_PAGE_END = object()
 
 
 class OrdersStream(WindowedStream):
@@ -45,15 +56,93 @@ class OrdersStream(WindowedStream):
     expand = "items,shipments,payments"
     schema = StreamSchema(SCHEMAS)
 
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        """Get Orders reads by creation time whatever ``replication_key`` says."""
+        super().__init__(*args, **kwargs)
+        self._ledger = EmittedOrders()
+        if self.get_orders and self.replication_key != "created_at":
+            self.logger.warning(
+                "orders: `replication_key: %s` is ignored with a status filter (Get Orders "
+                "imports each order once, by creation time)",
+                self.replication_key,
+            )
+            self.replication_key = "created_at"
+
+    @property
+    def get_orders(self) -> bool:
+        """A status filter is set: every eligible order of the window, exactly once."""
+        return self._tap.get_orders_filter
+
+    # -- Get Orders: the whole window each run, emitted ids in state -------------------------
+    def window(self, context: dict | None) -> tuple[datetime | None, datetime]:
+        """Get Orders: the last ``orders_created_within_days`` (never before ``start_date``)."""
+        if not self.get_orders:
+            return super().window(context)
+        if self._window is None:
+            end = self._tap.sync_started_at
+            start = end - timedelta(days=self._tap.get_orders_days())
+            start_date = _parse(self.config.get("start_date"))
+            if start_date is not None and start_date > start:
+                start = start_date
+            self._window = (start, end)
+        return self._window
+
+    def get_records(self, context: dict | None) -> Iterable[dict[str, t.Any]]:
+        """Get Orders: load the emitted ids, rescan the window, checkpoint after each page."""
+        if not self.get_orders:
+            yield from super().get_records(context)
+            return
+        state = self.get_context_state(context)
+        start, _ = self.window(context)
+        self._ledger = EmittedOrders.from_state(state.get(STATE_KEY))
+        earlier = state.pop("emitted", None)  # the id map of the plain incremental mode
+        if isinstance(earlier, dict) and state.get("replication_key") in (None, "created_at"):
+            for order_id, created_at in earlier.items():
+                self._ledger.add(created_at, int(order_id))
+        self._ledger.forget_before(format_filter_datetime(start)[:10])  # type: ignore[arg-type]
+        state[STATE_KEY] = self._ledger.to_state()
+        self.start_children()
+        for status_id in self._tap.order_status_ids():
+            for record in self.request_records({**(context or {}), "order_status_id": status_id}):
+                if record is _PAGE_END:
+                    self._checkpoint(state)
+                else:
+                    yield record
+        state[STATE_KEY] = self._ledger.to_state()
+        self._advance_to_window_end(state)
+
+    def _checkpoint(self, state: dict[str, t.Any]) -> None:
+        """Write a STATE listing every order emitted so far (all written before this point)."""
+        state[STATE_KEY] = self._ledger.to_state()
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    def already_emitted(self, record: dict[str, t.Any]) -> bool:
+        """Get Orders: listed in the emitted ids; otherwise the incremental rule."""
+        if self.get_orders:
+            return self._ledger.has(record.get("created_at"), record.get("id"))
+        return super().already_emitted(record)
+
+    def mark_emitted(self, record: dict[str, t.Any]) -> None:
+        """Get Orders: add to the emitted ids; otherwise the incremental rule."""
+        if self.get_orders:
+            self._ledger.add(record.get("created_at"), record.get("id"))
+        else:
+            super().mark_emitted(record)
+
     def extra_filters(self, context: dict | None) -> list[tuple[str, str]]:
-        """Get Orders filters: the status list and the creation-age limit."""
+        """The creation-age limit, and the one status this read is for (Get Orders).
+
+        One read per status: Cart.com has no parentheses and ANDs before ORs, so
+        ``created_at=...&order_status_id=2+OR+3`` may also match status 3 outside the window.
+        """
         filters: list[tuple[str, str]] = []
         within = self._tap.created_floor()
         if within is not None and self.replication_key != "created_at":
             filters.append(("created_at", f"gte:{within}"))
-        status_ids = self._tap.order_status_ids()
-        if status_ids:
-            filters.append(("order_status_id", "+OR+".join(str(i) for i in status_ids)))
+        status_id = (context or {}).get("order_status_id")
+        if status_id is not None:
+            filters.append(("order_status_id", str(status_id)))
         return filters
 
     def window_filter(self, context: dict | None) -> str:
@@ -78,10 +167,18 @@ class OrdersStream(WindowedStream):
                 page.append(record)
         if page and self.wants_addresses:
             self.attach_addresses(page)
+        if self.get_orders:
+            page.append(_PAGE_END)  # type: ignore[arg-type]
         return iter(page)
 
     def post_process(self, row: dict, context: dict | None = None) -> dict | None:
-        """Emit the children from the record (no call) and remember the id."""
+        """Emit the children from the record (no call) and remember the id.
+
+        Checked again here: the next page is filtered while this one is being written, and a
+        page boundary that shifted may bring an order twice in one run.
+        """
+        if self.already_emitted(row):
+            return None
         self.emit_children(row)
         self.emit_addresses(row)
         self.mark_emitted(row)

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from cartcom_client import CartcomSession
+from cartcom_client import CartcomSession, query
 
 from target_cartcom.listings.index import StoreIndex
 from target_cartcom.listings.refs import Creator, References
 from target_cartcom.listings.settings import ListingOptions
+from target_cartcom.outcomes import Outcome
 from target_cartcom.plan import PlannedCall, Writer
 
-
-@dataclass
-class Outcome:
-    """What happened to one listing so far."""
-
-    ids: dict[str, Any] = field(default_factory=dict)
-    changes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    wrote: list[str] = field(default_factory=list)
-    created: bool = False
-
-    def change(self, name: str, old: Any, new: Any) -> None:
-        """Record a changed field with its old and new values."""
-        self.changes[name] = {"old": old, "new": new}
-
-    def did(self, operation: str) -> None:
-        """Note that ``operation`` wrote something."""
-        if operation not in self.wrote:
-            self.wrote.append(operation)
+__all__ = ["Context", "Outcome"]
 
 
 @dataclass
@@ -68,7 +52,7 @@ class Context:
         return self.creator.create(
             path,
             body,
-            lambda: self.creator.find_one(path, find_params),
+            lambda: self.creator.find_one(path, query.exact(find_params)),
             purpose=purpose,
             field=field,
         )

@@ -7,8 +7,10 @@ Two ways to read it, chosen by estimated calls:
   ``pictures``/``variants`` when overwrite/publish need them), which Cart.com expands in the same
   call (API-NOTES §1.4). One call per ``page_size`` products covers every variant row and price.
 - **lookup**: ``/products`` and ``/variant_inventory`` filtered with OR-ed SKUs and GTINs
-  (``item_number=A OR B&gtin=OR 0123 OR 0456``, §1.5), each URL within the 2,048-character cap
-  (§14), then the owning products of variant rows found elsewhere by id.
+  (``item_number=A OR B&gtin=OR 0123 OR 0456``, §1.5, encoded by ``cartcom_client.query``), each
+  URL within the 2,048-character cap (§14), then the owning products of variant rows found
+  elsewhere by id. A non-ASCII SKU is also looked up under its look-alike (``sku_lookalike``), so
+  both modes hold the same items for the one SKU rule (``sku_key``) to judge.
 
 ``auto`` estimates the lookup calls from the batch; when they exceed two it reads the catalog's
 first page (which the catalog read needs anyway) to learn ``total_count``, and continues with
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -27,10 +28,10 @@ from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlsplit
 
 import requests
-from cartcom_client import CartcomSession, NotFoundError
+from cartcom_client import CartcomSession, NotFoundError, query
 from cartcom_client.quirks import records_from_page
 
-from target_cartcom.listings.record import Listing, gtin_key, sku_key
+from target_cartcom.listings.record import Listing, gtin_key, sku_key, sku_lookalike
 from target_cartcom.listings.settings import ListingOptions
 
 LOGGER = logging.getLogger("target-cartcom.listings")
@@ -63,9 +64,6 @@ VI_FIELDS = (
     "variant_inventory_image",
 )
 LOOKUP_COUNT = 1000
-_URL_SAFE = re.compile(r"^[A-Za-z0-9._~-]*$")
-_OPERATOR = re.compile(r"^(eq|not|like|startwith|gte|gt|lte|lt):", re.IGNORECASE)
-_CONNECTOR = re.compile(r" (AND|OR) ")
 
 
 def gtin_forms(code: str) -> list[str]:
@@ -208,10 +206,16 @@ def _picture_order(p: dict[str, Any]) -> tuple:
 class IndexBuilder:
     """Reads the store's catalog for a batch of listings with the fewest calls."""
 
-    def __init__(self, session: CartcomSession, options: ListingOptions) -> None:
-        """Read through ``session`` with ``options``."""
+    def __init__(
+        self,
+        session: CartcomSession,
+        options: ListingOptions,
+        logger: logging.Logger = LOGGER,
+    ) -> None:
+        """Read through ``session`` with ``options``; log to the run's ``logger``."""
         self.session = session
         self.options = options
+        self.logger = logger
         self._gtin_owners: dict[str, list[tuple[str, str]]] = {}
         #: Rows the store returns per page when it caps ``count`` (learned from page 1).
         self._row_cap: int | None = None
@@ -237,14 +241,8 @@ class IndexBuilder:
         before = self.session.reads
         index = StoreIndex()
         terms = self._terms(listings, with_gtin="upc" in self.options.link_by)
-        forced_catalog = any(
-            needs_catalog(v)
-            for by_field in terms.values()
-            for values in by_field.values()
-            for v in values
-        )
         mode = self.options.index_mode
-        if mode == "catalog" or forced_catalog:
+        if mode == "catalog":
             self._read_catalog(index)
         elif mode == "lookup":
             self._lookups(index, terms)
@@ -255,7 +253,7 @@ class IndexBuilder:
             else:
                 self._auto(index, terms, estimate)
         index.reads = self.session.reads - before
-        LOGGER.info(
+        self.logger.info(
             "Store index: %s mode, %d products, %d variant rows, %d calls",
             index.mode,
             len(index.products),
@@ -270,7 +268,9 @@ class IndexBuilder:
         for path, key in (("/products", "products"), ("/variant_inventory", "vi")):
             base = self._lookup_base(path)
             room = self.options.max_url_length - self._url_length(path, base)
-            needed = sum(_encoded_len(_term(v)) + 4 for vs in terms[key].values() for v in vs)
+            needed = sum(
+                query.encoded_length(query.term(v)) + 4 for vs in terms[key].values() for v in vs
+            )
             if needed <= room:
                 total += len(self._chunks(path, terms[key], base))
             else:
@@ -340,17 +340,20 @@ class IndexBuilder:
         v_sku: dict[str, str] = {}
         v_gtin: dict[str, str] = {}
         for listing in listings:
-            p_sku.setdefault(sku_key(listing.sku), listing.sku)
+            for sku in _with_lookalike(listing.sku):
+                p_sku.setdefault(sku_key(sku), sku)
             if listing.gtin:
                 for form in gtin_forms(listing.gtin):
                     p_gtin.setdefault(form, form)
             if not listing.variants:
-                v_sku.setdefault(sku_key(listing.sku), listing.sku)
+                for sku in _with_lookalike(listing.sku):
+                    v_sku.setdefault(sku_key(sku), sku)
                 if listing.gtin:
                     for form in gtin_forms(listing.gtin):
                         v_gtin.setdefault(form, form)
             for variant in listing.variants:
-                v_sku.setdefault(sku_key(variant.sku), variant.sku)
+                for sku in _with_lookalike(variant.sku):
+                    v_sku.setdefault(sku_key(sku), sku)
                 if variant.gtin:
                     for form in gtin_forms(variant.gtin):
                         v_gtin.setdefault(form, form)
@@ -398,21 +401,21 @@ class IndexBuilder:
         length = base_length
         for name, values in by_field.items():
             for value in values:
-                term = _term(value)
+                term = query.term(value)
                 if name in current:
-                    extra = 4 + _encoded_len(term)
+                    extra = 4 + query.encoded_length(term)
                 else:
                     opener = 0 if not current else len(quote_plus("OR "))
-                    extra = 2 + len(name) + opener + _encoded_len(term)
+                    extra = 2 + len(name) + opener + query.encoded_length(term)
                 full = self._row_cap is not None and terms_in(current) >= self._row_cap
                 if current and (length + extra > limit or full):
-                    chunks.append({**base, **_render(current)})
+                    chunks.append({**base, **query.fields_any(current)})
                     current, length = {}, base_length
-                    extra = 2 + len(name) + _encoded_len(term)
+                    extra = 2 + len(name) + query.encoded_length(term)
                 current.setdefault(name, []).append(term)
                 length += extra
         if current:
-            chunks.append({**base, **_render(current)})
+            chunks.append({**base, **query.fields_any(current)})
         return chunks
 
     def _lookup(self, index: StoreIndex, path: str, by_field: dict[str, list[str]]) -> None:
@@ -464,33 +467,19 @@ class IndexBuilder:
         return list(out.values())
 
 
+def _with_lookalike(sku: str) -> list[str]:
+    """A SKU and, when it is not ASCII, the SKU it could be taken for.
+
+    Lookups then see the same look-alikes as the catalog read, and ``link`` fails the match as
+    ambiguous in both modes.
+    """
+    alike = sku_lookalike(sku)
+    return [sku] if alike is None else [sku, alike]
+
+
 def terms_in(chunk: dict[str, list[str]]) -> int:
     """How many OR-terms a chunk holds."""
     return sum(len(values) for values in chunk.values())
-
-
-def _encoded_len(text: str) -> int:
-    """Length of ``text`` once form-encoded into a query string."""
-    return len(text) if _URL_SAFE.match(text) else len(quote_plus(text))
-
-
-def _term(value: str) -> str:
-    """A filter term: ``eq:`` only when the value itself looks like an operator term."""
-    return f"eq:{value}" if _OPERATOR.match(value) else value
-
-
-def _render(terms: dict[str, list[str]]) -> dict[str, str]:
-    """``{field: "A OR B"}``; every field after the first starts with ``OR `` (§1.5)."""
-    out: dict[str, str] = {}
-    for i, (name, values) in enumerate(terms.items()):
-        joined = " OR ".join(values)
-        out[name] = joined if i == 0 else f"OR {joined}"
-    return out
-
-
-def needs_catalog(value: str) -> bool:
-    """A value the filter syntax cannot carry (it would split on `` OR ``/`` AND ``)."""
-    return bool(_CONNECTOR.search(value)) or value.startswith("OR ")
 
 
 def _chain(first: Iterable[Any], rest: Iterator[Any]) -> Iterator[Any]:

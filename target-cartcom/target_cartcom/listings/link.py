@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from target_cartcom.listings.index import StoreIndex
-from target_cartcom.listings.record import Listing, RecordError
+from target_cartcom.listings.record import Listing, RecordError, sku_key, sku_lookalike
 
 
 @dataclass
@@ -24,6 +24,8 @@ class Link:
     matched_by: str | None = None
     #: variant index -> variant_inventory id
     variants: dict[int, int] = field(default_factory=dict)
+    #: Links made by UPC/GTIN to an item whose SKU differs: (field, listing SKU, store SKU).
+    other_skus: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def linked(self) -> bool:
@@ -39,9 +41,54 @@ def _ambiguous(field_name: str, what: str, value: str, ids: list[int]) -> Record
     )
 
 
+def _note_other_sku(link: Link, field_name: str, sku: str, item: dict) -> None:
+    """Remember a link whose store item carries another SKU (a UPC shared across SKUs)."""
+    store_sku = str(item.get("item_number") or "")
+    if sku_key(store_sku) != sku_key(sku):
+        link.other_skus.append((field_name, sku, store_sku))
+
+
+def _refuse_lookalikes(
+    index: StoreIndex,
+    sku: str,
+    field_name: str,
+    *,
+    with_products: bool = True,
+    with_rows: bool = True,
+) -> None:
+    """A non-ASCII SKU that the store holds in a look-alike spelling is ambiguous.
+
+    ``\u212aBC-1`` (Kelvin sign) and ``KBC-1`` differ for ``sku_key`` but may be equal for the
+    store's own collation; neither link nor publish may guess which item the feed means.
+    """
+    alike = sku_lookalike(sku)
+    if alike is None:
+        return
+    found = [
+        str(doc.get("item_number"))
+        for ids, table in (
+            (index.products_with_sku(alike) if with_products else [], index.products),
+            (index.vi_with_sku(alike) if with_rows else [], index.vi),
+        )
+        for doc in (table[i] for i in ids)
+    ]
+    if found:
+        listed = ", ".join(repr(s) for s in sorted(set(found)))
+        msg = (
+            f"ambiguous match: {sku!a} is not {listed} for an exact SKU match, but looks "
+            "the same "
+            "under Unicode case folding; fix the SKU in the feed or the store, nothing was written"
+        )
+        raise RecordError(field_name, msg)
+
+
 def link_listing(listing: Listing, index: StoreIndex, link_by: tuple[str, ...]) -> Link:
     """Match ``listing`` against ``index``; raise ``RecordError`` on an ambiguous match."""
     result = Link()
+    if "sku" in link_by:
+        _refuse_lookalikes(index, listing.sku, "sku", with_rows=not listing.variants)
+        for variant in listing.variants:
+            _refuse_lookalikes(index, variant.sku, f"{variant.where}.sku", with_products=False)
     for key in link_by:
         value = listing.sku if key == "sku" else listing.gtin
         if not value:
@@ -61,10 +108,12 @@ def link_listing(listing: Listing, index: StoreIndex, link_by: tuple[str, ...]) 
             raise _ambiguous(field_name, "variant rows", value, rows)
         if products:
             result.product_id, result.matched_by = products[0], key
+            _note_other_sku(result, field_name, listing.sku, index.products[products[0]])
             break
         if rows:
             result.vi_id, result.matched_by = rows[0], key
             result.product_id = None
+            _note_other_sku(result, field_name, listing.sku, index.vi[rows[0]])
             break
     if listing.variants:
         _link_variants(listing, index, link_by, result)
@@ -94,6 +143,7 @@ def _link_variants(
                     raise RecordError(field_name, msg)
                 owners[variant.index] = owner
                 result.variants[variant.index] = rows[0]
+                _note_other_sku(result, field_name, variant.sku, index.vi[rows[0]])
                 break
     if result.product_id is None and owners:
         distinct = sorted(set(owners.values()))

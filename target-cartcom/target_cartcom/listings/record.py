@@ -7,19 +7,15 @@ product. UPC and GTIN both go to Cart.com's only barcode field, ``gtin`` (API-NO
 from __future__ import annotations
 
 import math
+import string
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from target_cartcom.outcomes import RecordError, lookup_value
 
-class RecordError(Exception):
-    """A per-record error; ``field`` names the listing field (``variants[1].quantity``)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        """Keep the field and the message."""
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+__all__ = ["RecordError"]
 
 
 def check_digit_ok(code: str) -> bool:
@@ -38,9 +34,38 @@ def gtin_key(code: str | None) -> str | None:
     return digits.zfill(14) if digits.isdigit() else None
 
 
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
 def sku_key(sku: str | None) -> str:
-    """SKUs compare without case, as Cart.com's SQL Server collation does."""
-    return (sku or "").strip().casefold()
+    """The one SKU comparison, in every index mode: ASCII letters without case, nothing else.
+
+    Cart.com's collation is not documented (API-NOTES has no word on it) and the sandbox's
+    filters fold ASCII case only, so only ASCII case is folded: ``kbc-1`` is ``KBC-1``, but the
+    Kelvin sign in ``\u212aBC-1`` or the ``ß`` in ``straße-1`` is a different character.
+    """
+    return (sku or "").strip().translate(_ASCII_LOWER)
+
+
+def sku_lookalike(sku: str | None) -> str | None:
+    """The SKU a non-ASCII SKU could be taken for under a Unicode-aware collation, or None.
+
+    NFKC plus full case folding: ``\u212aBC-1`` gives ``kbc-1``, ``straße-1`` gives
+    ``strasse-1``. A store item with that SKU is a look-alike: the match is ambiguous.
+    """
+    text = (sku or "").strip()
+    if text.isascii():
+        return None
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    return folded if sku_key(folded) != sku_key(text) else None
+
+
+def _lookup_sku(field_name: str, sku: str) -> None:
+    """A SKU, and its look-alike, must be exact in a filter (else the record fails here)."""
+    lookup_value(field_name, sku)
+    alike = sku_lookalike(sku)
+    if alike is not None:
+        lookup_value(field_name, alike)
 
 
 def money_equal(a: Any, b: Any) -> bool:
@@ -207,6 +232,7 @@ def _variant(raw: Any, index: int) -> Variant:
     sku = _text(raw, "sku", f"{where}.sku")
     if not sku:
         raise RecordError(f"{where}.sku", "is required")
+    _lookup_sku(f"{where}.sku", sku)
     options_raw = raw.get("options") or {}
     if not isinstance(options_raw, dict):
         raise RecordError(f"{where}.options", 'expected an object such as {"Size": "M"}')
@@ -263,6 +289,7 @@ def parse_listing(record: dict[str, Any]) -> Listing:
     sku = _text(record, "sku")
     if not sku:
         raise RecordError("sku", "is required")
+    _lookup_sku("sku", sku)
     variants_raw = record.get("variants") or []
     if not isinstance(variants_raw, list):
         raise RecordError("variants", "expected a list")

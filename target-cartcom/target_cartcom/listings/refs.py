@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from cartcom_client import CartcomSession, ConfigurationError, TransientAPIError
+from cartcom_client import CartcomSession, ConfigurationError, TransientAPIError, query
 
-from target_cartcom.listings.index import needs_catalog
 from target_cartcom.listings.record import RecordError, category_path
 from target_cartcom.plan import PlannedCall, Writer
 
@@ -56,8 +55,8 @@ class Creator:
         if not isinstance(created, dict) or created.get("id") is None:
             found = find()
             if found is None:
-                msg = f"POST {path} gave no record id"
-                raise TransientAPIError(0, msg, method="POST", path=path)
+                msg = f"POST {path} gave no record id, and a look-up did not find the record"
+                raise RecordError(field, msg)
             created = found
         call.extra["created_id"] = created.get("id")
         return created
@@ -101,7 +100,9 @@ class References:
         names = sorted({n for n in names if n})
         if not names:
             return []
-        if any(needs_catalog(n) or ":" in n for n in names):
+        if not all(_carried(n) for n in names):
+            # A brand, group or category name the filter syntax cannot carry: these reference
+            # tables are small, so read the whole table and match by name here.
             return list(
                 self.session.iter_records(path, {"count": str(self.page_size), "fields": fields})
             )
@@ -118,7 +119,7 @@ class References:
         return rows
 
     def _fetch(self, path: str, names: list[str], fields: str) -> list[dict[str, Any]]:
-        params = {"name": " OR ".join(names), "count": str(self.page_size), "fields": fields}
+        params = {"name": query.one_of(names), "count": str(self.page_size), "fields": fields}
         return list(self.session.iter_records(path, params))
 
     def status_id(self) -> int:
@@ -208,7 +209,11 @@ class References:
         """A category by name under ``parent`` (a root's parent may read back as 0 or null)."""
         rows = self.session.iter_records(
             "/categories",
-            {"name": name, "count": str(self.page_size), "fields": "id,name,parent_category_id"},
+            {
+                **query.exact({"name": name}),
+                "count": str(self.page_size),
+                "fields": "id,name,parent_category_id",
+            },
         )
         found = [r for r in rows if (r.get("parent_category_id") or 0) == parent]
         return min(found, key=lambda r: r["id"]) if found else None
@@ -220,7 +225,7 @@ class References:
             created = self.creator.create(
                 "/manufacturers",
                 {"name": name},
-                lambda: self.creator.find_one("/manufacturers", {"name": name}),
+                lambda: self.creator.find_one("/manufacturers", query.exact({"name": name})),
                 purpose=f"create brand {name!r}",
                 field=field,
             )
@@ -234,9 +239,18 @@ class References:
             created = self.creator.create(
                 "/variant_groups",
                 {"name": name, "display_type": "DropDown"},
-                lambda: self.creator.find_one("/variant_groups", {"name": name}),
+                lambda: self.creator.find_one("/variant_groups", query.exact({"name": name})),
                 purpose=f"create variant group {name!r}",
                 field=field,
             )
             self.groups[key] = created["id"]
         return self.groups[key]
+
+
+def _carried(name: str) -> bool:
+    """Whether a filter can carry ``name`` exactly."""
+    try:
+        query.check_value(name)
+    except query.QueryValueError:
+        return False
+    return True

@@ -36,6 +36,17 @@ LISTING_SETTINGS: list[th.Property] = [
         description="Match keys in order of precedence: sku (item_number), upc (the gtin field).",
     ),
     th.Property(
+        "upc_link_writes",
+        th.BooleanType,
+        default=True,
+        title="Write through UPC links to another SKU",
+        description=(
+            "When a listing links by UPC/GTIN to a store item whose SKU differs from the "
+            "listing's, write to that item (true, as Flxpoint links by SKU or UPC) or only "
+            "report the link and write nothing (false). The result line names both SKUs."
+        ),
+    ),
+    th.Property(
         "overwrite_fields",
         th.ArrayType(th.StringType(allowed_values=list(OVERWRITE_FIELDS))),
         default=list(OVERWRITE_FIELDS),
@@ -98,6 +109,7 @@ class ListingOptions:
     index_mode: str
     page_size: int
     dry_run: bool
+    upc_link_writes: bool = True
     max_url_length: int = MAX_URL_LENGTH
 
     @classmethod
@@ -126,6 +138,7 @@ class ListingOptions:
             index_mode=mode,
             page_size=page_size,
             dry_run=bool(config.get("dry_run")),
+            upc_link_writes=_flag(config, "upc_link_writes", default=True),
         )
 
     def overwrites(self, field: str) -> bool:
@@ -151,3 +164,19 @@ def _names(
         msg = f"`{key}` accepts {', '.join(allowed)}; got {', '.join(bad)}."
         raise ConfigurationError(msg)
     return out
+
+
+def _flag(config: Mapping[str, Any], key: str, *, default: bool) -> bool:
+    """A boolean setting; strings from environment variables (``"false"``) count by meaning."""
+    value = config.get(key)
+    if value is None:
+        return default
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "1", "yes"):
+            return True
+        if text in ("false", "0", "no"):
+            return False
+        msg = f"`{key}` must be true or false, got {value!r}."
+        raise ConfigurationError(msg)
+    return bool(value)

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cartcom_client import CartcomAPIError
-
-from target_cartcom.orders.common import Outcome, RecordError, is_record_level, order_ref
+from target_cartcom.orders.common import order_ref
 from target_cartcom.orders.reads import OrderReader
-from target_cartcom.orders.reference import OrderReference
 from target_cartcom.orders.statuses import UnknownStatusError
+from target_cartcom.outcomes import Outcome, RecordError, is_fatal
 from target_cartcom.plan import PlannedCall
 
 if TYPE_CHECKING:
-    from target_cartcom.target import TargetCartcom
+    from target_cartcom.run import RunContext
 
 STREAM = "order_acknowledgements"
 OPERATION = "acknowledge"
@@ -32,26 +30,39 @@ STATUS_FIELDS = (
 class AcknowledgementBatch:
     """Applies one batch of ``order_acknowledgements`` records."""
 
-    def __init__(self, target: TargetCartcom, records: list[dict[str, Any]]) -> None:
-        """Prepare; nothing is read until ``run``."""
-        self.target = target
+    def __init__(self, run: RunContext, records: list[dict[str, Any]]) -> None:
+        """Prepare; nothing is read until ``apply``."""
+        self.run = run
         self.records = records
-        self.ref = OrderReference.of(target)
-        self.reader = OrderReader(target.session, expand=None, fields=STATUS_FIELDS)
+        self.ref = run.orders
+        self.reader = OrderReader(run.session, expand=None, fields=STATUS_FIELDS)
 
-    def run(self) -> None:
+    def apply(self) -> None:
         """Apply the batch; every record gets exactly one result, in input order."""
-        outcomes: list[Outcome] = []
+        outcomes = [Outcome(STREAM, _key(r), index=i) for i, r in enumerate(self.records)]
+        try:
+            self._apply_all(outcomes)
+        except Exception as exc:
+            # A read the whole batch needed failed (a 5xx that outlasted the retries).
+            if is_fatal(exc):
+                raise
+            for outcome in outcomes:
+                if outcome.outcome == "unchanged" and not outcome.calls:
+                    outcome.fail(exc)
+        for outcome in outcomes:
+            self.run.report(outcome.result(OPERATION))
+
+    def _apply_all(self, outcomes: list[Outcome]) -> None:
         parsed: list[tuple[Outcome, int | None, str | None, int, set[int] | None]] = []
-        for index, record in enumerate(self.records):
-            outcome = Outcome(index=index, key=_key(record))
-            outcomes.append(outcome)
+        for outcome, record in zip(outcomes, self.records, strict=True):
             try:
                 order_id, number = order_ref(record)
                 status_id = self._status(record.get("status"), "status")
                 from_ids = self._from_statuses(record.get("from_status"))
-            except RecordError as exc:
-                outcome.fail(str(exc), exc.field)
+            except Exception as exc:
+                if is_fatal(exc):
+                    raise
+                outcome.fail(exc)
                 continue
             parsed.append((outcome, order_id, number, status_id, from_ids))
         numbers = {n for _, oid, n, _, _ in parsed if oid is None and n}
@@ -64,27 +75,19 @@ class AcknowledgementBatch:
                 order = self._order(order_id, number, loaded, by_number)
                 outcome.ids["order_id"] = int(order["id"])
                 self._apply(order, status_id, from_ids, outcome)
-            except RecordError as exc:
-                outcome.fail(str(exc), exc.field)
-            except CartcomAPIError as exc:
-                if not is_record_level(exc):
+            except Exception as exc:
+                if is_fatal(exc):
                     raise
-                outcome.fail(str(exc))
-        for outcome in outcomes:
-            if outcome.outcome == "failed":
-                self.target.logger.warning(
-                    "order_acknowledgements %s failed: %s", outcome.key, outcome.error
-                )
-            self.target.results.add(outcome.result(STREAM, OPERATION))
+                outcome.fail(exc)
 
     def _status(self, value: Any, field_name: str) -> int:
         if value is None or str(value).strip() == "":
             msg = f"the record needs `{field_name}` (a status name or id)"
-            raise RecordError(msg, field_name)
+            raise RecordError(field_name, msg)
         try:
             return int(self.ref.statuses.resolve(value)["id"])
         except UnknownStatusError as exc:
-            raise RecordError(str(exc), field_name) from None
+            raise RecordError(field_name, str(exc)) from None
 
     def _from_statuses(self, value: Any) -> set[int] | None:
         if value is None or value == []:
@@ -102,7 +105,7 @@ class AcknowledgementBatch:
         if order_id is not None:
             if order_id not in loaded:
                 msg = f"unknown order: the store has no order {order_id}"
-                raise RecordError(msg, "order_id")
+                raise RecordError("order_id", msg)
             return loaded[order_id]
         matches = by_number.get(str(number), [])
         if len(matches) != 1:
@@ -111,7 +114,7 @@ class AcknowledgementBatch:
                 if not matches
                 else f"order_number {number!r} matches several orders; send order_id"
             )
-            raise RecordError(msg, "order_number")
+            raise RecordError("order_number", msg)
         return loaded[int(matches[0]["id"])]
 
     def _apply(
@@ -125,7 +128,7 @@ class AcknowledgementBatch:
             return
         if from_ids is not None and current not in from_ids:
             outcome.outcome = "skipped"
-            self.target.logger.info(
+            self.run.logger.info(
                 "Order %s is %r, not one of the record's from_status: left as it is",
                 order["id"],
                 book.name(current),
@@ -138,11 +141,11 @@ class AcknowledgementBatch:
             purpose="acknowledge (fires status e-mails and webhooks)",
         )
         outcome.calls.append(call)
-        answer = self.target.writer.apply(call)
+        answer = self.run.writer.apply(call)
         if (
             isinstance(answer, dict)
             and answer.get("order_status_id") is not None
-            and not self.target.writer.dry_run
+            and not self.run.writer.dry_run
         ):
             order.update({k: answer[k] for k in answer if k in STATUS_FIELDS.split(",")})
         else:

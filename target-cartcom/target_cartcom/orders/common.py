@@ -1,71 +1,20 @@
 """Pieces shared by the two order streams.
 
-Per-record errors, record parsing helpers, and the per-record outcome that becomes a results line.
+Record parsing helpers; the per-record error and outcome are the target's own
+(``target_cartcom.outcomes``), the same for listings and orders.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from cartcom_client import AuthenticationError, CartcomAPIError, RateLimitedError, TransientAPIError
 from cartcom_client.quirks import parse_datetime
 
-from target_cartcom.plan import PlannedCall
-from target_cartcom.results import RecordResult
+from target_cartcom.outcomes import Outcome, RecordError, lookup_value, shorten
 
-
-class RecordError(Exception):
-    """A problem with one record: it fails, the others go through."""
-
-    def __init__(self, message: str, field_name: str | None = None) -> None:
-        """Keep the message and the field it concerns."""
-        super().__init__(message)
-        self.field = field_name
-
-
-def is_record_level(error: CartcomAPIError) -> bool:
-    """True when Cart.com refused this record's write (4xx), not the whole job."""
-    if isinstance(error, AuthenticationError | RateLimitedError | TransientAPIError):
-        return False
-    return 400 <= error.status_code < 500
-
-
-@dataclass
-class Outcome:
-    """What happened to one input record (turned into a ``RecordResult`` at the end)."""
-
-    index: int
-    key: str | None
-    outcome: str = "unchanged"
-    ids: dict[str, Any] = dataclasses.field(default_factory=dict)
-    changes: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
-    error: str | None = None
-    field: str | None = None
-    calls: list[PlannedCall] = dataclasses.field(default_factory=list)
-
-    def fail(self, message: str, field_name: str | None = None) -> None:
-        """Mark the record failed."""
-        self.outcome = "failed"
-        self.error = message
-        self.field = field_name
-
-    def result(self, stream: str, operation: str) -> RecordResult:
-        """The results line."""
-        return RecordResult(
-            stream=stream,
-            key=self.key,
-            operation=operation,
-            outcome=self.outcome,
-            ids=self.ids,
-            changes=self.changes,
-            error=self.error,
-            field=self.field,
-            planned_calls=[c.describe() for c in self.calls],
-        )
+__all__ = ["Outcome", "RecordError", "format_when", "order_ref", "parse_when"]
 
 
 def parse_when(value: Any, field_name: str) -> datetime | None:
@@ -85,7 +34,7 @@ def parse_when(value: Any, field_name: str) -> datetime | None:
             f"malformed date in `{field_name}`: {value!r} "
             "(expected ISO 8601, e.g. 2024-05-01T14:30:00Z)"
         )
-        raise RecordError(msg, field_name)
+        raise RecordError(field_name, msg)
     return parsed
 
 
@@ -99,14 +48,16 @@ def order_ref(record: dict[str, Any]) -> tuple[int | None, str | None]:
     order_id = record.get("order_id")
     number = record.get("order_number")
     if order_id not in (None, ""):
-        if isinstance(order_id, bool) or not str(order_id).strip().isdigit():
-            msg = f"`order_id` must be a positive integer, got {order_id!r}"
-            raise RecordError(msg, "order_id")
+        text = str(order_id).strip()
+        # ASCII digits only (``"²".isdigit()`` is true), and no more than an id column holds.
+        if isinstance(order_id, bool) or not (text.isascii() and text.isdigit()) or len(text) > 18:
+            msg = f"`order_id` must be a positive integer, got {shorten(order_id)}"
+            raise RecordError("order_id", msg)
         return int(str(order_id).strip()), None
     if number not in (None, "") and str(number).strip():
-        return None, str(number).strip()
+        return None, lookup_value("order_number", str(number).strip())
     msg = "the record needs `order_id` or `order_number`"
-    raise RecordError(msg, "order_id")
+    raise RecordError("order_id", msg)
 
 
 def without_date_formats(schema: dict[str, Any]) -> dict[str, Any]:

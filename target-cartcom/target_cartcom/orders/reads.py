@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
-from cartcom_client import CartcomSession, NotFoundError
+from cartcom_client import CartcomSession, NotFoundError, query
 from cartcom_client.settings import MAX_URL_LENGTH
 
 MAX_PER_CALL = 100
@@ -100,7 +100,7 @@ class OrderReader:
         tail = self._suffix() + f"&count={MAX_PER_CALL}"
         prefix = "orders?order_number="
         fixed = len(self.base_path) + 1 + len(prefix) + len(tail)
-        encoded = [quote(f"eq:{n}", safe=":") for n in wanted]
+        encoded = [query.encode(query.eq(n)) for n in wanted]
         found: dict[str, list[dict[str, Any]]] = {}
         for chunk in chunks_for_url(encoded, fixed, len("+OR+")):
             for row in self._get_list(prefix + "+OR+".join(chunk) + tail):

@@ -2,36 +2,33 @@
 
 Order statuses, shipping providers with their services, custom shipping methods. Each is read on
 first need, so a run that never needs one never reads it, and both order sinks share them (one
-cache per target instance).
+cache per run, kept by the run's ``RunContext``).
 """
 
 from __future__ import annotations
 
-import threading
-import weakref
+import logging
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
-from cartcom_client import ConfigurationError, NotFoundError
+from cartcom_client import CartcomSession, ConfigurationError, NotFoundError
 
 from target_cartcom.orders.carriers import CarrierResolver
 from target_cartcom.orders.settings import OrderSettings
 from target_cartcom.orders.statuses import StatusBook
 
-if TYPE_CHECKING:
-    from target_cartcom.target import TargetCartcom
-
-_BY_TARGET: weakref.WeakKeyDictionary[Any, OrderReference] = weakref.WeakKeyDictionary()
-_LOCK = threading.Lock()
-
 
 class OrderReference:
-    """The run's reference data, read lazily through the target's shared session."""
+    """The run's order settings and reference data, read lazily through the run's session."""
 
-    def __init__(self, target: TargetCartcom) -> None:
+    def __init__(
+        self, session: CartcomSession, config: Mapping[str, Any], *, logger: logging.Logger
+    ) -> None:
         """Validate settings now; read nothing yet."""
-        self.target = target
-        self.settings = OrderSettings.from_config(target.config)
+        self.session = session
+        self.logger = logger
+        self.settings = OrderSettings.from_config(config)
         self._statuses: StatusBook | None = None
         self._providers: list[dict[str, Any]] | None = None
         self._custom: list[dict[str, Any]] | None = None
@@ -43,19 +40,9 @@ class OrderReference:
         )
         self._shipped: tuple[int, int, set[int]] | None = None
 
-    @classmethod
-    def of(cls, target: TargetCartcom) -> OrderReference:
-        """The one reference object of ``target``'s run."""
-        with _LOCK:
-            ref = _BY_TARGET.get(target)
-            if ref is None:
-                ref = cls(target)
-                _BY_TARGET[target] = ref
-            return ref
-
     def _list(self, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         try:
-            return list(self.target.session.iter_records(path, params))
+            return list(self.session.iter_records(path, params))
         except NotFoundError:
             return []
 

@@ -13,30 +13,23 @@ One batch is applied in four steps:
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cartcom_client import CartcomAPIError
-
+from target_cartcom.listings.record import sku_key
 from target_cartcom.orders.carriers import UnmappedCarrierError
-from target_cartcom.orders.common import (
-    Outcome,
-    RecordError,
-    format_when,
-    is_record_level,
-    order_ref,
-    parse_when,
-)
+from target_cartcom.orders.common import format_when, order_ref, parse_when
 from target_cartcom.orders.reads import OrderReader
-from target_cartcom.orders.reference import OrderReference
+from target_cartcom.outcomes import Outcome, RecordError, is_fatal, shorten
 from target_cartcom.plan import PlannedCall
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from target_cartcom.target import TargetCartcom
+    from target_cartcom.run import RunContext
 
 STREAM = "order_shipments"
 OPERATION = "ship"
@@ -77,7 +70,7 @@ def parse_record(index: int, record: dict[str, Any]) -> ShipmentRequest:
     name = record.get("shipment_id")
     if name is None or str(name).strip() == "":
         msg = "the record needs `shipment_id` (the source's shipment id, used as shipment_name)"
-        raise RecordError(msg, "shipment_id")
+        raise RecordError("shipment_id", msg)
     order_id, order_number = order_ref(record)
     tracking = record.get("tracking_numbers")
     if tracking is not None:
@@ -85,14 +78,14 @@ def parse_record(index: int, record: dict[str, Any]) -> ShipmentRequest:
             tracking = [tracking]
         if not isinstance(tracking, list) or not all(isinstance(t, str | int) for t in tracking):
             msg = "`tracking_numbers` must be a list of strings"
-            raise RecordError(msg, "tracking_numbers")
+            raise RecordError("tracking_numbers", msg)
         tracking = _split_tracking(",".join(str(t) for t in tracking))
     items = record.get("items")
     parsed_items: list[ItemRequest] | None = None
     if items is not None:
         if not isinstance(items, list) or not items:
             msg = "`items` must be a non-empty list (omit it to ship whatever remains on the order)"
-            raise RecordError(msg, "items")
+            raise RecordError("items", msg)
         parsed_items = [_parse_item(i, item) for i, item in enumerate(items)]
     notify = record.get("notify_customer")
     extra = {k: record[k] for k in PASSTHROUGH if record.get(k) not in (None, "")}
@@ -116,27 +109,30 @@ def _parse_item(position: int, item: Any) -> ItemRequest:
     where = f"items[{position}]"
     if not isinstance(item, dict):
         msg = f"`{where}` must be an object with `sku` or `order_item_id`, and `quantity`"
-        raise RecordError(msg, where)
+        raise RecordError(where, msg)
     item_id = item.get("order_item_id")
     sku = _opt_text(item.get("sku"))
     if item_id in (None, "") and not sku:
         msg = f"`{where}` needs `sku` or `order_item_id`"
-        raise RecordError(msg, where)
+        raise RecordError(where, msg)
     if item_id not in (None, "") and (
         isinstance(item_id, bool) or not str(item_id).strip().isdigit()
     ):
         msg = f"`{where}.order_item_id` must be an integer, got {item_id!r}"
-        raise RecordError(msg, f"{where}.order_item_id")
+        raise RecordError(f"{where}.order_item_id", msg)
     quantity = item.get("quantity")
     if quantity is not None:
         if (
             isinstance(quantity, bool)
             or not isinstance(quantity, int | float)
+            or not math.isfinite(quantity)
             or quantity != int(quantity)
             or quantity < 1
         ):
-            msg = f"`{where}.quantity` must be a whole number of at least 1, got {quantity!r}"
-            raise RecordError(msg, f"{where}.quantity")
+            msg = (
+                f"`{where}.quantity` must be a whole number of at least 1, got {shorten(quantity)}"
+            )
+            raise RecordError(f"{where}.quantity", msg)
         quantity = int(quantity)
     return ItemRequest(int(item_id) if item_id not in (None, "") else None, sku, quantity)
 
@@ -200,13 +196,13 @@ class OrderState:
         return total
 
     def lines_for_sku(self, sku: str) -> list[int]:
-        """Line ids whose full SKU, SKU or variant SKU is ``sku`` (case-insensitive)."""
-        wanted = sku.casefold()
+        """Line ids whose full SKU, SKU or variant SKU is ``sku`` (the listings' SKU rule)."""
+        wanted = sku_key(sku)
         for keys in (("item_number_full",), ("item_number",), ("variant_sku",)):
             lines = [
                 item_id
                 for item_id, item in self.items.items()
-                if any(str(self._sku(item_id, item, k) or "").casefold() == wanted for k in keys)
+                if any(sku_key(str(self._sku(item_id, item, k) or "")) == wanted for k in keys)
             ]
             if lines:
                 return lines
@@ -232,35 +228,50 @@ class OrderState:
 class ShipmentBatch:
     """Applies one batch of ``order_shipments`` records."""
 
-    def __init__(self, target: TargetCartcom, records: list[dict[str, Any]]) -> None:
-        """Prepare; nothing is read until ``run``."""
-        self.target = target
+    def __init__(self, run: RunContext, records: list[dict[str, Any]]) -> None:
+        """Prepare; nothing is read until ``apply``."""
+        self.run = run
         self.records = records
-        self.ref = OrderReference.of(target)
+        self.ref = run.orders
         self.settings = self.ref.settings
-        self.reader = OrderReader(target.session)
-        self.writer = target.writer
+        self.reader = OrderReader(run.session)
+        self.writer = run.writer
 
-    def run(self) -> None:
+    def apply(self) -> None:
         """Apply the batch; every record gets exactly one result."""
-        outcomes = [Outcome(index=i, key=_key(r)) for i, r in enumerate(self.records)]
+        outcomes = [Outcome(STREAM, _key(r), index=i) for i, r in enumerate(self.records)]
+        done: set[int] = set()
+        try:
+            self._apply_all(outcomes, done)
+        except Exception as exc:
+            # A read the whole batch needed failed (a 5xx that outlasted the retries):
+            # every record not reported yet fails with it.
+            if is_fatal(exc):
+                raise
+            for outcome in outcomes:
+                if outcome.index not in done and not outcome.failed:
+                    outcome.fail(exc)
+        self._add(outcomes, done, {o.index for o in outcomes})
+
+    def _apply_all(self, outcomes: list[Outcome], done: set[int]) -> None:
         requests: list[ShipmentRequest] = []
         for outcome, record in zip(outcomes, self.records, strict=True):
             try:
                 requests.append(parse_record(outcome.index, record))
-            except RecordError as exc:
-                outcome.fail(str(exc), exc.field)
+            except Exception as exc:
+                if is_fatal(exc):
+                    raise
+                outcome.fail(exc)
         orders = self._read_orders(requests, outcomes)
         by_order: dict[int, list[ShipmentRequest]] = defaultdict(list)
         for request in requests:
-            if outcomes[request.index].outcome != "failed":
+            if not outcomes[request.index].failed:
                 order_id = (
                     request.order_id
                     if request.order_id is not None
                     else outcomes[request.index].ids["order_id"]
                 )
                 by_order[order_id].append(request)
-        done: set[int] = set()
         self._add(outcomes, done)
         self._load_variant_skus(by_order, orders)
         for order_id, order_requests in by_order.items():
@@ -270,12 +281,10 @@ class ShipmentBatch:
                 outcome.ids["order_id"] = order_id
                 try:
                     self._apply(state, request, outcome)
-                except RecordError as exc:
-                    outcome.fail(str(exc), exc.field)
-                except CartcomAPIError as exc:
-                    if not is_record_level(exc):
+                except Exception as exc:
+                    if is_fatal(exc):
                         raise
-                    outcome.fail(str(exc))
+                    outcome.fail(exc)
             self._mark_shipped(state, order_requests, outcomes)
             self._add(outcomes, done, {r.index for r in order_requests})
 
@@ -283,14 +292,10 @@ class ShipmentBatch:
         for outcome in outcomes:
             if outcome.index in done or (only is not None and outcome.index not in only):
                 continue
-            if only is None and outcome.outcome != "failed":
+            if only is None and not outcome.failed:
                 continue
             done.add(outcome.index)
-            if outcome.outcome == "failed":
-                self.target.logger.warning(
-                    "order_shipments %s failed: %s", outcome.key, outcome.error
-                )
-            self.target.results.add(outcome.result(STREAM, OPERATION))
+            self.run.report(outcome.result(OPERATION))
 
     # -- reads ----------------------------------------------------------------------------------
     def _read_orders(
@@ -309,7 +314,9 @@ class ShipmentBatch:
             if request.order_id is not None:
                 if request.order_id not in loaded:
                     outcome.fail(
-                        f"unknown order: the store has no order {request.order_id}", "order_id"
+                        RecordError(
+                            "order_id", f"unknown order: the store has no order {request.order_id}"
+                        )
                     )
                 else:
                     outcome.ids["order_id"] = request.order_id
@@ -317,21 +324,23 @@ class ShipmentBatch:
             matches = found_by_number.get(str(request.order_number), [])
             if not matches:
                 outcome.fail(
-                    f"unknown order: no order has order_number {request.order_number!r}",
-                    "order_number",
+                    RecordError(
+                        "order_number",
+                        f"unknown order: no order has order_number {request.order_number!r}",
+                    )
                 )
             elif len(matches) > 1:
                 ids = ", ".join(str(m["id"]) for m in matches)
                 outcome.fail(
-                    f"order_number {request.order_number!r} matches several orders ({ids}); "
-                    "send order_id",
-                    "order_number",
+                    RecordError(
+                        "order_number",
+                        f"order_number {request.order_number!r} matches several orders ({ids}); "
+                        "send order_id",
+                    )
                 )
             else:
                 outcome.ids["order_id"] = int(matches[0]["id"])
-        touched = {
-            o.ids["order_id"] for o in outcomes if o.outcome != "failed" and "order_id" in o.ids
-        }
+        touched = {o.ids["order_id"] for o in outcomes if not o.failed and "order_id" in o.ids}
         self.reader.fill_shipment_items(loaded[i] for i in touched)
         return {i: OrderState(loaded[i]) for i in touched}
 
@@ -376,7 +385,7 @@ class ShipmentBatch:
                     f"nothing left to ship on order {state.id}: "
                     "other shipments already ship every item"
                 )
-                raise RecordError(msg, "items")
+                raise RecordError("items", msg)
             return lines
         lines: Counter[int] = Counter()
         for position, item in enumerate(request.items):
@@ -384,13 +393,13 @@ class ShipmentBatch:
             if item.order_item_id is not None:
                 if item.order_item_id not in state.items:
                     msg = f"unknown order item {item.order_item_id} on order {state.id}"
-                    raise RecordError(msg, f"{where}.order_item_id")
+                    raise RecordError(f"{where}.order_item_id", msg)
                 if item.order_item_id not in ordered:
                     msg = (
                         f"order item {item.order_item_id} on order {state.id} does not ship "
                         "(discount or non-shipping line)"
                     )
-                    raise RecordError(msg, f"{where}.order_item_id")
+                    raise RecordError(f"{where}.order_item_id", msg)
                 candidates = [item.order_item_id]
                 label = f"order item {item.order_item_id}"
             else:
@@ -399,7 +408,7 @@ class ShipmentBatch:
                     msg = (
                         f"unknown SKU {item.sku!r} on order {state.id}: no line of the order has it"
                     )
-                    raise RecordError(msg, f"{where}.sku")
+                    raise RecordError(f"{where}.sku", msg)
                 label = f"SKU {item.sku!r}"
             free = {i: remaining[i] - lines[i] for i in candidates}
             wanted = item.quantity if item.quantity is not None else sum(free.values())
@@ -416,7 +425,7 @@ class ShipmentBatch:
                         else ""
                     )
                 )
-                raise RecordError(msg, f"{where}.quantity")
+                raise RecordError(f"{where}.quantity", msg)
             for i in candidates:
                 take = min(wanted, free[i])
                 if take > 0:
@@ -430,7 +439,7 @@ class ShipmentBatch:
         try:
             method = self.ref.carriers.resolve(request.carrier, request.service, state.order)
         except UnmappedCarrierError as exc:
-            raise RecordError(str(exc), "carrier" if request.carrier else "service") from None
+            raise RecordError("carrier" if request.carrier else "service", str(exc)) from None
         desired: dict[str, Any] = {**method.fields(), **request.extra}
         if request.tracking is not None:
             desired["tracking_numbers"] = ",".join(request.tracking)
@@ -516,7 +525,7 @@ class ShipmentBatch:
         outcome = outcomes[applied[-1].index]
         book = self.ref.statuses
         if current not in movable:
-            self.target.logger.info(
+            self.run.logger.info(
                 "Order %s stays %r: mark_shipped moves only orders in %s",
                 state.id,
                 book.name(current),
@@ -541,11 +550,13 @@ class ShipmentBatch:
         outcome.calls.append(call)
         try:
             self.writer.apply(call)
-        except CartcomAPIError as exc:
-            if not is_record_level(exc):
+        except Exception as exc:
+            if is_fatal(exc):
                 raise
             outcome.fail(
-                f"shipment written, but setting the order status failed: {exc}", "order_status"
+                RecordError(
+                    "order_status", f"shipment written, but setting the order status failed: {exc}"
+                )
             )
             return
         state.order["previous_order_status_id"] = current

@@ -33,7 +33,7 @@ class ShipmentsSink(_OrderSink):
 
     def apply_batch(self, records: list[dict[str, Any]]) -> None:
         """Upsert the batch's shipments; one result per record."""
-        ShipmentBatch(self.cartcom, records).run()
+        ShipmentBatch(self.run, records).apply()
 
 
 class AcknowledgementsSink(_OrderSink):
@@ -41,4 +41,4 @@ class AcknowledgementsSink(_OrderSink):
 
     def apply_batch(self, records: list[dict[str, Any]]) -> None:
         """Set the batch's statuses; one result per record."""
-        AcknowledgementBatch(self.cartcom, records).run()
+        AcknowledgementBatch(self.run, records).apply()

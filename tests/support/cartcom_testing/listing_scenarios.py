@@ -85,7 +85,7 @@ def run_target(
         lines = [json.loads(x) for x in results_path.read_text(encoding="utf-8").splitlines() if x]
     summary = lines[-1] if lines and lines[-1].get("type") == "summary" else {}
     results = [x for x in lines if x.get("type") != "summary"]
-    planned = list(target.writer.planned) if target._writer is not None else []
+    planned = target.run.planned
     return Run(results, summary, error, planned)
 
 

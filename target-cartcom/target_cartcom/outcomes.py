@@ -1,0 +1,147 @@
+"""What happens to one record: its error type, its outcome, and which errors stop the run.
+
+One rule for every stream: any exception while handling one record fails that record (naming
+its field when known) and the run goes on. Only what no later record could survive stops the run
+(``is_fatal``): a refused token (401), an invalid setting, or a store that stays unreachable
+after every retry. A 5xx that outlasts the retries fails the record it was for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from cartcom_client import (
+    AuthenticationError,
+    CartcomAPIError,
+    ConfigurationError,
+    RateLimitedError,
+    TransientAPIError,
+    query,
+)
+
+from target_cartcom.plan import PlannedCall
+from target_cartcom.results import RecordResult
+
+
+class RecordError(Exception):
+    """A problem with one record: it fails, the others go through.
+
+    ``field`` names the record's field (``variants[1].quantity``, ``items[0].sku``) when known.
+    """
+
+    def __init__(self, field: str | None, message: str) -> None:
+        """Keep the field and the message."""
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.message = message
+
+
+def is_fatal(error: BaseException) -> bool:
+    """True when no later record could succeed either, so the run must stop."""
+    if isinstance(error, AuthenticationError | ConfigurationError):
+        return True
+    if isinstance(error, RateLimitedError):
+        return True  # still 429 after every retry and wait: the store's budget is gone
+    # status 0: no answer at all (connection refused, timeouts) after every retry.
+    return isinstance(error, TransientAPIError) and error.status_code == 0
+
+
+def describe(error: BaseException) -> str:
+    """A one-line reason for a failed record (no traceback; a token never reaches it)."""
+    if isinstance(error, RecordError):
+        return error.message
+    if isinstance(error, CartcomAPIError):
+        return str(error)
+    if isinstance(error, RecursionError):
+        return "the record is nested too deeply to process"
+    text = str(error).splitlines()[0] if str(error) else ""
+    return f"unexpected {type(error).__name__}" + (f": {text}" if text else "")
+
+
+def as_record_error(error: BaseException, field: str | None = None) -> RecordError:
+    """Any per-record exception as a ``RecordError``, keeping ``field`` when the error has none."""
+    if isinstance(error, RecordError):
+        return error if error.field or not field else RecordError(field, error.message)
+    if isinstance(error, query.QueryValueError):
+        return RecordError(field, f"a value to look up {error}")
+    return RecordError(field, describe(error))
+
+
+def lookup_value(field: str, value: Any) -> str:
+    """``value`` when a lookup can carry it exactly; else a ``RecordError`` naming ``field``."""
+    try:
+        return query.check_value(value)
+    except query.QueryValueError as err:
+        raise RecordError(field, f"{shorten(value)} {err}") from None
+
+
+def shorten(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages about huge values."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 4]}...{text[-1]}"
+
+
+@dataclass
+class Outcome:
+    """What happened to one input record so far; ``result`` turns it into its results line."""
+
+    stream: str = ""
+    key: str | None = None
+    #: Position of the record in its batch.
+    index: int = 0
+    outcome: str = "unchanged"
+    ids: dict[str, Any] = dataclasses.field(default_factory=dict)
+    changes: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    error: str | None = None
+    field: str | None = None
+    warning: str | None = None
+    #: Writes planned for this record (described in dry runs).
+    calls: list[PlannedCall] = dataclasses.field(default_factory=list)
+    #: Operations that wrote something (``sync``, ``overwrite``...).
+    wrote: list[str] = dataclasses.field(default_factory=list)
+    created: bool = False
+
+    @property
+    def failed(self) -> bool:
+        """Whether the record failed."""
+        return self.outcome == "failed"
+
+    def change(self, name: str, old: Any, new: Any) -> None:
+        """Record a changed field with its old and new values."""
+        self.changes[name] = {"old": old, "new": new}
+
+    def did(self, operation: str) -> None:
+        """Note that ``operation`` wrote something."""
+        if operation not in self.wrote:
+            self.wrote.append(operation)
+
+    def fail(self, error: BaseException, field: str | None = None) -> None:
+        """Mark the record failed by ``error`` (its field, else ``field``)."""
+        err = as_record_error(error, field)
+        self.outcome = "failed"
+        self.error = err.message
+        self.field = err.field
+
+    def result(
+        self,
+        operation: str,
+        *,
+        planned_calls: list[dict[str, Any]] | None = None,
+    ) -> RecordResult:
+        """The results line."""
+        return RecordResult(
+            stream=self.stream,
+            key=self.key,
+            operation=operation,
+            outcome=self.outcome,
+            ids=self.ids,
+            changes=self.changes,
+            error=self.error,
+            field=self.field,
+            warning=self.warning,
+            planned_calls=(
+                [c.describe() for c in self.calls] if planned_calls is None else planned_calls
+            ),
+        )

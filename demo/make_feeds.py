@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import requests
-
 from cartcom_sandbox.seed import seed_store
 from cartcom_sandbox.server import SandboxServer
 

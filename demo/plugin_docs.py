@@ -1,12 +1,15 @@
-"""Keep README.md's settings tables and meltano.yml's `settings:` in step with the plugins' --about.
+"""Keep the settings in README.md, meltano.yml and the Hub definitions in step with --about.
 
-    .venv/bin/python demo/plugin_docs.py           # rewrite README tables and meltano.yml settings
-    .venv/bin/python demo/plugin_docs.py --check   # exit 1 (and say what) when either has drifted
+    .venv/bin/python demo/plugin_docs.py           # rewrite README tables, meltano.yml settings
+                                                   # and <plugin>/meltano-hub.yml
+    .venv/bin/python demo/plugin_docs.py --check   # exit 1 (and say what) when any has drifted
 
 README tables are the `## Settings` tables of `<plugin> --about --format=markdown`, verbatim,
 split in two: the plugin's own settings, then (folded) the Meltano SDK's standard ones.
 meltano.yml declares every setting of `--about --format=json` (secrets `sensitive: true`).
-tests/test_readme_settings.py runs the same comparison.
+`<plugin>/meltano-hub.yml` is the plugin definition Meltano Hub and `meltano add --from-ref` read
+(name, namespace, label, pip_url, executable, capabilities, settings).
+tests/test_readme_settings.py and tests/test_hub_definitions.py run the same comparisons.
 """
 
 from __future__ import annotations
@@ -185,6 +188,50 @@ def write_meltano_yml(yml_text: str, wanted: dict[str, list[dict[str, Any]]]) ->
     return buf.getvalue()
 
 
+# --------------------------------------------------------------------------- Hub definitions
+#: What --about does not say: the Hub's label and the distribution to install. The plugins are
+#: self-contained distributions (the shared client ships inside), so the Hub's usual `pip_url`,
+#: the distribution name, is right once they are published; until then override it with a git
+#: URL (README: "Use the plugins in your own Meltano project").
+HUB_LABELS = {"tap-cartcom": "Cart.com", "target-cartcom": "Cart.com"}
+HUB_HEADER = (
+    "# Meltano plugin definition of {plugin} (Meltano Hub, `meltano add --from-ref`).\n"
+    "# Generated from `{plugin} --about --format=json` by demo/plugin_docs.py; do not edit.\n"
+)
+
+
+def hub_file(plugin: str) -> Path:
+    """Where the plugin's Hub definition is committed (next to its pyproject.toml)."""
+    return ROOT / plugin / "meltano-hub.yml"
+
+
+def hub_definition(about_json: dict[str, Any]) -> dict[str, Any]:
+    """The plugin definition (Meltano Hub's fields) built from --about's JSON."""
+    name = about_json["name"]
+    definition: dict[str, Any] = {
+        "name": name,
+        "namespace": name.replace("-", "_"),
+        "label": HUB_LABELS.get(name, name),
+        "description": about_json["description"],
+        "pip_url": name,
+        "executable": name,
+        "keywords": ["meltano_sdk"],
+        "capabilities": list(about_json["capabilities"]),
+    }
+    required = about_json["settings"].get("required") or []
+    if required:
+        definition["settings_group_validation"] = [list(required)]
+    definition["settings"] = meltano_settings(about_json)
+    return definition
+
+
+def hub_text(about_json: dict[str, Any]) -> str:
+    """The committed YAML text of the plugin's Hub definition."""
+    buf = io.StringIO()
+    _yaml().dump(hub_definition(about_json), buf)
+    return HUB_HEADER.format(plugin=about_json["name"]) + buf.getvalue()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Rewrite (default) or check README.md and meltano.yml."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -193,7 +240,9 @@ def main(argv: list[str] | None = None) -> int:
 
     readme, yml = README.read_text(), MELTANO_YML.read_text()
     blocks = {p: readme_block(p) for p in PLUGINS}
-    settings = {p: meltano_settings(json.loads(about(p, "json"))) for p in PLUGINS}
+    abouts = {p: json.loads(about(p, "json")) for p in PLUGINS}
+    settings = {p: meltano_settings(abouts[p]) for p in PLUGINS}
+    hub = {p: hub_text(abouts[p]) for p in PLUGINS}
     drift = [
         f"README.md settings table of {p}"
         for p in PLUGINS
@@ -202,12 +251,19 @@ def main(argv: list[str] | None = None) -> int:
     drift += [
         f"meltano.yml settings of {p}" for p in PLUGINS if declared_settings(yml, p) != settings[p]
     ]
+    drift += [
+        f"{hub_file(p).relative_to(ROOT)}"
+        for p in PLUGINS
+        if not hub_file(p).exists() or hub_file(p).read_text() != hub[p]
+    ]
     if args.check:
         for d in drift:
             print(f"out of date: {d} (run: .venv/bin/python demo/plugin_docs.py)")
         return 1 if drift else 0
     README.write_text(write_readme(readme, blocks))
     MELTANO_YML.write_text(write_meltano_yml(yml, settings))
+    for p in PLUGINS:
+        hub_file(p).write_text(hub[p])
     print("updated: " + (", ".join(drift) if drift else "nothing (already in step)"))
     return 0
 

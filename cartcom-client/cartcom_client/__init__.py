@@ -1,6 +1,6 @@
 """Shared Cart.com API client code for tap-cartcom and target-cartcom."""
 
-from cartcom_client.errors import (
+from .errors import (
     AuthenticationError,
     CartcomAPIError,
     ConfigurationError,
@@ -9,10 +9,10 @@ from cartcom_client.errors import (
     TransientAPIError,
     ValidationError,
 )
-from cartcom_client.pacing import CallBudget, parse_call_limit, parse_retry_after
-from cartcom_client.quirks import collection_key, records_from_page, to_utc
-from cartcom_client.session import CartcomSession, PacedAdapter
-from cartcom_client.settings import PLANS, ConnectionSettings, connection_properties
+from .pacing import CallBudget, parse_call_limit, parse_retry_after
+from .quirks import collection_key, records_from_page, to_utc
+from .session import CartcomSession, PacedAdapter
+from .settings import PLANS, ConnectionSettings, connection_properties
 
 __all__ = [
     "PLANS",

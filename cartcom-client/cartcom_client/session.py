@@ -19,15 +19,15 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from cartcom_client.errors import (
+from .errors import (
     CartcomAPIError,
     NotFoundError,
     RateLimitedError,
     TransientAPIError,
 )
-from cartcom_client.pacing import DEFAULT_RETRY_AFTER, CallBudget, parse_retry_after
-from cartcom_client.quirks import records_from_page
-from cartcom_client.settings import ConnectionSettings
+from .pacing import DEFAULT_RETRY_AFTER, CallBudget, parse_retry_after
+from .quirks import records_from_page
+from .settings import ConnectionSettings
 
 LOGGER = logging.getLogger("cartcom_client")
 READ_METHODS = frozenset({"GET", "HEAD"})

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
-from cartcom_client.errors import ConfigurationError
+from .errors import ConfigurationError
 
 #: Calls per 10-second window for custom-app tokens, by Cart.com plan (API-NOTES §1.9).
 PLANS: dict[str, int] = {"steel": 5, "bronze": 10, "silver": 20, "gold": 50}

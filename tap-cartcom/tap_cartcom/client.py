@@ -17,13 +17,14 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
 import requests.auth
-from cartcom_client import CartcomAPIError, records_from_page
-from cartcom_client.quirks import format_filter_datetime, parse_datetime, to_utc
-from cartcom_client.session import reroot_link, retry_wait_seconds
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.pagination import BaseHATEOASPaginator
 from singer_sdk.streams.rest import HTTPRequest
+
+from tap_cartcom._client import CartcomAPIError, records_from_page
+from tap_cartcom._client.quirks import format_filter_datetime, parse_datetime, to_utc
+from tap_cartcom._client.session import reroot_link, retry_wait_seconds
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 import requests
-from cartcom_client import ConfigurationError, ConnectionSettings, connection_properties
-from cartcom_client.quirks import format_filter_datetime
-from cartcom_client.session import PacedAdapter, mount_pacing
 from singer_sdk import Tap
 from singer_sdk import typing as th
 
+from tap_cartcom._client import ConfigurationError, ConnectionSettings, connection_properties
+from tap_cartcom._client.quirks import format_filter_datetime
+from tap_cartcom._client.session import PacedAdapter, mount_pacing
 from tap_cartcom.streams import STREAM_TYPES
 
 if t.TYPE_CHECKING:

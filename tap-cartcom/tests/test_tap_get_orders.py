@@ -25,11 +25,11 @@ from typing import Any
 
 import pytest
 import requests
-from cartcom_client.quirks import to_utc
 from cartcom_sandbox.clock import normalise_input
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.seed import seed_store
 from cartcom_sandbox.server import SandboxServer
+from tap_cartcom._client.quirks import to_utc
 from tap_cartcom.emitted import STATE_KEY, DayRanges, EmittedOrders, unpack
 from tap_test_support import run_tap
 

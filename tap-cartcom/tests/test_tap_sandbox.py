@@ -9,9 +9,9 @@ import jsonschema
 import pytest
 import requests
 import tap_cartcom.client as tap_client
-from cartcom_client.quirks import to_utc
 from cartcom_sandbox.clock import normalise_input
 from cartcom_testing.runs import longest_gap, run_tap
+from tap_cartcom._client.quirks import to_utc
 
 ORDER_FAMILY = ("orders", "order_items", "order_shipments", "order_payments", "order_addresses")
 

@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from cartcom_client import (
+from target_cartcom._client import (
     AuthenticationError,
     CartcomAPIError,
     ConfigurationError,
@@ -20,7 +20,6 @@ from cartcom_client import (
     TransientAPIError,
     query,
 )
-
 from target_cartcom.plan import PlannedCall
 from target_cartcom.results import RecordResult
 

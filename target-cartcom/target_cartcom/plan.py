@@ -10,7 +10,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from cartcom_client import CartcomSession
+from target_cartcom._client import CartcomSession
 
 
 @dataclass

@@ -14,8 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cartcom_client import CartcomSession, ConnectionSettings
-
+from target_cartcom._client import CartcomSession, ConnectionSettings
 from target_cartcom.listings.index import StoreIndex
 from target_cartcom.listings.refs import Creator, References
 from target_cartcom.listings.settings import ListingOptions

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from cartcom_client import CartcomSession, ConfigurationError, connection_properties
 from singer_sdk import typing as th
 from singer_sdk.target_base import Target
 
 from target_cartcom import __name__ as package_name
+from target_cartcom._client import CartcomSession, ConfigurationError, connection_properties
 from target_cartcom.listings.settings import LISTING_SETTINGS
 from target_cartcom.listings.sink import ListingsSink
 from target_cartcom.orders.settings import ORDER_SETTINGS

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cartcom_client import ConfigurationError
 from cartcom_testing.listing_scenarios import build_catalog
 from singer_sdk.exceptions import RecordsWithoutSchemaException
 from singer_sdk.testing import get_target_test_class
 from singer_sdk.testing.suites import SingerTestSuite
 from singer_sdk.testing.templates import TargetFileTestTemplate
+from target_cartcom._client import ConfigurationError
 from target_cartcom.target import FailedRecordsError, TargetCartcom
 
 DATA = Path(__file__).parent / "data" / "listings"

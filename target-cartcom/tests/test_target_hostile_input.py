@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cartcom_client import AuthenticationError
 from cartcom_testing.listing_scenarios import build_catalog
+from target_cartcom._client import AuthenticationError
 from target_cartcom.target import TargetCartcom
 
 SCHEMAS = resources.files("target_cartcom") / "schemas"
@@ -225,7 +225,7 @@ def test_server_error_outlasting_retries_fails_the_record_in_both_sinks(
     seeded_sandbox, tmp_path, monkeypatch
 ):
     """A 503 on every try fails that record (listings and orders alike); the run goes on."""
-    monkeypatch.setattr("cartcom_client.session.retry_wait_seconds", lambda *_: 0.0)
+    monkeypatch.setattr("target_cartcom._client.session.retry_wait_seconds", lambda *_: 0.0)
     a, b = seeded_sandbox.processing_order_ids[:2]
     seeded_sandbox.faults.script(
         [
@@ -393,7 +393,7 @@ def test_same_listings_catalog_and_lookup_agree(sandbox, tmp_path):
 
 def test_unreachable_store_aborts_with_the_reason(sandbox, tmp_path, monkeypatch):
     """No answer after every retry: the store is lost, the run stops and says why."""
-    monkeypatch.setattr("cartcom_client.session.retry_wait_seconds", lambda *_: 0.0)
+    monkeypatch.setattr("target_cartcom._client.session.retry_wait_seconds", lambda *_: 0.0)
     base = sandbox.base_url
     sandbox.stop()
     lines = [schema_line("listings"), record_line("listings", {"sku": "CAT-000001", "price": 9})]

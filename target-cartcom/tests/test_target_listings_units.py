@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, quote_plus, urlsplit
 
 import pytest
 import requests
-from cartcom_client import CartcomSession, ConfigurationError, ConnectionSettings
+from target_cartcom._client import CartcomSession, ConfigurationError, ConnectionSettings
 from target_cartcom.listings.index import IndexBuilder, StoreIndex, gtin_forms
 from target_cartcom.listings.link import link_listing
 from target_cartcom.listings.record import RecordError, check_digit_ok, gtin_key, parse_listing

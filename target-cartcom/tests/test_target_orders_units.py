@@ -12,8 +12,8 @@ import re
 from importlib import resources
 
 import pytest
-from cartcom_client import CartcomSession, ConfigurationError, ConnectionSettings
 from cartcom_testing.wire import mock_transport
+from target_cartcom._client import CartcomSession, ConfigurationError, ConnectionSettings
 from target_cartcom.orders.carriers import CarrierResolver, UnmappedCarrierError, build_carrier_map
 from target_cartcom.orders.common import RecordError, without_date_formats
 from target_cartcom.orders.reads import OrderReader, chunks_for_url

@@ -17,11 +17,11 @@ from datetime import timedelta
 from functools import cached_property
 from urllib.parse import urlsplit
 
-from cartcom_client.quirks import format_filter_datetime, records_from_page
-from cartcom_client.settings import MAX_URL_LENGTH
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from tap_cartcom import schemas
+from tap_cartcom._client.quirks import format_filter_datetime, records_from_page
+from tap_cartcom._client.settings import MAX_URL_LENGTH
 from tap_cartcom.client import (
     EmbeddedChildStream,
     WindowedStream,

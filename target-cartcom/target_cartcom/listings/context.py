@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cartcom_client import CartcomSession, query
-
+from target_cartcom._client import CartcomSession, query
 from target_cartcom.listings.index import StoreIndex
 from target_cartcom.listings.refs import Creator, References
 from target_cartcom.listings.settings import ListingOptions

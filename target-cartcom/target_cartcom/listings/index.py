@@ -28,9 +28,9 @@ from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlsplit
 
 import requests
-from cartcom_client import CartcomSession, NotFoundError, query
-from cartcom_client.quirks import records_from_page
 
+from target_cartcom._client import CartcomSession, NotFoundError, query
+from target_cartcom._client.quirks import records_from_page
 from target_cartcom.listings.record import Listing, gtin_key, sku_key, sku_lookalike
 from target_cartcom.listings.settings import ListingOptions
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from cartcom_client import CartcomSession, ConfigurationError, TransientAPIError, query
-
+from target_cartcom._client import CartcomSession, ConfigurationError, TransientAPIError, query
 from target_cartcom.listings.record import RecordError, category_path
 from target_cartcom.plan import PlannedCall, Writer
 

@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cartcom_client import ConfigurationError
-from cartcom_client.settings import MAX_URL_LENGTH
 from singer_sdk import typing as th
+
+from target_cartcom._client import ConfigurationError
+from target_cartcom._client.settings import MAX_URL_LENGTH
 
 OPERATIONS = ("link", "sync", "publish", "overwrite")
 LINK_KEYS = ("sku", "upc")

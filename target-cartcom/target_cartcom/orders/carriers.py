@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cartcom_client import ConfigurationError
+from target_cartcom._client import ConfigurationError
 
 #: Built-in map. Services map the names sources use to Cart.com service identifiers.
 DEFAULT_CARRIER_MAP: dict[str, Any] = {

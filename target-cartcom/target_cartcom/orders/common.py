@@ -10,8 +10,7 @@ import copy
 from datetime import UTC, date, datetime
 from typing import Any
 
-from cartcom_client.quirks import parse_datetime
-
+from target_cartcom._client.quirks import parse_datetime
 from target_cartcom.outcomes import Outcome, RecordError, lookup_value, shorten
 
 __all__ = ["Outcome", "RecordError", "format_when", "order_ref", "parse_when"]

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from cartcom_client import CartcomSession, NotFoundError, query
-from cartcom_client.settings import MAX_URL_LENGTH
+from target_cartcom._client import CartcomSession, NotFoundError, query
+from target_cartcom._client.settings import MAX_URL_LENGTH
 
 MAX_PER_CALL = 100
 

@@ -12,8 +12,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from cartcom_client import CartcomSession, ConfigurationError, NotFoundError
-
+from target_cartcom._client import CartcomSession, ConfigurationError, NotFoundError
 from target_cartcom.orders.carriers import CarrierResolver
 from target_cartcom.orders.settings import OrderSettings
 from target_cartcom.orders.statuses import StatusBook

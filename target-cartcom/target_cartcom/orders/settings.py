@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cartcom_client import ConfigurationError
 from singer_sdk import typing as th
+
+from target_cartcom._client import ConfigurationError
 
 ORDER_SETTINGS: list[th.Property] = [
     th.Property(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from cartcom_client import ConfigurationError
+from target_cartcom._client import ConfigurationError
 
 
 class UnknownStatusError(LookupError):

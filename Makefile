@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 PKGS   := pyproject.toml cartcom-client/pyproject.toml cartcom-sandbox/pyproject.toml \
           tap-cartcom/pyproject.toml target-cartcom/pyproject.toml
 
-.PHONY: install test lint demo bench clean
+.PHONY: install test test-profile lint demo bench clean
 
 install: $(STAMP)
 
@@ -23,6 +23,17 @@ lint: install
 
 test: install lint
 	$(BIN)/pytest
+	$(MAKE) --no-print-directory test-profile
+
+# The tap's and target's suites again, on sandboxes that speak another store's dialect (a probe
+# report: max_count 500, empty page 1 answers 404, shipments listed under "shipments"). Left out:
+# two target tests that count pages of 1,000 rows, which a 500-row store cannot give.
+PROFILE ?= tests/profiles/nondefault-store.json
+test-profile: install
+	$(BIN)/pytest --sandbox-profile $(PROFILE) tests/test_sandbox_profile_run.py \
+		tap-cartcom/tests target-cartcom/tests \
+		--deselect target-cartcom/tests/test_target_listings_calls.py::test_auto_reads_the_whole_catalog_when_that_is_cheaper \
+		--deselect target-cartcom/tests/test_target_listings_calls.py::test_sync_of_10000_listings_with_30000_variants
 
 demo: install
 	$(BIN)/python demo/run_demo.py

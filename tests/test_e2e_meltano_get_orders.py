@@ -6,7 +6,8 @@ The acknowledgement step is included; the sandbox store is seeded relative to to
 Run 1 imports the window's Processing orders and acknowledges them. Between the runs, orders
 placed about 1 and 12 days earlier go Pending -> Processing, an imported order goes Shipped
 and back to Processing, and a Pending order placed 45 days ago turns Processing. Run 2 imports
-exactly the two late orders; run 3, with no change, imports and acknowledges nothing.
+and acknowledges exactly the two late orders (the order moved back stays in Processing); run 3,
+with no change, imports and acknowledges nothing.
 """
 
 from __future__ import annotations
@@ -147,14 +148,18 @@ def test_get_orders_imports_late_eligible_orders_once_through_meltano(tmp_path: 
                 server.store.get("orders", order_id)["order_status_id"] == status[demo.ACK_STATUS]
             )
         assert server.store.get("orders", old)["order_status_id"] == status["Processing"]
-        # The acknowledgement step replays the whole orders.jsonl (`imported-orders`), so the
-        # order moved back to Processing is acknowledged again, though not imported again.
+        # The acknowledgement step replays the whole orders.jsonl (`imported-orders`), but the
+        # order moved back to Processing after its import and acknowledgement is stale: skipped,
+        # left in Processing. Each order is acknowledged once, right after its import.
         puts = [c for c in server.calls.snapshot() if c.method == "PUT"]
-        assert sorted(int(c.path.split("/")[-2]) for c in puts) == sorted(
-            [twelve_days, one_day, reshipped]
-        )
-        _rows, summary = demo.results(out / "results" / "ack.jsonl")
+        assert sorted(int(c.path.split("/")[-2]) for c in puts) == sorted([twelve_days, one_day])
+        assert server.store.get("orders", reshipped)["order_status_id"] == status["Processing"]
+        rows, summary = demo.results(out / "results" / "ack.jsonl")
         assert summary["failed"] == 0
+        skipped = [r for r in rows if r["outcome"] == "skipped"]
+        assert [(r["key"], r["field"]) for r in skipped] == [
+            (str(reshipped), "order_status_last_changed_at")
+        ]
 
         # Run 3: nothing changed in the store: nothing imported, nothing written.
         server.calls.clear()

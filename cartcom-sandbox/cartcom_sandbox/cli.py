@@ -1,4 +1,4 @@
-"""``cartcom-sandbox serve|seed``: run the emulator, or build a store (seed.py, lazily)."""
+"""``cartcom-sandbox serve|seed|probe``: run the emulator, build a store, or probe a live one."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
+from cartcom_sandbox import probe
 from cartcom_sandbox.config import PLANS, SandboxConfig
 from cartcom_sandbox.server import SandboxServer
 from cartcom_sandbox.store import Store
 
 
-def _serve_parser(sub: argparse._SubParsersAction) -> None:
+def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the API over HTTP")
     p.add_argument("--db", required=True, help="SQLite file (created if missing) or :memory:")
     p.add_argument("--host", default="127.0.0.1")
@@ -82,6 +83,14 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         metavar="RESOURCE=KEY",
         help="override a list wrapper key, e.g. order_shipments=shipments",
     )
+    p.add_argument(
+        "--profile",
+        metavar="REPORT",
+        default=None,
+        help="serve a store's dialect: apply every knob a `probe` report determines "
+        "(options given explicitly win)",
+    )
+    return p
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,11 +100,63 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
+    probe.add_parser(sub)
     sub.add_parser("seed", help="build a deterministic store (see `seed --help`)", add_help=False)
     return parser
 
 
-def serve(args: argparse.Namespace) -> int:
+# serve options (dests) a profile may also set, and the SandboxConfig fields they stand for
+_PROFILE_OPTIONS = {
+    "max_count": "max_count",
+    "count_over_max": "count_over_max",
+    "empty_page_status": "empty_page_status",
+    "max_url_length": "max_url_length",
+    "calls": "rate_calls",
+    "plan": "rate_calls",
+}
+
+
+def _explicit_fields(argv: Sequence[str]) -> set[str]:
+    """Config fields whose serve option is on the command line (abbreviated or not)."""
+    unset = object()  # not a string, so argparse does not convert it
+    parser = argparse.ArgumentParser(add_help=False)
+    _serve_parser(parser.add_subparsers(dest="command")).set_defaults(
+        **dict.fromkeys(_PROFILE_OPTIONS, unset)
+    )
+    given = vars(parser.parse_args(argv))
+    return {field for dest, field in _PROFILE_OPTIONS.items() if given.get(dest) is not unset}
+
+
+def _apply_profile(config: SandboxConfig, path: str, argv: Sequence[str]) -> None:
+    """Apply a probe report to ``config``; flags given explicitly keep their value."""
+    from cartcom_sandbox.profile import load_report, profile_from  # noqa: PLC0415
+
+    try:
+        prof = profile_from(load_report(path))
+    except ValueError as err:
+        raise SystemExit(f"--profile: {err}") from None
+    kept = _explicit_fields(argv)
+    applied = []
+    for key, value in prof.settings.items():
+        if key in kept:
+            print(f"profile: {key} kept from the command line", file=sys.stderr)
+            continue
+        if key == "list_keys":
+            value = {**value, **config.list_keys}  # noqa: PLW2901 - --list-key wins
+        setattr(config, key, value)
+        applied.append(key)
+    try:
+        config.validate()
+    except ValueError as err:
+        raise SystemExit(f"--profile: {err}") from None
+    for line in prof.applied:
+        if line.split("=")[0].split(" ")[0] in applied:
+            print(f"profile: applied {line}", file=sys.stderr)
+    for line in prof.not_applied:
+        print(f"profile: not applied: {line}", file=sys.stderr)
+
+
+def serve(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     """Run the server until SIGINT/SIGTERM."""
     list_keys = {}
     for item in args.list_key:
@@ -118,6 +179,8 @@ def serve(args: argparse.Namespace) -> int:
         shipment_items_in_order_expand=args.shipment_items_in_order_expand,
         timezone=args.timezone or "America/Chicago",
     )
+    if args.profile:
+        _apply_profile(config, args.profile, argv)
     store = Store(args.db, timezone=args.timezone)
     config.timezone = store.timezone
     server = SandboxServer(
@@ -155,9 +218,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"cartcom-sandbox seed is not available: {err}", file=sys.stderr)
             return 2
         return int(seed.main(argv[1:]) or 0)
+    if argv and argv[0] == "probe" and probe.refuse_token_on_command_line(argv):
+        return 2
     args = build_parser().parse_args(argv)
     if args.command == "serve":
-        return serve(args)
+        return serve(args, argv)
+    if args.command == "probe":
+        return probe.main(args)
     return 2
 
 

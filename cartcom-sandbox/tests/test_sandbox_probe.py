@@ -1,0 +1,529 @@
+"""``cartcom-sandbox probe`` and ``serve --profile``.
+
+Detection, round trip, call discipline, no data and no token in any output, strict URLs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from cartcom_sandbox import cli
+from cartcom_sandbox import resources as R  # noqa: N812
+from cartcom_sandbox.config import SandboxConfig
+from cartcom_sandbox.probe import MAX_CALLS, RESOURCES, Caller, ProbeStoppedError, api_url_from
+from cartcom_sandbox.profile import apply_profile, load_report
+
+WINDOW = 0.5  # a Steel-sized pool (5 calls) over a short window keeps the tests quick
+SECRET = "tok-Zq81-never-shown-7c3e"
+PROFILE = Path(__file__).parents[2] / "tests" / "profiles" / "nondefault-store.json"
+
+
+def probe(
+    base_url: str, out: Path, token: str, capsys: pytest.CaptureFixture, monkeypatch
+) -> tuple[int, dict[str, Any] | None, str]:
+    """Run the probe CLI in-process; returns (exit code, report or None, stdout+stderr)."""
+    monkeypatch.setenv("PROBE_TOKEN", token)
+    code = cli.main(
+        [
+            "probe",
+            "--api-url",
+            base_url,
+            "--token-env",
+            "PROBE_TOKEN",
+            "--out",
+            str(out),
+            "--window",
+            str(WINDOW),
+        ]
+    )
+    captured = capsys.readouterr()
+    report = json.loads(out.read_text()) if out.exists() else None
+    return code, report, captured.out + captured.err
+
+
+class Served:
+    """``cartcom-sandbox serve`` in a subprocess (the real CLI path), on a free port."""
+
+    def __init__(self, db: Path, *flags: str) -> None:
+        """Start serving ``db`` with ``flags``; waits for the base URL line."""
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "cartcom_sandbox",
+                "serve",
+                "--db",
+                str(db),
+                "--port",
+                "0",
+                "--token",
+                SECRET,
+                "--window",
+                str(WINDOW),
+                *flags,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.base_url = self.proc.stdout.readline().strip()
+        if not self.base_url.startswith("http://127.0.0.1:"):
+            self.stop()
+            raise AssertionError(f"serve did not start: {self.base_url!r} {self.stderr}")
+        self.stderr = ""
+
+    def calls(self) -> list[dict[str, Any]]:
+        """The server's call log (the admin route; the token header is harmless there)."""
+        root = self.base_url.rsplit("/api/v1", 1)[0]
+        resp = requests.get(
+            f"{root}/_sandbox/calls", headers={"X-AC-Auth-Token": SECRET}, timeout=10
+        )
+        resp.raise_for_status()
+        return resp.json()["calls"]
+
+    def stop(self) -> str:
+        """Stop; returns everything the server wrote to stdout and stderr."""
+        self.proc.terminate()
+        out, err = self.proc.communicate(timeout=10)
+        self.stderr = err
+        return out + err
+
+
+@pytest.fixture
+def store_copy(seeded_sandbox_db, tmp_path) -> Iterator[Path]:
+    """A private copy of the session's seeded store (742 order items, 217 shipments)."""
+    path = tmp_path / "store.db"
+    shutil.copyfile(seeded_sandbox_db[0], path)
+    return path
+
+
+# ----------------------------------------------------------------------------- round trip
+def test_probe_detects_non_default_knobs_and_the_profile_round_trips(
+    store_copy, tmp_path, capsys, monkeypatch
+):
+    """Must show: each non-default knob is detected; serving the report probes the same."""
+    first = Served(
+        store_copy,
+        "--max-count", "500",
+        "--empty-page-status", "404",
+        "--list-key", "order_shipments=shipments",
+    )  # fmt: skip
+    try:
+        code, report1, out1 = probe(
+            first.base_url, tmp_path / "r1.json", SECRET, capsys, monkeypatch
+        )
+        calls = first.calls()
+    finally:
+        served1 = first.stop()
+    assert code == 0, out1
+    assert report1["probe"]["stopped"] is None
+    assert report1["max_count"]["value"] == 500
+    assert report1["empty_page_status"]["value"] == 404
+    assert report1["list_keys"]["value"]["order_shipments"] == "shipments"
+    assert report1["list_keys"]["value"]["order_items"] == "items"  # a default, seen as such
+    assert report1["url_cap"]["value"] == 2048
+    assert report1["call_limit_header"]["value"] == {"format": "used/limit", "limit": 5}
+    # every point carries evidence: the path probed and the status
+    for point in ("max_count", "empty_page_status", "list_keys", "call_limit_header",
+                  "fractional_digits", "utc_offsets", "flag_encoding", "null_vs_empty_dates",
+                  "url_cap"):  # fmt: skip
+        evidence = report1[point]["evidence"]
+        assert evidence, point
+        assert all(set(e) == {"path", "status"} and e["path"].startswith("/") for e in evidence)
+    assert {"path": "/orders?id=lt:1&count=1", "status": 404} in report1["empty_page_status"][
+        "evidence"
+    ]
+    # the differences against the defaults are printed, not silently absorbed
+    assert "max_count: the store shows 500, the sandbox default is 1000" in out1
+    assert "empty_page_status: the store shows 404" in out1
+    assert "list_keys.order_shipments: the store shows 'shipments'" in out1
+    assert len(calls) == report1["probe"]["calls"]
+    # make test's profile run serves this very report (regenerate it the same way if it moves)
+    assert report1 == load_report(PROFILE), "tests/profiles/nondefault-store.json is stale"
+
+    profile = tmp_path / "profile.json"
+    shutil.copyfile(tmp_path / "r1.json", profile)
+    second = Served(store_copy, "--profile", str(profile))
+    try:
+        code, report2, out2 = probe(
+            second.base_url, tmp_path / "r2.json", SECRET, capsys, monkeypatch
+        )
+    finally:
+        served2 = second.stop()
+    assert code == 0, out2
+    assert "profile: applied max_count=500" in served2
+    assert "profile: applied empty_page_status=404" in served2
+    assert "order_shipments=shipments" in served2
+    assert "profile: not applied: flag_encoding" in served2
+    assert report2 == report1
+    for text in (out1, out2, served1, served2, (tmp_path / "r1.json").read_text()):
+        assert SECRET not in text
+
+
+def test_probe_reports_the_defaults_as_no_difference(seeded_sandbox, tmp_path, capsys, monkeypatch):
+    """On a default sandbox nothing differs, and max_count is only a bound (all rows fit)."""
+    code, report, out = probe(
+        seeded_sandbox.base_url, tmp_path / "r.json", seeded_sandbox.token, capsys, monkeypatch
+    )
+    assert code == 0, out
+    # the fixture's pool is unlimited; serve's default is Steel (5): the only difference
+    assert report["differences"] == [
+        "call_limit_header.limit: the store shows 1000000, the sandbox default is 5"
+    ]
+    assert report["empty_page_status"]["value"] == 200
+    assert report["list_keys"]["value"]["order_shipments"] == "order_shipments"
+    assert report["max_count"]["value"] == "unknown"
+    assert report["max_count"]["at_least"] == seeded_sandbox.counts["order_items"]
+    assert report["flag_encoding"]["value"] == "mixed"
+    assert "products.is_hidden" in report["flag_encoding"]["int"]
+    assert "orders.is_gift" in report["flag_encoding"]["bool"]
+    assert set(report["utc_offsets"]["value"]) <= {"-05:00", "-06:00"}
+    assert report["null_vs_empty_dates"]["empty_string_fields"]
+
+
+class TestPacing:
+    """The probe against a Steel-sized pool that refuses an oversized count."""
+
+    @pytest.fixture
+    def sandbox_config(self) -> SandboxConfig:
+        """A Steel pool (5 calls) per short window: the probe must pace itself to stay in it."""
+        return SandboxConfig(plan="steel", rate_window=WINDOW, count_over_max="error")
+
+    def test_probe_only_gets_at_most_30_paced_at_the_steel_rate(
+        self, seeded_sandbox, tmp_path, capsys, monkeypatch
+    ):
+        """From the call log: GET only, at most 30, never 6 inside one window, never a 429."""
+        code, report, out = probe(
+            seeded_sandbox.base_url, tmp_path / "r.json", seeded_sandbox.token, capsys, monkeypatch
+        )
+        calls = seeded_sandbox.calls.snapshot()
+        assert code == 0, out
+        assert calls, "the probe made no call"
+        assert {c.method for c in calls} == {"GET"}
+        assert len(calls) <= MAX_CALLS
+        assert len(calls) == report["probe"]["calls"]
+        assert 429 not in {c.status for c in calls}
+        times = [c.ts for c in calls]
+        assert all(
+            later - earlier >= WINDOW for earlier, later in zip(times, times[5:], strict=False)
+        )
+        # count_over_max=error: a refused count is bisected, still within 3 calls
+        assert len(report["max_count"]["evidence"]) <= 3
+        assert report["max_count"]["over_max"] == "error"
+        assert [e["status"] for e in report["max_count"]["evidence"]] == [400, 200, 400]
+        assert report["max_count"]["value"] == SandboxConfig().max_count  # 1000 ok, 1001 not
+
+
+def test_probe_stops_at_the_first_401_and_never_shows_the_token(
+    seeded_sandbox, tmp_path, capsys, monkeypatch
+):
+    """A refused token ends the probe after one call; the token is in no output."""
+    code, report, out = probe(
+        seeded_sandbox.base_url, tmp_path / "r.json", SECRET, capsys, monkeypatch
+    )
+    assert code == 1
+    assert len(seeded_sandbox.calls) == 1
+    assert report["probe"]["calls"] == 1
+    assert report["probe"]["stopped"].startswith("401")
+    assert SECRET not in out
+    assert SECRET not in (tmp_path / "r.json").read_text()
+
+
+def test_probe_stops_at_the_first_429(seeded_sandbox, tmp_path, capsys, monkeypatch):
+    """A 429 (here injected on the third call) ends the probe: no retry, no further call."""
+    seeded_sandbox.faults.script([{"kind": "status", "status": 429, "after": 2}])
+    code, report, _ = probe(
+        seeded_sandbox.base_url, tmp_path / "r.json", seeded_sandbox.token, capsys, monkeypatch
+    )
+    assert code == 1
+    assert len(seeded_sandbox.calls) == 3
+    assert report["probe"]["stopped"].startswith("429")
+
+
+# ----------------------------------------------------------------------------- no data
+def _canary_store(store) -> list[str]:
+    """One record per probed resource whose every value is recognisable; returns the values."""
+    canaries: list[str] = []
+    for i, name in enumerate(RESOURCES):
+        res = R.get(name)
+        flags = {f for f, t in res.types.items() if t == "boolean"} | set(res.int_flags)
+        doc: dict[str, Any] = {"id": 731_000 + 97 * i}
+        canaries.append(str(doc["id"]))
+        for j, (fld, typ) in enumerate(res.types.items()):
+            if fld == "id" or fld in flags or fld in res.datetimes:
+                continue
+            if typ == "string":
+                doc[fld] = f"Quokka{i:02d}x{j:03d}@canary.test"
+            elif typ == "number":
+                doc[fld] = round(8_371.13 + i * 100 + j / 1000, 3)
+            elif typ == "integer":
+                doc[fld] = 914_000 + i * 1000 + j
+            else:
+                continue
+            canaries.append(str(doc[fld]))
+        store.insert(name, doc)
+    return canaries
+
+
+def test_probe_report_holds_no_data(sandbox, tmp_path, capsys, monkeypatch):
+    """Names, e-mails, SKUs, ids, amounts seeded into every field: none reaches the report."""
+    canaries = _canary_store(sandbox.store)
+    code, report, out = probe(
+        sandbox.base_url, tmp_path / "r.json", sandbox.token, capsys, monkeypatch
+    )
+    assert code == 0, out
+    # the canary records were read (so the check below means something)
+    assert report["field_types"]["products"]["item_name"] == "string"
+    assert report["field_types"]["orders"]["grand_total"] == "number"
+    text = (tmp_path / "r.json").read_text() + out
+    leaked = [c for c in canaries if c in text]
+    assert leaked == []
+    assert "Quokka" not in text
+    assert "canary.test" not in text
+
+
+# ----------------------------------------------------------------------------- URLs
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"api_url": "http://shop.example.com/api/v1"},  # plain http off loopback
+        {"api_url": "ftp://127.0.0.1/api/v1"},
+        {"api_url": "https://user:pw@shop.example.com/api/v1"},
+        {"api_url": "https://shop.example.com/api/v1?x=1"},
+        {"api_url": "https://shop.example.com:99999/api/v1"},
+        {"domain": "shop.example.com/evil"},
+        {"domain": "user@shop.example.com"},
+        {"domain": "https://shop.example.com"},
+        {},
+    ],
+)
+def test_probe_refuses_unsafe_urls(kwargs):
+    """https, or http to loopback only; no user info, query, path tricks."""
+    with pytest.raises(ValueError, match=r"--domain|--api-url"):
+        api_url_from(kwargs.get("domain"), kwargs.get("api_url"))
+
+
+def test_probe_accepts_https_domains_and_loopback_http():
+    """What a merchant or a local test types."""
+    assert api_url_from("shop.example.com", None) == "https://shop.example.com/api/v1"
+    assert api_url_from(None, "https://shop.example.com/api/v1/") == (
+        "https://shop.example.com/api/v1"
+    )
+    assert api_url_from(None, "http://127.0.0.1:8600/api/v1") == "http://127.0.0.1:8600/api/v1"
+    assert api_url_from(None, "http://[::1]:8600/api/v1") == "http://[::1]:8600/api/v1"
+
+
+def test_probe_cli_refuses_bad_url_and_missing_token_without_a_call(
+    sandbox, tmp_path, capsys, monkeypatch
+):
+    """No call is made on a refused URL or an unset token variable; exit code 2."""
+    code, report, _ = probe(
+        "http://example.com/api/v1", tmp_path / "r.json", SECRET, capsys, monkeypatch
+    )
+    assert (code, report) == (2, None)
+    monkeypatch.delenv("NO_SUCH_TOKEN_VAR", raising=False)
+    code = cli.main(["probe", "--api-url", sandbox.base_url, "--token-env", "NO_SUCH_TOKEN_VAR",
+                     "--out", str(tmp_path / "r.json")])  # fmt: skip
+    assert code == 2
+    assert "--token-env is empty or unset" in capsys.readouterr().err
+    assert len(sandbox.calls) == 0
+
+
+@pytest.mark.parametrize(
+    "flag",
+    [["--token", SECRET], [f"--token={SECRET}"], ["--token-env", "PROBE_TOKEN", "--token", SECRET]],
+)
+def test_probe_has_no_token_option(flag, capsys):
+    """The token comes from an environment variable only; one typed anyway is not echoed."""
+    argv = ["probe", "--domain", "shop.example.com", *flag, "--out", "r.json"]
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert "never given on the command line" in captured.err
+    assert SECRET not in captured.out + captured.err
+
+
+def test_probe_options_are_not_abbreviated():
+    """``--token X`` must never be taken for ``--token-env X`` (argparse prefix matching)."""
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(
+            ["probe", "--domain", "d.example", "--tok", "X", "--out", "r"]
+        )
+
+
+def test_probe_does_not_follow_redirects(sandbox, tmp_path, capsys, monkeypatch):
+    """A 3xx could carry the token header to another host: the probe stops there."""
+    sandbox.faults.script([{"kind": "status", "status": 302}])
+    code, report, _ = probe(
+        sandbox.base_url, tmp_path / "r.json", sandbox.token, capsys, monkeypatch
+    )
+    assert code == 1
+    assert report["probe"]["stopped"].startswith("302 redirect")
+    assert len(sandbox.calls) == 1
+
+
+# ----------------------------------------------------------------------------- profile
+def test_profile_applies_only_what_the_report_determines(tmp_path):
+    """Exact facts become knobs; bounds and data facts are reported as not applied."""
+    report = load_report(PROFILE)
+    config = SandboxConfig(plan="unlimited")
+    prof = apply_profile(config, report, rate=False)
+    assert (config.max_count, config.empty_page_status) == (500, 404)
+    assert config.list_keys["order_shipments"] == "shipments"
+    assert config.calls_per_window() is None  # rate=False leaves the pool alone
+    assert any(line.startswith("utc_offsets") for line in prof.not_applied)
+
+    bound = dict(report, max_count={"value": "unknown", "at_least": 742, "evidence": []})
+    config = SandboxConfig()
+    prof = apply_profile(config, bound)
+    assert config.max_count == SandboxConfig().max_count
+    assert config.rate_calls == 5
+    assert any(line.startswith("max_count") for line in prof.not_applied)
+
+
+def test_serve_flags_given_explicitly_win_over_the_profile(store_copy, tmp_path):
+    """``--profile`` with ``--max-count 300``: the flag wins, and the server says so."""
+    profile = PROFILE
+    served = Served(store_copy, "--profile", str(profile), "--max-count", "300")
+    try:
+        resp = requests.get(
+            served.base_url + "/order_items?count=1000&fields=id",
+            headers={"X-AC-Auth-Token": SECRET},
+            timeout=10,
+        )
+        empty = requests.get(
+            served.base_url + "/orders?id=lt:1", headers={"X-AC-Auth-Token": SECRET}, timeout=10
+        )
+    finally:
+        text = served.stop()
+    assert len(resp.json()["items"]) == 300
+    assert empty.status_code == 404
+    assert "profile: max_count kept from the command line" in text
+
+
+def test_serve_refuses_a_file_that_is_not_a_report(tmp_path):
+    """A wrong --profile is an error, never a silent default."""
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"max_count": 500}')
+    proc = subprocess.run(
+        [sys.executable, "-m", "cartcom_sandbox", "serve", "--db", ":memory:", "--port", "0",
+         "--profile", str(bad)],
+        check=False, capture_output=True, text=True, timeout=30, env=dict(os.environ),
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "not a probe report" in proc.stderr
+
+
+class _FakeResponse:
+    status_code = 200
+    content = b"{}"
+
+    def __init__(self, limit: str) -> None:
+        self.headers = {"X-AC-Call-Limit": limit}
+
+    def json(self) -> dict[str, Any]:
+        return {}
+
+
+class _FakeStore:
+    """Answers every GET with 200; records the (fake) time and method of each call."""
+
+    def __init__(self, clock: list[float], limit: int = 50) -> None:
+        self.clock = clock
+        self.limit = limit
+        self.sent: list[tuple[str, float]] = []
+
+    def request(self, method: str, url: str, **kwargs: Any) -> _FakeResponse:
+        self.sent.append((method, self.clock[0]))
+        self.kwargs = kwargs
+        used = sum(1 for _, t in self.sent if self.clock[0] - t < 10.0)
+        return _FakeResponse(f"{used}/{self.limit}")
+
+
+def _caller(store: _FakeStore, clock: list[float], **kwargs: Any) -> Caller:
+    def sleep(seconds: float) -> None:
+        clock[0] += max(0.0, seconds)
+
+    return Caller(
+        "https://shop.example.com/api/v1",
+        SECRET,
+        sleep=sleep,
+        clock=lambda: clock[0],
+        session=store,  # type: ignore[arg-type]
+        **kwargs,
+    )
+
+
+def test_probe_paces_at_the_steel_rate_by_default():
+    """Without options: never more than 5 calls inside any 10 s (fake clock, no waiting)."""
+    clock = [1000.0]
+    store = _FakeStore(clock)
+    caller = _caller(store, clock)
+    for _ in range(16):
+        caller.get("/orders")
+    times = [t for _, t in store.sent]
+    assert all(later - earlier >= 10.0 for earlier, later in zip(times, times[5:], strict=False))
+    assert times[-1] - times[0] < 31  # and not slower than needed: 16 calls in 4 windows
+    assert {m for m, _ in store.sent} == {"GET"}
+    assert store.kwargs["allow_redirects"] is False  # a redirect could carry the token away
+    assert store.kwargs["headers"]["X-AC-Auth-Token"] == SECRET  # in the header, not the URL
+
+
+def test_probe_sits_out_a_window_when_the_pool_is_used_up():
+    """Another app sharing the pool (header 2/2) makes the probe wait, never call into a 429."""
+    clock = [0.0]
+    store = _FakeStore(clock, limit=2)
+    caller = _caller(store, clock)
+    for _ in range(6):
+        caller.get("/orders")
+    times = [t for _, t in store.sent]
+    assert all(later - earlier >= 10.0 for earlier, later in zip(times, times[2:], strict=False))
+
+
+def test_probe_never_exceeds_its_call_budget():
+    """The ceiling is checked before each call: call 31 is refused without being sent."""
+    clock = [0.0]
+    store = _FakeStore(clock)
+    caller = _caller(store, clock, calls_per_window=50, window=0.001)
+    for _ in range(MAX_CALLS):
+        caller.get("/orders")
+    with pytest.raises(ProbeStoppedError, match="budget"):
+        caller.get("/orders")
+    assert len(store.sent) == MAX_CALLS == 30
+
+
+def test_serve_knows_which_options_were_given_explicitly():
+    """Abbreviated, ``=``-joined or equal to the default: still given, so the profile yields."""
+    explicit = cli._explicit_fields
+    assert explicit(["serve", "--db", "x", "--profile", "p"]) == set()
+    given = ["serve", "--db", "x", "--max-c", "300", "--plan=gold", "--empty-page-status", "200"]
+    assert explicit(given) == {"max_count", "rate_calls", "empty_page_status"}
+
+
+class _SlowFirstAnswer(_FakeStore):
+    """The first answer takes 3 s (the store counts a call somewhere before it answers)."""
+
+    def request(self, method: str, url: str, **kwargs: Any) -> _FakeResponse:
+        response = super().request(method, url, **kwargs)
+        if len(self.sent) == 1:
+            self.clock[0] += 3.0
+        return response
+
+
+def test_probe_paces_from_the_answers_not_the_sends():
+    """A slow first answer: the sixth call still waits a full window after that answer."""
+    clock = [0.0]
+    store = _SlowFirstAnswer(clock)
+    caller = _caller(store, clock)
+    for _ in range(6):
+        caller.get("/orders")
+    assert store.sent[5][1] >= 3.0 + 10.0

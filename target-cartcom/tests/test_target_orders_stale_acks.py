@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from cartcom_client.quirks import parse_datetime, to_utc
 from cartcom_testing.runs import run_orders
+from target_cartcom._client.quirks import parse_datetime, to_utc
 
 STREAM = "order_acknowledgements"
 STAMP = "order_status_last_changed_at"

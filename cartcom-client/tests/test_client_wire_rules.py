@@ -6,11 +6,10 @@ import ast
 from pathlib import Path
 
 import pytest
-import requests_mock
 from cartcom_client import CartcomSession, ConnectionSettings
 from cartcom_client import session as session_module
 from cartcom_client.gtin import check_digit, gtin_key, is_valid_gtin
-from requests.adapters import HTTPAdapter
+from cartcom_testing.wire import mock_transport
 
 BASE = "https://shop.example.com/api/v1"
 REPO = Path(__file__).resolve().parents[2]
@@ -56,8 +55,7 @@ def test_gtin_key_makes_forms_of_one_code_equal():
 
 def test_iter_payloads_yields_whole_pages_and_follows_next_page(monkeypatch):
     """``total_count`` and the records of each page; page 2 is the re-rooted link, once."""
-    mock = requests_mock.Adapter()
-    monkeypatch.setattr(HTTPAdapter, "send", lambda self, request, **kw: mock.send(request, **kw))
+    mock = mock_transport(monkeypatch)
     mock.register_uri(
         "GET",
         f"{BASE}/products?count=2",

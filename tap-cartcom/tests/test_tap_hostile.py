@@ -101,7 +101,7 @@ def test_hostile_next_page_stops_the_tap_without_a_call_elsewhere(sandbox, monke
         return link.format(port=sandbox.port + 1, query=query)
 
     monkeypatch.setattr(sandbox_app, "_page_url", hostile)
-    result = run_tap({**_config(sandbox), "page_size": 1}, streams=("orders",))
+    result = run_tap({**_config(sandbox), "page_size": 1}, streams=("orders",), expect_error=True)
     assert isinstance(result["error"], UnsafeURLError)
     assert "`next_page`" in str(result["error"])
     assert [c.path for c in sandbox.calls] == ["/api/v1/orders"]

@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -28,7 +28,7 @@ from .errors import (
 from .pacing import DEFAULT_RETRY_AFTER, CallBudget, parse_retry_after
 from .quirks import records_from_page
 from .settings import TOKEN_HEADER, ConnectionSettings
-from .urls import next_page_url, origin_of
+from .urls import ends_list_read, next_page_url, origin_of
 
 LOGGER = logging.getLogger("cartcom_client")
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -238,22 +238,20 @@ class CartcomSession:
     def iter_payloads(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
         """Yield each page's whole answer (``total_count`` and all), following ``next_page``.
 
-        A 404 past the last page, or on a filtered or counted first page (Cart.com's "no match",
-        API-NOTES §1.3), ends the read; a 404 on a bare first page is raised. A link leading back
+        A 404 ends the read where ``ends_list_read`` says so (past the last page, or a first page
+        with a query); a 404 on a bare first page is raised. A link leading back
         to a page already read raises ``CartcomAPIError`` instead of looping.
         """
         url: str | None = self.url(path)
         query: Mapping[str, Any] | None = params
-        first = True
         followed: set[str] = set()
         while url:
             try:
                 payload = self.request("GET", url, params=query)
             except NotFoundError:
-                if first and not query:
+                if not ends_list_read(f"{url}?{urlencode(query)}" if query else url):
                     raise
                 return
-            first = False
             yield payload
             link = payload.get("next_page") if isinstance(payload, dict) else None
             if not link:

@@ -258,6 +258,18 @@ def next_page_url(link: object, base: str) -> str:
     return root.origin + path + (f"?{query}" if query else "")
 
 
+def ends_list_read(url: str) -> bool:
+    """Whether a 404 answering this list read means "no more records" rather than an error.
+
+    Cart.com answers a page out of range with 404 (docs/cartcom-api.md §1.3), and some stores treat
+    page 1 of an empty list (or of a filter with no match) as out of range too (INF). So a 404 ends
+    a read past the first page, or a first page with any query (a filter or just ``count``, which
+    every list read of the connectors sends); only a bare, query-less GET keeps its 404 as an error.
+    """
+    query = urlsplit(url).query
+    return bool(query)
+
+
 def check_secret(value: object, setting: str) -> str:
     """``value`` stripped when it is non-empty printable ASCII; the error never shows the value.
 

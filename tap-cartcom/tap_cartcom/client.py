@@ -14,7 +14,7 @@ import threading
 import typing as t
 from datetime import datetime, timedelta
 from functools import cached_property, lru_cache
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 import requests.auth
@@ -29,7 +29,7 @@ from tap_cartcom._client.errors import Disposition
 from tap_cartcom._client.quirks import format_filter_datetime, parse_datetime, to_utc
 from tap_cartcom._client.session import retry_wait_seconds
 from tap_cartcom._client.settings import TOKEN_HEADER
-from tap_cartcom._client.urls import next_page_url
+from tap_cartcom._client.urls import ends_list_read, next_page_url
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -305,8 +305,8 @@ class CartcomStream(RESTStream):
     def validate_response(self, response: requests.Response) -> None:
         """Classify the answer; keep the parsed body (a truncated body is retried, never parsed)."""
         status = response.status_code
-        if status == 404 and self._is_paged_list(response):
-            setattr(response, _PAYLOAD, None)  # past the last page (or no match): the end
+        if status == 404 and ends_list_read(response.url):
+            setattr(response, _PAYLOAD, None)  # past the last page, no match, or an empty list
             return
         if status >= 300:
             error = CartcomAPIError.from_response(response)
@@ -321,17 +321,6 @@ class CartcomStream(RESTStream):
             msg = f"Incomplete or invalid JSON from {urlsplit(response.url).path}; retrying"
             raise RetriableAPIError(msg, response) from exc
         setattr(response, _PAYLOAD, payload)
-
-    @staticmethod
-    def _is_paged_list(response: requests.Response) -> bool:
-        """A 404 ends a list read when it follows a page, or answers a filtered first page."""
-        query = dict(parse_qsl(urlsplit(response.url).query, keep_blank_values=True))
-        try:
-            if int(query.get("page", "1")) > 1:
-                return True
-        except ValueError:
-            return False
-        return any(key not in {"count", "sort", "expand", "fields", "page"} for key in query)
 
     def parse_response(self, response: requests.Response) -> Iterator[dict[str, t.Any]]:
         """The records of a list wrapper, whatever its list key is named."""

@@ -317,3 +317,27 @@ def test_run_tap_raises_the_tap_error_unless_the_test_expects_one(sandbox):
     assert "access_token" in str(expected["error"])
     with pytest.raises(AssertionError, match="expected to fail"):
         run_tap(sandbox_config(sandbox), streams=("order_statuses",), expect_error=True)
+
+
+@pytest.mark.parametrize("empty_page_status", [200, 404])
+def test_an_empty_list_reads_as_empty_whether_the_store_answers_200_or_404(empty_page_status):
+    """Page 1 of an empty table: 200 with [] or 404 (INF, both readings served) ends the read."""
+    from cartcom_sandbox.config import SandboxConfig
+    from cartcom_sandbox.server import SandboxServer
+
+    server = SandboxServer(
+        ":memory:",
+        tokens=["empty-store-token"],
+        config=SandboxConfig(empty_page_status=empty_page_status),
+    )
+    server.start()
+    try:
+        start = len(server.calls)
+        run = run_tap(sandbox_config(server), streams=("order_statuses", "manufacturers"))
+        calls = server.calls.snapshot()[start:]
+    finally:
+        server.stop()
+    assert run["records"].get("order_statuses", []) == []
+    assert run["records"].get("manufacturers", []) == []
+    statuses = sorted((c.path.rsplit("/", 1)[-1], c.status) for c in calls)
+    assert statuses == [("manufacturers", empty_page_status), ("order_statuses", empty_page_status)]

@@ -1,4 +1,4 @@
-"""Cart.com's server-side GET cache (API-NOTES §1.10) against the tap and the target.
+"""Cart.com's server-side GET cache (docs/api.md §1.10) against the tap and the target.
 
 The sandbox here caches every 200 GET for 300 s per token+URL, as the live API may; only
 ``Cache-Control: no-cache`` gets a fresh answer. Each test runs the same reads twice around a

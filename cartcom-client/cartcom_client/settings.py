@@ -15,12 +15,12 @@ from singer_sdk import typing as th
 from . import urls
 from .errors import ConfigurationError
 
-#: Calls per 10-second window for custom-app tokens, by Cart.com plan (API-NOTES §1.9).
+#: Calls per 10-second window for custom-app tokens, by Cart.com plan (docs/api.md §1.9).
 PLANS: dict[str, int] = {"steel": 5, "bronze": 10, "silver": 20, "gold": 50}
 DEFAULT_WINDOW_SECONDS = 10.0
 API_PATH = urls.API_PATH
 MAX_URL_LENGTH = urls.MAX_URL_LENGTH
-#: The header that carries the access token on every call (API-NOTES §1.1).
+#: The header that carries the access token on every call (docs/api.md §1.1).
 TOKEN_HEADER = "X-AC-Auth-Token"  # noqa: S105 - a header name, not a secret
 
 

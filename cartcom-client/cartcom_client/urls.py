@@ -26,7 +26,7 @@ from .errors import ConfigurationError
 
 API_PATH = "/api/v1"
 #: Cart.com runs on IIS/ASP.NET: a URL's path plus query must stay within 2,048 characters
-#: (API-NOTES §14), which bounds every batched read (select_many ids, OR-ed filters).
+#: (docs/api.md §14), which bounds every batched read (select_many ids, OR-ed filters).
 MAX_URL_LENGTH = 2048
 
 _PORT = re.compile(r"^[0-9]{1,5}$")
@@ -261,7 +261,7 @@ def next_page_url(link: object, base: str) -> str:
 def ends_list_read(url: str) -> bool:
     """Whether a 404 answering this list read means "no more records" rather than an error.
 
-    Cart.com answers a page out of range with 404 (docs/cartcom-api.md §1.3), and some stores treat
+    Cart.com answers a page out of range with 404 (docs/api.md §1.3), and some stores treat
     page 1 of an empty list (or of a filter with no match) as out of range too (INF). So a 404 ends
     a read past the first page, or a first page with any query (a filter or just ``count``, which
     every list read of the connectors sends); only a bare, query-less GET keeps its 404 as an error.
@@ -307,7 +307,7 @@ def chunks_for_url(
     ``fixed_chars`` is the length of everything else in path plus query (the API path, the
     parameter names, ``fields``/``expand``); ``separator_chars`` the length of what joins two
     values (1 for ``,`` in ``ids=``, 4 for ``+OR+``). Cart.com (IIS) caps path plus query at
-    ``MAX_URL_LENGTH`` (API-NOTES §14). A value that cannot fit even alone raises ``ValueError``.
+    ``MAX_URL_LENGTH`` (docs/api.md §14). A value that cannot fit even alone raises ``ValueError``.
     """
     chunk: list[str] = []
     used = fixed_chars

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Calls per window (10 s) by Cart.com plan (API-NOTES §1.9). None means no limit.
+# Calls per window (10 s) by Cart.com plan (docs/api.md §1.9). None means no limit.
 PLANS: dict[str, int | None] = {
     "steel": 5,
     "bronze": 10,
@@ -18,7 +18,7 @@ UNLIMITED_DISPLAY = 1_000_000
 
 @dataclass
 class SandboxConfig:
-    """Behaviour switches of the emulator; defaults follow API-NOTES (INF choices marked)."""
+    """Behaviour switches of the emulator; defaults follow docs/api.md (INF choices marked)."""
 
     plan: str = "unlimited"
     rate_calls: int | None = None  # overrides the plan's calls per window when set

@@ -200,7 +200,7 @@ class CartcomStream(RESTStream):
 
     @property
     def http_headers(self) -> dict[str, str]:
-        """No server-side cache: it would hide new orders (API-NOTES §1.10)."""
+        """No server-side cache: it would hide new orders (docs/api.md §1.10)."""
         return {"Cache-Control": "no-cache", "Accept": "application/json"}
 
     @property

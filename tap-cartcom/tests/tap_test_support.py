@@ -1,6 +1,6 @@
 """Test support for tap-cartcom: requests-mock fixtures shaped like the real API.
 
-See API-NOTES §1, §9 and §13.
+See docs/api.md §1, §9 and §13.
 
 ``FakeCartcom`` answers list reads the way the notes describe them: a wrapper with
 ``total_count``, absolute ``next_page`` links that are omitted on the last page, ``404`` past the

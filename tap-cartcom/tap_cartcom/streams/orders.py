@@ -42,7 +42,7 @@ ADDRESS_KEYS = (
     ("order_billing_address_id", "billing_address"),
     ("order_shipping_address_id", "shipping_address"),
 )
-#: Largest ``count`` asked of the small order_addresses rows (field evidence, API-NOTES §13).
+#: Largest ``count`` asked of the small order_addresses rows (field evidence, docs/api.md §13).
 ADDRESS_PAGE_MAX = 1000
 #: Marks the end of a page in the record flow (Get Orders checkpoints there).
 _PAGE_END = object()

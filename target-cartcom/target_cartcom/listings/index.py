@@ -5,7 +5,7 @@ Two ways to read it, chosen by estimated calls:
 - **catalog**: a paged read of ``/products`` with a large ``count``, ``fields`` trimming each
   product and naming the nested collections it needs (``variant_inventory``, ``pricing``, and
   ``pictures``/``variants`` when overwrite/publish need them), which Cart.com expands in the same
-  call (API-NOTES §1.4). One call per ``page_size`` products covers every variant row and price.
+  call (docs/api.md §1.4). One call per ``page_size`` products covers every variant row and price.
 - **lookup**: ``/products`` and ``/variant_inventory`` filtered with OR-ed SKUs and GTINs
   (``item_number=A OR B&gtin=OR 0123 OR 0456``, §1.5, encoded by ``cartcom_client.query``), each
   URL within the 2,048-character cap (§14), then the owning products of variant rows found
@@ -284,7 +284,7 @@ class IndexBuilder:
         for payload in self.session.iter_payloads("/products", params):
             empty = False
             yield payload
-        if empty:  # some stores answer an empty list with 404 (API-NOTES §1.3)
+        if empty:  # some stores answer an empty list with 404 (docs/api.md §1.3)
             yield {"total_count": 0}
 
     def _read_catalog(

@@ -1,7 +1,7 @@
 """A listing record, validated: every error names the field it concerns.
 
 A listing is a parent product with optional ``variants``; without variants it is a simple
-product. UPC and GTIN both go to Cart.com's only barcode field, ``gtin`` (API-NOTES §9.18).
+product. UPC and GTIN both go to Cart.com's only barcode field, ``gtin`` (docs/api.md §9.18).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 def sku_key(sku: str | None) -> str:
     """The one SKU comparison, in every index mode: ASCII letters without case, nothing else.
 
-    Cart.com's collation is not documented (API-NOTES has no word on it) and the sandbox's
+    Cart.com's collation is not documented (docs/api.md has no word on it) and the sandbox's
     filters fold ASCII case only, so only ASCII case is folded: ``kbc-1`` is ``KBC-1``, but the
     Kelvin sign in ``\u212aBC-1`` or the ``ß`` in ``straße-1`` is a different character.
     """

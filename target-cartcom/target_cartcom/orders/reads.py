@@ -2,10 +2,10 @@
 
 - Orders given by id: ``GET /orders/select_many?ids=...&expand=items,shipments``, up to 100 ids
   per call, split further so that path and query stay under the 2,048-character cap
-  (API-NOTES §14).
+  (docs/api.md §14).
 - Orders given by ``order_number``: ``GET /orders?order_number=eq:A+OR+eq:B...`` with the same
   expand, so the lookup *is* the read (no second call).
-- Shipment lines: Cart.com's nested ``shipments`` carry no ``items`` (API-NOTES §5). When an
+- Shipment lines: Cart.com's nested ``shipments`` carry no ``items`` (docs/api.md §5). When an
   order already has shipments whose lines are missing, they are read with
   ``GET /order_shipments/select_many?ids=...&expand=items``, again up to 100 per call; orders with
   no shipments cost nothing more.

@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -82,8 +83,8 @@ def _sys_dir(
     return path
 
 
-def _secret(var: str, store: Store, what: str) -> str:
-    value = os.environ.get(var, "").strip()
+def _secret(environ: Mapping[str, str], var: str, store: Store, what: str) -> str:
+    value = environ.get(var, "").strip()
     if not value:
         msg = (
             f"store {store.name}: the environment variable {var} ({what} in the stores file) is "
@@ -126,8 +127,10 @@ def store_env(
         conn = {
             "AUTH_TYPE": "central_api_router",
             "SITE_ID": store.router.site_id,
-            "USER_NAME": _secret(store.router.user_name_env, store, "router.user_name_env"),
-            "USER_SECRET": _secret(store.router.user_secret_env, store, "router.user_secret_env"),
+            "USER_NAME": _secret(parent, store.router.user_name_env, store, "router.user_name_env"),
+            "USER_SECRET": _secret(
+                parent, store.router.user_secret_env, store, "router.user_secret_env"
+            ),
             "ROUTER_URL": store.api_url or "",
             "DOMAIN": store.domain or "",
             "API_URL": "",
@@ -136,7 +139,7 @@ def store_env(
         assert store.token_env is not None
         conn = {
             "AUTH_TYPE": "access_token",
-            "ACCESS_TOKEN": _secret(store.token_env, store, "token_env"),
+            "ACCESS_TOKEN": _secret(parent, store.token_env, store, "token_env"),
             "DOMAIN": store.domain or "",
             "API_URL": store.api_url or "",
         }
@@ -244,11 +247,10 @@ def run_meltano_job(
     store: Store,
     job: str,
     log_path: Path,
+    *,
     timeout: float | None = None,
 ) -> RunReport:
     """``meltano run --state-id-suffix <store> <job>``; the log goes to ``log_path``."""
-    import time  # noqa: PLC0415 - only here
-
     env = store_env(config, project, store)
     cmd = [
         meltano_bin(project),

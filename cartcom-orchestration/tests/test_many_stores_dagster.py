@@ -7,8 +7,10 @@ turns (pool ``cartcom/acme``), shown by the sandbox's call log; brand runs along
 """
 
 import json
+import os
+import shutil
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,8 @@ import yaml
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.seed import seed_store
 from cartcom_sandbox.server import SandboxServer
-from dagster import DagsterEventType, build_reconstructable_job, execute_job, instance_for_test
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
+from dagster._core.instance.ref import InstanceRef
 
 pytestmark = pytest.mark.slow
 
@@ -126,48 +129,61 @@ def test_get_orders_for_three_stores(stores: Any, monkeypatch: pytest.MonkeyPatc
     for name, _seed, _orders, _accepted, given in STORES:
         monkeypatch.setenv(f"TEST_{name.upper()}_TOKEN", given)
     monkeypatch.setenv("MELTANO_DATABASE_URI", f"sqlite:///{tmp / 'meltano.db'}")
-    before = {
-        n: _processing_in_window(s, dict((x[0], x[3]) for x in STORES)[n])
-        for n, s in servers.items()
-    }
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    accepted = {x[0]: x[3] for x in STORES}
+    before = {n: _processing_in_window(s, accepted[n]) for n, s in servers.items()}
     assert before["acme"] > 0
     assert before["brand"] > 0
 
     requested = ["acme", "brand", "bad", "acme"]
-    (tmp / "dagster").mkdir()
-    with instance_for_test(
-        temp_dir=str(tmp / "dagster"), overrides={"concurrency": {"pools": {"default_limit": 1}}}
-    ) as instance:
-
-        def launch(store: str) -> Any:
-            recon = build_reconstructable_job(
-                "cartcom_orchestration.factory",
-                "job_from",
-                reconstructable_args=(str(ROOT), str(stores_file), f"{store}__get_orders"),
-            )
-            return execute_job(
-                recon,
-                instance=instance,
-                run_config={"execution": {"config": {"multiprocess": {"max_concurrent": 1}}}},
-                raise_on_error=False,
-            )
-
-        with ThreadPoolExecutor(len(requested)) as pool:
-            results = list(pool.map(launch, requested))
-        ok = {i: r.success for i, r in enumerate(results)}
-        windows = [_window(instance, r.run_id) for r in results]
-        failure = [
-            e for e in results[2].all_events if e.event_type == DagsterEventType.STEP_FAILURE
+    home = tmp / "dagster"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")  # the project's instance settings
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "CARTCOM_STORES_FILE": str(stores_file),
+        "MELTANO_PROJECT_ROOT": str(ROOT),
+    }
+    dagster = Path(sys.executable).parent / "dagster"
+    procs = [
+        subprocess.Popen(
+            [
+                *(str(dagster), "job", "execute", "-m", "cartcom_orchestration.definitions"),
+                *("-j", f"{store}__get_orders", "--tags", json.dumps({"test/slot": str(i)})),
+            ],
+            cwd=tmp,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp / f"dagster-{i}.log").open("w"),
+        )
+        for i, store in enumerate(requested)
+    ]
+    for proc in procs:
+        proc.wait(timeout=600)
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        runs = {r.tags["test/slot"]: r for r in instance.get_runs()}
+        runs = [runs[str(i)] for i in range(len(requested))]
+        ok = {i: r.status == DagsterRunStatus.SUCCESS for i, r in enumerate(runs)}
+        windows = [_window(instance, r.run_id) for r in runs]
+        events = [
+            [rec.dagster_event for rec in instance.all_logs(r.run_id) if rec.dagster_event]
+            for r in runs
         ]
-        outputs = [
-            {
-                k: v.value
-                for e in r.all_events
-                if e.event_type == DagsterEventType.STEP_OUTPUT
-                for k, v in e.step_output_data.metadata.items()
-            }
-            for r in results
-        ]
+    failure = [e for e in events[2] if e.event_type == DagsterEventType.STEP_FAILURE]
+    outputs = [
+        {
+            k: v.value
+            for e in evs
+            if e.event_type == DagsterEventType.STEP_OUTPUT
+            for k, v in e.step_output_data.metadata.items()
+        }
+        for evs in events
+    ]
+    # Each run went through the multiprocess executor.
+    assert all(any("multiprocess" in (e.message or "") for e in evs) for evs in events), (
+        "not run by the multiprocess executor"
+    )
 
     # The bad store fails alone, naming the setting and the variable it came from.
     assert ok == {0: True, 1: True, 2: False, 3: True}
@@ -183,7 +199,7 @@ def test_get_orders_for_three_stores(stores: Any, monkeypatch: pytest.MonkeyPatc
 
     # The good stores imported and acknowledged every order of the window, each with its state.
     for name in ("acme", "brand"):
-        token = dict((x[0], x[3]) for x in STORES)[name]
+        token = accepted[name]
         lines = (tmp / "out" / name / "orders" / "orders.jsonl").read_text().splitlines()
         assert len(lines) == before[name]
         assert _processing_in_window(servers[name], token) == 0

@@ -145,8 +145,16 @@ if [ "$n" -lt {ok_at} ]; then
   echo '{{"event": "{error}", "level": "error"}}'
   exit 1
 fi
-echo '{{"name": "tap-get-orders", "producer": true, "event": "METRIC: {{\\"metric\\": \\"record_count\\", \\"value\\": 3, \\"tags\\": {{\\"stream\\": \\"orders\\"}}}}"}}'
+echo '{metric}'
 """
+METRIC = json.dumps(
+    {
+        "name": "tap-get-orders",
+        "producer": True,
+        "event": "METRIC: "
+        + json.dumps({"metric": "record_count", "value": 3, "tags": {"stream": "orders"}}),
+    }
+)
 
 
 @pytest.mark.parametrize(
@@ -161,6 +169,7 @@ def test_transient_failures_are_retried_and_bad_credentials_are_not(
     config,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    *,
     error: str,
     ok_at: int,
     tries: int,
@@ -170,7 +179,7 @@ def test_transient_failures_are_retried_and_bad_credentials_are_not(
     cfg, _project = config
     counter = tmp_path / "count"
     fake = tmp_path / "meltano"
-    fake.write_text(FAKE_MELTANO.format(counter=counter, ok_at=ok_at, error=error))
+    fake.write_text(FAKE_MELTANO.format(counter=counter, ok_at=ok_at, error=error, metric=METRIC))
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("CARTCOM_MELTANO_BIN", str(fake))
     monkeypatch.setenv("ACME_TOKEN", "acme-secret")

@@ -63,7 +63,8 @@ def test_a_missing_file_says_what_to_create(tmp_path: Path) -> None:
             "(acme), `router.user_secret_env`",
         ),
         (
-            "{name: acme, domain: a.com, token_env: T, plan: gold, env: {TAP_CARTCOM_ACCESS_TOKEN: x}}",
+            "{name: acme, domain: a.com, token_env: T, plan: gold,"
+            " env: {TAP_CARTCOM_ACCESS_TOKEN: x}}",
             "(acme), `env.TAP_CARTCOM_ACCESS_TOKEN`",
         ),
     ],

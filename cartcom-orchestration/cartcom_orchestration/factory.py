@@ -84,7 +84,7 @@ def store_job(
             raise Failure(str(err), allow_retries=False) from err
         meta = {**report.metadata(), "store": store.name, "log": str(log_path)}
         if report.returncode != 0:
-            reason = report.errors[-1] if report.errors else f"meltano exited {report.returncode}"
+            reason = report.reason
             hint = ""
             if store.token_env and "access_token" in reason:
                 hint = f" (store {store.name}'s token comes from ${store.token_env}, `token_env`)"

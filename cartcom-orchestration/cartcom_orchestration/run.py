@@ -8,6 +8,7 @@ and catalog there, so two stores running at once must not share it).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -35,6 +36,10 @@ _PERMANENT = re.compile(
     r"answered 40[0134] |check the `\w+` setting|ConfigurationError|Set `\w+`|"
     r"is not set|ConfigValidationError|not installed"
 )
+
+
+#: Meltano's own summary lines, less telling than the plugin's message that caused them.
+_GENERIC = ("Extractor failed", "Loader failed", "Mappers failed", "Run completed")
 
 
 class RunSetupError(RuntimeError):
@@ -163,6 +168,14 @@ class RunReport:
     errors: list[str] = field(default_factory=list)
 
     @property
+    def reason(self) -> str:
+        """The most telling error: a plugin's own message before Meltano's "Extractor failed"."""
+        from_plugins = [e for e in self.errors if not e.startswith(_GENERIC)]
+        if from_plugins:
+            return from_plugins[-1]
+        return self.errors[-1] if self.errors else f"meltano exited {self.returncode}"
+
+    @property
     def permanent(self) -> bool:
         """The failure needs a fix, not another try (bad token, bad setting, refused call)."""
         return any(_PERMANENT.search(e) for e in self.errors)
@@ -241,6 +254,38 @@ def read_summaries(paths: Iterable[Path], report: RunReport, since: float) -> No
     report.target_calls = dict(target_calls)
 
 
+def ensure_system_db(project: MeltanoProject, env: Mapping[str, str]) -> None:
+    """Create the SQLite system database once, before stores start at the same time.
+
+    Several ``meltano run`` starting at once on a database that does not exist yet all try to
+    create its tables ("table job already exists"); one ``meltano upgrade database`` under a
+    file lock creates it first.
+    """
+    uri = env.get("MELTANO_DATABASE_URI", "")
+    if not uri.startswith("sqlite:///"):
+        return
+    db = Path(uri[len("sqlite:///") :])
+    if db.is_file() and db.stat().st_size > 0:
+        return
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with (db.parent / (db.name + ".lock")).open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if db.is_file() and db.stat().st_size > 0:
+            return
+        proc = subprocess.run(
+            [meltano_bin(project), "upgrade", "database"],
+            cwd=project.root,
+            env=dict(env),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        if proc.returncode:
+            msg = f"meltano upgrade database failed: {proc.stderr.strip()[-500:]}"
+            raise RunSetupError(msg)
+
+
 def run_meltano_job(
     config: StoresConfig,
     project: MeltanoProject,
@@ -252,6 +297,7 @@ def run_meltano_job(
 ) -> RunReport:
     """``meltano run --state-id-suffix <store> <job>``; the log goes to ``log_path``."""
     env = store_env(config, project, store)
+    ensure_system_db(project, env)
     cmd = [
         meltano_bin(project),
         "--log-format=json",

@@ -139,6 +139,7 @@ def test_get_orders_for_three_stores(stores: Any, monkeypatch: pytest.MonkeyPatc
     home = tmp / "dagster"
     home.mkdir()
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")  # the project's instance settings
+    DagsterInstance.from_ref(InstanceRef.from_dir(str(home))).dispose()  # storage created once
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),

@@ -1,6 +1,7 @@
 """A store's run: its environment, what its log says, retries of transient failures only."""
 
 import json
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -183,6 +184,9 @@ def test_transient_failures_are_retried_and_bad_credentials_are_not(
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("CARTCOM_MELTANO_BIN", str(fake))
     monkeypatch.setenv("ACME_TOKEN", "acme-secret")
+    db = tmp_path / "meltano.db"  # an existing system database: no `meltano upgrade database`
+    sqlite3.connect(db).execute("CREATE TABLE t (x)").connection.close()
+    monkeypatch.setenv("MELTANO_DATABASE_URI", f"sqlite:///{db}")
     job = build(ROOT, cfg.path).resolve_job_def("acme__get_orders")
     (tmp_path / "dagster").mkdir()
     with instance_for_test(

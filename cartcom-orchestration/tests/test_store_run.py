@@ -216,3 +216,26 @@ def test_a_pool_without_a_limit_refuses_to_run(config, tmp_path: Path, monkeypat
     assert not result.success
     (failure,) = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
     assert "cartcom/acme has no limit of 1" in failure.step_failure_data.error.message
+
+
+def test_the_system_database_is_created_once_for_stores_starting_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four stores start at once on a new database: one `meltano upgrade database`, not four."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cartcom_orchestration.run import ensure_system_db
+
+    db = tmp_path / "state" / "meltano.db"
+    calls = tmp_path / "calls"
+    fake = tmp_path / "meltano"
+    fake.write_text(f'#!/bin/sh\necho "$@" >> "{calls}"\nsleep 0.5\necho x > "{db}"\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("CARTCOM_MELTANO_BIN", str(fake))
+    project = load_project(ROOT)
+    env = {"MELTANO_DATABASE_URI": f"sqlite:///{db}"}
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: ensure_system_db(project, env), range(4)))
+    assert calls.read_text().splitlines() == ["upgrade database"]
+    ensure_system_db(project, env)  # exists now: nothing to do
+    assert calls.read_text().splitlines() == ["upgrade database"]

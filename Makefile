@@ -45,6 +45,7 @@ bench: install
 	$(BIN)/python bench/bench_tap.py
 	$(BIN)/python bench/bench_listings.py
 	$(BIN)/python bench/bench_get_orders.py
+	$(BIN)/python bench/bench_many_stores.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .demo

@@ -4,7 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PKGS   := pyproject.toml cartcom-client/pyproject.toml cartcom-sandbox/pyproject.toml \
-          tap-cartcom/pyproject.toml target-cartcom/pyproject.toml
+          tap-cartcom/pyproject.toml target-cartcom/pyproject.toml \
+          cartcom-orchestration/pyproject.toml
 
 .PHONY: install test test-profile lint demo bench clean
 
@@ -14,7 +15,8 @@ $(STAMP): $(PKGS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install -q --disable-pip-version-check \
-		-e ./cartcom-client -e ./cartcom-sandbox -e ./tap-cartcom -e ./target-cartcom --group dev
+		-e ./cartcom-client -e ./cartcom-sandbox -e ./tap-cartcom -e ./target-cartcom \
+		-e ./cartcom-orchestration --group dev
 	@touch $(STAMP)
 
 lint: install
@@ -43,6 +45,7 @@ bench: install
 	$(BIN)/python bench/bench_tap.py
 	$(BIN)/python bench/bench_listings.py
 	$(BIN)/python bench/bench_get_orders.py
+	$(BIN)/python bench/bench_many_stores.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .demo

@@ -29,6 +29,7 @@ DISTRIBUTIONS = {
     "target-cartcom": "target_cartcom",
     "cartcom-client": "cartcom_client",
     "cartcom-sandbox": "cartcom_sandbox",
+    "cartcom-orchestration": "cartcom_orchestration",
 }
 PLUGINS = ("tap-cartcom", "target-cartcom")
 

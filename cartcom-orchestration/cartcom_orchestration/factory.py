@@ -1,0 +1,144 @@
+"""Builds the Dagster definitions from meltano.yml and the stores file (see definitions.py)."""
+
+from pathlib import Path
+
+from dagster import (
+    Backoff,
+    DefaultScheduleStatus,
+    Definitions,
+    Failure,
+    Jitter,
+    JobDefinition,
+    OpExecutionContext,
+    Output,
+    RetryPolicy,
+    ScheduleDefinition,
+    job,
+    op,
+)
+
+from cartcom_orchestration.project import MeltanoProject, find_root, load_project
+from cartcom_orchestration.run import RunSetupError, output_dir, run_meltano_job
+from cartcom_orchestration.stores import Store, StoresConfig, default_path, load_stores
+
+STORE_TAG = "cartcom/store"
+JOB_TAG = "cartcom/meltano_job"
+
+
+def dagster_name(store: str, job: str) -> str:
+    """``acme`` + ``get-orders`` -> ``acme__get_orders``."""
+    return f"{store}__{job}".replace("-", "_")
+
+
+def pool_name(store: str) -> str:
+    """The Dagster pool of a store's runs."""
+    return f"cartcom/{store}"
+
+
+def _check_pool(context: OpExecutionContext, pool: str) -> None:
+    """Fail when the store's pool lets two runs share the store's budget."""
+    storage = context.instance.event_log_storage
+    limit = None
+    if storage.supports_global_concurrency_limits:
+        limit = storage.get_concurrency_info(pool).slot_count
+    if limit != 1:
+        msg = (
+            f"Dagster pool {pool} has no limit of 1 (found {limit}), so two runs of this store "
+            "could share its call budget. Set `concurrency: pools: default_limit: 1` in the "
+            "instance's dagster.yaml (the project's dagster.yaml does), or run "
+            f"`dagster instance concurrency set {pool} 1`."
+        )
+        raise Failure(msg, allow_retries=False)
+
+
+def store_job(
+    config: StoresConfig, project: MeltanoProject, store: Store, job_name: str
+) -> JobDefinition:
+    """The Dagster job that runs Meltano job ``job_name`` for ``store``."""
+    name = dagster_name(store.name, job_name)
+    pool = pool_name(store.name)
+    retry = RetryPolicy(
+        max_retries=config.retries.max_retries,
+        delay=config.retries.delay_seconds,
+        backoff=Backoff.EXPONENTIAL,
+        jitter=Jitter.PLUS_MINUS,
+    )
+
+    @op(
+        name=f"{name}__meltano_run",
+        pool=pool,
+        retry_policy=retry,
+        description=f"meltano run {job_name} for store {store.name} (state ids :{store.name}).",
+        tags={STORE_TAG: store.name, JOB_TAG: job_name},
+    )
+    def meltano_run(context: OpExecutionContext) -> Output[None]:
+        _check_pool(context, pool)
+        log_path = (
+            output_dir(config, project, store)
+            / "logs"
+            / f"{job_name}-{context.run_id[:8]}-try{context.retry_number}.log"
+        )
+        try:
+            report = run_meltano_job(config, project, store, job_name, log_path)
+        except RunSetupError as err:
+            raise Failure(str(err), allow_retries=False) from err
+        meta = {**report.metadata(), "store": store.name, "log": str(log_path)}
+        if report.returncode != 0:
+            reason = report.reason
+            hint = ""
+            if store.token_env and "access_token" in reason:
+                hint = f" (store {store.name}'s token comes from ${store.token_env}, `token_env`)"
+            msg = f"store {store.name}, meltano run {job_name} failed: {reason}{hint}"
+            if report.permanent:
+                raise Failure(msg, metadata=meta, allow_retries=False)
+            # Transient (a dropped connection, a 5xx that outlasted the client's retries): the
+            # retry policy tries again with backoff; state makes the replay safe.
+            raise Failure(msg, metadata=meta)
+        context.log.info(
+            f"store {store.name}, {job_name}: records {report.records}, "
+            f"tap calls {report.calls}, outcomes {report.outcomes}"
+        )
+        return Output(None, metadata=meta)
+
+    @job(
+        name=name,
+        description=f"Meltano job `{job_name}` for the Cart.com store `{store.name}`.",
+        tags={STORE_TAG: store.name, JOB_TAG: job_name},
+    )
+    def the_job() -> None:
+        meltano_run()
+
+    return the_job
+
+
+def build(project_root: Path | None = None, stores_file: Path | None = None) -> Definitions:
+    """The Definitions for the project's meltano.yml and the stores file."""
+    root = project_root or find_root()
+    project = load_project(root)
+    config = load_stores(stores_file or default_path(root), project.jobs)
+    jobs: list[JobDefinition] = []
+    schedules: list[ScheduleDefinition] = []
+    status = (
+        DefaultScheduleStatus.RUNNING if config.schedules_running else DefaultScheduleStatus.STOPPED
+    )
+    for store in config.stores:
+        for job_name in store.jobs:
+            the_job = store_job(config, project, store, job_name)
+            jobs.append(the_job)
+            for s in project.schedules:
+                if s.job == job_name:
+                    schedules.append(
+                        ScheduleDefinition(
+                            name=dagster_name(store.name, s.name),
+                            job=the_job,
+                            cron_schedule=s.cron,
+                            execution_timezone="UTC",
+                            default_status=status,
+                        )
+                    )
+    return Definitions(jobs=jobs, schedules=schedules)
+
+
+def job_from(project_root: str, stores_file: str, name: str) -> JobDefinition:
+    """One job, rebuilt from explicit paths (for ``build_reconstructable_job`` in tests)."""
+    return build(Path(project_root), Path(stores_file)).resolve_job_def(name)

@@ -1,0 +1,292 @@
+"""The stores file: which Cart.com stores to run, how each one connects, and which jobs it runs.
+
+Secrets never live in the file: an entry names the environment variables that hold them
+(``token_env``, ``router.user_name_env``, ``router.user_secret_env``). Every error names the file,
+the entry and the field to fix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+STORES_FILE_VAR = "CARTCOM_STORES_FILE"
+PLANS = ("steel", "bronze", "silver", "gold")
+_NAME = re.compile(r"^[a-z0-9_]+$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d+)?$")
+_ENTRY_FIELDS = ("name", "domain", "api_url", "token_env", "router", "plan", "jobs", "env")
+_ROUTER_FIELDS = ("site_id", "user_name_env", "user_secret_env")
+_TOP_FIELDS = ("stores", "environment", "output_dir", "work_dir", "retries", "schedules")
+#: Settings the orchestration sets from the entry's fields; an entry's ``env`` may not set them.
+CONNECTION_SETTINGS = (
+    "API_URL",
+    "DOMAIN",
+    "ACCESS_TOKEN",
+    "PLAN",
+    "AUTH_TYPE",
+    "USER_NAME",
+    "USER_SECRET",
+    "SITE_ID",
+    "ROUTER_URL",
+)
+
+
+class StoresFileError(ValueError):
+    """The stores file is missing or malformed; the message names the entry and the field."""
+
+
+@dataclass(frozen=True)
+class Router:
+    """Central API Router credentials: a site id, and the variables holding user and secret."""
+
+    site_id: str
+    user_name_env: str
+    user_secret_env: str
+
+
+@dataclass(frozen=True)
+class Store:
+    """One Cart.com store."""
+
+    name: str
+    plan: str
+    jobs: tuple[str, ...]
+    domain: str | None = None
+    api_url: str | None = None
+    token_env: str | None = None
+    router: Router | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def secret_vars(self) -> tuple[str, ...]:
+        """The environment variables this store's credentials come from."""
+        if self.router is not None:
+            return (self.router.user_name_env, self.router.user_secret_env)
+        return (self.token_env,) if self.token_env else ()
+
+
+@dataclass(frozen=True)
+class Retries:
+    """Retry policy of every store job (transient failures only)."""
+
+    max_retries: int = 3
+    delay_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class StoresConfig:
+    """The whole stores file."""
+
+    path: Path
+    stores: tuple[Store, ...]
+    environment: str | None = None
+    output_dir: Path | None = None
+    work_dir: Path | None = None
+    retries: Retries = Retries()
+    schedules_running: bool = False
+
+
+def default_path(project_root: Path) -> Path:
+    """``$CARTCOM_STORES_FILE``, else ``stores.yml`` beside meltano.yml."""
+    value = os.environ.get(STORES_FILE_VAR)
+    return Path(value).expanduser() if value else project_root / "stores.yml"
+
+
+class _Where:
+    """Builds error messages: ``stores.yml: stores[2] (beta), `plan`: ...``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, where: str, msg: str) -> StoresFileError:
+        return StoresFileError(f"{self.path}: {where}: {msg}")
+
+
+def _env_var(w: _Where, where: str, value: Any) -> str:
+    if not isinstance(value, str) or not _ENV_NAME.match(value):
+        raise w.fail(where, f"must be the name of an environment variable, got {value!r}")
+    return value
+
+
+def _entry(w: _Where, i: int, raw: Any, jobs: Mapping[str, Any]) -> Store:
+    where = f"stores[{i}]"
+    if not isinstance(raw, Mapping):
+        raise w.fail(
+            where, "must be a mapping with name, domain or api_url, token_env or router, plan"
+        )
+    name = raw.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise w.fail(f"{where}, `name`", f"must match [a-z0-9_]+, got {name!r}")
+    where = f"{where} ({name})"
+    for key in raw:
+        if key not in _ENTRY_FIELDS:
+            hint = (
+                " (put the token in an environment variable and name it in `token_env`)"
+                if "token" in str(key)
+                else ""
+            )
+            raise w.fail(
+                f"{where}, `{key}`",
+                f"unknown field{hint}; fields: {', '.join(_ENTRY_FIELDS)}",
+            )
+    domain, api_url = raw.get("domain"), raw.get("api_url")
+    if (domain is None) == (api_url is None):
+        raise w.fail(f"{where}, `domain`/`api_url`", "give exactly one of them")
+    if domain is not None and (not isinstance(domain, str) or not _HOST.match(domain)):
+        raise w.fail(
+            f"{where}, `domain`",
+            f"must be a host name such as storename.americommerce.com, got {domain!r}",
+        )
+    if api_url is not None:
+        parts = urlsplit(api_url) if isinstance(api_url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise w.fail(f"{where}, `api_url`", f"must be an http(s) URL, got {api_url!r}")
+    token_env, router_raw = raw.get("token_env"), raw.get("router")
+    if (token_env is None) == (router_raw is None):
+        raise w.fail(f"{where}, `token_env`/`router`", "give exactly one of them")
+    router = None
+    if token_env is not None:
+        _env_var(w, f"{where}, `token_env`", token_env)
+    else:
+        if not isinstance(router_raw, Mapping):
+            raise w.fail(
+                f"{where}, `router`", "must be a mapping {site_id, user_name_env, user_secret_env}"
+            )
+        for key in router_raw:
+            if key not in _ROUTER_FIELDS:
+                raise w.fail(
+                    f"{where}, `router.{key}`",
+                    f"unknown field; fields: {', '.join(_ROUTER_FIELDS)}",
+                )
+        for key in _ROUTER_FIELDS:
+            if router_raw.get(key) in (None, ""):
+                raise w.fail(f"{where}, `router.{key}`", "is required")
+        site_id = router_raw["site_id"]
+        if isinstance(site_id, bool) or not isinstance(site_id, int | str):
+            raise w.fail(
+                f"{where}, `router.site_id`", f"must be the store's site id, got {site_id!r}"
+            )
+        router = Router(
+            site_id=str(site_id),
+            user_name_env=_env_var(
+                w, f"{where}, `router.user_name_env`", router_raw["user_name_env"]
+            ),
+            user_secret_env=_env_var(
+                w, f"{where}, `router.user_secret_env`", router_raw["user_secret_env"]
+            ),
+        )
+    plan = raw.get("plan")
+    if plan not in PLANS:
+        raise w.fail(f"{where}, `plan`", f"must be one of {', '.join(PLANS)}, got {plan!r}")
+    selected = raw.get("jobs")
+    if selected is None:
+        selected = list(jobs)
+    if not isinstance(selected, list) or not selected:
+        raise w.fail(f"{where}, `jobs`", "must be a non-empty list of Meltano jobs")
+    for job in selected:
+        if job not in jobs:
+            raise w.fail(
+                f"{where}, `jobs`",
+                f"{job!r} is not a job of meltano.yml (its jobs: {', '.join(jobs)})",
+            )
+    if len(set(selected)) != len(selected):
+        raise w.fail(f"{where}, `jobs`", "lists a job twice")
+    env_raw = raw.get("env") or {}
+    if not isinstance(env_raw, Mapping):
+        raise w.fail(f"{where}, `env`", "must be a mapping VARIABLE: value")
+    env: dict[str, str] = {}
+    for key, value in env_raw.items():
+        _env_var(w, f"{where}, `env`", key)
+        if any(key.endswith("_" + s) for s in CONNECTION_SETTINGS):
+            raise w.fail(
+                f"{where}, `env.{key}`",
+                "connection settings come from the entry's fields (domain, api_url, token_env, "
+                "router, plan), not from `env`",
+            )
+        if isinstance(value, Mapping | list) or value is None:
+            raise w.fail(f"{where}, `env.{key}`", "must be a string or a number")
+        env[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    return Store(
+        name=name,
+        plan=plan,
+        jobs=tuple(selected),
+        domain=domain,
+        api_url=api_url,
+        token_env=token_env,
+        router=router,
+        env=env,
+    )
+
+
+def _retries(w: _Where, raw: Any) -> Retries:
+    if raw is None:
+        return Retries()
+    if not isinstance(raw, Mapping) or set(raw) - {"max_retries", "delay_seconds"}:
+        raise w.fail("`retries`", "must be a mapping {max_retries, delay_seconds}")
+    max_retries = raw.get("max_retries", Retries.max_retries)
+    delay = raw.get("delay_seconds", Retries.delay_seconds)
+    if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
+        raise w.fail("`retries.max_retries`", f"must be a whole number >= 0, got {max_retries!r}")
+    if not isinstance(delay, int | float) or isinstance(delay, bool) or delay < 0:
+        raise w.fail("`retries.delay_seconds`", f"must be a number >= 0, got {delay!r}")
+    return Retries(max_retries, float(delay))
+
+
+def load_stores(path: Path, jobs: Mapping[str, Any]) -> StoresConfig:
+    """Read and check the stores file; ``jobs`` are meltano.yml's jobs."""
+    w = _Where(path)
+    if not path.is_file():
+        msg = (
+            f"No stores file at {path}. Copy stores.example.yml to stores.yml beside meltano.yml "
+            f"and list your stores, or point {STORES_FILE_VAR} at your file."
+        )
+        raise StoresFileError(msg)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        msg = f"{path}: not valid YAML: {err}"
+        raise StoresFileError(msg) from err
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("stores"), list) or not doc["stores"]:
+        raise w.fail("`stores`", "the file must hold `stores:`, a non-empty list of stores")
+    for key in doc:
+        if key not in _TOP_FIELDS:
+            raise w.fail(f"`{key}`", f"unknown field; fields: {', '.join(_TOP_FIELDS)}")
+    stores = tuple(_entry(w, i, raw, jobs) for i, raw in enumerate(doc["stores"]))
+    seen: set[str] = set()
+    for i, store in enumerate(stores):
+        if store.name in seen:
+            raise w.fail(f"stores[{i}] ({store.name}), `name`", "is used by another store")
+        seen.add(store.name)
+    schedules = doc.get("schedules", "stopped")
+    if schedules not in ("running", "stopped"):
+        raise w.fail("`schedules`", f"must be running or stopped, got {schedules!r}")
+    environment = doc.get("environment")
+    if environment is not None and not isinstance(environment, str):
+        raise w.fail("`environment`", "must be the name of a Meltano environment")
+
+    def folder(key: str) -> Path | None:
+        value = doc.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise w.fail(f"`{key}`", "must be a folder path")
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else path.parent / p
+
+    return StoresConfig(
+        path=path,
+        stores=stores,
+        environment=environment,
+        output_dir=folder("output_dir"),
+        work_dir=folder("work_dir"),
+        retries=_retries(w, doc.get("retries")),
+        schedules_running=schedules == "running",
+    )

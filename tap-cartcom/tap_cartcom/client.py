@@ -34,6 +34,24 @@ if t.TYPE_CHECKING:
     from tap_cartcom.tap import TapCartcom
 
 _DONE = object()
+
+
+class PageEnd:
+    """Marks the end of a page in the record flow: every record before it has been written.
+
+    ``records`` are the page's records as yielded (normalised in place by then), so a stream
+    can checkpoint the position it reached.
+    """
+
+    __slots__ = ("records",)
+
+    def __init__(self, records: list[dict[str, t.Any]]) -> None:
+        """Keep the page's records."""
+        self.records = records
+
+
+#: State key of the position a windowed read reached (``resume``: see ``WindowedStream``).
+RESUME_KEY = "resume"
 #: Where the parsed JSON body of a response is kept between validation and parsing.
 _PAYLOAD = "_cartcom_payload"
 #: Characters sent literally in query values: ``+`` is Cart.com's space (`+AND+`, `+OR+`),
@@ -208,6 +226,8 @@ class CartcomStream(RESTStream):
 
     #: Pages fetched ahead while the current one is processed (calls overlap with CPU work).
     prefetch_pages = 1
+    #: Yield a ``PageEnd`` after each page's records (streams that checkpoint per page).
+    marks_page_ends = False
 
     def request_records(self, context: dict | None) -> Iterator[dict[str, t.Any]]:
         """Read the pages in a background thread, one ahead of the records being processed.
@@ -253,6 +273,8 @@ class CartcomStream(RESTStream):
                 if isinstance(item, BaseException):
                     raise item
                 yield from item
+                if self.marks_page_ends:
+                    yield PageEnd(item)  # type: ignore[misc]
         finally:
             stop.set()
             worker.join(timeout=5)
@@ -423,9 +445,16 @@ class WindowedStream(ParentWithEmbeddedChildren):
     Each run reads ``[bookmark - lookback_days, sync start)`` sorted by the key then id, skips
     the ids it already emitted in that window (kept in state as ``emitted``: id to key value,
     bounded by the window), and after a complete read bookmarks the window's end.
+
+    Resumable: after every page a STATE holds ``resume``, the ``(key value, id)`` of the last
+    record written. Every record at or before it in the read's order was written, so a run
+    killed mid-window resumes its read there (``gte:<key value>``, skipping ids at or below
+    the position on that one timestamp) and re-emits at most the page it was writing. The
+    position is two values, whatever the size of the store; a complete read removes it.
     """
 
     is_sorted = False
+    marks_page_ends = True
 
     def extra_filters(self, context: dict | None) -> list[tuple[str, str]]:
         """Filters besides the replication window."""
@@ -439,6 +468,8 @@ class WindowedStream(ParentWithEmbeddedChildren):
         self._window: tuple[datetime | None, datetime] | None = None
         self._max_emitted: str | None = None
         self._marks = 0
+        #: ``(key value, id)`` this run's read starts after (from ``resume`` in the state).
+        self._after: tuple[str, int] | None = None
 
     @property
     def sort(self) -> str:  # type: ignore[override]
@@ -471,6 +502,10 @@ class WindowedStream(ParentWithEmbeddedChildren):
         """``gte:<start>+AND+lt:<end>`` in UTC with ``Z`` (no ``+`` offset to escape)."""
         start, end = self.window(context)
         upper = f"lt:{format_filter_datetime(end)}"
+        if self._after is not None:
+            after = _parse(self._after[0])
+            if after is not None and (start is None or after > start):
+                start = after  # resuming: what came before the position was written
         if start is None:
             return upper
         return f"gte:{format_filter_datetime(start)}+AND+{upper}"
@@ -504,10 +539,56 @@ class WindowedStream(ParentWithEmbeddedChildren):
                     "replication_key_value": bookmark,
                 },
             )
+        self._after = self._resume_position(state)
+        if self._after is not None:
+            self.logger.info(
+                "%s: resuming the interrupted read after %s %s, id %s",
+                self.name,
+                self.replication_key,
+                *self._after,
+            )
         self.start_children()
-        yield from super().get_records(context)
+        for record in super().get_records(context):
+            if isinstance(record, PageEnd):
+                self._checkpoint_page(state, record)
+            else:
+                yield record
+        state.pop(RESUME_KEY, None)
+        self._after = None
         self._advance_to_window_end(state)
         self._trim_emitted(state)
+
+    def _resume_position(self, state: dict[str, t.Any]) -> tuple[str, int] | None:
+        """The position an interrupted read of the same key reached, if the state has one."""
+        saved = state.get(RESUME_KEY)
+        if not isinstance(saved, dict) or saved.get("replication_key") != self.replication_key:
+            state.pop(RESUME_KEY, None)
+            return None
+        after = saved.get("after")
+        try:
+            value, record_id = str(after[0]), int(after[1])  # type: ignore[index]
+            if _parse(value) is None:
+                return None
+        except (TypeError, ValueError, IndexError):
+            state.pop(RESUME_KEY, None)
+            return None
+        return value, record_id
+
+    def _checkpoint_page(self, state: dict[str, t.Any], page: PageEnd) -> None:
+        """After a page is written: record the position reached and write a STATE."""
+        position = self._after
+        for record in page.records:
+            value, record_id = record.get(self.replication_key), record.get("id")
+            if value is None or not isinstance(record_id, int):
+                continue
+            if position is None or (str(value), record_id) > position:
+                position = (str(value), record_id)
+        if position is None:
+            return
+        self._after = position
+        state[RESUME_KEY] = {"replication_key": self.replication_key, "after": list(position)}
+        self.state_manager.is_flushed = False
+        self._write_state_message()
 
     def _advance_to_window_end(self, state: dict[str, t.Any]) -> None:
         """After a complete read, bookmark the window's end even if nothing new was emitted.
@@ -526,9 +607,19 @@ class WindowedStream(ParentWithEmbeddedChildren):
             markers["replication_key_value"] = end_value
 
     def already_emitted(self, record: dict[str, t.Any]) -> bool:
-        """True when this id was emitted before with the same key value."""
+        """True when this id was emitted before with the same key value, or came before.
+
+        An interrupted read restarts at ``gte:<value>`` of its position: that timestamp's ids
+        at or below the position's were written already.
+        """
         value = record.get(self.replication_key)
-        return value is not None and self._emitted.get(str(record.get("id"))) == value
+        if value is None:
+            return False
+        after = self._after
+        record_id = record.get("id")
+        if after is not None and value == after[0] and isinstance(record_id, int):
+            return record_id <= after[1] or self._emitted.get(str(record_id)) == value
+        return self._emitted.get(str(record.get("id"))) == value
 
     def mark_emitted(self, record: dict[str, t.Any]) -> None:
         """Remember the id (bounded by the window) and the largest key value emitted."""
@@ -581,9 +672,11 @@ def _fmt(value: datetime | None) -> str | None:
 
 
 __all__ = [
+    "RESUME_KEY",
     "CartcomAuthError",
     "CartcomStream",
     "EmbeddedChildStream",
+    "PageEnd",
     "ParentWithEmbeddedChildren",
     "WindowedStream",
     "encode_query",

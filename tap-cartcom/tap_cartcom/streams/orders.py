@@ -24,6 +24,7 @@ from tap_cartcom._client.quirks import format_filter_datetime, records_from_page
 from tap_cartcom._client.settings import MAX_URL_LENGTH
 from tap_cartcom.client import (
     EmbeddedChildStream,
+    PageEnd,
     WindowedStream,
     _parse,
     datetime_plan,
@@ -44,8 +45,6 @@ ADDRESS_KEYS = (
 )
 #: Largest ``count`` asked of the small order_addresses rows (field evidence, API-NOTES §13).
 ADDRESS_PAGE_MAX = 1000
-#: Marks the end of a page in the record flow (Get Orders checkpoints there).
-_PAGE_END = object()
 
 
 class OrdersStream(WindowedStream):
@@ -104,7 +103,7 @@ class OrdersStream(WindowedStream):
         self.start_children()
         for status_id in self._tap.order_status_ids():
             for record in self.request_records({**(context or {}), "order_status_id": status_id}):
-                if record is _PAGE_END:
+                if isinstance(record, PageEnd):
                     self._checkpoint(state)
                 else:
                     yield record
@@ -167,8 +166,6 @@ class OrdersStream(WindowedStream):
                 page.append(record)
         if page and self.wants_addresses:
             self.attach_addresses(page)
-        if self.get_orders:
-            page.append(_PAGE_END)  # type: ignore[arg-type]
         return iter(page)
 
     def post_process(self, row: dict, context: dict | None = None) -> dict | None:

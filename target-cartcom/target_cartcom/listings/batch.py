@@ -73,6 +73,7 @@ class ListingBatch:
                         results[pos] = _failed(listing.sku, "link", as_record_error(exc))
         for result in results:
             if result is not None:
+                result.sku = result.key  # a listing's key is its SKU
                 self.run.report(result)
 
     def _apply_valid(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from target_cartcom.outcomes import RecordError, lookup_value
+from target_cartcom.outcomes import RecordError, lookup_value, whole_number
 
 __all__ = ["RecordError"]
 
@@ -166,12 +166,10 @@ def _money(record: dict[str, Any], key: str, where: str) -> float | None:
 
 
 def _quantity(record: dict[str, Any], key: str, where: str) -> int | None:
-    value = _number(record, key, where)
-    if value is None:
+    value = record.get(key)
+    if value is None or value == "":
         return None
-    if value != int(value):
-        raise RecordError(where, f"expected a whole number, got {record.get(key)!r}")
-    return int(value)
+    return whole_number(value, where)
 
 
 def _gtin(record: dict[str, Any], where: str) -> str | None:

@@ -39,6 +39,8 @@ class RecordResult:
     #: What the merchant knows the record by, beside ``key``: a listing's ``sku``; a
     #: shipment's ``shipment_id`` and the Cart.com ``order_id`` it went to.
     sku: str | None = None
+    #: A flat row's parent listing (``parent_sku``).
+    parent_sku: str | None = None
     shipment_id: str | None = None
     order_id: int | None = None
 

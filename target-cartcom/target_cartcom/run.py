@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from target_cartcom._client import CartcomSession, ConnectionSettings
+from target_cartcom.listings.flat import FlatRows
 from target_cartcom.listings.index import StoreIndex
 from target_cartcom.listings.refs import Creator, References
 from target_cartcom.listings.settings import ListingOptions
@@ -35,6 +36,8 @@ class ListingsRun:
     claimed: dict[tuple[str, int], str] = field(default_factory=dict)
     #: A complete catalog index from an earlier batch (reused, kept current by writes).
     index: StoreIndex | None = None
+    #: Flat variant rows (``parent_sku``), grouped at the end of the input.
+    flat: FlatRows = field(default_factory=FlatRows)
 
 
 class RunContext:

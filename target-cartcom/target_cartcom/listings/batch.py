@@ -8,6 +8,7 @@ listing could survive stops the run (``outcomes.is_fatal``). All I/O goes throug
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from target_cartcom.listings.context import Context
@@ -37,10 +38,20 @@ STREAM = "listings"
 class ListingBatch:
     """Applies one batch of listings with the run's session, writer, index and references."""
 
-    def __init__(self, run: RunContext, records: list[dict[str, Any]]) -> None:
-        """Prepare; nothing is read until ``apply``."""
+    def __init__(
+        self,
+        run: RunContext,
+        records: list[dict[str, Any]],
+        report: Callable[[RecordResult], None] | None = None,
+    ) -> None:
+        """Prepare; nothing is read until ``apply``.
+
+        ``report`` takes each result in input order: the run's results by default; flat feeds
+        fan a parent's result out to its rows.
+        """
         self.run = run
         self.records = records
+        self.report = report or run.report
         self.listings = run.listings
         self.options = self.listings.options
 
@@ -74,7 +85,7 @@ class ListingBatch:
         for result in results:
             if result is not None:
                 result.sku = result.key  # a listing's key is its SKU
-                self.run.report(result)
+                self.report(result)
 
     def _apply_valid(
         self, valid: list[tuple[int, Listing]], results: list[RecordResult | None]

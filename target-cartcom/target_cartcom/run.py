@@ -38,6 +38,10 @@ class ListingsRun:
     index: StoreIndex | None = None
     #: Flat variant rows (``parent_sku``), grouped at the end of the input.
     flat: FlatRows = field(default_factory=FlatRows)
+    #: SKU keys every record of the input named (full-feed mode).
+    named: set[str] = field(default_factory=set)
+    #: SKU keys of records that say ``hidden: true`` (full feed, hide: not unhidden).
+    kept_hidden: set[str] = field(default_factory=set)
 
 
 class RunContext:

@@ -6,6 +6,7 @@ from typing import Any
 
 from target_cartcom.listings.batch import ListingBatch
 from target_cartcom.listings.flat import parent_of, row_result
+from target_cartcom.listings.fullfeed import FullFeed, named_skus
 from target_cartcom.plan import PlannedCall
 from target_cartcom.results import RecordResult
 from target_cartcom.sinks import CartcomSink
@@ -24,8 +25,14 @@ class ListingsSink(CartcomSink):
     def apply_batch(self, records: list[dict[str, Any]]) -> None:
         """Apply one batch of listings; flat variant rows wait for the end of the input."""
         nested = []
-        flat = self.run.listings.flat
+        listings = self.run.listings
+        flat = listings.flat
+        full_feed = listings.options.missing_listings != "ignore"
         for record in records:
+            if full_feed:
+                listings.named |= named_skus(record)
+                if isinstance(record, dict) and record.get("hidden") in (True, 1, "1", "true"):
+                    listings.kept_hidden |= named_skus(record)
             parent = parent_of(record)
             if parent is None:
                 nested.append(record)
@@ -76,6 +83,9 @@ class ListingsSink(CartcomSink):
         """
         if self.run.has_listings and not self.run.aborted:
             self.apply_flat_rows()
+            if self.run.listings.options.missing_listings != "ignore":
+                listings = self.run.listings
+                FullFeed(self.run, listings.named, listings.kept_hidden).apply()
         refs = self.run.listings.refs if self.run.has_listings else None
         if refs is not None and refs.created_categories:
             self.run.writer.apply(

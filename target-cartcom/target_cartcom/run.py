@@ -21,6 +21,7 @@ from target_cartcom.listings.refs import Creator, References
 from target_cartcom.listings.settings import ListingOptions
 from target_cartcom.orders.reference import OrderReference
 from target_cartcom.plan import PlannedCall, Writer
+from target_cartcom.progress import DEFAULT_INTERVAL, Progress
 from target_cartcom.results import RecordResult, ResultsLog
 
 
@@ -61,6 +62,12 @@ class RunContext:
         #: Why the run stopped early, or None.
         self.aborted: str | None = None
         self._closed = False
+        try:
+            interval = float(config.get("progress_interval_seconds", DEFAULT_INTERVAL))
+        except (TypeError, ValueError):
+            interval = DEFAULT_INTERVAL
+        #: Progress lines of long batches (a background timer, started by the first batch).
+        self.progress = Progress(self, interval)
 
     @property
     def session(self) -> CartcomSession:
@@ -127,6 +134,7 @@ class RunContext:
                 result.error,
             )
         self.results.add(result)
+        self.progress.record_done(result.stream)
 
     def summary(self) -> dict[str, Any]:
         """Counts per outcome, calls used so far, and whether the run stopped early."""
@@ -153,6 +161,7 @@ class RunContext:
         if self._closed:
             return
         self._closed = True
+        self.progress.stop()
         summary = self.summary()
         self.logger.info("Summary: %s", summary)
         self.results.close(summary)

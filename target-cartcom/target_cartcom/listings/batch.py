@@ -113,6 +113,7 @@ class ListingBatch:
         for pos, listing in valid:
             if pos in links:
                 results[pos] = self._apply(ctx, listing, links[pos])
+                run.progress.ready(STREAM, results)
 
     def _check_duplicates(self, listing: Listing) -> None:
         """The same SKU twice in one input: the later listing fails, the first one stands.

@@ -39,6 +39,7 @@ class ListingsSink(CartcomSink):
             else:
                 flat.add(parent, record)
         if nested:
+            self.run.progress.begin_batch(self.stream_name, len(nested))
             ListingBatch(self.run, nested).apply()
 
     def apply_flat_rows(self) -> None:
@@ -71,10 +72,12 @@ class ListingsSink(CartcomSink):
         for start in range(0, len(assembled), size):
             chunk = assembled[start : start + size]
             results: list[RecordResult] = []
+            self.run.progress.begin_batch(self.stream_name, len(chunk))
             ListingBatch(self.run, [a.record for a in chunk], report=results.append).apply()
             for listing, result in zip(chunk, results, strict=True):
                 for position in range(len(listing.rows)):
                     self.run.report(row_result(result, listing, position))
+        self.run.progress.end_batch(self.stream_name)
 
     def clean_up(self) -> None:
         """At the end of the run: the flat rows, then one ``rebuild_tree`` if needed.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 import typing as t
 from datetime import datetime, timedelta
 from functools import cached_property, lru_cache
@@ -228,6 +229,26 @@ class CartcomStream(RESTStream):
     prefetch_pages = 1
     #: Yield a ``PageEnd`` after each page's records (streams that checkpoint per page).
     marks_page_ends = False
+    #: Calls this stream made (pages, batched extra reads, retries), for progress lines.
+    calls_made = 0
+
+    def _request(self, prepared_request: requests.PreparedRequest, context: t.Any) -> t.Any:
+        """Count the call, then send it (through the SDK's retries)."""
+        self.calls_made += 1
+        return super()._request(prepared_request, context)
+
+    def progress_line(self, records: int, pages: int, last: dict[str, t.Any] | None) -> None:
+        """Log where a long read is: records, pages, calls, and the bookmark reached."""
+        key = self.replication_key
+        reached = last.get(key) if key and last else None
+        self.logger.info(
+            "Progress %s: %d records in %d pages, %d calls; bookmark %s",
+            self.name,
+            records,
+            pages,
+            self.calls_made,
+            f"{key} {reached}" if reached else "not reached yet",
+        )
 
     def request_records(self, context: dict | None) -> Iterator[dict[str, t.Any]]:
         """Read the pages in a background thread, one ahead of the records being processed.
@@ -265,6 +286,9 @@ class CartcomStream(RESTStream):
 
         worker = threading.Thread(target=produce, name=f"{self.name}-pages", daemon=True)
         worker.start()
+        interval = float(self.config.get("progress_interval_seconds", 30) or 0)
+        last_line = time.monotonic()
+        records = pages_read = 0
         try:
             while True:
                 item = pages.get()
@@ -275,6 +299,11 @@ class CartcomStream(RESTStream):
                 yield from item
                 if self.marks_page_ends:
                     yield PageEnd(item)  # type: ignore[misc]
+                records += len(item)
+                pages_read += 1
+                if interval > 0 and time.monotonic() - last_line >= interval:
+                    last_line = time.monotonic()
+                    self.progress_line(records, pages_read, item[-1] if item else None)
         finally:
             stop.set()
             worker.join(timeout=5)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -137,9 +138,18 @@ def _order_calls(server: Any, since: int) -> list[Any]:
 
 def test_kill_9_mid_backfill_resumes_at_the_page_it_reached(server, tmp_path):
     """10,000 orders, pages of 100, killed at about 40 %: the resume re-emits at most a page."""
-    runner = Runner(server, tmp_path)
+    runner = Runner(server, tmp_path, progress_interval_seconds=1)
     killed = runner.kill_after("killed", states=40)
     emitted = _records(killed)
+    # Progress lines (every second): records, pages, calls and the bookmark, moving forward.
+    progress = re.findall(
+        r"Progress orders: (\d+) records in (\d+) pages, (\d+) calls; bookmark created_at (\S+)",
+        (tmp_path / "killed.stderr").read_text(),
+    )
+    assert len(progress) >= 2
+    assert [int(p[1]) for p in progress] == sorted(int(p[1]) for p in progress)
+    assert all(int(calls) >= int(pages) for _, pages, calls, _ in progress)
+    assert progress[-1][3] > progress[0][3]
     last_state = _states(killed)[-1]
     resume = last_state["bookmarks"]["orders"]["resume"]
     assert resume["replication_key"] == "created_at"

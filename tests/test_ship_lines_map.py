@@ -1,4 +1,4 @@
-"""`ship-processing-lines` (meltano.yml): the tap's order_items become shipments, without Meltano.
+"""The line-shipping pipeline of meltano.yml: the tap's order_items become shipments.
 
 A real ``tap-cartcom`` reads the lines of the Processing orders (``quantity`` as it emits them:
 Cart.com's decimals, ``1.0``); target-cartcom, with ``target-cartcom-ship-lines``' config and

@@ -133,6 +133,14 @@ def test_half_the_feed_missing_changes_nothing_and_exits_non_zero(store, tmp_pat
     assert {x["outcome"] for x in skipped} == {"skipped"}
 
 
+def test_an_empty_feed_changes_nothing(store):
+    """A feed with no record (a failed export): refused, nothing hidden."""
+    before = snapshot(store)
+    with pytest.raises(MissingFractionError, match="max_missing_fraction"):
+        run(store, [], missing_listings="hide", feed_scope={"sku_prefix": "CAT-"})
+    assert snapshot(store) == before
+
+
 def test_dry_run_reports_the_same_changes_and_writes_nothing(store):
     """Dry run: the missing items' lines and planned writes, no write."""
     feed, gone = feed_without(10)

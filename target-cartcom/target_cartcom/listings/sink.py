@@ -84,9 +84,11 @@ class ListingsSink(CartcomSink):
 
         ``rebuild_tree`` once, if any category was created.
         """
-        if self.run.has_listings and not self.run.aborted:
-            self.apply_flat_rows()
-            if self.run.listings.options.missing_listings != "ignore":
+        if not self.run.aborted:
+            if self.run.has_listings:
+                self.apply_flat_rows()
+            # Even a feed with no record at all: the safety rule must see it (and refuse).
+            if str(self.config.get("missing_listings") or "ignore").strip().lower() != "ignore":
                 listings = self.run.listings
                 FullFeed(self.run, listings.named, listings.kept_hidden).apply()
         refs = self.run.listings.refs if self.run.has_listings else None

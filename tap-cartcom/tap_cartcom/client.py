@@ -616,6 +616,8 @@ class WindowedStream(ParentWithEmbeddedChildren):
             return
         self._after = position
         state[RESUME_KEY] = {"replication_key": self.replication_key, "after": list(position)}
+        # Written after every page: keep only the ids a later window can see again.
+        self._trim_emitted(state)
         self.state_manager.is_flushed = False
         self._write_state_message()
 

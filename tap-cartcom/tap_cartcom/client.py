@@ -40,15 +40,20 @@ _DONE = object()
 class PageEnd:
     """Marks the end of a page in the record flow: every record before it has been written.
 
-    ``records`` are the page's records as yielded (normalised in place by then), so a stream
-    can checkpoint the position it reached.
+    ``records`` are the page's records as yielded (normalised in place by then); ``position``
+    is the ``(key value, id)`` of the page's last row as read, skipped ones included, so a
+    stream can checkpoint the position it reached even on a page whose rows were all emitted
+    before.
     """
 
-    __slots__ = ("records",)
+    __slots__ = ("position", "records")
 
-    def __init__(self, records: list[dict[str, t.Any]]) -> None:
-        """Keep the page's records."""
+    def __init__(
+        self, records: list[dict[str, t.Any]], position: tuple[str, int] | None = None
+    ) -> None:
+        """Keep the page's records and position."""
         self.records = records
+        self.position = position
 
 
 #: State key of the position a windowed read reached (``resume``: see ``WindowedStream``).
@@ -237,6 +242,22 @@ class CartcomStream(RESTStream):
         self.calls_made += 1
         return super()._request(prepared_request, context)
 
+    def page_position(self, response: requests.Response) -> tuple[str, int] | None:
+        """``(key value, id)`` of the page's last row, for streams that resume by position."""
+        key = self.replication_key
+        payload = getattr(response, _PAYLOAD, None)
+        if not key or not payload:
+            return None
+        rows = records_from_page(payload)
+        if not rows or not isinstance(rows[-1], dict):
+            return None
+        try:
+            value = _utc(rows[-1].get(key))
+        except (TypeError, ValueError):
+            return None
+        record_id = rows[-1].get("id")
+        return (value, record_id) if value and isinstance(record_id, int) else None
+
     def progress_line(self, records: int, pages: int, last: dict[str, t.Any] | None) -> None:
         """Log where a long read is: records, pages, calls, and the bookmark reached."""
         key = self.replication_key
@@ -278,7 +299,8 @@ class CartcomStream(RESTStream):
                     response = send(prepared, context)
                     paginator.advance(response)
                     # Parsing here too: a page's own extra reads (addresses) overlap as well.
-                    put(list(self.parse_response(response)))
+                    position = self.page_position(response)
+                    put((list(self.parse_response(response)), position))
             except BaseException as exc:
                 put(exc)
             finally:
@@ -296,14 +318,15 @@ class CartcomStream(RESTStream):
                     return
                 if isinstance(item, BaseException):
                     raise item
-                yield from item
+                page, position = item
+                yield from page
                 if self.marks_page_ends:
-                    yield PageEnd(item)  # type: ignore[misc]
-                records += len(item)
+                    yield PageEnd(page, position)  # type: ignore[misc]
+                records += len(page)
                 pages_read += 1
                 if interval > 0 and time.monotonic() - last_line >= interval:
                     last_line = time.monotonic()
-                    self.progress_line(records, pages_read, item[-1] if item else None)
+                    self.progress_line(records, pages_read, page[-1] if page else None)
         finally:
             stop.set()
             worker.join(timeout=5)
@@ -568,6 +591,10 @@ class WindowedStream(ParentWithEmbeddedChildren):
                     "replication_key_value": bookmark,
                 },
             )
+        saved = state.get(RESUME_KEY)
+        if isinstance(saved, dict) and "status_id" in saved:
+            # A status-filtered read skipped other statuses before its position: start over.
+            state.pop(RESUME_KEY, None)
         self._after = self._resume_position(state)
         if self._after is not None:
             self.logger.info(
@@ -606,6 +633,8 @@ class WindowedStream(ParentWithEmbeddedChildren):
     def _checkpoint_page(self, state: dict[str, t.Any], page: PageEnd) -> None:
         """After a page is written: record the position reached and write a STATE."""
         position = self._after
+        if page.position is not None and (position is None or page.position > position):
+            position = page.position
         for record in page.records:
             value, record_id = record.get(self.replication_key), record.get("id")
             if value is None or not isinstance(record_id, int):

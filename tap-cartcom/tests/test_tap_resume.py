@@ -4,7 +4,8 @@ A real ``tap-cartcom`` reads 10,000 orders from a paced sandbox in pages of 100.
 STATE after every page with the position it reached (``resume``: the last ``(created_at, id)``
 written). Killed part-way, the resumed run starts its read there: it re-emits at most the page
 it was writing when killed, and loses nothing. With a status filter (Get Orders) the import
-window is rescanned by design (an order may turn eligible late), each order still once.
+window is rescanned by each complete run (an order may turn eligible late); a resumed run reads
+from its position, and the next run rescans.
 """
 
 from __future__ import annotations
@@ -202,9 +203,10 @@ def _set_status(server: Any, order_id: int, status_id: int) -> None:
 def test_kill_9_with_get_orders_keeps_each_order_once(server, tmp_path):
     """Get Orders (Processing, 30 days), killed mid-window; statuses change; then a resume.
 
-    Orders that turned Processing before and after the kill point are imported by the resume;
-    orders already imported and moved Shipped then back are not imported again; the resume
-    repeats at most the page it was writing.
+    The resume reads from the position it reached (status and created_at, id) and imports the
+    orders that turned Processing after it; those that turned Processing behind it come with
+    the next run's full rescan; orders already imported and moved Shipped then back are never
+    imported again; the resume repeats at most the page it was writing.
     """
     status = _status_ids(server)
     processing, pending = status["Processing"], status["Pending"]
@@ -244,15 +246,28 @@ def test_kill_9_with_get_orders_keeps_each_order_once(server, tmp_path):
         _set_status(server, order_id, status["Shipped"])
         _set_status(server, order_id, processing)
 
+    assert last_state["bookmarks"]["orders"]["resume"]["status_id"] == processing
+    before = len(server.calls)
     resumed = runner.complete("resumed", last_state)
     again = _records(resumed)
     assert len(again) == len(set(again))
     assert len(set(emitted) & set(again)) <= PAGE
     assert not committed & set(again), "an order checkpointed before the kill came again"
-    assert set(late_early + late_later) <= set(again)
+    # The resume reads from the position: the eligible orders after it, plus at most a page.
+    after = sum(
+        1
+        for o in in_window[position + 1 :]
+        if server.store.get("orders", o["id"])["order_status_id"] == processing
+    )
+    assert len(_order_calls(server, before)) <= after // PAGE + 2
+    assert set(late_later) <= set(again)
+    # Orders that turned eligible behind the position wait for the next run's full rescan.
+    assert not set(late_early) & set(again)
+    following = _records(runner.complete("next", _states(resumed)[-1]))
+    assert sorted(following) == sorted(late_early)
     eligible = {
         o["id"]
         for o in server.store.query("orders")
         if o["order_status_id"] == processing and created(o) >= floor + timedelta(hours=1)
     }
-    assert eligible <= set(emitted) | set(again)
+    assert eligible <= set(emitted) | set(again) | set(following)

@@ -23,6 +23,7 @@ from tap_cartcom import schemas
 from tap_cartcom._client.quirks import format_filter_datetime, records_from_page
 from tap_cartcom._client.settings import MAX_URL_LENGTH
 from tap_cartcom.client import (
+    RESUME_KEY,
     EmbeddedChildStream,
     PageEnd,
     WindowedStream,
@@ -101,18 +102,57 @@ class OrdersStream(WindowedStream):
         self._ledger.forget_before(format_filter_datetime(start)[:10])  # type: ignore[arg-type]
         state[STATE_KEY] = self._ledger.to_state()
         self.start_children()
-        for status_id in self._tap.order_status_ids():
+        statuses = self._tap.order_status_ids()
+        resume = self._get_orders_resume(state, statuses)
+        for status_id in statuses:
+            if resume is not None and statuses.index(status_id) < statuses.index(resume[0]):
+                continue  # read to its end by the interrupted run
+            self._after = resume[1] if resume is not None and status_id == resume[0] else None
             for record in self.request_records({**(context or {}), "order_status_id": status_id}):
                 if isinstance(record, PageEnd):
-                    self._checkpoint(state)
+                    self._checkpoint(state, status_id, record)
                 else:
                     yield record
+        self._after = None
+        state.pop(RESUME_KEY, None)
         state[STATE_KEY] = self._ledger.to_state()
         self._advance_to_window_end(state)
 
-    def _checkpoint(self, state: dict[str, t.Any]) -> None:
-        """Write a STATE listing every order emitted so far (all written before this point)."""
+    def _get_orders_resume(
+        self, state: dict[str, t.Any], statuses: list[int]
+    ) -> tuple[int, tuple[str, int]] | None:
+        """The status read and position an interrupted Get Orders run reached, if any.
+
+        The resumed run reads from there; orders that turned eligible behind the position
+        while the tap was down are imported by the next run, which rescans the whole window.
+        """
+        saved = state.get(RESUME_KEY)
+        position = self._resume_position(state)
+        if (
+            position is None
+            or not isinstance(saved, dict)
+            or saved.get("status_id") not in statuses
+        ):
+            state.pop(RESUME_KEY, None)
+            return None
+        self.logger.info(
+            "orders: resuming the interrupted read of status %s after created_at %s, id %s",
+            saved["status_id"],
+            *position,
+        )
+        return int(saved["status_id"]), position
+
+    def _checkpoint(self, state: dict[str, t.Any], status_id: int, page: PageEnd) -> None:
+        """Write a STATE listing every order emitted so far and the position reached."""
         state[STATE_KEY] = self._ledger.to_state()
+        if page.position is not None and (self._after is None or page.position > self._after):
+            self._after = page.position
+        if self._after is not None:
+            state[RESUME_KEY] = {
+                "replication_key": "created_at",
+                "status_id": status_id,
+                "after": list(self._after),
+            }
         self.state_manager.is_flushed = False
         self._write_state_message()
 

@@ -131,6 +131,7 @@ class TargetCartcom(Target):
                 "failed",
                 error=line.reason,
                 field=line.field,
+                sku=line.key if line.stream == "listings" else None,
             )
         )
 

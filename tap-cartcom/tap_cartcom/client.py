@@ -8,6 +8,7 @@ lets the SDK's backoff loop retry, waiting ``Retry-After`` on 429s.
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import threading
 import time
@@ -23,9 +24,13 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.pagination import BaseHATEOASPaginator
 from singer_sdk.streams.rest import HTTPRequest
 
+from tap_cartcom import sdk_private
 from tap_cartcom._client import CartcomAPIError, records_from_page
+from tap_cartcom._client.errors import Disposition
 from tap_cartcom._client.quirks import format_filter_datetime, parse_datetime, to_utc
-from tap_cartcom._client.session import reroot_link, retry_wait_seconds
+from tap_cartcom._client.session import retry_wait_seconds
+from tap_cartcom._client.settings import TOKEN_HEADER
+from tap_cartcom._client.urls import next_page_url
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -34,6 +39,7 @@ if t.TYPE_CHECKING:
 
     from tap_cartcom.tap import TapCartcom
 
+LOGGER = logging.getLogger("tap-cartcom")
 _DONE = object()
 
 
@@ -64,11 +70,24 @@ _PAYLOAD = "_cartcom_payload"
 #: ``:`` separates operator and value, ``,`` separates sort fields and ids.
 SAFE_QUERY_CHARS = ":,+"
 
-Plan = tuple[tuple[str, str, t.Any], ...]
+
+class Plan(tuple):
+    """Where a schema's date-time fields are: ``(name, kind, sub-plan)`` entries.
+
+    ``label`` names the stream in the warning about an unparseable value.
+    """
+
+    label: str = ""
+
+    def __new__(cls, entries: t.Iterable[tuple[str, str, t.Any]] = (), label: str = "") -> Plan:
+        """A plan over ``entries``, labelled with the stream's name."""
+        plan = super().__new__(cls, entries)
+        plan.label = label
+        return plan
 
 
 class TokenAuth(requests.auth.AuthBase):
-    """Set ``X-AC-Auth-Token``; unlike the SDK's APIKeyAuthenticator, never re-encode the URL."""
+    """Set the token header; unlike the SDK's APIKeyAuthenticator, never re-encode the URL."""
 
     def __init__(self, token: str) -> None:
         """Keep the token (never shown by ``repr``)."""
@@ -76,7 +95,7 @@ class TokenAuth(requests.auth.AuthBase):
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         """Add the header."""
-        request.headers["X-AC-Auth-Token"] = self._token
+        request.headers[TOKEN_HEADER] = self._token
         return request
 
     def __repr__(self) -> str:
@@ -97,7 +116,7 @@ def encode_query(params: Iterable[tuple[str, t.Any]]) -> str:
     )
 
 
-def datetime_plan(schema: dict[str, t.Any]) -> Plan:
+def datetime_plan(schema: dict[str, t.Any], label: str = "") -> Plan:
     """Compile where the date-time fields of ``schema`` are (top level and nested)."""
     plan: list[tuple[str, str, t.Any]] = []
     for name, prop in (schema.get("properties") or {}).items():
@@ -113,15 +132,23 @@ def datetime_plan(schema: dict[str, t.Any]) -> Plan:
             sub = datetime_plan(prop["items"])
             if sub:
                 plan.append((name, "arr", sub))
-    return tuple(plan)
+    return Plan(plan, label)
 
 
 #: Memoised ``to_utc``: an order's items, payments and shipments repeat its timestamps.
 _utc = lru_cache(maxsize=16384)(to_utc)
 
 
-def normalise(record: dict[str, t.Any], plan: Plan) -> None:
-    """Rewrite the record's datetimes to UTC (``""`` to null), in place."""
+def normalise(
+    record: dict[str, t.Any], plan: Plan, _root: dict[str, t.Any] | None = None, _at: str = ""
+) -> None:
+    """Rewrite the record's datetimes to UTC (``""`` to null), in place.
+
+    An unparseable value becomes null, so the record stays valid and the run goes on, and a
+    warning names the stream, the record's ``id`` and the field (with the value: a datetime
+    field carries no secret).
+    """
+    root = record if _root is None else _root
     for name, kind, sub in plan:
         value = record.get(name)
         if value is None:
@@ -130,14 +157,28 @@ def normalise(record: dict[str, t.Any], plan: Plan) -> None:
             try:
                 record[name] = _utc(value)
             except (TypeError, ValueError):
-                record[name] = None  # unparseable: null keeps the record valid
+                record[name] = None
+                LOGGER.warning(
+                    "Unparseable datetime in %s record id=%s, field `%s`: %.60r; emitted as null",
+                    getattr(plan, "label", "") or "a",
+                    root.get("id"),
+                    f"{_at}{name}",
+                    value,
+                )
         elif kind == "obj":
             if isinstance(value, dict):
-                normalise(value, sub)
+                normalise(value, _labelled(sub, plan), root, f"{_at}{name}.")
         elif isinstance(value, list):
-            for item in value:
+            for index, item in enumerate(value):
                 if isinstance(item, dict):
-                    normalise(item, sub)
+                    normalise(item, _labelled(sub, plan), root, f"{_at}{name}[{index}].")
+
+
+def _labelled(sub: t.Any, parent: t.Any) -> t.Any:
+    """A nested plan carries its stream's label."""
+    if isinstance(sub, Plan) and not sub.label:
+        sub.label = getattr(parent, "label", "")
+    return sub
 
 
 class NextPagePaginator(BaseHATEOASPaginator):
@@ -218,7 +259,7 @@ class CartcomStream(RESTStream):
         """Build the URL ourselves so ``+`` stays Cart.com's space, not ``%2B``."""
         token = page.next_page_token
         if token:
-            url = self.reroot(token.geturl())
+            url = next_page_url(token.geturl(), self.url_base)
         else:
             query = encode_query(self.query_params(page.stream_context))
             url = (
@@ -237,10 +278,10 @@ class CartcomStream(RESTStream):
     #: Calls this stream made (pages, batched extra reads, retries), for progress lines.
     calls_made = 0
 
-    def _request(self, prepared_request: requests.PreparedRequest, context: t.Any) -> t.Any:
-        """Count the call, then send it (through the SDK's retries)."""
+    def send_counted(self, prepared: requests.PreparedRequest, context: dict | None) -> t.Any:
+        """Send through the SDK's retry loop, counting the call for the progress lines."""
         self.calls_made += 1
-        return super()._request(prepared_request, context)
+        return sdk_private.send(self, prepared, context)
 
     def page_position(self, response: requests.Response) -> tuple[str, int] | None:
         """``(key value, id)`` of the page's last row, for streams that resume by position."""
@@ -280,7 +321,10 @@ class CartcomStream(RESTStream):
         (rate limit + CPU time).
         """
         paginator = self.get_new_paginator()
-        send = self.request_decorator(self._request)
+
+        def send(prepared: requests.PreparedRequest, context: dict | None) -> t.Any:
+            return self.send_counted(prepared, context)
+
         pages: queue.Queue[t.Any] = queue.Queue(maxsize=max(1, self.prefetch_pages))
         stop = threading.Event()
 
@@ -295,7 +339,7 @@ class CartcomStream(RESTStream):
         def produce() -> None:
             try:
                 while not paginator.finished and not stop.is_set():
-                    prepared = self._prepare_request(context=context, page=paginator)
+                    prepared = sdk_private.prepare_page(self, context, paginator)
                     response = send(prepared, context)
                     paginator.advance(response)
                     # Parsing here too: a page's own extra reads (addresses) overlap as well.
@@ -331,10 +375,6 @@ class CartcomStream(RESTStream):
             stop.set()
             worker.join(timeout=5)
 
-    def reroot(self, link: str) -> str:
-        """Re-root an absolute ``next_page`` link on our base URL (scheme and host)."""
-        return reroot_link(link, self.url_base)
-
     # -- responses --------------------------------------------------------------------------
     def validate_response(self, response: requests.Response) -> None:
         """Classify the answer; keep the parsed body (a truncated body is retried, never parsed)."""
@@ -342,12 +382,13 @@ class CartcomStream(RESTStream):
         if status == 404 and self._is_paged_list(response):
             setattr(response, _PAYLOAD, None)  # past the last page (or no match): the end
             return
-        if status == 401:
-            raise CartcomAuthError(str(CartcomAPIError.from_response(response)))
-        if status == 429 or status >= 500:
-            raise RetriableAPIError(str(CartcomAPIError.from_response(response)), response)
-        if status >= 400:
-            raise FatalAPIError(str(CartcomAPIError.from_response(response)))
+        if status >= 300:
+            error = CartcomAPIError.from_response(response)
+            if status == 401:
+                raise CartcomAuthError(str(error))
+            if error.disposition in (Disposition.RETRY, Disposition.WAIT):
+                raise RetriableAPIError(str(error), response)
+            raise FatalAPIError(str(error))
         try:
             payload = json.loads(response.content) if response.content else None
         except ValueError as exc:
@@ -375,7 +416,7 @@ class CartcomStream(RESTStream):
 
     @cached_property
     def _datetime_plan(self) -> Plan:
-        return datetime_plan(self.schema)
+        return datetime_plan(self.schema, self.name)
 
     def post_process(self, row: dict, context: dict | None = None) -> dict | None:
         """Timestamps to UTC with ``Z``; ``""`` dates to null."""
@@ -421,24 +462,25 @@ class CartcomStream(RESTStream):
         query = encode_query(params)
         url = f"{self.url_base}{path}?{query}" if query else f"{self.url_base}{path}"
         prepared = self.build_prepared_request(method="GET", url=url, headers=self.http_headers)
-        response = self.request_decorator(self._request)(prepared, None)
+        response = self.send_counted(prepared, None)
         return getattr(response, _PAYLOAD, None)
 
     def iter_list(self, path: str, params: list[tuple[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
-        """Every record of a list read through ``fetch_json``, following ``next_page``."""
-        payload = self.fetch_json(path, params)
-        while payload:
-            yield from records_from_page(payload)
-            link = payload.get("next_page") if isinstance(payload, dict) else None
-            if not link:
-                return
-            prepared = self.build_prepared_request(
-                method="GET",
-                url=self.reroot(link),
-                headers=self.http_headers,
-            )
-            response = self.request_decorator(self._request)(prepared, None)
-            payload = getattr(response, _PAYLOAD, None)
+        """Every record of an extra list read, paged by the stream's own ``NextPagePaginator``.
+
+        Same session, pacing, retries and ``validate_response`` as the stream's pages; the
+        paginator stops at the last page or a tolerated 404, and refuses a link seen twice.
+        """
+        query = encode_query(params)
+        url = f"{self.url_base}{path}?{query}" if query else f"{self.url_base}{path}"
+        paginator = self.get_new_paginator()
+        while not paginator.finished:
+            prepared = self.build_prepared_request(method="GET", url=url, headers=self.http_headers)
+            response = self.send_counted(prepared, None)
+            yield from records_from_page(getattr(response, _PAYLOAD, None))
+            paginator.advance(response)
+            if not paginator.finished:
+                url = next_page_url(paginator.current_value.geturl(), self.url_base)
 
 
 class EmbeddedChildStream(CartcomStream):
@@ -476,7 +518,7 @@ class ParentWithEmbeddedChildren(CartcomStream):
     def start_children(self) -> None:
         """Send each selected child's SCHEMA once per run, before its first record."""
         for child in self.embedded_children:
-            child._write_schema_message()
+            sdk_private.write_schema(child)
 
     def emit_children(self, record: dict[str, t.Any]) -> None:
         """Write the nested rows of ``record`` to the selected child streams."""
@@ -488,7 +530,7 @@ class ParentWithEmbeddedChildren(CartcomStream):
                 continue
             for row in rows:
                 if isinstance(row, dict):
-                    child._write_record_message(dict(row))
+                    sdk_private.write_record(child, dict(row))
 
 
 class WindowedStream(ParentWithEmbeddedChildren):
@@ -648,7 +690,7 @@ class WindowedStream(ParentWithEmbeddedChildren):
         # Written after every page: keep only the ids a later window can see again.
         self._trim_emitted(state)
         self.state_manager.is_flushed = False
-        self._write_state_message()
+        sdk_private.write_state(self)
 
     def _advance_to_window_end(self, state: dict[str, t.Any]) -> None:
         """After a complete read, bookmark the window's end even if nothing new was emitted.

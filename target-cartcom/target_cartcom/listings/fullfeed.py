@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from target_cartcom._client import NotFoundError, query
 from target_cartcom._client.quirks import records_from_page
-from target_cartcom.listings.index import _qsl
 from target_cartcom.listings.record import sku_key
 from target_cartcom.listings.refs import fold
 from target_cartcom.outcomes import RecordError
@@ -177,26 +176,16 @@ class FullFeed:
     def _products(self) -> list[dict[str, Any]]:
         """Every product of the store with its variant rows (paged, trimmed fields)."""
         fields = "id,item_number,manufacturer_id,is_hidden,quantity_on_hand,use_variant_inventory"
-        params: dict[str, str] | None = {
+        params = {
             "count": str(self.options.page_size),
             "sort": "id",
             "fields": f"{fields},variant_inventory",
             "expand": "variant_inventory",
         }
-        path = "/products"
-        out: list[dict[str, Any]] = []
-        while path:
-            payload = self._get(path, params or {})
-            if not payload:
-                break
-            out.extend(records_from_page(payload))
-            link = payload.get("next_page") if isinstance(payload, dict) else None
-            if not link:
-                break
-            path, _, rest = link.partition("?")
-            path = path[path.find("/api/v1") + len("/api/v1") :] if "/api/v1" in path else path
-            params = dict(_qsl(rest))
-        return out
+        try:
+            return list(self.run.session.iter_records("/products", params))
+        except NotFoundError:  # some stores answer an empty list with 404 (API-NOTES §1.3)
+            return []
 
     def _plan(self) -> tuple[list[tuple[int, int | None]], list[Missing]]:
         """The in-scope items, and the missing ones with the write each needs."""

@@ -58,21 +58,24 @@ class Progress:
             )
             self._thread.start()
 
-    def record_done(self, stream: str) -> None:
+    def record_done(self, stream: str, outcome: str) -> None:
         """One record of ``stream``'s batch has its result line."""
+        with self._lock:
+            batch = self.batches.get(stream)
+            if batch is None:
+                return
+            if batch.pending[outcome] > 0:
+                batch.pending[outcome] -= 1  # counted when it was handled
+            else:
+                batch.done = min(batch.total, batch.done + 1)
+
+    def handled(self, stream: str, outcome: str) -> None:
+        """One record of the batch is handled; its line is written at the batch's end."""
         with self._lock:
             batch = self.batches.get(stream)
             if batch is not None:
                 batch.done = min(batch.total, batch.done + 1)
-
-    def ready(self, stream: str, results: list[Any]) -> None:
-        """Results of the batch handled so far (their lines are written at the batch's end)."""
-        ready = [r for r in results if r is not None]
-        with self._lock:
-            batch = self.batches.get(stream)
-            if batch is not None:
-                batch.done = min(batch.total, max(batch.done, len(ready)))
-                batch.pending = Counter(r.outcome for r in ready)
+                batch.pending[outcome] += 1
 
     def end_batch(self, stream: str) -> None:
         """The batch is applied: no more lines for it."""

@@ -134,7 +134,7 @@ class RunContext:
                 result.error,
             )
         self.results.add(result)
-        self.progress.record_done(result.stream)
+        self.progress.record_done(result.stream, result.outcome)
 
     def summary(self) -> dict[str, Any]:
         """Counts per outcome, calls used so far, and whether the run stopped early."""

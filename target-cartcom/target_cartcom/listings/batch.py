@@ -112,8 +112,8 @@ class ListingBatch:
         self._prepare_references(refs, linked)
         for pos, listing in valid:
             if pos in links:
-                results[pos] = self._apply(ctx, listing, links[pos])
-                run.progress.ready(STREAM, results)
+                result = results[pos] = self._apply(ctx, listing, links[pos])
+                run.progress.handled(STREAM, result.outcome)
 
     def _check_duplicates(self, listing: Listing) -> None:
         """The same SKU twice in one input: the later listing fails, the first one stands.

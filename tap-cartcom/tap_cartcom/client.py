@@ -11,6 +11,7 @@ import json
 import logging
 import queue
 import threading
+import time
 import typing as t
 from datetime import datetime, timedelta
 from functools import cached_property, lru_cache
@@ -40,6 +41,29 @@ if t.TYPE_CHECKING:
 
 LOGGER = logging.getLogger("tap-cartcom")
 _DONE = object()
+
+
+class PageEnd:
+    """Marks the end of a page in the record flow: every record before it has been written.
+
+    ``records`` are the page's records as yielded (normalised in place by then); ``position``
+    is the ``(key value, id)`` of the page's last row as read, skipped ones included, so a
+    stream can checkpoint the position it reached even on a page whose rows were all emitted
+    before.
+    """
+
+    __slots__ = ("position", "records")
+
+    def __init__(
+        self, records: list[dict[str, t.Any]], position: tuple[str, int] | None = None
+    ) -> None:
+        """Keep the page's records and position."""
+        self.records = records
+        self.position = position
+
+
+#: State key of the position a windowed read reached (``resume``: see ``WindowedStream``).
+RESUME_KEY = "resume"
 #: Where the parsed JSON body of a response is kept between validation and parsing.
 _PAYLOAD = "_cartcom_payload"
 #: Characters sent literally in query values: ``+`` is Cart.com's space (`+AND+`, `+OR+`),
@@ -249,6 +273,44 @@ class CartcomStream(RESTStream):
 
     #: Pages fetched ahead while the current one is processed (calls overlap with CPU work).
     prefetch_pages = 1
+    #: Yield a ``PageEnd`` after each page's records (streams that checkpoint per page).
+    marks_page_ends = False
+    #: Calls this stream made (pages, batched extra reads, retries), for progress lines.
+    calls_made = 0
+
+    def send_counted(self, prepared: requests.PreparedRequest, context: dict | None) -> t.Any:
+        """Send through the SDK's retry loop, counting the call for the progress lines."""
+        self.calls_made += 1
+        return sdk_private.send(self, prepared, context)
+
+    def page_position(self, response: requests.Response) -> tuple[str, int] | None:
+        """``(key value, id)`` of the page's last row, for streams that resume by position."""
+        key = self.replication_key
+        payload = getattr(response, _PAYLOAD, None)
+        if not key or not payload:
+            return None
+        rows = records_from_page(payload)
+        if not rows or not isinstance(rows[-1], dict):
+            return None
+        try:
+            value = _utc(rows[-1].get(key))
+        except (TypeError, ValueError):
+            return None
+        record_id = rows[-1].get("id")
+        return (value, record_id) if value and isinstance(record_id, int) else None
+
+    def progress_line(self, records: int, pages: int, last: dict[str, t.Any] | None) -> None:
+        """Log where a long read is: records, pages, calls, and the bookmark reached."""
+        key = self.replication_key
+        reached = last.get(key) if key and last else None
+        self.logger.info(
+            "Progress %s: %d records in %d pages, %d calls; bookmark %s",
+            self.name,
+            records,
+            pages,
+            self.calls_made,
+            f"{key} {reached}" if reached else "not reached yet",
+        )
 
     def request_records(self, context: dict | None) -> Iterator[dict[str, t.Any]]:
         """Read the pages in a background thread, one ahead of the records being processed.
@@ -261,7 +323,7 @@ class CartcomStream(RESTStream):
         paginator = self.get_new_paginator()
 
         def send(prepared: requests.PreparedRequest, context: dict | None) -> t.Any:
-            return sdk_private.send(self, prepared, context)
+            return self.send_counted(prepared, context)
 
         pages: queue.Queue[t.Any] = queue.Queue(maxsize=max(1, self.prefetch_pages))
         stop = threading.Event()
@@ -281,7 +343,8 @@ class CartcomStream(RESTStream):
                     response = send(prepared, context)
                     paginator.advance(response)
                     # Parsing here too: a page's own extra reads (addresses) overlap as well.
-                    put(list(self.parse_response(response)))
+                    position = self.page_position(response)
+                    put((list(self.parse_response(response)), position))
             except BaseException as exc:
                 put(exc)
             finally:
@@ -289,6 +352,9 @@ class CartcomStream(RESTStream):
 
         worker = threading.Thread(target=produce, name=f"{self.name}-pages", daemon=True)
         worker.start()
+        interval = float(self.config.get("progress_interval_seconds", 30) or 0)
+        last_line = time.monotonic()
+        records = pages_read = 0
         try:
             while True:
                 item = pages.get()
@@ -296,7 +362,15 @@ class CartcomStream(RESTStream):
                     return
                 if isinstance(item, BaseException):
                     raise item
-                yield from item
+                page, position = item
+                yield from page
+                if self.marks_page_ends:
+                    yield PageEnd(page, position)  # type: ignore[misc]
+                records += len(page)
+                pages_read += 1
+                if interval > 0 and time.monotonic() - last_line >= interval:
+                    last_line = time.monotonic()
+                    self.progress_line(records, pages_read, page[-1] if page else None)
         finally:
             stop.set()
             worker.join(timeout=5)
@@ -377,7 +451,7 @@ class CartcomStream(RESTStream):
         query = encode_query(params)
         url = f"{self.url_base}{path}?{query}" if query else f"{self.url_base}{path}"
         prepared = self.build_prepared_request(method="GET", url=url, headers=self.http_headers)
-        response = sdk_private.send(self, prepared, None)
+        response = self.send_counted(prepared, None)
         return getattr(response, _PAYLOAD, None)
 
     def iter_list(self, path: str, params: list[tuple[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
@@ -391,7 +465,7 @@ class CartcomStream(RESTStream):
         paginator = self.get_new_paginator()
         while not paginator.finished:
             prepared = self.build_prepared_request(method="GET", url=url, headers=self.http_headers)
-            response = sdk_private.send(self, prepared, None)
+            response = self.send_counted(prepared, None)
             yield from records_from_page(getattr(response, _PAYLOAD, None))
             paginator.advance(response)
             if not paginator.finished:
@@ -454,9 +528,16 @@ class WindowedStream(ParentWithEmbeddedChildren):
     Each run reads ``[bookmark - lookback_days, sync start)`` sorted by the key then id, skips
     the ids it already emitted in that window (kept in state as ``emitted``: id to key value,
     bounded by the window), and after a complete read bookmarks the window's end.
+
+    Resumable: after every page a STATE holds ``resume``, the ``(key value, id)`` of the last
+    record written. Every record at or before it in the read's order was written, so a run
+    killed mid-window resumes its read there (``gte:<key value>``, skipping ids at or below
+    the position on that one timestamp) and re-emits at most the page it was writing. The
+    position is two values, whatever the size of the store; a complete read removes it.
     """
 
     is_sorted = False
+    marks_page_ends = True
 
     def extra_filters(self, context: dict | None) -> list[tuple[str, str]]:
         """Filters besides the replication window."""
@@ -470,6 +551,8 @@ class WindowedStream(ParentWithEmbeddedChildren):
         self._window: tuple[datetime | None, datetime] | None = None
         self._max_emitted: str | None = None
         self._marks = 0
+        #: ``(key value, id)`` this run's read starts after (from ``resume`` in the state).
+        self._after: tuple[str, int] | None = None
 
     @property
     def sort(self) -> str:  # type: ignore[override]
@@ -502,6 +585,10 @@ class WindowedStream(ParentWithEmbeddedChildren):
         """``gte:<start>+AND+lt:<end>`` in UTC with ``Z`` (no ``+`` offset to escape)."""
         start, end = self.window(context)
         upper = f"lt:{format_filter_datetime(end)}"
+        if self._after is not None:
+            after = _parse(self._after[0])
+            if after is not None and (start is None or after > start):
+                start = after  # resuming: what came before the position was written
         if start is None:
             return upper
         return f"gte:{format_filter_datetime(start)}+AND+{upper}"
@@ -535,10 +622,64 @@ class WindowedStream(ParentWithEmbeddedChildren):
                     "replication_key_value": bookmark,
                 },
             )
+        saved = state.get(RESUME_KEY)
+        if isinstance(saved, dict) and "status_id" in saved:
+            # A status-filtered read skipped other statuses before its position: start over.
+            state.pop(RESUME_KEY, None)
+        self._after = self._resume_position(state)
+        if self._after is not None:
+            self.logger.info(
+                "%s: resuming the interrupted read after %s %s, id %s",
+                self.name,
+                self.replication_key,
+                *self._after,
+            )
         self.start_children()
-        yield from super().get_records(context)
+        for record in super().get_records(context):
+            if isinstance(record, PageEnd):
+                self._checkpoint_page(state, record)
+            else:
+                yield record
+        state.pop(RESUME_KEY, None)
+        self._after = None
         self._advance_to_window_end(state)
         self._trim_emitted(state)
+
+    def _resume_position(self, state: dict[str, t.Any]) -> tuple[str, int] | None:
+        """The position an interrupted read of the same key reached, if the state has one."""
+        saved = state.get(RESUME_KEY)
+        if not isinstance(saved, dict) or saved.get("replication_key") != self.replication_key:
+            state.pop(RESUME_KEY, None)
+            return None
+        after = saved.get("after")
+        try:
+            value, record_id = str(after[0]), int(after[1])  # type: ignore[index]
+            if _parse(value) is None:
+                return None
+        except (TypeError, ValueError, IndexError):
+            state.pop(RESUME_KEY, None)
+            return None
+        return value, record_id
+
+    def _checkpoint_page(self, state: dict[str, t.Any], page: PageEnd) -> None:
+        """After a page is written: record the position reached and write a STATE."""
+        position = self._after
+        if page.position is not None and (position is None or page.position > position):
+            position = page.position
+        for record in page.records:
+            value, record_id = record.get(self.replication_key), record.get("id")
+            if value is None or not isinstance(record_id, int):
+                continue
+            if position is None or (str(value), record_id) > position:
+                position = (str(value), record_id)
+        if position is None:
+            return
+        self._after = position
+        state[RESUME_KEY] = {"replication_key": self.replication_key, "after": list(position)}
+        # Written after every page: keep only the ids a later window can see again.
+        self._trim_emitted(state)
+        self.state_manager.is_flushed = False
+        sdk_private.write_state(self)
 
     def _advance_to_window_end(self, state: dict[str, t.Any]) -> None:
         """After a complete read, bookmark the window's end even if nothing new was emitted.
@@ -557,9 +698,19 @@ class WindowedStream(ParentWithEmbeddedChildren):
             markers["replication_key_value"] = end_value
 
     def already_emitted(self, record: dict[str, t.Any]) -> bool:
-        """True when this id was emitted before with the same key value."""
+        """True when this id was emitted before with the same key value, or came before.
+
+        An interrupted read restarts at ``gte:<value>`` of its position: that timestamp's ids
+        at or below the position's were written already.
+        """
         value = record.get(self.replication_key)
-        return value is not None and self._emitted.get(str(record.get("id"))) == value
+        if value is None:
+            return False
+        after = self._after
+        record_id = record.get("id")
+        if after is not None and value == after[0] and isinstance(record_id, int):
+            return record_id <= after[1] or self._emitted.get(str(record_id)) == value
+        return self._emitted.get(str(record.get("id"))) == value
 
     def mark_emitted(self, record: dict[str, t.Any]) -> None:
         """Remember the id (bounded by the window) and the largest key value emitted."""
@@ -612,9 +763,11 @@ def _fmt(value: datetime | None) -> str | None:
 
 
 __all__ = [
+    "RESUME_KEY",
     "CartcomAuthError",
     "CartcomStream",
     "EmbeddedChildStream",
+    "PageEnd",
     "ParentWithEmbeddedChildren",
     "WindowedStream",
     "encode_query",

@@ -12,8 +12,9 @@ is left here has no public equivalent; check these on every SDK upgrade.
 - ``Stream._write_schema_message`` / ``_write_record_message``: an embedded child stream
   (order items, shipments, payments) is written from its parent's expanded record, with no call
   and without the SDK's per-parent child sync (which would resend SCHEMA and STATE per order).
-- ``Stream._write_state_message``: Get Orders writes a STATE after each page (every order of
-  the page written before it), so a run killed mid-window resumes without re-emitting.
+- ``Stream._write_state_message``: windowed reads (Get Orders and the plain incremental mode)
+  write a STATE after each page (every record of the page written before it, with the position
+  reached), so a run killed mid-window resumes there without re-emitting.
 - ``PluginBase._validate_config``: overridden by ``cartcom_client.sdk.SecretSafeConfigValidation``
   (shared with the target) so a config error never echoes a secret's value.
 """

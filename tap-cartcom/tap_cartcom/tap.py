@@ -82,6 +82,16 @@ class TapCartcom(SecretSafeConfigValidation, Tap):
             ),
         ),
         th.Property(
+            "progress_interval_seconds",
+            th.NumberType,
+            default=30,
+            title="Progress interval (seconds)",
+            description=(
+                "How often a long read logs one progress line per stream: records and pages "
+                "read, calls made and the bookmark reached. 0 turns the lines off."
+            ),
+        ),
+        th.Property(
             "lookback_days",
             th.NumberType,
             default=DEFAULT_LOOKBACK_DAYS,

@@ -8,6 +8,7 @@ from urllib.parse import unquote
 import jsonschema
 import pytest
 import requests
+from tap_cartcom._client.quirks import to_utc
 from tap_cartcom.emitted import EmittedOrders
 from tap_test_support import CDT, CST, TOKEN, base_config, local_stamp, run_tap
 
@@ -338,16 +339,23 @@ def test_bookmark_moves_on_without_new_orders_but_not_after_an_interrupted_read(
     assert {s["bookmarks"]["orders"]["replication_key_value"] for s in third["states"]} == {
         _z(now2)
     }
-    assert third["state"] == second["state"]
+    # It saved the position it reached: the last order of page 3, the 6th new one.
+    sixth = fake.orders[120 + 5]
+    assert third["state"]["bookmarks"]["orders"]["resume"] == {
+        "replication_key": "created_at",
+        "after": [to_utc(sixth["created_at"]), sixth["id"]],
+    }
 
     fake.order_faults = {}
     now4 = now3 + timedelta(hours=1)
+    fake.calls.clear()
     fourth = run_tap(config, state=third["state"], streams=("orders",), now=now4)
     assert fourth["error"] is None
-    # The rerun reads from the old bookmark: every new order, the 6 already sent included
-    # (at least once: the interrupted run saved no emitted ids).
-    assert [r["id"] for r in fourth["records"]["orders"]] == new_ids
+    # The rerun resumes after the position: the 19 new orders not sent yet, none twice.
+    assert [r["id"] for r in fourth["records"]["orders"]] == new_ids[6:]
+    assert f"created_at=gte:{to_utc(sixth['created_at'])}" in fake.calls[0].query
     assert _marks(fourth)["replication_key_value"] == _z(now4)
+    assert "resume" not in fourth["state"]["bookmarks"]["orders"]
     assert set(_marks(fourth)["emitted"]) == {str(i) for i in new_ids}
 
 

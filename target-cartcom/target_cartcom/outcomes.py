@@ -9,7 +9,9 @@ after every retry. A 5xx that outlasts the retries fails the record it was for.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from target_cartcom._client import (
@@ -81,6 +83,40 @@ def lookup_value(field: str, value: Any) -> str:
         return query.check_value(value)
     except query.QueryValueError as err:
         raise RecordError(field, f"{shorten(value)} {err}") from None
+
+
+#: Digits an id or a quantity may have (Cart.com's id columns are 64-bit integers).
+_MAX_DIGITS = 18
+
+
+def whole_number(value: Any, field: str, *, minimum: int = 0) -> int:
+    """``value`` as an ``int`` when it is a whole number of at least ``minimum``.
+
+    Sources write whole numbers many ways: ``2`` (JSON), ``2.0`` (Cart.com's decimal
+    quantities, as the tap emits them), ``Decimal("2.0")`` (the SDK's JSON reader) and ``"2"``
+    (CSV-born feeds). All mean 2. ``2.5``, ``"abc"``, ``true`` and anything below ``minimum``
+    fail the record with a ``RecordError`` naming ``field``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        raise RecordError(field, f"expected a whole number, got {shorten(value)}")
+    if isinstance(value, int):
+        number = Decimal(value)
+    else:
+        try:
+            number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+        except InvalidOperation:
+            raise RecordError(field, f"expected a whole number, got {shorten(value)}") from None
+    if not number.is_finite() or (isinstance(value, float) and not math.isfinite(value)):
+        raise RecordError(field, f"expected a whole number, got {shorten(value)}")
+    if number != number.to_integral_value():
+        raise RecordError(field, f"expected a whole number, got {shorten(value)}")
+    if number.adjusted() >= _MAX_DIGITS:
+        raise RecordError(field, f"{shorten(value)} is too large")
+    whole = int(number)
+    if whole < minimum:
+        floor = "not be negative" if minimum == 0 else f"be at least {minimum}"
+        raise RecordError(field, f"must {floor}, got {shorten(value)}")
+    return whole
 
 
 def shorten(value: Any, limit: int = 40) -> str:

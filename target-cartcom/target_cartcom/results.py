@@ -36,6 +36,13 @@ class RecordResult:
     #: an item with another SKU).
     warning: str | None = None
     planned_calls: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    #: What the merchant knows the record by, beside ``key``: a listing's ``sku``; a
+    #: shipment's ``shipment_id`` and the Cart.com ``order_id`` it went to.
+    sku: str | None = None
+    #: A flat row's parent listing (``parent_sku``).
+    parent_sku: str | None = None
+    shipment_id: str | None = None
+    order_id: int | None = None
 
     def __post_init__(self) -> None:
         """Refuse outcomes that the summary would not count."""

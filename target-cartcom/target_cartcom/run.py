@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from target_cartcom._client import CartcomSession, ConnectionSettings
+from target_cartcom.listings.flat import FlatRows
 from target_cartcom.listings.index import StoreIndex
 from target_cartcom.listings.refs import Creator, References
 from target_cartcom.listings.settings import ListingOptions
 from target_cartcom.orders.reference import OrderReference
 from target_cartcom.plan import PlannedCall, Writer
+from target_cartcom.progress import DEFAULT_INTERVAL, Progress
 from target_cartcom.results import RecordResult, ResultsLog
 
 
@@ -35,6 +37,12 @@ class ListingsRun:
     claimed: dict[tuple[str, int], str] = field(default_factory=dict)
     #: A complete catalog index from an earlier batch (reused, kept current by writes).
     index: StoreIndex | None = None
+    #: Flat variant rows (``parent_sku``), grouped at the end of the input.
+    flat: FlatRows = field(default_factory=FlatRows)
+    #: SKU keys every record of the input named (full-feed mode).
+    named: set[str] = field(default_factory=set)
+    #: SKU keys of records that say ``hidden: true`` (full feed, hide: not unhidden).
+    kept_hidden: set[str] = field(default_factory=set)
 
 
 class RunContext:
@@ -54,6 +62,12 @@ class RunContext:
         #: Why the run stopped early, or None.
         self.aborted: str | None = None
         self._closed = False
+        try:
+            interval = float(config.get("progress_interval_seconds", DEFAULT_INTERVAL))
+        except (TypeError, ValueError):
+            interval = DEFAULT_INTERVAL
+        #: Progress lines of long batches (a background timer, started by the first batch).
+        self.progress = Progress(self, interval)
 
     @property
     def session(self) -> CartcomSession:
@@ -120,6 +134,7 @@ class RunContext:
                 result.error,
             )
         self.results.add(result)
+        self.progress.record_done(result.stream, result.outcome)
 
     def summary(self) -> dict[str, Any]:
         """Counts per outcome, calls used so far, and whether the run stopped early."""
@@ -146,6 +161,7 @@ class RunContext:
         if self._closed:
             return
         self._closed = True
+        self.progress.stop()
         summary = self.summary()
         self.logger.info("Summary: %s", summary)
         self.results.close(summary)

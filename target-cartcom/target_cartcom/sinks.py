@@ -47,11 +47,14 @@ class CartcomSink(BatchSink):
         records: list[dict[str, Any]] = context.get("records", [])
         if not records:
             return
+        self.run.progress.begin_batch(self.stream_name, len(records))
         try:
             self.apply_batch(records)
         except BaseException as exc:
             self.run.abort(describe(exc))
             raise
+        finally:
+            self.run.progress.end_batch(self.stream_name)
 
     def apply_batch(self, records: list[dict[str, Any]]) -> None:
         """Apply one batch of records to the store; report one result per record."""

@@ -67,6 +67,17 @@ class TargetCartcom(SecretSafeConfigValidation, Target):
                 "alerts. Replays are safe: writes are idempotent."
             ),
         ),
+        th.Property(
+            "progress_interval_seconds",
+            th.NumberType,
+            default=30,
+            title="Progress interval (seconds)",
+            description=(
+                "How often a long batch logs one progress line per stream: records done out of "
+                "the batch, outcomes so far, calls used, the pace in calls per window and an "
+                "ETA. 0 turns the lines off."
+            ),
+        ),
         *LISTING_SETTINGS,
         *ORDER_SETTINGS,
     ).to_dict()
@@ -121,6 +132,7 @@ class TargetCartcom(SecretSafeConfigValidation, Target):
                 "failed",
                 error=line.reason,
                 field=line.field,
+                sku=line.key if line.stream == "listings" else None,
             )
         )
 

@@ -309,6 +309,40 @@ def test_sync_writes_only_what_differs_and_reads_back(seeded_sandbox):
     assert again.summary["calls"]["writes"] == 0
 
 
+def test_sync_reads_whole_numbers_as_sources_write_them(seeded_sandbox):
+    """Quantities ``7.0`` and ``"5"`` are whole numbers; 2.5, "abc" and -1 fail naming the field.
+
+    Every result line carries the listing's ``sku``; the replay writes nothing.
+    """
+    sb = seeded_sandbox
+    simple, variant = seeded_simple(sb), seeded_variant(sb)
+    s = listing_of(sb, simple)
+    s["quantity"] = float(s["quantity"] + 7)
+    v = listing_of(sb, variant)
+    v["variants"][0]["quantity"] = str(v["variants"][0]["quantity"] + 5)
+    bad = [
+        {"sku": "NOPE-1", "quantity": 2.5},
+        {"sku": "NOPE-2", "quantity": "abc"},
+        {"sku": "NOPE-3", "variants": [{"sku": "NOPE-3-A", "quantity": -1}]},
+    ]
+    result, calls = run(sb, [s, v, *bad])
+    by = result.by_sku()
+    assert [by[x["sku"]]["outcome"] for x in (s, v)] == ["updated", "updated"]
+    assert [(by[x["sku"]]["outcome"], by[x["sku"]]["field"]) for x in bad] == [
+        ("failed", "quantity"),
+        ("failed", "quantity"),
+        ("failed", "variants[0].quantity"),
+    ]
+    assert all(line["sku"] == line["key"] for line in result.results)
+    assert sb.store.get("products", simple["id"])["quantity_on_hand"] == int(s["quantity"])
+    vi = rows(sb, "variant_inventory", item_number=v["variants"][0]["sku"])[0]
+    assert vi["inventory"] == int(v["variants"][0]["quantity"])
+    assert len(writes(calls)) == 2
+    again, calls2 = run(sb, [s, v])
+    assert writes(calls2) == []
+    assert {r["outcome"] for r in again.results} == {"unchanged"}
+
+
 # -- publish ---------------------------------------------------------------------------------
 def test_publish_creates_everything_and_reads_back(seeded_sandbox):
     sb = seeded_sandbox

@@ -438,3 +438,79 @@ def test_target_orders_reference_read_once_per_run(seeded_sandbox, tmp_path):
     assert reads.count("GET order_statuses") == 1
     assert reads.count("GET shipping_providers") == 1
     assert len(reads) == 5
+
+
+# -- whole numbers as sources write them ------------------------------------------------------
+def test_target_orders_shipments_from_tap_order_items(seeded_sandbox, tmp_path):
+    """Shipments from order lines with decimal (``1.0``) or text (``"2"``) quantities all land.
+
+    ``1.0`` is how the tap emits Cart.com's quantities; ``"2"`` how a CSV does. Every order
+    ends shipped or partially shipped. Result lines name the shipment and the order, beside ``key``.
+    """
+    ids = seeded_sandbox.processing_order_ids[:6]
+    records = []
+    for n, oid in enumerate(ids):
+        items = order(seeded_sandbox, oid)["items"]
+        shippable = [i for i in items if i["quantity"] and not i.get("is_discount_item")]
+        if n % 2:  # ship one line only: the order ends partially shipped (when it has more)
+            shippable = shippable[:1]
+        records.append(
+            {
+                "order_id": float(oid) if n == 0 else oid,
+                "shipment_id": f"MAP-{oid}",
+                "items": [
+                    {
+                        "order_item_id": i["id"],
+                        "quantity": float(i["quantity"]) if n % 3 else str(int(i["quantity"])),
+                    }
+                    for i in shippable
+                ],
+            }
+        )
+    lines, summary, calls = run(seeded_sandbox, tmp_path, "order_shipments", records)
+    assert summary["failed"] == 0, [x.get("error") for x in lines]
+    assert [x["outcome"] for x in lines] == ["created"] * len(ids)
+    assert kinds(writes(calls)).count("POST order_shipments") == len(ids)
+    assert [(x["shipment_id"], x["order_id"], x["key"]) for x in lines] == [
+        (f"MAP-{oid}", oid, f"MAP-{oid}") for oid in ids
+    ]
+    done = {
+        seeded_sandbox.order_status_ids["Shipped"],
+        seeded_sandbox.order_status_ids["Partially Shipped"],
+    }
+    for oid in ids:
+        doc = order(seeded_sandbox, oid)
+        assert doc["order_status_id"] in done
+        assert [s["shipment_name"] for s in doc["shipments"]] == [f"MAP-{oid}"]
+
+
+def test_target_orders_quantities_refused_name_the_field(seeded_sandbox, tmp_path):
+    """2.5, "abc", a negative and 0 fail their record only, naming the field; the good one lands."""
+    oid = seeded_sandbox.processing_order_ids[0]
+    item = order(seeded_sandbox, oid)["items"][0]
+    bad = [2.5, "abc", -1, 0]
+    records = [
+        {
+            "order_id": oid,
+            "shipment_id": f"BAD-{n}",
+            "items": [{"order_item_id": item["id"], "quantity": q}],
+        }
+        for n, q in enumerate(bad)
+    ]
+    records.append({"order_id": "x7", "shipment_id": "BAD-ID"})
+    records.append(
+        {
+            "order_id": oid,
+            "shipment_id": "GOOD",
+            "items": [{"order_item_id": item["id"], "quantity": "1"}],
+        }
+    )
+    lines, _summary, calls = run(seeded_sandbox, tmp_path, "order_shipments", records)
+    by_id = {x["shipment_id"]: x for x in lines}
+    for n in range(len(bad)):
+        assert by_id[f"BAD-{n}"]["outcome"] == "failed"
+        assert by_id[f"BAD-{n}"]["field"] == "items[0].quantity"
+        assert by_id[f"BAD-{n}"]["order_id"] == oid
+    assert by_id["BAD-ID"]["field"] == "order_id"
+    assert by_id["GOOD"]["outcome"] == "created"
+    assert kinds(writes(calls)).count("POST order_shipments") == 1

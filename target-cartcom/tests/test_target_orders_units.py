@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from decimal import Decimal
 from importlib import resources
 
 import pytest
@@ -19,6 +20,7 @@ from target_cartcom.orders.common import RecordError, without_date_formats
 from target_cartcom.orders.reads import OrderReader, chunks_for_url
 from target_cartcom.orders.shipments import parse_record
 from target_cartcom.orders.statuses import StatusBook, UnknownStatusError
+from target_cartcom.outcomes import whole_number
 from target_cartcom.target import TargetCartcom
 
 BASE = "https://shop.example.com/api/v1"
@@ -186,7 +188,8 @@ def test_target_orders_chunks_fit_the_url_cap():
     [
         ({"order_id": 1}, "shipment_id", "needs `shipment_id`"),
         ({"shipment_id": "a"}, "order_id", "needs `order_id` or `order_number`"),
-        ({"shipment_id": "a", "order_id": "12x"}, "order_id", "positive integer"),
+        ({"shipment_id": "a", "order_id": "12x"}, "order_id", "whole number"),
+        ({"shipment_id": "a", "order_id": -3}, "order_id", "at least 1"),
         (
             {"shipment_id": "a", "order_id": 1, "shipped_at": "yesterday"},
             "shipped_at",
@@ -343,3 +346,31 @@ def test_target_orders_overship_counts_unexpanded_shipments(wire, tmp_path):
     assert result["outcome"] == "failed"
     assert "which ordered 2; other shipments already ship 2" in result["error"]
     assert post.call_count == 0
+
+
+@pytest.mark.parametrize("value", [2, 2.0, Decimal("2.0"), "2", " 2 ", "2.00"])
+def test_whole_number_accepts_every_spelling_of_two(value):
+    """JSON, Cart.com's decimals, the SDK's Decimals and CSV text all mean 2."""
+    assert whole_number(value, "items[0].quantity", minimum=1) == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "minimum", "message"),
+    [
+        (2.5, 0, "whole number"),
+        ("abc", 0, "whole number"),
+        ("", 0, "whole number"),
+        (True, 0, "whole number"),
+        (float("nan"), 0, "whole number"),
+        ("Infinity", 0, "whole number"),
+        (-1, 0, "not be negative"),
+        ("-3", 0, "not be negative"),
+        (0, 1, "at least 1"),
+        ("1e400", 0, "too large"),
+    ],
+)
+def test_whole_number_refuses_with_the_field(value, minimum, message):
+    """What is not a whole number at or above ``minimum`` fails naming the field."""
+    with pytest.raises(RecordError, match=message) as info:
+        whole_number(value, "items[0].quantity", minimum=minimum)
+    assert info.value.field == "items[0].quantity"

@@ -23,7 +23,9 @@ from tap_cartcom import schemas, sdk_private
 from tap_cartcom._client.quirks import format_filter_datetime, records_from_page
 from tap_cartcom._client.urls import chunks_for_url
 from tap_cartcom.client import (
+    RESUME_KEY,
     EmbeddedChildStream,
+    PageEnd,
     WindowedStream,
     _parse,
     datetime_plan,
@@ -44,8 +46,6 @@ ADDRESS_KEYS = (
 )
 #: Largest ``count`` asked of the small order_addresses rows (field evidence, docs/api.md §13).
 ADDRESS_PAGE_MAX = 1000
-#: Marks the end of a page in the record flow (Get Orders checkpoints there).
-_PAGE_END = object()
 
 
 class OrdersStream(WindowedStream):
@@ -102,18 +102,57 @@ class OrdersStream(WindowedStream):
         self._ledger.forget_before(format_filter_datetime(start)[:10])  # type: ignore[arg-type]
         state[STATE_KEY] = self._ledger.to_state()
         self.start_children()
-        for status_id in self._tap.order_status_ids():
+        statuses = self._tap.order_status_ids()
+        resume = self._get_orders_resume(state, statuses)
+        for status_id in statuses:
+            if resume is not None and statuses.index(status_id) < statuses.index(resume[0]):
+                continue  # read to its end by the interrupted run
+            self._after = resume[1] if resume is not None and status_id == resume[0] else None
             for record in self.request_records({**(context or {}), "order_status_id": status_id}):
-                if record is _PAGE_END:
-                    self._checkpoint(state)
+                if isinstance(record, PageEnd):
+                    self._checkpoint(state, status_id, record)
                 else:
                     yield record
+        self._after = None
+        state.pop(RESUME_KEY, None)
         state[STATE_KEY] = self._ledger.to_state()
         self._advance_to_window_end(state)
 
-    def _checkpoint(self, state: dict[str, t.Any]) -> None:
-        """Write a STATE listing every order emitted so far (all written before this point)."""
+    def _get_orders_resume(
+        self, state: dict[str, t.Any], statuses: list[int]
+    ) -> tuple[int, tuple[str, int]] | None:
+        """The status read and position an interrupted Get Orders run reached, if any.
+
+        The resumed run reads from there; orders that turned eligible behind the position
+        while the tap was down are imported by the next run, which rescans the whole window.
+        """
+        saved = state.get(RESUME_KEY)
+        position = self._resume_position(state)
+        if (
+            position is None
+            or not isinstance(saved, dict)
+            or saved.get("status_id") not in statuses
+        ):
+            state.pop(RESUME_KEY, None)
+            return None
+        self.logger.info(
+            "orders: resuming the interrupted read of status %s after created_at %s, id %s",
+            saved["status_id"],
+            *position,
+        )
+        return int(saved["status_id"]), position
+
+    def _checkpoint(self, state: dict[str, t.Any], status_id: int, page: PageEnd) -> None:
+        """Write a STATE listing every order emitted so far and the position reached."""
         state[STATE_KEY] = self._ledger.to_state()
+        if page.position is not None and (self._after is None or page.position > self._after):
+            self._after = page.position
+        if self._after is not None:
+            state[RESUME_KEY] = {
+                "replication_key": "created_at",
+                "status_id": status_id,
+                "after": list(self._after),
+            }
         self.state_manager.is_flushed = False
         sdk_private.write_state(self)
 
@@ -167,8 +206,6 @@ class OrdersStream(WindowedStream):
                 page.append(record)
         if page and self.wants_addresses:
             self.attach_addresses(page)
-        if self.get_orders:
-            page.append(_PAGE_END)  # type: ignore[arg-type]
         return iter(page)
 
     def post_process(self, row: dict, context: dict | None = None) -> dict | None:

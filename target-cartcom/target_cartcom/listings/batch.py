@@ -8,6 +8,7 @@ listing could survive stops the run (``outcomes.is_fatal``). All I/O goes throug
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from target_cartcom.listings.context import Context
@@ -37,10 +38,20 @@ STREAM = "listings"
 class ListingBatch:
     """Applies one batch of listings with the run's session, writer, index and references."""
 
-    def __init__(self, run: RunContext, records: list[dict[str, Any]]) -> None:
-        """Prepare; nothing is read until ``apply``."""
+    def __init__(
+        self,
+        run: RunContext,
+        records: list[dict[str, Any]],
+        report: Callable[[RecordResult], None] | None = None,
+    ) -> None:
+        """Prepare; nothing is read until ``apply``.
+
+        ``report`` takes each result in input order: the run's results by default; flat feeds
+        fan a parent's result out to its rows.
+        """
         self.run = run
         self.records = records
+        self.report = report or run.report
         self.listings = run.listings
         self.options = self.listings.options
 
@@ -73,7 +84,8 @@ class ListingBatch:
                         results[pos] = _failed(listing.sku, "link", as_record_error(exc))
         for result in results:
             if result is not None:
-                self.run.report(result)
+                result.sku = result.key  # a listing's key is its SKU
+                self.report(result)
 
     def _apply_valid(
         self, valid: list[tuple[int, Listing]], results: list[RecordResult | None]
@@ -100,7 +112,8 @@ class ListingBatch:
         self._prepare_references(refs, linked)
         for pos, listing in valid:
             if pos in links:
-                results[pos] = self._apply(ctx, listing, links[pos])
+                result = results[pos] = self._apply(ctx, listing, links[pos])
+                run.progress.handled(STREAM, result.outcome)
 
     def _check_duplicates(self, listing: Listing) -> None:
         """The same SKU twice in one input: the later listing fails, the first one stands.

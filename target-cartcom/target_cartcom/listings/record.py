@@ -15,7 +15,7 @@ from typing import Any
 
 from target_cartcom._client.gtin import gtin_key
 from target_cartcom._client.gtin import is_valid_gtin as check_digit_ok
-from target_cartcom.outcomes import RecordError, lookup_value
+from target_cartcom.outcomes import RecordError, lookup_value, whole_number
 
 __all__ = ["RecordError", "check_digit_ok", "gtin_key"]
 
@@ -152,12 +152,10 @@ def _money(record: dict[str, Any], key: str, where: str) -> float | None:
 
 
 def _quantity(record: dict[str, Any], key: str, where: str) -> int | None:
-    value = _number(record, key, where)
-    if value is None:
+    value = record.get(key)
+    if value is None or value == "":
         return None
-    if value != int(value):
-        raise RecordError(where, f"expected a whole number, got {record.get(key)!r}")
-    return int(value)
+    return whole_number(value, where)
 
 
 def _gtin(record: dict[str, Any], where: str) -> str | None:

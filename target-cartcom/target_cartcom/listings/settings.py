@@ -16,6 +16,7 @@ OPERATIONS = ("link", "sync", "publish", "overwrite")
 LINK_KEYS = ("sku", "upc")
 OVERWRITE_FIELDS = ("title", "description", "categories", "mpn", "upc", "gtin", "images")
 INDEX_MODES = ("auto", "catalog", "lookup")
+MISSING_MODES = ("ignore", "zero", "hide")
 
 LISTING_SETTINGS: list[th.Property] = [
     th.Property(
@@ -86,6 +87,45 @@ LISTING_SETTINGS: list[th.Property] = [
         ),
     ),
     th.Property(
+        "missing_listings",
+        th.StringType(allowed_values=list(MISSING_MODES)),
+        default="ignore",
+        title="Listings missing from a full feed",
+        description=(
+            "Full-feed mode: what happens, at the end of the input, to every store item in "
+            "`feed_scope` that no record named. ignore (default): nothing; zero: set its "
+            "quantity to 0; hide: hide the product (a variant row of a product still in the "
+            "feed gets quantity 0, Cart.com rows have no hidden flag), and unhide the scope's "
+            "products that are back in the feed unless their record says hidden: true. Only "
+            "what differs is written; each missing item gets a result line (operation "
+            "missing). Guarded by `max_missing_fraction`."
+        ),
+    ),
+    th.Property(
+        "feed_scope",
+        th.ObjectType(
+            th.Property("sku_prefix", th.StringType, description="SKUs starting with this."),
+            th.Property("brand", th.StringType, description="Products of this brand."),
+        ),
+        title="Feed scope",
+        description=(
+            'The store items the feed owns, e.g. {"sku_prefix": "NWS-"} and/or {"brand": '
+            '"Northwind"} (both must match when both are given). Required unless '
+            "`missing_listings` is ignore: nothing outside it is ever zeroed or hidden."
+        ),
+    ),
+    th.Property(
+        "max_missing_fraction",
+        th.NumberType,
+        default=0.2,
+        title="Largest fraction of the scope a full feed may change",
+        description=(
+            "Safety rule of full-feed mode: when more than this fraction of the in-scope items "
+            "would be zeroed or hidden, none is changed, the run says why and exits non-zero, "
+            "so an empty or truncated feed can never wipe a catalog."
+        ),
+    ),
+    th.Property(
         "page_size",
         th.IntegerType,
         default=1000,
@@ -112,6 +152,11 @@ class ListingOptions:
     dry_run: bool
     upc_link_writes: bool = True
     max_url_length: int = MAX_URL_LENGTH
+    #: Full-feed mode: ``ignore``, ``zero`` or ``hide`` what left the feed.
+    missing_listings: str = "ignore"
+    #: ``sku_prefix`` and/or ``brand``: what the feed owns.
+    feed_scope: tuple[tuple[str, str], ...] = ()
+    max_missing_fraction: float = 0.2
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ListingOptions:
@@ -130,7 +175,28 @@ class ListingOptions:
         if not link_by:
             msg = "`link_by` needs at least one of sku, upc."
             raise ConfigurationError(msg)
+        missing = str(config.get("missing_listings") or "ignore").strip().lower()
+        if missing not in MISSING_MODES:
+            msg = f"`missing_listings` must be one of {', '.join(MISSING_MODES)}, got {missing!r}."
+            raise ConfigurationError(msg)
+        scope = _scope(config.get("feed_scope"))
+        if missing != "ignore" and not scope:
+            msg = (
+                f"`missing_listings: {missing}` needs `feed_scope` (sku_prefix and/or brand): "
+                "the store items the feed owns."
+            )
+            raise ConfigurationError(msg)
+        try:
+            fraction = float(config.get("max_missing_fraction", 0.2))
+        except (TypeError, ValueError):
+            fraction = -1.0
+        if not 0 <= fraction <= 1:
+            msg = "`max_missing_fraction` must be a number from 0 to 1."
+            raise ConfigurationError(msg)
         return cls(
+            missing_listings=missing,
+            feed_scope=scope,
+            max_missing_fraction=fraction,
             operations=frozenset(ops),
             link_by=tuple(dict.fromkeys(link_by)),
             overwrite_fields=frozenset(fields),
@@ -181,3 +247,26 @@ def _flag(config: Mapping[str, Any], key: str, *, default: bool) -> bool:
         msg = f"`{key}` must be true or false, got {value!r}."
         raise ConfigurationError(msg)
     return bool(value)
+
+
+def _scope(value: Any) -> tuple[tuple[str, str], ...]:
+    """``feed_scope`` as sorted (key, value) pairs; a JSON string (from the environment) too."""
+    if value in (None, "", {}):
+        return ()
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = None
+    if not isinstance(value, dict):
+        msg = '`feed_scope` must be an object such as {"sku_prefix": "NWS-"}.'
+        raise ConfigurationError(msg)
+    unknown = sorted(set(value) - {"sku_prefix", "brand"})
+    if unknown:
+        msg = f"`feed_scope` accepts sku_prefix and brand; got {', '.join(unknown)}."
+        raise ConfigurationError(msg)
+    pairs = tuple(sorted((k, str(v).strip()) for k, v in value.items() if str(v or "").strip()))
+    if not pairs:
+        msg = "`feed_scope` needs a non-empty sku_prefix or brand."
+        raise ConfigurationError(msg)
+    return pairs

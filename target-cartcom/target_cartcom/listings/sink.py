@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from target_cartcom.listings.batch import ListingBatch
+from target_cartcom.listings.flat import parent_of, row_result
+from target_cartcom.listings.fullfeed import FullFeed, named_skus
 from target_cartcom.plan import PlannedCall
+from target_cartcom.results import RecordResult
 from target_cartcom.sinks import CartcomSink
 
 
@@ -20,11 +23,74 @@ class ListingsSink(CartcomSink):
         return
 
     def apply_batch(self, records: list[dict[str, Any]]) -> None:
-        """Apply one batch of listings; one result per record, in input order."""
-        ListingBatch(self.run, records).apply()
+        """Apply one batch of listings; flat variant rows wait for the end of the input."""
+        nested = []
+        listings = self.run.listings
+        flat = listings.flat
+        full_feed = listings.options.missing_listings != "ignore"
+        for record in records:
+            if full_feed:
+                listings.named |= named_skus(record)
+                if isinstance(record, dict) and record.get("hidden") in (True, 1, "1", "true"):
+                    listings.kept_hidden |= named_skus(record)
+            parent = parent_of(record)
+            if parent is None:
+                nested.append(record)
+            else:
+                flat.add(parent, record)
+        if nested:
+            self.run.progress.begin_batch(self.stream_name, len(nested))
+            ListingBatch(self.run, nested).apply()
+
+    def apply_flat_rows(self) -> None:
+        """Group the run's flat rows per parent and apply each parent as a nested listing."""
+        flat = self.run.listings.flat
+        if not len(flat):
+            return
+        assembled, failed = flat.assemble()
+        flat.groups.clear()
+        self.logger.info(
+            "Flat feed: %d variant row(s) grouped into %d parent listing(s)",
+            sum(len(a.rows) for a in assembled),
+            len(assembled),
+        )
+        for row, parent_sku, error in failed:
+            sku = row.record.get("sku")
+            self.run.report(
+                RecordResult(
+                    "listings",
+                    None if sku in (None, "") else str(sku),
+                    "validate",
+                    "failed",
+                    error=error.message,
+                    field=error.field,
+                    sku=None if sku in (None, "") else str(sku),
+                    parent_sku=parent_sku,
+                )
+            )
+        size = max(1, self.max_size)
+        for start in range(0, len(assembled), size):
+            chunk = assembled[start : start + size]
+            results: list[RecordResult] = []
+            self.run.progress.begin_batch(self.stream_name, len(chunk))
+            ListingBatch(self.run, [a.record for a in chunk], report=results.append).apply()
+            for listing, result in zip(chunk, results, strict=True):
+                for position in range(len(listing.rows)):
+                    self.run.report(row_result(result, listing, position))
+        self.run.progress.end_batch(self.stream_name)
 
     def clean_up(self) -> None:
-        """At the end of the run: one ``rebuild_tree`` if any category was created."""
+        """At the end of the run: the flat rows, then one ``rebuild_tree`` if needed.
+
+        ``rebuild_tree`` once, if any category was created.
+        """
+        if not self.run.aborted:
+            if self.run.has_listings:
+                self.apply_flat_rows()
+            # Even a feed with no record at all: the safety rule must see it (and refuse).
+            if str(self.config.get("missing_listings") or "ignore").strip().lower() != "ignore":
+                listings = self.run.listings
+                FullFeed(self.run, listings.named, listings.kept_hidden).apply()
         refs = self.run.listings.refs if self.run.has_listings else None
         if refs is not None and refs.created_categories:
             self.run.writer.apply(

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from target_cartcom._client.quirks import parse_datetime
-from target_cartcom.outcomes import Outcome, RecordError, lookup_value, shorten
+from target_cartcom.outcomes import Outcome, RecordError, lookup_value, whole_number
 
 __all__ = ["Outcome", "RecordError", "format_when", "order_ref", "parse_when"]
 
@@ -47,12 +47,7 @@ def order_ref(record: dict[str, Any]) -> tuple[int | None, str | None]:
     order_id = record.get("order_id")
     number = record.get("order_number")
     if order_id not in (None, ""):
-        text = str(order_id).strip()
-        # ASCII digits only (``"²".isdigit()`` is true), and no more than an id column holds.
-        if isinstance(order_id, bool) or not (text.isascii() and text.isdigit()) or len(text) > 18:
-            msg = f"`order_id` must be a positive integer, got {shorten(order_id)}"
-            raise RecordError("order_id", msg)
-        return int(str(order_id).strip()), None
+        return whole_number(order_id, "order_id", minimum=1), None
     if number not in (None, "") and str(number).strip():
         return None, lookup_value("order_number", str(number).strip())
     msg = "the record needs `order_id` or `order_number`"

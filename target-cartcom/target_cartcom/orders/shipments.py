@@ -13,7 +13,6 @@ One batch is applied in four steps:
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from target_cartcom.listings.record import sku_key
 from target_cartcom.orders.carriers import UnmappedCarrierError
 from target_cartcom.orders.common import format_when, order_ref, parse_when
 from target_cartcom.orders.reads import OrderReader
-from target_cartcom.outcomes import Outcome, RecordError, is_fatal, shorten
+from target_cartcom.outcomes import Outcome, RecordError, is_fatal, whole_number
 from target_cartcom.plan import PlannedCall
 
 if TYPE_CHECKING:
@@ -115,26 +114,16 @@ def _parse_item(position: int, item: Any) -> ItemRequest:
     if item_id in (None, "") and not sku:
         msg = f"`{where}` needs `sku` or `order_item_id`"
         raise RecordError(where, msg)
-    if item_id not in (None, "") and (
-        isinstance(item_id, bool) or not str(item_id).strip().isdigit()
-    ):
-        msg = f"`{where}.order_item_id` must be an integer, got {item_id!r}"
-        raise RecordError(f"{where}.order_item_id", msg)
+    order_item_id = (
+        None
+        if item_id in (None, "")
+        else whole_number(item_id, f"{where}.order_item_id", minimum=1)
+    )
     quantity = item.get("quantity")
     if quantity is not None:
-        if (
-            isinstance(quantity, bool)
-            or not isinstance(quantity, int | float)
-            or not math.isfinite(quantity)
-            or quantity != int(quantity)
-            or quantity < 1
-        ):
-            msg = (
-                f"`{where}.quantity` must be a whole number of at least 1, got {shorten(quantity)}"
-            )
-            raise RecordError(f"{where}.quantity", msg)
-        quantity = int(quantity)
-    return ItemRequest(int(item_id) if item_id not in (None, "") else None, sku, quantity)
+        # Cart.com's quantities are decimals: the tap's order_items say ``1.0``.
+        quantity = whole_number(quantity, f"{where}.quantity", minimum=1)
+    return ItemRequest(order_item_id, sku, quantity)
 
 
 def _opt_text(value: Any) -> str | None:
@@ -295,7 +284,12 @@ class ShipmentBatch:
             if only is None and not outcome.failed:
                 continue
             done.add(outcome.index)
-            self.run.report(outcome.result(OPERATION))
+            result = outcome.result(OPERATION)
+            result.shipment_id = outcome.key
+            result.order_id = outcome.ids.get("order_id") or _given_order_id(
+                self.records[outcome.index]
+            )
+            self.run.report(result)
 
     # -- reads ----------------------------------------------------------------------------------
     def _read_orders(
@@ -569,6 +563,14 @@ class ShipmentBatch:
 def _key(record: dict[str, Any]) -> str | None:
     value = record.get("shipment_id")
     return None if value is None else str(value)
+
+
+def _given_order_id(record: dict[str, Any]) -> int | None:
+    """The record's ``order_id`` when it is a valid one (for a failed record's result line)."""
+    try:
+        return whole_number(record.get("order_id"), "order_id", minimum=1)
+    except RecordError:
+        return None
 
 
 def _lines_view(lines: dict[int, int]) -> list[dict[str, int]]:

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from target_cartcom._client import ConfigurationError
+from target_cartcom.outcomes import RecordError, whole_number
 
 
 class UnknownStatusError(LookupError):
@@ -47,8 +48,12 @@ class StatusBook:
         by_name = self.by_name.get(_norm(text))
         if by_name is not None:
             return by_name
-        if text.lstrip("-").isdigit() and int(text) in self.by_id:
-            return self.by_id[int(text)]
+        try:
+            by_id = self.by_id.get(whole_number(value, "status", minimum=1))
+        except RecordError:
+            by_id = None
+        if by_id is not None:
+            return by_id
         known = ", ".join(sorted(str(s.get("name")) for s in self.by_id.values()))
         msg = f"the store has no order status {text!r} (it has: {known})"
         raise UnknownStatusError(msg)

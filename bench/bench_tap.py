@@ -124,6 +124,25 @@ class CountingSink:
     def flush(self) -> None:
         """Nothing buffered here."""
 
+    @property
+    def buffer(self) -> _BinarySink:
+        """The binary side (the msgspec writer writes bytes), counted the same way."""
+        return _BinarySink(self)
+
+
+class _BinarySink:
+    """``sys.stdout.buffer`` of a CountingSink."""
+
+    def __init__(self, text: CountingSink) -> None:
+        self.text = text
+
+    def write(self, data: bytes) -> int:
+        """Count (and keep) as text."""
+        return self.text.write(data.decode())
+
+    def flush(self) -> None:
+        """Nothing buffered here."""
+
 
 def child_tap(spec: dict[str, Any]) -> dict[str, Any]:
     """Run tap-cartcom in this process; return wall, CPU, records, calls and peak RSS."""

@@ -18,16 +18,20 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import requests
 import requests.auth
 from singer_sdk import RESTStream
+from singer_sdk import singerlib as singer
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers._util import utc_now
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseHATEOASPaginator
 from singer_sdk.streams.rest import HTTPRequest
 
 from tap_cartcom._client import CartcomAPIError, records_from_page
 from tap_cartcom._client.quirks import format_filter_datetime, parse_datetime, to_utc
 from tap_cartcom._client.session import reroot_link, retry_wait_seconds
+from tap_cartcom.conform import compile_conformer
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from singer_sdk.streams.rest import PageContext
 
@@ -41,6 +45,11 @@ _PAYLOAD = "_cartcom_payload"
 SAFE_QUERY_CHARS = ":,+"
 
 Plan = tuple[tuple[str, str, t.Any], ...]
+
+
+def _no_constant(name: str) -> None:
+    """``NaN``/``Infinity`` in a page become null (what the SDK's conformance makes of them)."""
+    return
 
 
 class TokenAuth(requests.auth.AuthBase):
@@ -275,7 +284,11 @@ class CartcomStream(RESTStream):
         if status >= 400:
             raise FatalAPIError(str(CartcomAPIError.from_response(response)))
         try:
-            payload = json.loads(response.content) if response.content else None
+            payload = (
+                json.loads(response.content, parse_constant=_no_constant)
+                if response.content
+                else None
+            )
         except ValueError as exc:
             msg = f"Incomplete or invalid JSON from {urlsplit(response.url).path}; retrying"
             raise RetriableAPIError(msg, response) from exc
@@ -302,6 +315,51 @@ class CartcomStream(RESTStream):
     @cached_property
     def _datetime_plan(self) -> Plan:
         return datetime_plan(self.schema)
+
+    # -- records out ------------------------------------------------------------------------
+    #: The SDK's per-record walk is replaced by ``conform.compile_conformer`` (same rules,
+    #: compiled once per schema and selection); see ``_generate_record_messages``.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.RECURSIVE
+
+    def _record_conformer(self) -> Callable[[dict], tuple[dict, list[str]]]:
+        """The compiled selection + conformance for the current schema and selection mask."""
+        cached = self.__dict__.get("_conformer")
+        mask, schema = self.mask, self.effective_schema
+        if cached is None or cached[0] is not mask or cached[1] is not schema:
+            cached = (mask, schema, compile_conformer(schema, mask), set())
+            self.__dict__["_conformer"] = cached
+        return cached[2]
+
+    def _generate_record_messages(self, record: dict) -> t.Generator[t.Any, None, None]:
+        """The SDK's method with its two per-record schema walks replaced by one compiled pass.
+
+        Same output as ``pop_deselected_record_properties`` then ``conform_record_data_types``
+        at ``RECURSIVE`` (tests compare both); unknown properties are reported once per set.
+        """
+        if self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.RECURSIVE:
+            yield from super()._generate_record_messages(record)
+            return
+        record, unmapped = self._record_conformer()(record)
+        if unmapped:
+            reported = self.__dict__["_conformer"][3]
+            names = tuple(unmapped)
+            if names not in reported:
+                reported.add(names)
+                self.logger.warning(
+                    "Properties %s were present in the '%s' stream but not found in catalog "
+                    "schema. Ignoring.",
+                    names,
+                    self.name,
+                )
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                yield singer.RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped,
+                    version=self._stream_version,
+                    time_extracted=utc_now(),
+                )
 
     def post_process(self, row: dict, context: dict | None = None) -> dict | None:
         """Timestamps to UTC with ``Z``; ``""`` dates to null."""

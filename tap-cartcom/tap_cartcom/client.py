@@ -11,10 +11,11 @@ import json
 import queue
 import threading
 import typing as t
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property, lru_cache
 from urllib.parse import parse_qsl, quote, urlsplit
 
+import msgspec
 import requests
 import requests.auth
 from singer_sdk import RESTStream
@@ -50,6 +51,21 @@ Plan = tuple[tuple[str, str, t.Any], ...]
 def _no_constant(name: str) -> None:
     """``NaN``/``Infinity`` in a page become null (what the SDK's conformance makes of them)."""
     return
+
+
+_json_decode = msgspec.json.Decoder().decode
+
+
+def _decode(body: bytes) -> t.Any:
+    """Parse a page: msgspec (2-3x faster than ``json``), ``json`` for what msgspec refuses.
+
+    msgspec rejects ``NaN``/``Infinity``, which ``json`` reads (as null, see ``_no_constant``);
+    a truncated body fails both and raises ``ValueError``.
+    """
+    try:
+        return _json_decode(body)
+    except msgspec.DecodeError:
+        return json.loads(body, parse_constant=_no_constant)
 
 
 class TokenAuth(requests.auth.AuthBase):
@@ -101,8 +117,27 @@ def datetime_plan(schema: dict[str, t.Any]) -> Plan:
     return tuple(plan)
 
 
-#: Memoised ``to_utc``: an order's items, payments and shipments repeat its timestamps.
-_utc = lru_cache(maxsize=16384)(to_utc)
+def _fast_utc(value: t.Any) -> str | None:
+    """``to_utc`` with a C fast path for ISO strings (most of Cart.com's datetimes).
+
+    ``datetime.fromisoformat`` (3.11) reads offsets, ``Z``, a space separator and 1 to 7+
+    fractional digits (truncated to 6), as ``to_utc`` does; anything else goes to ``to_utc``.
+    """
+    if value.__class__ is str and len(value) >= 19:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return to_utc(value)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        parsed = parsed.astimezone(UTC)
+        if parsed.year >= 1000:
+            return parsed.isoformat(timespec="microseconds")[:-6] + "Z"
+    return to_utc(value)
+
+
+#: Memoised: an order's items, payments and shipments repeat its timestamps.
+_utc = lru_cache(maxsize=16384)(_fast_utc)
 
 
 def normalise(record: dict[str, t.Any], plan: Plan) -> None:
@@ -284,11 +319,7 @@ class CartcomStream(RESTStream):
         if status >= 400:
             raise FatalAPIError(str(CartcomAPIError.from_response(response)))
         try:
-            payload = (
-                json.loads(response.content, parse_constant=_no_constant)
-                if response.content
-                else None
-            )
+            payload = _decode(response.content) if response.content else None
         except ValueError as exc:
             msg = f"Incomplete or invalid JSON from {urlsplit(response.url).path}; retrying"
             raise RetriableAPIError(msg, response) from exc
@@ -324,10 +355,11 @@ class CartcomStream(RESTStream):
     def _record_conformer(self) -> Callable[[dict], tuple[dict, list[str]]]:
         """The compiled selection + conformance for the current schema and selection mask."""
         cached = self.__dict__.get("_conformer")
-        mask, schema = self.mask, self.effective_schema
-        if cached is None or cached[0] is not mask or cached[1] is not schema:
-            cached = (mask, schema, compile_conformer(schema, mask), set())
+        if cached is None or cached[0] is not self._mask or cached[1] is not self._input_schema:
+            mask = self.mask  # resolves ``_mask`` when not yet done
+            cached = (mask, self._input_schema, compile_conformer(self.effective_schema, mask))
             self.__dict__["_conformer"] = cached
+            self.__dict__["_unmapped_reported"] = set()
         return cached[2]
 
     def _generate_record_messages(self, record: dict) -> t.Generator[t.Any, None, None]:
@@ -341,7 +373,7 @@ class CartcomStream(RESTStream):
             return
         record, unmapped = self._record_conformer()(record)
         if unmapped:
-            reported = self.__dict__["_conformer"][3]
+            reported = self.__dict__["_unmapped_reported"]
             names = tuple(unmapped)
             if names not in reported:
                 reported.add(names)

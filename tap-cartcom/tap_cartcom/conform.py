@@ -55,6 +55,7 @@ class Plan:
         "known",
         "mask",
         "objects",
+        "open",
         "prunes",
     )
 
@@ -79,7 +80,12 @@ class Plan:
         by_kind: dict[int, list[t.Any]] = {kind: [] for kind in range(5)}
         for name, (kind, arg) in self.actions.items():
             by_kind[kind].append(name if kind in (_DROP, _BOOL) else (name, arg))
-        self.drops = tuple(by_kind[_DROP])
+        # Unknown keys named deselected in the catalog are dropped like known ones.
+        self.drops = tuple(by_kind[_DROP]) + tuple(
+            _deselected_unknown(mask, breadcrumb, self.known)
+        )
+        #: Every unknown key is kept (selected object allowing additionalProperties): no check.
+        self.open = self.additional and (mask is None or mask[breadcrumb])
         self.booleans = tuple(by_kind[_BOOL])
         self.objects = tuple(by_kind[_OBJECT])
         self.arrays = tuple(by_kind[_ARRAY])
@@ -110,7 +116,10 @@ class Plan:
 
     def apply(self, obj: dict[str, t.Any], path: str | None, unmapped: list[str]) -> dict:
         """A conformed copy of ``obj``; unknown property paths are added to ``unmapped``."""
-        out = dict(obj) if obj.keys() <= self.known else self._known_only(obj, path, unmapped)
+        if self.open or obj.keys() <= self.known:
+            out = dict(obj)
+        else:
+            out = self._known_only(obj, path, unmapped)
         for key in self.drops:
             out.pop(key, None)
         for key in self.booleans:
@@ -166,6 +175,23 @@ def _array(
 
 def _join(path: str | None, key: str) -> str:
     return key if path is None else f"{path}.{key}"
+
+
+def _deselected_unknown(
+    mask: SelectionMask | None, breadcrumb: Breadcrumb, known: frozenset[str]
+) -> list[str]:
+    if mask is None:
+        return []
+    size = len(breadcrumb) + 2
+    return [
+        crumb[-1]
+        for crumb, selected in mask.items()
+        if not selected
+        and len(crumb) == size
+        and crumb[: size - 2] == breadcrumb
+        and crumb[-2] == "properties"
+        and crumb[-1] not in known
+    ]
 
 
 def _deselected_below(mask: SelectionMask, crumb: Breadcrumb) -> bool:

@@ -159,3 +159,56 @@ def test_closed_schema_drops_and_names_unknown_properties():
     assert sorted(unmapped) == sorted(sdk_unmapped) == ["brand_new", "rows.stray", "sub.extra"]
     assert got["flag"] is False
     assert got["sub"] == {"on": True, "n": 0}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-03-01T06:00:00-06:00",
+        "2024-03-01T06:00:00.1-06:00",
+        "2024-03-01T06:00:00.1234567+05:30",
+        "2024-03-01T06:00:00.9999999-00:00",
+        "2024-03-01 06:00:00",
+        "2024-03-01T06:00:00Z",
+        "2024-03-01T06:00:00.5z",
+        "2024-11-03T01:30:00-05:00",
+        "0999-12-31T23:00:00-02:00",
+        " 2024-03-01T06:00:00Z ",
+        "2024-03-01",
+        "",
+    ],
+)
+def test_fast_datetime_path_matches_to_utc(value):
+    """The fromisoformat fast path gives exactly the shared client's ``to_utc`` string."""
+    from tap_cartcom._client.quirks import to_utc
+    from tap_cartcom.client import _fast_utc
+
+    assert _fast_utc(value) == to_utc(value)
+
+
+def test_page_with_nan_parses_as_null_and_truncated_page_fails():
+    """msgspec refuses NaN: the json fallback reads it as null; a cut body still fails."""
+    from tap_cartcom.client import _decode
+
+    assert _decode(b'{"orders": [{"id": 1, "subtotal": NaN, "tax": Infinity}]}') == {
+        "orders": [{"id": 1, "subtotal": None, "tax": None}]
+    }
+    with pytest.raises(ValueError, match=r"."):
+        _decode(b'{"orders": [{"id": 1, "sub')
+
+
+def test_open_schema_keeps_unknown_keys_but_drops_deselected_ones():
+    """additionalProperties: unknown keys pass, unless the catalog deselects them by name."""
+    from singer_sdk.singerlib import SelectionMask
+
+    schema = {**SCHEMA, "additionalProperties": True}
+    mask = SelectionMask({(): True, ("properties", "gone"): False, ("properties", "flag"): False})
+    record = {"id": 1, "flag": 1, "gone": 2, "kept": 3, "sub": {"on": 0, "x": 1}}
+    got, unmapped = compile_conformer(schema, mask)(copy.deepcopy(record))
+    expected = copy.deepcopy(record)
+    pop_deselected_record_properties(expected, schema, mask)
+    expected = conform_record_data_types(
+        "s", expected, schema, TypeConformanceLevel.RECURSIVE, logging.getLogger("test")
+    )
+    assert got == expected == {"id": 1, "kept": 3, "sub": {"on": False}}
+    assert unmapped == ["sub.x"]

@@ -212,3 +212,39 @@ def test_open_schema_keeps_unknown_keys_but_drops_deselected_ones():
     )
     assert got == expected == {"id": 1, "kept": 3, "sub": {"on": False}}
     assert unmapped == ["sub.x"]
+
+
+class _Stdout:
+    """A stdout with a binary buffer that logs writes and flushes in order."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.buffer = self
+
+    def write(self, data: bytes) -> int:
+        self.events.append(data.decode())
+        return len(data)
+
+    def flush(self) -> None:
+        self.events.append("FLUSH")
+
+
+def test_writer_flushes_after_each_state_not_after_each_record(monkeypatch):
+    """RECORD lines stay buffered; a STATE flushes, so it never waits behind its records."""
+    import json
+    import sys
+
+    from singer_sdk.singerlib import RecordMessage, StateMessage
+    from tap_cartcom.writer import CartcomWriter
+
+    out = _Stdout()
+    monkeypatch.setattr(sys, "stdout", out)
+    writer = CartcomWriter()
+    writer.write_message(RecordMessage(stream="orders", record={"id": 1, "ok": True}))
+    writer.write_message(RecordMessage(stream="orders", record={"id": 2, "ok": None}))
+    writer.write_message(StateMessage(value={"bookmarks": {}}))
+    lines = [e for e in out.events if e != "FLUSH"]
+    assert [json.loads(x)["type"] for x in lines] == ["RECORD", "RECORD", "STATE"]
+    assert json.loads(lines[0])["record"] == {"id": 1, "ok": True}
+    assert out.events.index("FLUSH") == 3
+    assert out.events.count("FLUSH") == 1

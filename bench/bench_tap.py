@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "tap.json"
 PY = sys.executable
 TOKEN = "bench-token"  # noqa: S105 - the sandbox's test token
+#: The sandbox admin routes (/_sandbox/*) need a valid token too.
+ADMIN = {"X-AC-Auth-Token": TOKEN}
 ORDER_STREAMS = ("orders", "order_items", "order_payments")
 ADDRESS_FIELDS = ("billing_address", "shipping_address")
 FAMILY = ("orders", "order_items", "order_shipments", "order_payments", "order_addresses")
@@ -92,7 +94,9 @@ class Sandbox:
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
-                requests.get(f"http://127.0.0.1:{self.port}/_sandbox/health", timeout=1)
+                requests.get(
+                    f"http://127.0.0.1:{self.port}/_sandbox/health", headers=ADMIN, timeout=1
+                )
                 return
             except requests.RequestException:
                 time.sleep(0.1)
@@ -101,11 +105,11 @@ class Sandbox:
     def calls(self) -> list[dict[str, Any]]:
         """The sandbox's call log."""
         url = f"http://127.0.0.1:{self.port}/_sandbox/calls"
-        return requests.get(url, timeout=30).json()["calls"]
+        return requests.get(url, headers=ADMIN, timeout=30).json()["calls"]
 
     def clear(self) -> None:
         """Forget the call log."""
-        requests.delete(f"http://127.0.0.1:{self.port}/_sandbox/calls", timeout=10)
+        requests.delete(f"http://127.0.0.1:{self.port}/_sandbox/calls", headers=ADMIN, timeout=10)
 
     def stop(self) -> None:
         """Stop the process."""

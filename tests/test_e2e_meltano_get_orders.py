@@ -25,7 +25,8 @@ from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.seed import seed_store
 from cartcom_sandbox.server import SandboxServer
 
-pytestmark = pytest.mark.slow
+#: The first Meltano run installs the plugins into .meltano/ (minutes on a fresh clone).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "test-token"

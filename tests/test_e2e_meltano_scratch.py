@@ -31,7 +31,8 @@ from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.seed import seed_store
 from cartcom_sandbox.server import SandboxServer
 
-pytestmark = pytest.mark.slow
+#: Installs the plugins into a scratch Meltano project from their wheels (minutes).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 ROOT = Path(__file__).resolve().parent.parent
 LISTINGS = ROOT / "demo" / "data" / "listings.jsonl"

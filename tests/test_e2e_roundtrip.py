@@ -14,7 +14,7 @@ import json
 from importlib import resources
 from typing import Any
 
-from tap_cartcom.tap import TapCartcom
+from cartcom_testing.runs import run_tap, tap_config
 from target_cartcom.target import TargetCartcom
 
 SHIPMENT_SCHEMA = json.loads(
@@ -23,26 +23,17 @@ SHIPMENT_SCHEMA = json.loads(
 CARRIERS = [("UPS", "Ground"), ("FedEx", "2Day"), ("USPS", "Priority Mail"), ("DHL", None)]
 
 
-def run_tap(sandbox: Any, statuses: list[str]) -> dict[str, list[dict[str, Any]]]:
+def run_orders_tap(sandbox: Any, statuses: list[str]) -> dict[str, list[dict[str, Any]]]:
     """One fresh tap run filtered on ``statuses``; its records by stream."""
-    config = {
-        "api_url": sandbox.base_url,
-        "access_token": sandbox.token,
-        "calls_per_window": 100_000,
-        "order_status_names": statuses,
+    config = tap_config(
+        sandbox,
+        calls_per_window=100_000,
+        order_status_names=statuses,
         # A Get Orders window covering the whole seeded history (the default is 30 days).
-        "orders_created_within_days": 3650,
-        "start_date": "2024-01-01T00:00:00Z",
-    }
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        TapCartcom(config=config, parse_env_config=False).sync_all()
-    records: dict[str, list[dict[str, Any]]] = {}
-    for line in out.getvalue().splitlines():
-        message = json.loads(line)
-        if message.get("type") == "RECORD":
-            records.setdefault(message["stream"], []).append(message["record"])
-    return records
+        orders_created_within_days=3650,
+    )
+    del config["page_size"]  # the tap's default page size
+    return run_tap(config)["records"]
 
 
 def ship(orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -103,7 +94,7 @@ def run_target(
 
 def test_e2e_roundtrip_tap_ship_target_tap(seeded_sandbox, tmp_path):
     """Processing orders extracted, shipped, pushed, and seen shipped by the tap."""
-    before = run_tap(seeded_sandbox, ["Processing"])
+    before = run_orders_tap(seeded_sandbox, ["Processing"])
     statuses = {s["name"]: s["id"] for s in before["order_statuses"]}
     orders = before["orders"]
     assert len(orders) >= 20
@@ -125,7 +116,7 @@ def test_e2e_roundtrip_tap_ship_target_tap(seeded_sandbox, tmp_path):
     )
     assert len(reads) == -(-len(orders) // 100) + 2  # + order_statuses + shipping_providers
 
-    after = run_tap(seeded_sandbox, ["Shipped"])
+    after = run_orders_tap(seeded_sandbox, ["Shipped"])
     shipped = {o["id"]: o for o in after["orders"]}
     sent: dict[str, dict[str, Any]] = {s["shipment_id"]: s for s in shipments}
     for order in orders:

@@ -1,4 +1,4 @@
-"""Cart.com's server-side GET cache (API-NOTES §1.10) against the tap and the target.
+"""Cart.com's server-side GET cache (docs/api.md §1.10) against the tap and the target.
 
 The sandbox here caches every 200 GET for 300 s per token+URL, as the live API may; only
 ``Cache-Control: no-cache`` gets a fresh answer. Each test runs the same reads twice around a
@@ -9,9 +9,6 @@ so it can only see the change if its requests bypass the cache. A plain GET of t
 
 from __future__ import annotations
 
-import io
-import json
-from contextlib import redirect_stderr, redirect_stdout
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +18,7 @@ from cartcom_client.quirks import to_utc
 from cartcom_sandbox.clock import normalise_input
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_testing.listing_scenarios import run_target
-from tap_cartcom.tap import TapCartcom
+from cartcom_testing.runs import run_tap, tap_config
 
 CACHE_SECONDS = 300
 
@@ -42,29 +39,11 @@ def _utc(stamp: str) -> datetime:
     return datetime.fromisoformat(to_utc(stamp).replace("Z", "+00:00"))
 
 
-def run_tap(sb: Any, now: datetime) -> dict[str, Any]:
+def run_orders_tap(sb: Any, now: datetime) -> dict[str, Any]:
     """One fresh in-process run of the orders stream, its clock pinned to ``now``."""
-    config = {
-        "api_url": sb.base_url,
-        "access_token": sb.token,
-        "calls_per_window": 100_000,
-        "window_seconds": 1,
-        "start_date": "2024-01-01T00:00:00Z",
-        "page_size": 1000,
-    }
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        tap = TapCartcom(config=config, parse_env_config=False)
-        tap.__dict__["sync_started_at"] = now.astimezone(UTC)  # a cached_property
-        for name, stream in tap.streams.items():
-            stream.selected = name == "orders"
-        tap.sync_all()
-    orders = [
-        m["record"]
-        for m in (json.loads(x) for x in out.getvalue().splitlines() if x.strip())
-        if m["type"] == "RECORD" and m["stream"] == "orders"
-    ]
-    return {"orders": {o["id"]: o for o in orders}}
+    config = tap_config(sb, calls_per_window=100_000, page_size=1000)
+    run = run_tap(config, streams=("orders",), now=now)
+    return {"orders": {o["id"]: o for o in run["records"].get("orders", [])}}
 
 
 def gets(calls: list[Any]) -> list[tuple[str, str]]:
@@ -122,7 +101,7 @@ def test_tap_rerun_sees_changed_and_added_orders_through_the_cache(seeded_sandbo
     created = [_utc(o["created_at"]) for o in sb.store.query("orders")]
     now = (max(created) + timedelta(hours=1)).replace(microsecond=0)
 
-    first = run_tap(sb, now)
+    first = run_orders_tap(sb, now)
     urls1 = gets(sb.calls.snapshot())
     orders_urls = [u for u in urls1 if u[0] == "/api/v1/orders"]
     assert len(orders_urls) == 1  # one page holds every order
@@ -147,7 +126,7 @@ def test_tap_rerun_sees_changed_and_added_orders_through_the_cache(seeded_sandbo
     assert stale_orders[changed_id]["grand_total"] == old_total
 
     before = len(sb.calls)
-    second = run_tap(sb, now)
+    second = run_orders_tap(sb, now)
     calls2 = sb.calls.snapshot()[before:]
     assert gets(calls2) == urls1  # the very cache keys run 1 filled
     assert set(second["orders"]) == set(first["orders"]) | {added_id}

@@ -18,7 +18,8 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-pytestmark = pytest.mark.slow
+#: Builds every distribution in an isolated environment (minutes on a fresh clone).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT = ROOT / "cartcom-client" / "cartcom_client"

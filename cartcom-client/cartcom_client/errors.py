@@ -7,9 +7,34 @@ request headers, so the access token cannot leak into a log line.
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from typing import Any
 
 import requests
+
+
+class Disposition(StrEnum):
+    """What a caller does with an error answer: the one classification of Cart.com statuses."""
+
+    #: 5xx: the server failed; try again after a growing pause.
+    RETRY = "retry"
+    #: 429: the call window is used up; wait ``Retry-After``, then try again.
+    WAIT = "wait"
+    #: 401 (bad token or missing scope), a redirect, anything unexpected: stop the run.
+    FATAL = "fatal"
+    #: Any other 4xx: this request (so the record behind it) is refused; the others go on.
+    RECORD = "record"
+
+
+def classify_status(status: int) -> Disposition:
+    """The ``Disposition`` of an HTTP status Cart.com answered with (never called for 2xx)."""
+    if status == 429:
+        return Disposition.WAIT
+    if status >= 500:
+        return Disposition.RETRY
+    if 400 <= status < 500 and status != 401:
+        return Disposition.RECORD
+    return Disposition.FATAL
 
 
 class ConfigurationError(Exception):
@@ -40,6 +65,14 @@ class CartcomAPIError(Exception):
             text += f": {details}"
         super().__init__(text)
 
+    @property
+    def disposition(self) -> Disposition:
+        """Retry, wait, stop the run, or fail only this record (see ``classify_status``)."""
+        if self.status_code:
+            return classify_status(self.status_code)
+        # No answer at all: a dropped connection or a truncated body is worth retrying.
+        return Disposition.RETRY if isinstance(self, TransientAPIError) else Disposition.FATAL
+
     @classmethod
     def from_response(cls, response: requests.Response) -> CartcomAPIError:
         """Build the most specific error for a response."""
@@ -48,6 +81,7 @@ class CartcomAPIError(Exception):
         request = response.request
         method = request.method or "" if request is not None else ""
         path = _path_only(request.url if request is not None else response.url)
+        disposition = classify_status(status)
         kind: type[CartcomAPIError] = CartcomAPIError
         if status == 401:
             kind = AuthenticationError
@@ -55,13 +89,16 @@ class CartcomAPIError(Exception):
             kind = NotFoundError
         elif status in (400, 409, 414, 422):
             kind = ValidationError
-        elif status == 429:
+        elif disposition is Disposition.WAIT:
             kind = RateLimitedError
-        elif status >= 500:
+        elif disposition is Disposition.RETRY:
             kind = TransientAPIError
+        message = str(envelope.get("message") or response.reason or "")
+        if 300 <= status < 400:
+            message = f"{message} (a redirect; not followed for this call)".lstrip()
         return kind(
             status,
-            str(envelope.get("message") or response.reason or ""),
+            message,
             str(envelope.get("details") or ""),
             method=method,
             path=path,

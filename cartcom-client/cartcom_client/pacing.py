@@ -2,7 +2,7 @@
 
 Cart.com allows a fixed number of calls per 10-second window per store (5 to 50 by plan) and
 reports ``X-AC-Call-Limit: used/limit`` on every response; past the limit it answers 429 with
-``Retry-After`` (seconds, or an HTTP-date; API-NOTES §1.9, §13).
+``Retry-After`` (seconds, or an HTTP-date; docs/api.md §1.9, §13).
 
 The budget keeps a log of when each of its recent calls *completed*. A call may start only when
 fewer than ``limit`` calls completed within the last window. Using completion times (not send

@@ -1,4 +1,4 @@
-"""Cart.com's filter syntax (API-NOTES §1.5), encoded in one place.
+"""Cart.com's filter syntax (docs/api.md §1.5), encoded in one place.
 
 A filter is ``?field=op:value``; several conditions on one field are joined inside the value with
 ``+AND+`` / ``+OR+`` (spaces once URL-decoded), and a field's value starting with ``OR `` is OR-ed
@@ -29,7 +29,7 @@ from urllib.parse import quote, quote_plus
 
 OPERATORS = ("eq", "not", "like", "startwith", "gt", "gte", "lt", "lte")
 #: The longest value (once URL-encoded) a lookup carries: half the 2,048-character URL cap
-#: (API-NOTES §14), leaving room for the path and the ``fields``/``expand``/``count`` parameters.
+#: (docs/api.md §14), leaving room for the path and the ``fields``/``expand``/``count`` parameters.
 MAX_VALUE_LENGTH = 1000
 
 _OPERATOR_TERM = re.compile(rf"^(?:{'|'.join(OPERATORS)}):", re.IGNORECASE)

@@ -1,7 +1,7 @@
 """Cart.com's wire quirks, normalised in one place.
 
 - Datetimes come in store-local time with an offset and 0 to 7 fractional digits, or as
-  ``""``/null, or occasionally with no offset at all (API-NOTES §1.6).
+  ``""``/null, or occasionally with no offset at all (docs/api.md §1.6).
 - List responses wrap the records under a key that is not always the resource name
   (``items``, ``payments``, ``services``; §13), so the key is found by shape.
 """

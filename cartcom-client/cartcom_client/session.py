@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -27,23 +27,13 @@ from .errors import (
 )
 from .pacing import DEFAULT_RETRY_AFTER, CallBudget, parse_retry_after
 from .quirks import records_from_page
-from .settings import ConnectionSettings
+from .settings import TOKEN_HEADER, ConnectionSettings
+from .urls import ends_list_read, next_page_url, origin_of
 
 LOGGER = logging.getLogger("cartcom_client")
 READ_METHODS = frozenset({"GET", "HEAD"})
 #: Cap on one wait, so a wild Retry-After cannot stall a job for hours.
 MAX_WAIT_SECONDS = 300.0
-
-
-TOKEN_HEADER = "X-AC-Auth-Token"  # noqa: S105 - a header name, not a secret
-
-
-def origin_of(url: str) -> str:
-    """``scheme://host:port`` of a URL, lower-cased, with the default port made explicit."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    port = parts.port or (443 if scheme == "https" else 80)
-    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 class PacedAdapter(HTTPAdapter):
@@ -162,15 +152,26 @@ class CartcomSession:
         truncated bodies. A POST is retried only when Cart.com cannot have applied it (429, or
         the connection was never made), unless ``retry_unsafe``; otherwise the caller gets a
         ``TransientAPIError`` and must look the record up again before re-posting.
+
+        Writes never follow a redirect: ``requests`` would re-send a 307/308's body to wherever
+        ``Location`` points. The 3xx comes back as a fatal ``CartcomAPIError``. Reads follow
+        redirects (a moved store still answers), and the adapter withholds the token from any
+        other origin.
         """
         method = method.upper()
         idempotent = method != "POST" or retry_unsafe
+        follow = method in READ_METHODS
         url = self.url(path)
         for attempt in range(1, self.max_tries + 1):
             response: requests.Response | None = None
             try:
                 response = self.http.request(
-                    method, url, params=params, json=json, timeout=self.timeout
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    timeout=self.timeout,
+                    allow_redirects=follow,
                 )
                 if response.status_code < 300:
                     if response.status_code == 204 or not response.content:
@@ -234,26 +235,39 @@ class CartcomSession:
         """DELETE ``path``."""
         return self.request("DELETE", path)
 
-    def iter_pages(
-        self, path: str, params: Mapping[str, Any] | None = None
-    ) -> Iterator[list[dict[str, Any]]]:
-        """Yield each page's records, following ``next_page``; a 404 past the last page ends it."""
+    def iter_payloads(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
+        """Yield each page's whole answer (``total_count`` and all), following ``next_page``.
+
+        A 404 ends the read where ``ends_list_read`` says so (past the last page, or a first page
+        with a query); a 404 on a bare first page is raised. A link leading back
+        to a page already read raises ``CartcomAPIError`` instead of looping.
+        """
         url: str | None = self.url(path)
         query: Mapping[str, Any] | None = params
-        first = True
+        followed: set[str] = set()
         while url:
             try:
                 payload = self.request("GET", url, params=query)
             except NotFoundError:
-                if first and not query:
+                if not ends_list_read(f"{url}?{urlencode(query)}" if query else url):
                     raise
                 return
-            first = False
-            yield records_from_page(payload)
-            next_page = payload.get("next_page") if isinstance(payload, dict) else None
-            if not next_page:
+            yield payload
+            link = payload.get("next_page") if isinstance(payload, dict) else None
+            if not link:
                 return
-            url, query = _split_next(next_page, self.base_url)
+            url, query = next_page_url(link, self.base_url), None
+            if url in followed:  # as the SDK's paginators do: a loop would never end
+                msg = "next_page leads back to a page already read"
+                raise CartcomAPIError(0, msg, method="GET", path=_path(url))
+            followed.add(url)
+
+    def iter_pages(
+        self, path: str, params: Mapping[str, Any] | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield each page's records, following ``next_page``."""
+        for payload in self.iter_payloads(path, params):
+            yield records_from_page(payload)
 
     def iter_records(
         self, path: str, params: Mapping[str, Any] | None = None
@@ -271,20 +285,11 @@ def _path(url: str) -> str:
     return urlsplit(url).path
 
 
-def reroot_link(link: str, base_url: str) -> str:
-    """Re-root an absolute ``next_page``/``previous_page`` link on our base URL's scheme and host.
-
-    The link's host is Cart.com's view of itself; keeping our own scheme and host guards against
-    a proxy or sandbox answering with another name (and keeps the token on our origin).
-    """
-    parts = urlsplit(link)
-    base = urlsplit(base_url)
-    query = f"?{parts.query}" if parts.query else ""
-    return f"{base.scheme}://{base.netloc}{parts.path}{query}"
-
-
-def _split_next(next_page: str, base_url: str) -> tuple[str, dict[str, str]]:
-    """Split a re-rooted ``next_page`` link into URL and params."""
-    parts = urlsplit(reroot_link(next_page, base_url))
-    url = f"{parts.scheme}://{parts.netloc}{parts.path}"
-    return url, dict(parse_qsl(parts.query, keep_blank_values=True))
+__all__ = [
+    "TOKEN_HEADER",
+    "CartcomSession",
+    "PacedAdapter",
+    "mount_pacing",
+    "origin_of",
+    "retry_wait_seconds",
+]

@@ -6,23 +6,22 @@ Both plugins take the same names: ``access_token``, ``domain``, ``api_url``, ``p
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
+from . import urls
 from .errors import ConfigurationError
 
-#: Calls per 10-second window for custom-app tokens, by Cart.com plan (API-NOTES §1.9).
+#: Calls per 10-second window for custom-app tokens, by Cart.com plan (docs/api.md §1.9).
 PLANS: dict[str, int] = {"steel": 5, "bronze": 10, "silver": 20, "gold": 50}
 DEFAULT_WINDOW_SECONDS = 10.0
-API_PATH = "/api/v1"
-#: Cart.com runs on IIS/ASP.NET: a URL's path plus query must stay within 2,048 characters
-#: (API-NOTES §14), which bounds every batched read (select_many ids, OR-ed filters).
-MAX_URL_LENGTH = 2048
+API_PATH = urls.API_PATH
+MAX_URL_LENGTH = urls.MAX_URL_LENGTH
+#: The header that carries the access token on every call (docs/api.md §1.1).
+TOKEN_HEADER = "X-AC-Auth-Token"  # noqa: S105 - a header name, not a secret
 
 
 def connection_properties() -> list[th.Property]:
@@ -83,43 +82,9 @@ def connection_properties() -> list[th.Property]:
     ]
 
 
-def _is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def resolve_base_url(domain: str | None, api_url: str | None) -> str:
-    """Return the API base URL; plain http is refused except on loopback hosts."""
-    if api_url:
-        parts = urlsplit(api_url.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            msg = f"`api_url` must be an http(s) URL with a host, got {api_url!r}."
-            raise ConfigurationError(msg)
-        if parts.scheme == "http" and not _is_loopback(parts.hostname):
-            msg = (
-                "`api_url` uses plain http on a non-loopback host; Cart.com is HTTPS only and the "
-                "access token must not travel in clear. Use https, or a loopback host for the "
-                "sandbox."
-            )
-            raise ConfigurationError(msg)
-        path = parts.path.rstrip("/") or API_PATH
-        return f"{parts.scheme}://{parts.netloc}{path}"
-    if not domain:
-        msg = "Set `domain` (e.g. storename.americommerce.com), or `api_url` for the sandbox."
-        raise ConfigurationError(msg)
-    text = domain.strip().rstrip("/")
-    if "://" in text:
-        return resolve_base_url(None, text if text.endswith(API_PATH) else text + API_PATH)
-    if "/" in text:
-        msg = f"`domain` must be a host name such as storename.americommerce.com, got {domain!r}."
-        raise ConfigurationError(msg)
-    return f"https://{text}{API_PATH}"
+    """Return the API base URL (``urls.base_url``: one strict parser for every URL)."""
+    return urls.base_url(domain, api_url)
 
 
 @dataclass(frozen=True)
@@ -138,9 +103,10 @@ class ConnectionSettings:
     ) -> ConnectionSettings:
         """Validate a plugin config; errors name the setting to fix."""
         token = config.get("access_token")
-        if not token or not str(token).strip():
+        if token in (None, ""):
             msg = "Set `access_token` to a Cart.com API token."
             raise ConfigurationError(msg)
+        token = urls.check_secret(token, "access_token")
         base_url = resolve_base_url(config.get("domain"), config.get("api_url"))
         plan = config.get("plan")
         if plan is not None and str(plan).lower() not in PLANS:
@@ -159,7 +125,7 @@ class ConnectionSettings:
             raise ConfigurationError(msg)
         return cls(
             base_url=base_url,
-            access_token=str(token).strip(),
+            access_token=token,
             calls_per_window=int(calls),
             window_seconds=window,
             user_agent=user_agent,

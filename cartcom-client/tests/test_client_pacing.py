@@ -5,6 +5,8 @@ from __future__ import annotations
 from email.utils import formatdate
 
 import pytest
+import requests
+from cartcom_client import CartcomSession, ConnectionSettings
 from cartcom_client.pacing import CallBudget, parse_call_limit, parse_retry_after
 
 
@@ -150,3 +152,39 @@ def test_budget_rejects_nonsense():
         CallBudget(0, 10)
     with pytest.raises(ValueError, match="at least 1 call"):
         CallBudget(5, 0)
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("fmt", ["seconds", "http-date"])
+def test_paced_retry_after_a_429_waits_until_retry_after_and_no_longer(sandbox, fmt):
+    """The pacing adapter's 429 block ends when Retry-After says, in either form, real clocks.
+
+    Another client has used the store's window up; our call meets a 429, and the retry must come
+    no sooner than Retry-After and at most a scheduling slack later (an HTTP-date read against
+    the monotonic clock would hold every call for the 300-s cap instead).
+    """
+    window = 2.0
+    sandbox.ratelimit.configure(calls=1, window=window, retry_after_format=fmt)
+    other = requests.get(
+        f"{sandbox.base_url}/stores", headers={"X-AC-Auth-Token": sandbox.token}, timeout=5
+    )
+    assert other.status_code == 200
+    settings = ConnectionSettings.from_config(
+        {
+            "access_token": sandbox.token,
+            "api_url": sandbox.base_url,
+            "calls_per_window": 50,
+            "window_seconds": window,
+        }
+    )
+    session = CartcomSession(settings, max_tries=3)
+    session.get("/stores")
+    calls = [c for c in sandbox.calls if c.path == "/api/v1/stores"]
+    assert [c.status for c in calls] == [200, 429, 200]
+    first, hit, retry = calls
+    # The sandbox's window opened with the other client's call; Retry-After points at its end,
+    # rounded up to a whole second (both forms carry whole seconds).
+    reopens = first.ts + window
+    assert retry.ts >= reopens - 0.01
+    assert retry.ts - hit.ts <= (reopens - hit.ts) + 1.0 + 1.0  # rounding + scheduling slack
+    assert session.adapter.rate_limited == 1

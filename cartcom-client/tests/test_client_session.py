@@ -6,7 +6,6 @@ import time
 
 import pytest
 import requests
-import requests_mock
 from cartcom_client import (
     AuthenticationError,
     CallBudget,
@@ -17,7 +16,7 @@ from cartcom_client import (
     TransientAPIError,
 )
 from cartcom_client import session as session_module
-from requests.adapters import HTTPAdapter
+from cartcom_testing.wire import mock_transport
 
 TOKEN = "tok-very-secret-123"
 BASE = "https://shop.example.com/api/v1"
@@ -26,8 +25,7 @@ BASE = "https://shop.example.com/api/v1"
 @pytest.fixture
 def wire(monkeypatch):
     """A requests-mock adapter *under* the pacing adapter (so pacing really runs)."""
-    mock = requests_mock.Adapter()
-    monkeypatch.setattr(HTTPAdapter, "send", lambda self, request, **kw: mock.send(request, **kw))
+    mock = mock_transport(monkeypatch)
     monkeypatch.setattr(session_module.random, "uniform", lambda a, b: 0.0)
     sleeps: list[float] = []
     monkeypatch.setattr(session_module.time, "sleep", sleeps.append)
@@ -150,7 +148,7 @@ def test_429_blocks_for_retry_after_seconds(wire, monkeypatch):
     monkeypatch.setattr(budget, "acquire", acquire)
     session.get("/orders")
     assert len(starts) == 2
-    assert starts[1] - starts[0] >= 3.0
+    assert starts[1] - starts[0] == pytest.approx(3.0)  # no sooner, and no later either
     assert adapter.rate_limited == 1
     assert wire.sleeps == []  # the wait is the budget's, not a second sleep
 

@@ -16,6 +16,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote_plus
 
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request
 
 from cartcom_sandbox import jsonio, scopes
@@ -101,24 +102,65 @@ class SandboxApp:
         """Serve one request."""
         path = environ.get("PATH_INFO", "") or "/"
         if path == ADMIN or path.startswith(ADMIN + "/"):
-            status, body = self._admin(Request(environ), path[len(ADMIN) :])
+            request = self._request(environ)
+            try:
+                self._check_declared_size(request)
+                token = environ.get("HTTP_X_AC_AUTH_TOKEN")
+                if token is None or token not in self.tokens:
+                    raise ApiError(401, "The sandbox admin routes need a valid X-AC-Auth-Token.")
+                status, body = self._admin(request, path[len(ADMIN) :])
+            except ApiError as err:
+                status, body = err.status, err.body()
             return self._respond(start_response, status, body, {})
         return self._api(environ, start_response, path)
 
+    def _check_declared_size(self, request: Request) -> None:
+        """413 for a declared body over ``max_body_bytes``, before reading (or parsing) any of it.
+
+        Only the ``Content-Length`` header is looked at here, as IIS request filtering does
+        before authentication; a chunked body is cut off while it is read, after auth.
+        """
+        declared = request.content_length
+        if declared is not None and declared > self.config.max_body_bytes:
+            raise ApiError(413, _too_large(declared, self.config.max_body_bytes))
+
+    def _request(self, environ: dict[str, Any]) -> Request:
+        """A request whose body reads stop one byte past ``max_body_bytes`` (chunked bodies)."""
+        request = Request(environ)
+        request.max_content_length = self.config.max_body_bytes + 1
+        return request
+
+    def _read_body(self, request: Request) -> None:
+        """Read (and cache) the body within ``max_body_bytes``; 413 past it. Only after auth."""
+        try:
+            data = request.get_data(cache=True)
+        except RequestEntityTooLarge:
+            data = None
+        if data is None or len(data) > self.config.max_body_bytes:
+            raise ApiError(413, _too_large(None, self.config.max_body_bytes))
+
+    def _read_json(self, request: Request) -> Any:
+        """The request's JSON body, read within ``max_body_bytes`` (only ever after auth)."""
+        if (request.mimetype or "").startswith("multipart/"):
+            return None  # parsed by the upload route (form parsing honours the same limit)
+        self._read_body(request)
+        return _parse_json_quietly(request)
+
     def _api(self, environ: dict[str, Any], start_response: Any, path: str) -> Iterable[bytes]:
         arrived = time.time()
-        request = Request(environ)
+        request = self._request(environ)
         method = request.method.upper()
         query = environ.get("QUERY_STRING", "")
         token = environ.get("HTTP_X_AC_AUTH_TOKEN")
         valid = token is not None and token in self.tokens
-        request_json = _parse_json_quietly(request)
+        # The body is read and parsed only once the token is accepted (then logged).
+        request_json: Any = None
         record = {
             "method": method,
             "path": path,
             "query": query,
             "ts": arrived,
-            "request_json": None if request_json is _INVALID else request_json,
+            "request_json": None,
             "token_hash": token_hash(token) if token else None,
         }
         headers: dict[str, str] = {}
@@ -136,6 +178,7 @@ class SandboxApp:
                     f"The request URL is {len(raw_uri)} characters long; "
                     f"the limit is {self.config.max_url_length}.",
                 )
+            self._check_declared_size(request)
             if not (path == API or path.startswith(API + "/")):
                 raise ApiError(404, "Not an API route.")
             if not valid:
@@ -153,6 +196,8 @@ class SandboxApp:
                     "The call limit for this token has been reached; retry "
                     "after the window resets.",
                 )
+            request_json = self._read_json(request)
+            record["request_json"] = None if request_json is _INVALID else request_json
             sub = _JSON_SUFFIX.sub("", path[len(API) :])
             self._check_scope(token, sub, method)  # type: ignore[arg-type]
             # Faults stand for failures behind auth and the limiter: they count as calls.
@@ -184,6 +229,9 @@ class SandboxApp:
                     body = payload
                     headers.update(self._cache_headers(now))
         except ApiError as err:
+            status, body = err.status, err.body()
+        except RequestEntityTooLarge:  # a multipart upload past the limit, seen while parsing
+            err = ApiError(413, _too_large(None, self.config.max_body_bytes))
             status, body = err.status, err.body()
         except Exception as err:  # the real API leaks server text in 500s, we keep it short
             status, body = 500, envelope(500, f"Sandbox error: {type(err).__name__}: {err}")
@@ -229,6 +277,19 @@ class SandboxApp:
     ) -> Iterable[bytes]:
         sock: socket.socket | None = environ.get("werkzeug.socket")
         sent = 0
+        logged = False
+
+        def log() -> None:
+            # Before the socket closes: a client retrying at once must find this call first.
+            nonlocal logged
+            if not logged:
+                logged = True
+                self.calls.append(
+                    CallRecord(
+                        status=status if fault.kind == "truncate" else 0, bytes=sent, **record
+                    )
+                )
+
         if sock is not None:
             try:
                 if fault.kind == "truncate":
@@ -251,12 +312,11 @@ class SandboxApp:
                     part = payload[: max(1, len(payload) // 2)]
                     sock.sendall("\r\n".join(head).encode() + part)
                     sent = len(part)
+                log()
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        self.calls.append(
-            CallRecord(status=status if fault.kind == "truncate" else 0, bytes=sent, **record)
-        )
+        log()
         raise DroppedConnectionError(f"injected {fault.kind}")
 
     # --------------------------------------------------------------- routing
@@ -339,6 +399,7 @@ class SandboxApp:
     def _admin(self, request: Request, sub: str) -> tuple[int, Any]:
         method = request.method.upper()
         try:
+            self._read_body(request)
             body = request.get_json(silent=True) if request.get_data() else None
             if sub in ("", "/", "/health"):
                 return 200, {"ok": True, "store": self.store.path}
@@ -470,6 +531,11 @@ def _page_url(request: Request, page: int) -> str:
     if not done:
         out.append(f"page={page}")
     return f"{request.host_url.rstrip('/')}{request.path}?{'&'.join(out)}"
+
+
+def _too_large(declared: int | None, limit: int) -> str:
+    size = f"The request body is {declared} bytes" if declared else "The request body is too long"
+    return f"{size}; the limit is {limit} bytes."
 
 
 def _reason(status: int) -> str:

@@ -52,6 +52,12 @@ def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--retry-after", choices=["seconds", "http-date"], default="seconds")
     p.add_argument("--max-url-length", type=int, default=2048)
     p.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=SandboxConfig.max_body_bytes,
+        help="a request body over this many bytes gets 413 (default 4 MiB, ASP.NET's; INF)",
+    )
+    p.add_argument(
         "--timezone",
         default=None,
         help="store-local zone (default: the store's, else America/Chicago)",
@@ -173,6 +179,7 @@ def serve(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
         count_over_max=args.count_over_max,
         empty_page_status=args.empty_page_status,
         max_url_length=args.max_url_length,
+        max_body_bytes=args.max_body_bytes,
         list_keys=list_keys,
         cache_seconds=args.cache_seconds,
         external_images=args.external_images,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Calls per window (10 s) by Cart.com plan (API-NOTES §1.9). None means no limit.
+# Calls per window (10 s) by Cart.com plan (docs/api.md §1.9). None means no limit.
 PLANS: dict[str, int | None] = {
     "steel": 5,
     "bronze": 10,
@@ -18,7 +18,7 @@ UNLIMITED_DISPLAY = 1_000_000
 
 @dataclass
 class SandboxConfig:
-    """Behaviour switches of the emulator; defaults follow API-NOTES (INF choices marked)."""
+    """Behaviour switches of the emulator; defaults follow docs/api.md (INF choices marked)."""
 
     plan: str = "unlimited"
     rate_calls: int | None = None  # overrides the plan's calls per window when set
@@ -29,6 +29,9 @@ class SandboxConfig:
     count_over_max: str = "cap"  # "cap" (silently, INF) | "error" (400)
     empty_page_status: int = 200  # INF: page 1 with no rows: 200 + []; 404 is the other reading
     max_url_length: int = 2048  # §14: IIS/ASP.NET query cap; path+query longer gives 414
+    # INF: Cart.com's body limit is unknown. ASP.NET's default maxRequestLength is 4,096 KB; a
+    # declared or streamed body over this many bytes gets 413 with the error envelope.
+    max_body_bytes: int = 4 * 1024 * 1024
     timezone: str = "America/Chicago"  # store-local time zone of every timestamp the store writes
     list_keys: dict[str, str] = field(default_factory=dict)  # per-resource list key overrides
     # DOC §1.10: GETs are cached server-side unless "Cache-Control: no-cache". Off by default;
@@ -52,6 +55,8 @@ class SandboxConfig:
             raise ValueError("count_over_max is 'cap' or 'error'")
         if self.empty_page_status not in (200, 404):
             raise ValueError("empty_page_status is 200 or 404")
+        if not isinstance(self.max_body_bytes, int) or self.max_body_bytes < 1:
+            raise ValueError("max_body_bytes is a positive whole number of bytes")
 
     def calls_per_window(self) -> int | None:
         """Calls allowed per window, from ``rate_calls`` or the plan."""

@@ -10,6 +10,7 @@ MESSAGES = {
     404: "Not Found",
     405: "Method Not Allowed",
     409: "Conflict",
+    413: "Request Entity Too Large",
     414: "Request-URI Too Long",
     429: "Too Many Requests",
     500: "Internal Server Error",

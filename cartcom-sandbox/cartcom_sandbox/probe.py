@@ -1,6 +1,6 @@
 """``cartcom-sandbox probe``: learn a live store's API dialect with a few read-only calls.
 
-The probe turns the INF points of API-NOTES (list keys, empty page status, largest ``count``,
+The probe turns the INF points of docs/api.md (list keys, empty page status, largest ``count``,
 timestamp formats, flag encoding, URL cap, call-limit header) into evidence from the merchant's
 own store. It is read-only by construction: it only ever sends GET, at most ``MAX_CALLS`` of
 them, paced at the Steel plan's rate (5 calls per 10 s) unless told otherwise, and it stops at
@@ -32,7 +32,7 @@ from cartcom_sandbox.config import PLANS, SandboxConfig
 
 REPORT_VERSION = 1
 MAX_CALLS = 30  # hard ceiling, enforced before every request
-STEEL_CALLS = PLANS["steel"] or 5  # the smallest plan: 5 calls per 10 s (API-NOTES §1.9)
+STEEL_CALLS = PLANS["steel"] or 5  # the smallest plan: 5 calls per 10 s (docs/api.md §1.9)
 STEEL_WINDOW = 10.0
 PACE_MARGIN = 0.05  # seconds added to every window wait (clock skew, latency)
 SAMPLE_COUNT = 25  # rows read per resource for types and formats

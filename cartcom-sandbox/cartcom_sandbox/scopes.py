@@ -1,4 +1,4 @@
-"""Token scopes (API-NOTES §1.11, docs/scopes.md): which scope a route needs, token specs.
+"""Token scopes (docs/api.md §1.11, docs/scopes.md): which scope a route needs, token specs.
 
 A ``read_*`` scope allows GET only; the plain name (``catalog``) allows every method. Scopes
 without a ``read_*`` twin (``settings``, ``system``, ...) allow every method too.

@@ -88,7 +88,10 @@ def test_random_rate_faults_are_seeded(sandbox):
 
 def test_faults_admin_routes(sandbox):
     resp = requests.post(
-        sandbox.root_url + "/_sandbox/faults", json=[{"kind": "status", "status": 504}], timeout=10
+        sandbox.root_url + "/_sandbox/faults",
+        json=[{"kind": "status", "status": 504}],
+        timeout=10,
+        headers={"X-AC-Auth-Token": sandbox.token},
     )
     assert resp.status_code == 200
     assert len(resp.json()["script"]) == 1
@@ -97,10 +100,23 @@ def test_faults_admin_routes(sandbox):
         sandbox.root_url + "/_sandbox/faults",
         json={"script": [{"kind": "status", "status": 503}]},
         timeout=10,
+        headers={"X-AC-Auth-Token": sandbox.token},
     )
-    assert requests.delete(sandbox.root_url + "/_sandbox/faults", timeout=10).status_code == 204
+    assert (
+        requests.delete(
+            sandbox.root_url + "/_sandbox/faults",
+            timeout=10,
+            headers={"X-AC-Auth-Token": sandbox.token},
+        ).status_code
+        == 204
+    )
     assert _get(sandbox).status_code == 200
-    bad = requests.post(sandbox.root_url + "/_sandbox/faults", json=[{"kind": "nope"}], timeout=10)
+    bad = requests.post(
+        sandbox.root_url + "/_sandbox/faults",
+        json=[{"kind": "nope"}],
+        timeout=10,
+        headers={"X-AC-Auth-Token": sandbox.token},
+    )
     assert bad.status_code == 400
 
 

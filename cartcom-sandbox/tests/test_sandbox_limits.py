@@ -39,7 +39,14 @@ def test_configured_tokens_are_accepted(sandbox):
 
 def test_admin_routes_are_not_under_api(sandbox):
     assert _get(sandbox, "/_sandbox/calls").status_code == 404
-    assert requests.get(sandbox.root_url + "/_sandbox/health", timeout=10).status_code == 200
+    assert (
+        requests.get(
+            sandbox.root_url + "/_sandbox/health",
+            timeout=10,
+            headers={"X-AC-Auth-Token": sandbox.token},
+        ).status_code
+        == 200
+    )
 
 
 # ----------------------------------------------------------------------- scopes
@@ -211,7 +218,10 @@ def test_windows_are_per_token():
 
 def test_ratelimit_admin_route(sandbox):
     resp = requests.post(
-        sandbox.root_url + "/_sandbox/ratelimit", json={"plan": "bronze", "window": 10}, timeout=10
+        sandbox.root_url + "/_sandbox/ratelimit",
+        json={"plan": "bronze", "window": 10},
+        timeout=10,
+        headers={"X-AC-Auth-Token": sandbox.token},
     )
     assert resp.json()["calls"] == 10
     assert _get(sandbox).headers["X-AC-Call-Limit"] == "1/10"
@@ -265,9 +275,18 @@ def test_call_log_records_every_request(sandbox):
     assert sandbox.calls.count(method="GET") == 2
     assert sandbox.calls.count(path_prefix="/categories") == 1
     assert sandbox.calls.count(status=401) == 1
-    over_http = requests.get(sandbox.root_url + "/_sandbox/calls", timeout=10).json()["calls"]
+    over_http = requests.get(
+        sandbox.root_url + "/_sandbox/calls", timeout=10, headers={"X-AC-Auth-Token": sandbox.token}
+    ).json()["calls"]
     assert [c["status"] for c in over_http] == [200, 201, 401]
-    assert requests.delete(sandbox.root_url + "/_sandbox/calls", timeout=10).status_code == 204
+    assert (
+        requests.delete(
+            sandbox.root_url + "/_sandbox/calls",
+            timeout=10,
+            headers={"X-AC-Auth-Token": sandbox.token},
+        ).status_code
+        == 204
+    )
     assert len(sandbox.calls) == 0
 
 
@@ -335,17 +354,24 @@ def test_config_admin_route_changes_list_keys(sandbox):
         sandbox.root_url + "/_sandbox/config",
         json={"list_keys": {"order_items": "order_items"}},
         timeout=10,
+        headers={"X-AC-Auth-Token": sandbox.token},
     )
     assert resp.status_code == 200
     body = _get(sandbox, "/order_items").json()
     assert "order_items" in body
     assert "items" not in body
-    bad = requests.post(sandbox.root_url + "/_sandbox/config", json={"nope": 1}, timeout=10)
+    bad = requests.post(
+        sandbox.root_url + "/_sandbox/config",
+        json={"nope": 1},
+        timeout=10,
+        headers={"X-AC-Auth-Token": sandbox.token},
+    )
     assert bad.status_code == 400
     wrong = requests.post(
         sandbox.root_url + "/_sandbox/config",
         json={"cache_seconds": 5, "external_images": "fetch"},
         timeout=10,
+        headers={"X-AC-Auth-Token": sandbox.token},
     )
     assert wrong.status_code == 400
     assert sandbox.config.external_images == "keep"  # nothing of a refused change applies

@@ -8,12 +8,13 @@ lets the SDK's backoff loop retry, waiting ``Retry-After`` on 429s.
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import threading
 import typing as t
 from datetime import UTC, datetime, timedelta
 from functools import cached_property, lru_cache
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import quote, urlsplit
 
 import msgspec
 import requests
@@ -26,9 +27,13 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseHATEOASPaginator
 from singer_sdk.streams.rest import HTTPRequest
 
+from tap_cartcom import sdk_private
 from tap_cartcom._client import CartcomAPIError, records_from_page
+from tap_cartcom._client.errors import Disposition
 from tap_cartcom._client.quirks import format_filter_datetime, parse_datetime, to_utc
-from tap_cartcom._client.session import reroot_link, retry_wait_seconds
+from tap_cartcom._client.session import retry_wait_seconds
+from tap_cartcom._client.settings import TOKEN_HEADER
+from tap_cartcom._client.urls import ends_list_read, next_page_url
 from tap_cartcom.conform import compile_conformer
 
 if t.TYPE_CHECKING:
@@ -38,6 +43,7 @@ if t.TYPE_CHECKING:
 
     from tap_cartcom.tap import TapCartcom
 
+LOGGER = logging.getLogger("tap-cartcom")
 _DONE = object()
 #: Where the parsed JSON body of a response is kept between validation and parsing.
 _PAYLOAD = "_cartcom_payload"
@@ -45,7 +51,20 @@ _PAYLOAD = "_cartcom_payload"
 #: ``:`` separates operator and value, ``,`` separates sort fields and ids.
 SAFE_QUERY_CHARS = ":,+"
 
-Plan = tuple[tuple[str, str, t.Any], ...]
+
+class Plan(tuple):
+    """Where a schema's date-time fields are: ``(name, kind, sub-plan)`` entries.
+
+    ``label`` names the stream in the warning about an unparseable value.
+    """
+
+    label: str = ""
+
+    def __new__(cls, entries: t.Iterable[tuple[str, str, t.Any]] = (), label: str = "") -> Plan:
+        """A plan over ``entries``, labelled with the stream's name."""
+        plan = super().__new__(cls, entries)
+        plan.label = label
+        return plan
 
 
 def _no_constant(name: str) -> None:
@@ -69,7 +88,7 @@ def _decode(body: bytes) -> t.Any:
 
 
 class TokenAuth(requests.auth.AuthBase):
-    """Set ``X-AC-Auth-Token``; unlike the SDK's APIKeyAuthenticator, never re-encode the URL."""
+    """Set the token header; unlike the SDK's APIKeyAuthenticator, never re-encode the URL."""
 
     def __init__(self, token: str) -> None:
         """Keep the token (never shown by ``repr``)."""
@@ -77,7 +96,7 @@ class TokenAuth(requests.auth.AuthBase):
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         """Add the header."""
-        request.headers["X-AC-Auth-Token"] = self._token
+        request.headers[TOKEN_HEADER] = self._token
         return request
 
     def __repr__(self) -> str:
@@ -98,7 +117,7 @@ def encode_query(params: Iterable[tuple[str, t.Any]]) -> str:
     )
 
 
-def datetime_plan(schema: dict[str, t.Any]) -> Plan:
+def datetime_plan(schema: dict[str, t.Any], label: str = "") -> Plan:
     """Compile where the date-time fields of ``schema`` are (top level and nested)."""
     plan: list[tuple[str, str, t.Any]] = []
     for name, prop in (schema.get("properties") or {}).items():
@@ -114,7 +133,7 @@ def datetime_plan(schema: dict[str, t.Any]) -> Plan:
             sub = datetime_plan(prop["items"])
             if sub:
                 plan.append((name, "arr", sub))
-    return tuple(plan)
+    return Plan(plan, label)
 
 
 def _fast_utc(value: t.Any) -> str | None:
@@ -140,8 +159,16 @@ def _fast_utc(value: t.Any) -> str | None:
 _utc = lru_cache(maxsize=16384)(_fast_utc)
 
 
-def normalise(record: dict[str, t.Any], plan: Plan) -> None:
-    """Rewrite the record's datetimes to UTC (``""`` to null), in place."""
+def normalise(
+    record: dict[str, t.Any], plan: Plan, _root: dict[str, t.Any] | None = None, _at: str = ""
+) -> None:
+    """Rewrite the record's datetimes to UTC (``""`` to null), in place.
+
+    An unparseable value becomes null, so the record stays valid and the run goes on, and a
+    warning names the stream, the record's ``id`` and the field (with the value: a datetime
+    field carries no secret).
+    """
+    root = record if _root is None else _root
     for name, kind, sub in plan:
         value = record.get(name)
         if value is None:
@@ -150,14 +177,28 @@ def normalise(record: dict[str, t.Any], plan: Plan) -> None:
             try:
                 record[name] = _utc(value)
             except (TypeError, ValueError):
-                record[name] = None  # unparseable: null keeps the record valid
+                record[name] = None
+                LOGGER.warning(
+                    "Unparseable datetime in %s record id=%s, field `%s`: %.60r; emitted as null",
+                    getattr(plan, "label", "") or "a",
+                    root.get("id"),
+                    f"{_at}{name}",
+                    value,
+                )
         elif kind == "obj":
             if isinstance(value, dict):
-                normalise(value, sub)
+                normalise(value, _labelled(sub, plan), root, f"{_at}{name}.")
         elif isinstance(value, list):
-            for item in value:
+            for index, item in enumerate(value):
                 if isinstance(item, dict):
-                    normalise(item, sub)
+                    normalise(item, _labelled(sub, plan), root, f"{_at}{name}[{index}].")
+
+
+def _labelled(sub: t.Any, parent: t.Any) -> t.Any:
+    """A nested plan carries its stream's label."""
+    if isinstance(sub, Plan) and not sub.label:
+        sub.label = getattr(parent, "label", "")
+    return sub
 
 
 class NextPagePaginator(BaseHATEOASPaginator):
@@ -203,7 +244,7 @@ class CartcomStream(RESTStream):
 
     @property
     def http_headers(self) -> dict[str, str]:
-        """No server-side cache: it would hide new orders (API-NOTES §1.10)."""
+        """No server-side cache: it would hide new orders (docs/api.md §1.10)."""
         return {"Cache-Control": "no-cache", "Accept": "application/json"}
 
     @property
@@ -238,7 +279,7 @@ class CartcomStream(RESTStream):
         """Build the URL ourselves so ``+`` stays Cart.com's space, not ``%2B``."""
         token = page.next_page_token
         if token:
-            url = self.reroot(token.geturl())
+            url = next_page_url(token.geturl(), self.url_base)
         else:
             query = encode_query(self.query_params(page.stream_context))
             url = (
@@ -262,7 +303,10 @@ class CartcomStream(RESTStream):
         (rate limit + CPU time).
         """
         paginator = self.get_new_paginator()
-        send = self.request_decorator(self._request)
+
+        def send(prepared: requests.PreparedRequest, context: dict | None) -> t.Any:
+            return sdk_private.send(self, prepared, context)
+
         pages: queue.Queue[t.Any] = queue.Queue(maxsize=max(1, self.prefetch_pages))
         stop = threading.Event()
 
@@ -277,7 +321,7 @@ class CartcomStream(RESTStream):
         def produce() -> None:
             try:
                 while not paginator.finished and not stop.is_set():
-                    prepared = self._prepare_request(context=context, page=paginator)
+                    prepared = sdk_private.prepare_page(self, context, paginator)
                     response = send(prepared, context)
                     paginator.advance(response)
                     # Parsing here too: a page's own extra reads (addresses) overlap as well.
@@ -301,40 +345,26 @@ class CartcomStream(RESTStream):
             stop.set()
             worker.join(timeout=5)
 
-    def reroot(self, link: str) -> str:
-        """Re-root an absolute ``next_page`` link on our base URL (scheme and host)."""
-        return reroot_link(link, self.url_base)
-
     # -- responses --------------------------------------------------------------------------
     def validate_response(self, response: requests.Response) -> None:
         """Classify the answer; keep the parsed body (a truncated body is retried, never parsed)."""
         status = response.status_code
-        if status == 404 and self._is_paged_list(response):
-            setattr(response, _PAYLOAD, None)  # past the last page (or no match): the end
+        if status == 404 and ends_list_read(response.url):
+            setattr(response, _PAYLOAD, None)  # past the last page, no match, or an empty list
             return
-        if status == 401:
-            raise CartcomAuthError(str(CartcomAPIError.from_response(response)))
-        if status == 429 or status >= 500:
-            raise RetriableAPIError(str(CartcomAPIError.from_response(response)), response)
-        if status >= 400:
-            raise FatalAPIError(str(CartcomAPIError.from_response(response)))
+        if status >= 300:
+            error = CartcomAPIError.from_response(response)
+            if status == 401:
+                raise CartcomAuthError(str(error))
+            if error.disposition in (Disposition.RETRY, Disposition.WAIT):
+                raise RetriableAPIError(str(error), response)
+            raise FatalAPIError(str(error))
         try:
             payload = _decode(response.content) if response.content else None
         except ValueError as exc:
             msg = f"Incomplete or invalid JSON from {urlsplit(response.url).path}; retrying"
             raise RetriableAPIError(msg, response) from exc
         setattr(response, _PAYLOAD, payload)
-
-    @staticmethod
-    def _is_paged_list(response: requests.Response) -> bool:
-        """A 404 ends a list read when it follows a page, or answers a filtered first page."""
-        query = dict(parse_qsl(urlsplit(response.url).query, keep_blank_values=True))
-        try:
-            if int(query.get("page", "1")) > 1:
-                return True
-        except ValueError:
-            return False
-        return any(key not in {"count", "sort", "expand", "fields", "page"} for key in query)
 
     def parse_response(self, response: requests.Response) -> Iterator[dict[str, t.Any]]:
         """The records of a list wrapper, whatever its list key is named."""
@@ -345,7 +375,7 @@ class CartcomStream(RESTStream):
 
     @cached_property
     def _datetime_plan(self) -> Plan:
-        return datetime_plan(self.schema)
+        return datetime_plan(self.schema, self.name)
 
     # -- records out ------------------------------------------------------------------------
     #: The SDK's per-record walk is replaced by ``conform.compile_conformer`` (same rules,
@@ -437,24 +467,25 @@ class CartcomStream(RESTStream):
         query = encode_query(params)
         url = f"{self.url_base}{path}?{query}" if query else f"{self.url_base}{path}"
         prepared = self.build_prepared_request(method="GET", url=url, headers=self.http_headers)
-        response = self.request_decorator(self._request)(prepared, None)
+        response = sdk_private.send(self, prepared, None)
         return getattr(response, _PAYLOAD, None)
 
     def iter_list(self, path: str, params: list[tuple[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
-        """Every record of a list read through ``fetch_json``, following ``next_page``."""
-        payload = self.fetch_json(path, params)
-        while payload:
-            yield from records_from_page(payload)
-            link = payload.get("next_page") if isinstance(payload, dict) else None
-            if not link:
-                return
-            prepared = self.build_prepared_request(
-                method="GET",
-                url=self.reroot(link),
-                headers=self.http_headers,
-            )
-            response = self.request_decorator(self._request)(prepared, None)
-            payload = getattr(response, _PAYLOAD, None)
+        """Every record of an extra list read, paged by the stream's own ``NextPagePaginator``.
+
+        Same session, pacing, retries and ``validate_response`` as the stream's pages; the
+        paginator stops at the last page or a tolerated 404, and refuses a link seen twice.
+        """
+        query = encode_query(params)
+        url = f"{self.url_base}{path}?{query}" if query else f"{self.url_base}{path}"
+        paginator = self.get_new_paginator()
+        while not paginator.finished:
+            prepared = self.build_prepared_request(method="GET", url=url, headers=self.http_headers)
+            response = sdk_private.send(self, prepared, None)
+            yield from records_from_page(getattr(response, _PAYLOAD, None))
+            paginator.advance(response)
+            if not paginator.finished:
+                url = next_page_url(paginator.current_value.geturl(), self.url_base)
 
 
 class EmbeddedChildStream(CartcomStream):
@@ -492,7 +523,7 @@ class ParentWithEmbeddedChildren(CartcomStream):
     def start_children(self) -> None:
         """Send each selected child's SCHEMA once per run, before its first record."""
         for child in self.embedded_children:
-            child._write_schema_message()
+            sdk_private.write_schema(child)
 
     def emit_children(self, record: dict[str, t.Any]) -> None:
         """Write the nested rows of ``record`` to the selected child streams."""
@@ -504,7 +535,7 @@ class ParentWithEmbeddedChildren(CartcomStream):
                 continue
             for row in rows:
                 if isinstance(row, dict):
-                    child._write_record_message(dict(row))
+                    sdk_private.write_record(child, dict(row))
 
 
 class WindowedStream(ParentWithEmbeddedChildren):

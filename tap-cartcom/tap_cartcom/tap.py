@@ -12,6 +12,7 @@ from singer_sdk import typing as th
 
 from tap_cartcom._client import ConfigurationError, ConnectionSettings, connection_properties
 from tap_cartcom._client.quirks import format_filter_datetime
+from tap_cartcom._client.sdk import SecretSafeConfigValidation
 from tap_cartcom._client.session import PacedAdapter, mount_pacing
 from tap_cartcom.streams import STREAM_TYPES
 from tap_cartcom.writer import CartcomWriter
@@ -27,7 +28,7 @@ DEFAULT_LOOKBACK_DAYS = 3
 DEFAULT_GET_ORDERS_DAYS = 30
 
 
-class TapCartcom(Tap):
+class TapCartcom(SecretSafeConfigValidation, Tap):
     """Cart.com orders and catalog, incremental, paced to the store's call window."""
 
     name = "tap-cartcom"

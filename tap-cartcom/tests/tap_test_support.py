@@ -1,6 +1,6 @@
 """Test support for tap-cartcom: requests-mock fixtures shaped like the real API.
 
-See API-NOTES §1, §9 and §13.
+See docs/api.md §1, §9 and §13.
 
 ``FakeCartcom`` answers list reads the way the notes describe them: a wrapper with
 ``total_count``, absolute ``next_page`` links that are omitted on the last page, ``404`` past the
@@ -11,15 +11,16 @@ digits, ``""`` dates, integer 0/1 flags, string dimensions and null nested colle
 from __future__ import annotations
 
 import copy
-import io
 import json
 import re
 import time
-from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
+
+# The one shared tap runner, importable from here too (it raises unless a test expects an error).
+from cartcom_testing.runs import run_tap  # noqa: F401
 
 BASE = "https://teststore.example.com/api/v1"
 TOKEN = "tok-SECRET-0123456789abcdef"
@@ -121,6 +122,19 @@ class FakeCartcom:
     order_faults: dict[int, Any] = field(default_factory=dict)
     #: Keep a ``next_page`` link on the last page too (a stale link must end with a 404).
     stale_next: bool = False
+
+    #: X-AC-Call-Limit as Cart.com counts it: calls in a fixed window that starts at the first
+    #: call counted in it (the sandbox's rule), out of ``call_limit``.
+    call_limit: int = 100_000
+    call_window: float = 10.0
+    _window: tuple[float, int] = (float("-inf"), 0)
+
+    def _count_call(self, now: float) -> str:
+        start, used = self._window
+        if now - start >= self.call_window:
+            start, used = now, 0
+        self._window = (start, used + 1)
+        return f"{used + 1}/{self.call_limit}"
 
     # -- data --------------------------------------------------------------------------------
     def add_order(self, created: datetime, status: int = 1, **extra: Any) -> dict[str, Any]:
@@ -257,7 +271,7 @@ class FakeCartcom:
         call.status = status
         context.status_code = status
         context.headers.update(headers)
-        context.headers["X-AC-Call-Limit"] = f"{len(self.calls)}/100000"
+        context.headers["X-AC-Call-Limit"] = self._count_call(call.at)
         if isinstance(body, bytes):
             return body
         return json.dumps(body).encode() if body is not None else b""
@@ -516,80 +530,3 @@ def sample_products(
             }
         )
     return out
-
-
-def run_tap(
-    config: dict[str, Any],
-    state: dict | None = None,
-    catalog: dict | None = None,
-    streams: tuple[str, ...] | None = None,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """Run the tap in-process; return messages by type, records by stream, final state, logs.
-
-    ``now`` pins the run's clock (``sync_started_at``, the end of every window) so a test can
-    place its run just after its data, as on a live store, and advance it between runs.
-    """
-    from tap_cartcom.tap import TapCartcom
-
-    out, err = io.StringIO(), io.StringIO()
-    error: BaseException | None = None
-    with redirect_stdout(out), redirect_stderr(err):
-        tap = TapCartcom(config=config, state=state, catalog=catalog, parse_env_config=False)
-        if now is not None:
-            if now.tzinfo is None or now.microsecond % 1000:
-                msg = "run_tap(now=...) needs an aware datetime in whole milliseconds"
-                raise ValueError(msg)
-            tap.__dict__["sync_started_at"] = now.astimezone(UTC)  # a cached_property
-        if streams is not None:
-            for name, stream in tap.streams.items():
-                stream.selected = name in streams
-        try:
-            tap.sync_all()
-        except Exception as exc:
-            error = exc
-    messages = [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
-    records: dict[str, list[dict[str, Any]]] = {}
-    schemas: dict[str, dict[str, Any]] = {}
-    states = []
-    for message in messages:
-        if message["type"] == "RECORD":
-            records.setdefault(message["stream"], []).append(message["record"])
-        elif message["type"] == "SCHEMA":
-            schemas[message["stream"]] = message["schema"]
-        elif message["type"] == "STATE":
-            states.append(message["value"])
-    return {
-        "messages": messages,
-        "records": records,
-        "schemas": schemas,
-        "states": states,
-        "state": states[-1] if states else None,
-        "stderr": err.getvalue(),
-        "error": error,
-        "tap": tap,
-    }
-
-
-def prune_union_attribute_tests(test_class: type) -> type:
-    """Drop SDK attribute checks that assume one type on properties typed as a union.
-
-    The SDK's ``is_boolean`` and ``is_numeric`` checks require *every* value to be a bool or a
-    number. Properties such as the 0/1 product flags (``["integer", "boolean", "null"]``) or
-    product dimensions (``["number", "string", "null"]``) legitimately hold either type; the
-    records' validity against these schemas is asserted by jsonschema in our own tests.
-    """
-    for test_name, params in list(test_class.params.items()):
-        if "attribute" not in test_name:
-            continue
-        kept = []
-        for param in params:
-            stream, prop = param.values.stream, param.values.attribute_name
-            schema = stream.schema["properties"].get(prop, {})
-            types = schema.get("type") or []
-            types = [types] if isinstance(types, str) else types
-            if len([x for x in types if x != "null"]) > 1:
-                continue
-            kept.append(param)
-        test_class.params[test_name] = kept
-    return test_class

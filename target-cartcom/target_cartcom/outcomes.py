@@ -13,13 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from target_cartcom._client import (
-    AuthenticationError,
     CartcomAPIError,
     ConfigurationError,
-    RateLimitedError,
-    TransientAPIError,
     query,
 )
+from target_cartcom._client.errors import Disposition
 from target_cartcom.plan import PlannedCall
 from target_cartcom.results import RecordResult
 
@@ -38,13 +36,22 @@ class RecordError(Exception):
 
 
 def is_fatal(error: BaseException) -> bool:
-    """True when no later record could succeed either, so the run must stop."""
-    if isinstance(error, AuthenticationError | ConfigurationError):
+    """True when no later record could succeed either, so the run must stop.
+
+    Read from the client's one classification (``CartcomAPIError.disposition``), once the
+    session's retries are spent: a fatal answer (401, a redirect) or a wait that outlasted
+    every retry (429: the store's budget is gone) stops the run, and so does no answer at all
+    (status 0: connection refused, timeouts). A 5xx that outlasts the retries, or a per-record
+    refusal, fails only the record it was for.
+    """
+    if isinstance(error, ConfigurationError):
         return True
-    if isinstance(error, RateLimitedError):
-        return True  # still 429 after every retry and wait: the store's budget is gone
-    # status 0: no answer at all (connection refused, timeouts) after every retry.
-    return isinstance(error, TransientAPIError) and error.status_code == 0
+    if not isinstance(error, CartcomAPIError):
+        return False
+    disposition = error.disposition
+    if disposition in (Disposition.FATAL, Disposition.WAIT):
+        return True
+    return disposition is Disposition.RETRY and error.status_code == 0
 
 
 def describe(error: BaseException) -> str:

@@ -10,6 +10,7 @@ from singer_sdk.target_base import Target
 
 from target_cartcom import __name__ as package_name
 from target_cartcom._client import CartcomSession, ConfigurationError, connection_properties
+from target_cartcom._client.sdk import SecretSafeConfigValidation
 from target_cartcom.listings.settings import LISTING_SETTINGS
 from target_cartcom.listings.sink import ListingsSink
 from target_cartcom.orders.settings import ORDER_SETTINGS
@@ -32,7 +33,7 @@ class FailedRecordsError(Exception):
     """Some records failed; raised after every record was processed and state was written."""
 
 
-class TargetCartcom(Target):
+class TargetCartcom(SecretSafeConfigValidation, Target):
     """Writes listings, shipments and acknowledgements to a Cart.com store."""
 
     name = "target-cartcom"

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.server import SandboxServer
-from cartcom_testing.listing_scenarios import run_target
+from cartcom_testing.runs import run_listings as run
+from cartcom_testing.runs import write_routes
 from target_cartcom.listings.pictures import find_picture, match_pictures
 
 ALL_OPS = ["link", "sync", "publish", "overwrite"]
@@ -47,18 +48,6 @@ def store(request) -> Iterator[SandboxServer]:
         yield sb
 
 
-def run(sb: Any, records: list[dict[str, Any]], **settings: Any):
-    """Run the target; return the run and the calls it made."""
-    before = len(sb.calls)
-    result = run_target(sb.base_url, sb.token, records, **settings)
-    return result, sb.calls.snapshot()[before:]
-
-
-def writes(calls: list[Any]) -> list[tuple[str, str]]:
-    """(method, path) of every write call."""
-    return [(c.method, c.path.removeprefix("/api/v1")) for c in calls if c.method != "GET"]
-
-
 def pictures(sb: Any, product_id: int) -> list[dict[str, Any]]:
     """The product's pictures in display order."""
     rows = sb.store.query("product_pictures", {"product_id": product_id})
@@ -77,7 +66,7 @@ def test_second_run_makes_no_picture_write(store):
         stored_as(store, u) for u in TEE["images"]
     ]
     again, calls = run(store, [TEE], operations=ALL_OPS)
-    assert writes(calls) == []
+    assert write_routes(calls) == []
     assert again.by_sku()["PIC-TEE"]["outcome"] == "unchanged"
     assert len(pictures(store, pid)) == 2
 
@@ -89,7 +78,7 @@ def test_overwrite_reorders_adds_and_removes_by_source_url(store):
     # Reversed order: two PUTs (order and primary), nothing added or removed.
     swapped = dict(TEE, images=TEE["images"][::-1])
     _, calls = run(store, [swapped], operations=["link", "overwrite"])
-    assert sorted(writes(calls)) == [
+    assert sorted(write_routes(calls)) == [
         ("PUT", f"/product_pictures/{front['id']}"),
         ("PUT", f"/product_pictures/{back['id']}"),
     ]
@@ -100,7 +89,7 @@ def test_overwrite_reorders_adds_and_removes_by_source_url(store):
     new_url = "https://cdn.example.com/tee-side.jpg"
     changed = dict(TEE, images=[TEE["images"][1], new_url])
     _, calls = run(store, [changed], operations=["link", "overwrite"])
-    assert sorted(writes(calls)) == [
+    assert sorted(write_routes(calls)) == [
         ("DELETE", f"/product_pictures/{front['id']}"),
         ("POST", "/product_pictures"),
     ]
@@ -109,7 +98,7 @@ def test_overwrite_reorders_adds_and_removes_by_source_url(store):
         stored_as(store, new_url),
     ]
     _, calls = run(store, [changed], operations=ALL_OPS)
-    assert writes(calls) == []
+    assert write_routes(calls) == []
 
 
 def test_lost_picture_answer_is_found_again_not_reposted(store):
@@ -122,13 +111,13 @@ def test_lost_picture_answer_is_found_again_not_reposted(store):
     assert len(store.faults.state()["fired"]) == 1
     # The first picture's answer was lost: one look-up finds it (by file name after a
     # rewrite), so two POSTs in all and two pictures.
-    assert writes(calls).count(("POST", "/product_pictures")) == 2
+    assert write_routes(calls).count(("POST", "/product_pictures")) == 2
     assert [(c.method, c.path) for c in calls].count(("GET", "/api/v1/product_pictures")) == 1
     assert [p["image_file"] for p in pictures(store, pid)] == [
         stored_as(store, u) for u in TEE["images"]
     ]
     _, calls = run(store, [TEE], operations=ALL_OPS)
-    assert writes(calls) == []
+    assert write_routes(calls) == []
 
 
 # -- matching rules (no store) ---------------------------------------------------------------

@@ -6,29 +6,14 @@ import copy
 from typing import Any
 
 import pytest
-from cartcom_testing.listing_scenarios import add_reference_data, run_target
+from cartcom_testing.listing_scenarios import add_reference_data
+from cartcom_testing.runs import routes, write_routes
+from cartcom_testing.runs import run_listings as run
 
 ALL_OPS = ["link", "sync", "publish", "overwrite"]
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def run(sb: Any, records: list[dict[str, Any]], **settings: Any):
-    """Run the target; return the run and the calls it made."""
-    before = len(sb.calls)
-    result = run_target(sb.base_url, sb.token, records, **settings)
-    return result, sb.calls.snapshot()[before:]
-
-
-def calls_of(calls: list[Any]) -> list[tuple[str, str]]:
-    """(method, path) of every call, without the /api/v1 prefix."""
-    return [(c.method, c.path.removeprefix("/api/v1")) for c in calls]
-
-
-def writes(calls: list[Any]) -> list[tuple[str, str]]:
-    """(method, path) of every write call."""
-    return [x for x in calls_of(calls) if x[0] != "GET"]
-
-
 def publish_calls(
     *,
     values: int,
@@ -139,7 +124,7 @@ def test_one_option_prices_ride_on_the_option_values(sandbox):
     pid = result.by_sku()["ADJ"]["ids"]["product_id"]
     # Brand, image and two distinct prices, yet no price-row call: 14.
     assert len(calls) == publish_calls(values=3, variants=3, images=1, brand=True) == 14
-    assert ("POST", "/product_pricing") not in writes(calls)
+    assert ("POST", "/product_pricing") not in write_routes(calls)
     values = value_rows(sandbox, pid)
     adjustments = {
         k: (v["price_adjustment"] or 0.0, v["price_adjustment_type"] or "")
@@ -152,14 +137,14 @@ def test_one_option_prices_ride_on_the_option_values(sandbox):
     }
     assert prices(sandbox, pid) == {"ADJ-S": 18.0, "ADJ-M": 19.0, "ADJ-L": 20.0}
     _again, calls2 = run(sandbox, [ONE_DIM], operations=ALL_OPS)
-    assert writes(calls2) == []
+    assert write_routes(calls2) == []
 
 
 def test_size_by_colour_with_brand_and_image_call_list(sandbox):
     add_reference_data(sandbox.store)
     result, calls = run(sandbox, [TWO_DIM], operations=ALL_OPS)
     assert result.by_sku()["GRID"]["outcome"] == "created"
-    assert calls_of(calls) == [
+    assert routes(calls) == [
         ("GET", "/products"),
         ("GET", "/variant_inventory"),
         ("GET", "/manufacturers"),
@@ -188,7 +173,7 @@ def test_size_by_colour_with_brand_and_image_call_list(sandbox):
     assert (
         len(calls2) == publish_calls(values=4, variants=3, images=1, brand=True, price_rows=1) == 16
     )
-    assert writes(calls2).count(("POST", "/product_pricing")) == 1
+    assert write_routes(calls2).count(("POST", "/product_pricing")) == 1
     assert prices(sandbox, pid) == {"GRID2-S-RED": 18.0, "GRID2-M-RED": 21.0, "GRID2-M-BLU": 18.0}
 
 
@@ -200,11 +185,11 @@ def test_prices_an_adjustment_cannot_carry_get_price_rows(sandbox):
     result, calls = run(sandbox, [listing], operations=ALL_OPS)
     pid = result.by_sku()["ADJ"]["ids"]["product_id"]
     assert len(calls) == publish_calls(values=3, variants=3, images=1, brand=True, price_rows=2)
-    assert writes(calls).count(("POST", "/product_pricing")) == 2
+    assert write_routes(calls).count(("POST", "/product_pricing")) == 2
     assert prices(sandbox, pid) == {"ADJ-S": 17.0, "ADJ-M": 19.0, "ADJ-L": 20.0}
     assert value_rows(sandbox, pid)["M"]["price_adjustment"] == 1.0
     _again, calls2 = run(sandbox, [listing], operations=ALL_OPS)
-    assert writes(calls2) == []
+    assert write_routes(calls2) == []
 
 
 def test_without_a_listing_price_the_product_takes_the_lowest(sandbox):
@@ -215,7 +200,7 @@ def test_without_a_listing_price_the_product_takes_the_lowest(sandbox):
     result, calls = run(sandbox, [listing], operations=ALL_OPS)
     pid = result.by_sku()["ADJ"]["ids"]["product_id"]
     assert sandbox.store.get("products", pid)["price"] == 19.0
-    assert ("POST", "/product_pricing") not in writes(calls)
+    assert ("POST", "/product_pricing") not in write_routes(calls)
     assert prices(sandbox, pid) == {"ADJ-S": 21.0, "ADJ-M": 19.0, "ADJ-L": 20.0}
 
 
@@ -236,7 +221,7 @@ def test_sync_changes_the_adjustment_of_a_product_priced_by_adjustments(sandbox,
         "variants[ADJ-M].price": {"old": 19.0, "new": 18.0},
         "variants[ADJ-L].price": {"old": 20.0, "new": 23.0},
     }
-    assert sorted(writes(calls)) == sorted(
+    assert sorted(write_routes(calls)) == sorted(
         [
             ("PUT", f"/product_variants/{values['L']['id']}"),
             ("PUT", f"/product_variants/{values['M']['id']}"),
@@ -245,13 +230,13 @@ def test_sync_changes_the_adjustment_of_a_product_priced_by_adjustments(sandbox,
     bodies = {c.path.removeprefix("/api/v1"): c.request_json for c in calls if c.method == "PUT"}
     assert bodies[f"/product_variants/{values['L']['id']}"] == {"price_adjustment": 5.0}
     # The catalog read nests rows one level deep: one more read says which value is whose.
-    reads = [p for m, p in calls_of(calls) if m == "GET"]
+    reads = [p for m, p in routes(calls) if m == "GET"]
     assert reads.count("/variant_inventory") == 1
     assert prices(sandbox, pid) == {"ADJ-S": 18.0, "ADJ-M": 18.0, "ADJ-L": 23.0}
     assert sandbox.store.count("product_pricing") == 0
     for ops in (["link", "sync"], ALL_OPS):
         _again, calls2 = run(sandbox, [listing], operations=ops, index_mode=index_mode)
-        assert writes(calls2) == []
+        assert write_routes(calls2) == []
 
 
 def test_sync_of_the_product_price_keeps_adjusted_variants_right(sandbox):
@@ -265,13 +250,13 @@ def test_sync_of_the_product_price_keeps_adjusted_variants_right(sandbox):
         variant["price"] = price
     _result, calls = run(sandbox, [listing], operations=["link", "sync"])
     # S and M follow the product price; only L's surcharge changes (2 -> 3).
-    assert writes(calls) == [
+    assert write_routes(calls) == [
         ("PUT", f"/products/{pid}"),
         ("PUT", f"/product_variants/{values['L']['id']}"),
     ]
     assert prices(sandbox, pid) == {"ADJ-S": 19.0, "ADJ-M": 20.0, "ADJ-L": 22.0}
     _again, calls2 = run(sandbox, [listing], operations=["link", "sync"])
-    assert writes(calls2) == []
+    assert write_routes(calls2) == []
 
 
 def test_sync_below_the_product_price_moves_the_price_to_a_price_row(sandbox):
@@ -283,14 +268,14 @@ def test_sync_below_the_product_price_moves_the_price_to_a_price_row(sandbox):
     listing["variants"][2]["price"] = 15.0
     _result, calls = run(sandbox, [listing], operations=["link", "sync"])
     # A price row with the whole price, and L's own surcharge cleared so only one applies.
-    assert writes(calls) == [
+    assert write_routes(calls) == [
         ("POST", "/product_pricing"),
         ("PUT", f"/product_variants/{values['L']['id']}"),
     ]
     assert value_rows(sandbox, pid)["L"]["price_adjustment"] == 0.0
     assert prices(sandbox, pid) == {"ADJ-S": 18.0, "ADJ-M": 19.0, "ADJ-L": 15.0}
     _again, calls2 = run(sandbox, [listing], operations=ALL_OPS)
-    assert writes(calls2) == []
+    assert write_routes(calls2) == []
 
 
 def test_sync_keeps_using_price_rows_where_the_product_has_them(sandbox):
@@ -304,7 +289,7 @@ def test_sync_keeps_using_price_rows_where_the_product_has_them(sandbox):
     listing["variants"][2]["price"] = 25.0
     listing["variants"][1]["price"] = 19.5  # M has no row, but the product prices by rows
     _result, calls = run(sandbox, [listing], operations=["link", "sync"], index_mode="catalog")
-    assert sorted(writes(calls)) == [
+    assert sorted(write_routes(calls)) == [
         ("POST", "/product_pricing"),
         ("PUT", f"/product_pricing/{row_l[0]['id']}"),
         ("PUT", f"/product_variants/{value_rows(sandbox, pid)['M']['id']}"),
@@ -313,17 +298,17 @@ def test_sync_keeps_using_price_rows_where_the_product_has_them(sandbox):
     assert prices(sandbox, pid) == {"ADJ-S": 18.0, "ADJ-M": 19.5, "ADJ-L": 25.0}
     assert value_rows(sandbox, pid)["M"]["price_adjustment"] == 0.0
     _again, calls2 = run(sandbox, [listing], operations=ALL_OPS)
-    assert writes(calls2) == []
+    assert write_routes(calls2) == []
 
 
-def test_dry_run_plans_exactly_the_adjustment_writes(sandbox):
+def test_dry_run_plans_exactly_the_adjustment_write_routes(sandbox):
     add_reference_data(sandbox.store)
     run(sandbox, [ONE_DIM], operations=ALL_OPS)
     listing = copy.deepcopy(ONE_DIM)
     listing["price"] = 17.5
     listing["variants"][2]["price"] = 24.0
     dry, dry_calls = run(sandbox, [listing], operations=["link", "sync"], dry_run=True)
-    assert writes(dry_calls) == []
+    assert write_routes(dry_calls) == []
     real, real_calls = run(sandbox, [listing], operations=["link", "sync"])
     plan = [(c.method, c.path, c.body) for c in dry.planned]
     done = [

@@ -10,30 +10,15 @@ from typing import Any
 
 import pytest
 import requests
-from cartcom_testing.listing_scenarios import add_reference_data, run_target, singer_lines
+from cartcom_testing.listing_scenarios import add_reference_data, singer_lines
+from cartcom_testing.runs import longest_gap, reads, write_routes, writes
+from cartcom_testing.runs import run_listings as run
 from target_cartcom.target import FailedRecordsError
 
 ALL_OPS = ["link", "sync", "publish", "overwrite"]
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def run(sb: Any, records: list[dict[str, Any]] | str, **settings: Any):
-    """Run the target; return the run and the calls it made."""
-    before = len(sb.calls)
-    result = run_target(sb.base_url, sb.token, records, **settings)
-    return result, sb.calls.snapshot()[before:]
-
-
-def writes(calls: list[Any]) -> list[tuple[str, str]]:
-    """(method, path) of every write call, without the /api/v1 prefix."""
-    return [(c.method, c.path.removeprefix("/api/v1")) for c in calls if c.method != "GET"]
-
-
-def reads(calls: list[Any]) -> list[Any]:
-    """Every read call."""
-    return [c for c in calls if c.method == "GET"]
-
-
 def rows(sb: Any, resource: str, **filters: Any) -> list[dict[str, Any]]:
     """Store rows of ``resource`` whose fields equal ``filters``."""
     return sb.store.query(resource, filters or None)
@@ -197,7 +182,7 @@ def test_link_matches_by_sku_then_upc_and_reports_unlinked(seeded_sandbox):
     assert by["NOWHERE-1"]["outcome"] == "skipped"
     assert by["NOWHERE-1"]["field"] == "sku"
     assert by[vis[-1]["item_number"]]["ids"]["variant_inventory_id"] == vis[-1]["id"]
-    assert writes(calls) == []
+    assert write_routes(calls) == []
     assert result.summary["outcomes"]["listings"] == {"linked": 4, "skipped": 1}
 
 
@@ -218,7 +203,7 @@ def test_ambiguous_sku_is_a_record_error_never_a_guess(seeded_sandbox):
     assert bad["field"] == "sku"
     assert "ambiguous" in bad["error"]
     assert result.by_sku()[good["item_number"]]["outcome"] == "updated"
-    assert writes(calls) == [
+    assert write_routes(calls) == [
         (
             "PUT",
             f"/variant_inventory/{result.by_sku()[good['item_number']]['ids']['variant_inventory_ids'][listing['variants'][0]['sku']]}",
@@ -237,6 +222,10 @@ def test_sync_writes_only_what_differs_and_reads_back(seeded_sandbox):
     v["variants"][0]["quantity"] += 2
     v["variants"][1]["price"] = 99.5
     v["variants"][2].update(msrp=120.0, cost=33.0)
+    old_vis = {r["item_number"]: r for r in rows(sb, "variant_inventory", product_id=variant["id"])}
+    old_pricing = {
+        r["variant_inventory_id"]: r for r in rows(sb, "product_pricing", product_id=variant["id"])
+    }
     result, calls = run(sb, [s, v, unchanged])
     by = result.by_sku()
     assert [by[x["sku"]]["outcome"] for x in (s, v, unchanged)] == [
@@ -249,7 +238,7 @@ def test_sync_writes_only_what_differs_and_reads_back(seeded_sandbox):
     pricing = {
         r["variant_inventory_id"]: r for r in rows(sb, "product_pricing", product_id=variant["id"])
     }
-    assert sorted(writes(calls)) == sorted(
+    assert sorted(write_routes(calls)) == sorted(
         [
             ("PUT", f"/products/{simple['id']}"),
             ("PUT", f"/variant_inventory/{v0['id']}"),
@@ -271,9 +260,51 @@ def test_sync_writes_only_what_differs_and_reads_back(seeded_sandbox):
     assert v2["retail"] == 120.0
     assert pricing[v2["id"]]["cost"] == 33.0
     assert by[v["sku"]]["changes"][f"variants[{v['variants'][1]['sku']}].price"]["new"] == 99.5
+    # The exact bodies and changes: each field the listing changed, and nothing else.
+    a, b, c = (old_vis[x["sku"]] for x in v["variants"][:3])
+    assert sorted(
+        ((w.method, w.path.removeprefix("/api/v1"), w.request_json) for w in writes(calls)),
+        key=lambda x: x[1],
+    ) == sorted(
+        [
+            (
+                "PUT",
+                f"/products/{simple['id']}",
+                {
+                    "quantity_on_hand": s["quantity"],
+                    "price": 12.34,
+                    "retail": 20.0,
+                    "cost": 5.5,
+                    "is_hidden": 1,
+                },
+            ),
+            ("PUT", f"/variant_inventory/{a['id']}", {"inventory": v["variants"][0]["quantity"]}),
+            ("PUT", f"/product_pricing/{old_pricing[b['id']]['id']}", {"price": 99.5}),
+            ("PUT", f"/variant_inventory/{c['id']}", {"retail": 120.0}),
+            ("PUT", f"/product_pricing/{old_pricing[c['id']]['id']}", {"cost": 33.0}),
+        ],
+        key=lambda x: x[1],
+    )
+    assert by[s["sku"]]["changes"] == {
+        "quantity": {"old": simple["quantity_on_hand"], "new": s["quantity"]},
+        "price": {"old": simple["price"], "new": 12.34},
+        "msrp": {"old": simple["retail"], "new": 20.0},
+        "cost": {"old": simple["cost"], "new": 5.5},
+        "hidden": {"old": False, "new": True},
+    }
+    assert by[v["sku"]]["changes"] == {
+        f"variants[{a['item_number']}].quantity": {
+            "old": a["inventory"],
+            "new": v["variants"][0]["quantity"],
+        },
+        f"variants[{b['item_number']}].price": {"old": old_pricing[b["id"]]["price"], "new": 99.5},
+        f"variants[{c['item_number']}].msrp": {"old": c["retail"], "new": 120.0},
+        f"variants[{c['item_number']}].cost": {"old": old_pricing[c["id"]]["cost"], "new": 33.0},
+    }
+    assert by[unchanged["sku"]].get("changes") is None
     # The same input again: only the index reads.
     again, calls2 = run(sb, [s, v, unchanged])
-    assert writes(calls2) == []
+    assert write_routes(calls2) == []
     assert {r["outcome"] for r in again.results} == {"unchanged"}
     assert again.summary["calls"]["writes"] == 0
 
@@ -326,15 +357,15 @@ def test_publish_creates_everything_and_reads_back(seeded_sandbox):
         mug["manufacturer_id"],
     ) == (7, 9.5, "012345678905", 1, tee["manufacturer_id"])
     assert category_path(sb, mug["primary_category_id"]) == "Home > Kitchen > Mugs"
-    assert writes(calls).count(("POST", "/categories/rebuild_tree")) == 1
-    assert writes(calls).count(("POST", "/manufacturers")) == 1
+    assert write_routes(calls).count(("POST", "/categories/rebuild_tree")) == 1
+    assert write_routes(calls).count(("POST", "/manufacturers")) == 1
     after = counts(sb)
     assert after["products"] == before["products"] + 2
     assert after["categories"] == before["categories"] + 2  # "Tees" and "Mugs" were missing
     assert after["variant_groups"] == before["variant_groups"]  # Size and Color exist
     # Idempotency: the same input again writes nothing and duplicates nothing.
     again, calls2 = run(sb, [TEE, MUG], operations=ALL_OPS)
-    assert writes(calls2) == []
+    assert write_routes(calls2) == []
     assert {r["outcome"] for r in again.results} == {"unchanged"}
     assert counts(sb) == after
 
@@ -367,7 +398,7 @@ def test_publish_of_an_existing_sku_links_and_updates(seeded_sandbox):
     assert new[0]["product_id"] == variant["id"]
     assert new[0]["inventory"] == 2
     _again, calls2 = run(sb, [listing], operations=["link", "sync", "publish"])
-    assert writes(calls2) == []
+    assert write_routes(calls2) == []
 
 
 def test_publish_three_variant_product_takes_twelve_calls(sandbox):
@@ -421,8 +452,8 @@ def test_publish_call_formula_with_brand_pictures_and_prices(sandbox):
     # 12 + 1 brand read + 1 picture = 14 (docs/listings.md): with one option dimension, L's
     # distinct price is a price_adjustment in the POST that creates its value, not a price row.
     assert len(calls) == 14
-    assert writes(calls).count(("POST", "/product_pricing")) == 0
-    assert writes(calls).count(("POST", "/product_pictures")) == 1
+    assert write_routes(calls).count(("POST", "/product_pricing")) == 0
+    assert write_routes(calls).count(("POST", "/product_pictures")) == 1
     large = [c.request_json for c in calls if c.path.endswith("/product_variants")][2]
     assert (large["description"], large["price_adjustment"]) == ("L", 2.0)
 
@@ -468,11 +499,11 @@ def test_overwrite_replaces_enabled_fields_and_images(seeded_sandbox):
     assert (vi0["manufacturer_item_number"], vi0["gtin"]) == ("VMPN-0", "012345678905")
     assert sb.store.get("products", variant["id"])["item_name"] == "Variant Title"
     deleted = len(pictures) - 1
-    assert writes(calls).count(("POST", "/product_pictures")) == 1
-    assert sum(1 for m, _ in writes(calls) if m == "DELETE") == deleted
+    assert write_routes(calls).count(("POST", "/product_pictures")) == 1
+    assert sum(1 for m, _ in write_routes(calls) if m == "DELETE") == deleted
     assert by[s["sku"]]["changes"]["title"] == {"old": simple["item_name"], "new": "New Title"}
     again, calls2 = run(sb, [s, v], operations=["link", "overwrite"])
-    assert writes(calls2) == []
+    assert write_routes(calls2) == []
     assert {r["outcome"] for r in again.results} == {"unchanged"}
 
 
@@ -490,7 +521,7 @@ def test_overwrite_fields_setting_limits_what_is_replaced(seeded_sandbox):
     assert back["item_name"] == "Only Title"
     assert back["long_description_1"] == simple["long_description_1"]
     assert rows(sb, "product_pictures", product_id=simple["id"])  # images untouched
-    assert writes(calls) == [("PUT", f"/products/{simple['id']}")]
+    assert write_routes(calls) == [("PUT", f"/products/{simple['id']}")]
     assert result.by_sku()[s["sku"]]["changes"] == {
         "title": {"old": simple["item_name"], "new": "Only Title"}
     }
@@ -534,11 +565,11 @@ def test_connection_dropped_after_post_creates_no_duplicate(seeded_sandbox, path
     for resource, n in expected.items():
         assert after[resource] == before[resource] + n
     # Lost answer: one look-up by the natural key, no second POST; never applied: re-posted.
-    posts = [w for w in writes(calls) if w == ("POST", path)]
+    posts = [w for w in write_routes(calls) if w == ("POST", path)]
     assert len(posts) == expected[path.strip("/")] + (0 if process else 1)
     # The rerun links everything and writes nothing.
     _again, calls2 = run(sb, [TEE], operations=ALL_OPS)
-    assert writes(calls2) == []
+    assert write_routes(calls2) == []
     assert counts(sb) == after
 
 
@@ -574,9 +605,9 @@ def test_lost_post_then_failed_look_up_then_rerun_creates_no_duplicate(seeded_sa
     for name, n in TEE_ADDS.items():
         assert after[name] == before[name] + n, name
     # The rerun finds what the lost POST made: only the values not made yet are posted.
-    assert writes(calls2).count(("POST", path)) == TEE_ADDS[resource] - 1
+    assert write_routes(calls2).count(("POST", path)) == TEE_ADDS[resource] - 1
     _third, calls3 = run(sb, [TEE], operations=ALL_OPS)
-    assert writes(calls3) == []
+    assert write_routes(calls3) == []
     assert counts(sb) == after
 
 
@@ -606,7 +637,7 @@ def test_rerun_after_a_failed_run_completes_without_duplicates(seeded_sandbox):
     assert after["products"] == before["products"] + 1
     assert after["variant_inventory"] == before["variant_inventory"] + 3
     _third, calls3 = run(sb, [TEE], operations=ALL_OPS)
-    assert writes(calls3) == []
+    assert write_routes(calls3) == []
 
 
 def _normalise(calls: list[dict[str, Any]], ids: dict[int, int]) -> list[tuple[str, str, Any]]:
@@ -632,7 +663,7 @@ def _normalise(calls: list[dict[str, Any]], ids: dict[int, int]) -> list[tuple[s
     return out
 
 
-def test_dry_run_writes_nothing_and_plans_exactly_the_real_writes(seeded_sandbox):
+def test_dry_run_writes_nothing_and_plans_exactly_the_real_write_routes(seeded_sandbox):
     sb = seeded_sandbox
     simple, variant = seeded_simple(sb), seeded_variant(sb)
     s = {
@@ -646,7 +677,7 @@ def test_dry_run_writes_nothing_and_plans_exactly_the_real_writes(seeded_sandbox
     records = [TEE, MUG, s, v]
     before = counts(sb)
     dry, dry_calls = run(sb, records, operations=ALL_OPS, dry_run=True)
-    assert writes(dry_calls) == []
+    assert write_routes(dry_calls) == []
     assert counts(sb) == before
     assert dry.summary["dry_run"] is True
     assert dry.summary["calls"]["writes"] == 0
@@ -728,7 +759,7 @@ def test_negative_variant_quantity_names_the_variant(seeded_sandbox):
     listing["variants"][2]["quantity"] = -1
     result, calls = run(sb, [listing], fail_on_record_errors=False)
     assert result.results[0]["field"] == "variants[2].quantity"
-    assert writes(calls) == []
+    assert write_routes(calls) == []
     assert reads(calls) == []
 
 
@@ -751,8 +782,13 @@ def test_pacing_makes_no_429_at_five_calls_per_second(sandbox):
     result, calls = run(sandbox, listings, operations=ALL_OPS, calls_per_window=5, window_seconds=1)
     assert {r["outcome"] for r in result.results} == {"created"}
     assert len(rows(sandbox, "products")) == 4
-    assert len(calls) >= 15
+    # 5 reads (2 index look-ups, brands, categories, statuses); the 3 categories of the path
+    # and the brand; per mug its product and picture; one category-tree rebuild.
+    assert len(calls) == 5 + 3 + 1 + 2 * len(listings) + 1
     assert [c.status for c in calls if c.status == 429] == []
+    # Paced, not stalled: no wait longer than the 1-s window (plus slack) between two calls.
+    stamps = [c.ts for c in calls]
+    assert longest_gap(stamps) <= 1.0 + 0.5
 
 
 # -- the CLI ---------------------------------------------------------------------------------
@@ -806,7 +842,7 @@ def test_publish_refuses_listings_cart_com_cannot_create(seeded_sandbox):
         ("NO-PRICE", "failed", "price"),
         ("OK-MUG", "created", None),
     ]
-    assert writes(calls).count(("POST", "/products")) == 1
+    assert write_routes(calls).count(("POST", "/products")) == 1
 
 
 @pytest.mark.parametrize(
@@ -835,7 +871,7 @@ def test_publish_and_rerun_under_the_api_quirks(quirks):
         first, _ = run(sb, [TEE, MUG], operations=ALL_OPS)
         assert {r["outcome"] for r in first.results} == {"created"}
         again, calls = run(sb, [TEE, MUG], operations=ALL_OPS)
-        assert writes(calls) == []
+        assert write_routes(calls) == []
         assert {r["outcome"] for r in again.results} == {"unchanged"}
         assert sb.store.count("variant_inventory") == 3
 
@@ -850,5 +886,33 @@ def test_publish_never_duplicates_a_sku_even_when_link_by_skips_it(seeded_sandbo
     line = result.by_sku()[simple["item_number"]]
     assert line["outcome"] == "failed"
     assert line["field"] == "sku"
-    assert writes(calls) == []
+    assert write_routes(calls) == []
     assert len(rows(sb, "products", item_number=simple["item_number"])) == 1
+
+
+def test_sync_put_of_a_simple_product_carries_only_the_changed_fields(seeded_sandbox):
+    """Stock changed, price, msrp and cost restated at the store's values: one PUT of the stock.
+
+    Re-sending unchanged prices would leave the store the same, so only the request body (the
+    sandbox logs it parsed) and the result's ``changes`` map can show it.
+    """
+    sb = seeded_sandbox
+    simple = seeded_simple(sb)
+    sb.store.update("products", simple["id"], {"retail": 24.5, "cost": 7.25})
+    stock = simple["quantity_on_hand"]
+    listing = {
+        "sku": simple["item_number"],
+        "quantity": stock + 3,
+        "price": simple["price"],
+        "msrp": 24.5,
+        "cost": 7.25,
+    }
+    result, calls = run(sb, [listing])
+    assert [(c.method, c.path, c.request_json) for c in writes(calls)] == [
+        ("PUT", f"/api/v1/products/{simple['id']}", {"quantity_on_hand": stock + 3}),
+    ]
+    line = result.by_sku()[listing["sku"]]
+    assert (line["outcome"], line["changes"]) == (
+        "updated",
+        {"quantity": {"old": stock, "new": stock + 3}},
+    )

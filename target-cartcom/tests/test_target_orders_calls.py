@@ -158,7 +158,10 @@ def test_target_orders_order_numbers_split_to_fit_url_cap(sandbox, tmp_path):
     ]
     calls, summary = push(sandbox, records, tmp_path)
     lookups = [c for c in calls if c.method == "GET" and c.path == "/api/v1/orders"]
-    assert 2 <= len(lookups) <= 5
+    # Each number goes as ``eq:<60 chars>``, OR-joined, after the fixed part of the URL.
+    fixed = len("/api/v1/orders?order_number=&expand=items,shipments&count=100")
+    per_url = (2048 - fixed + len("+OR+")) // len("eq:" + "X" * 60 + "+OR+")
+    assert [c.query.count("+OR+") + 1 for c in lookups] == [per_url] * 3 + [100 - 3 * per_url]
     assert all(c.status == 200 for c in lookups)
     assert all(len(c.path) + 1 + len(c.query) <= 2048 for c in lookups)
     assert not [c for c in calls if "select_many" in c.path]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from cartcom_testing.runs import longest_gap
 from target_cartcom.target import TargetCartcom
 
 SCHEMAS = resources.files("target_cartcom") / "schemas"
@@ -109,9 +110,14 @@ def test_shipments_and_acknowledgements_paced_without_429(seeded_sandbox, tmp_pa
 
     assert [c.status for c in calls if c.status == 429] == []
     assert sb.calls.count(status=429) == 0
-    # Enough calls that an unpaced client would have crossed the limit several times over.
-    assert len(calls) >= 4 * CALLS
+    # Shipments: one read of the 10 orders, the carriers and the statuses, then per order a
+    # POST of its shipment and a PUT of its status; acknowledgements: one read of the 5 orders
+    # (statuses already known) and a PUT each. An unpaced client would cross the limit often.
+    assert len(calls) == (3 + 2 * len(shipments)) + (1 + len(acks)) > 4 * CALLS
     assert busiest_span([c.ts for c in calls]) <= CALLS
+    # ... and no wait longer than one window (plus scheduling slack) between two calls.
+    stamps = [c.ts for c in calls]
+    assert longest_gap(stamps) <= WINDOW + 0.5
     # The work was really done: every shipment created, every order acknowledged.
     assert [r["outcome"] for r in results] == ["created"] * 10 + ["updated"] * 5
     assert summary["failed"] == 0

@@ -2,48 +2,12 @@
 
 from __future__ import annotations
 
-import io
-import json
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import pytest
-from target_cartcom.target import FailedRecordsError, TargetCartcom
-
-SCHEMAS = resources.files("target_cartcom") / "schemas"
-
-
-def schema(stream: str) -> dict[str, Any]:
-    """The documented schema of an order stream."""
-    name = {"order_shipments": "order_shipment", "order_acknowledgements": "order_acknowledgement"}
-    return json.loads((SCHEMAS / f"{name[stream]}.schema.json").read_text())
-
-
-def singer_lines(stream: str, records: list[dict[str, Any]]) -> str:
-    """A SCHEMA message then one RECORD message per record."""
-    lines = [{"type": "SCHEMA", "stream": stream, "schema": schema(stream), "key_properties": []}]
-    lines += [{"type": "RECORD", "stream": stream, "record": r} for r in records]
-    return "\n".join(json.dumps(x) for x in lines) + "\n"
-
-
-def run(sandbox: Any, tmp_path: Path, stream: str, records: list[dict[str, Any]], **config: Any):
-    """Run the target in-process; return (results by line, summary, calls the run made)."""
-    results = tmp_path / f"results-{len(list(tmp_path.iterdir()))}.jsonl"
-    cfg = {
-        "api_url": sandbox.base_url,
-        "access_token": sandbox.token,
-        "calls_per_window": 100_000,
-        "results_path": str(results),
-        "fail_on_record_errors": False,
-        **config,
-    }
-    before = len(sandbox.calls)
-    target = TargetCartcom(config=cfg, parse_env_config=False)
-    target.listen(io.StringIO(singer_lines(stream, records)))
-    calls = sandbox.calls.snapshot()[before:]
-    lines = [json.loads(x) for x in results.read_text().splitlines()]
-    return [x for x in lines if x.get("type") != "summary"], lines[-1], calls
+from cartcom_testing.runs import run_orders as run
+from cartcom_testing.runs import writes
+from target_cartcom.target import FailedRecordsError
 
 
 def order(sandbox: Any, order_id: int) -> dict[str, Any]:
@@ -56,11 +20,6 @@ def order(sandbox: Any, order_id: int) -> dict[str, Any]:
         s["items"] = lines.get(s["id"], [])
     doc["shipments"] = ships
     return doc
-
-
-def writes(calls: list[Any]) -> list[Any]:
-    """The write calls of a call list."""
-    return [c for c in calls if c.method != "GET"]
 
 
 def kinds(calls: list[Any]) -> list[str]:

@@ -7,45 +7,21 @@ stamp comes with the status read the batch makes anyway, so the check costs no c
 
 from __future__ import annotations
 
-import io
-import json
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import requests
-from cartcom_client.quirks import parse_datetime, to_utc
-from target_cartcom.target import TargetCartcom
+from cartcom_testing.runs import run_orders
+from target_cartcom._client.quirks import parse_datetime, to_utc
 
-SCHEMA = json.loads(
-    (
-        resources.files("target_cartcom") / "schemas" / "order_acknowledgement.schema.json"
-    ).read_text()
-)
 STREAM = "order_acknowledgements"
 STAMP = "order_status_last_changed_at"
 ACK = "Shipped"  # the status the records set (any status the seeded store has)
 
 
 def run(sandbox: Any, tmp_path: Path, records: list[dict[str, Any]], **config: Any):
-    """Run the target in-process; return (result lines, summary, the calls the run made)."""
-    results = tmp_path / f"results-{len(list(tmp_path.iterdir()))}.jsonl"
-    cfg = {
-        "api_url": sandbox.base_url,
-        "access_token": sandbox.token,
-        "calls_per_window": 100_000,
-        "results_path": str(results),
-        "fail_on_record_errors": False,
-        **config,
-    }
-    messages = [{"type": "SCHEMA", "stream": STREAM, "schema": SCHEMA, "key_properties": []}]
-    messages += [{"type": "RECORD", "stream": STREAM, "record": r} for r in records]
-    before = len(sandbox.calls)
-    target = TargetCartcom(config=cfg, parse_env_config=False)
-    target.listen(io.StringIO("\n".join(json.dumps(m) for m in messages) + "\n"))
-    calls = sandbox.calls.snapshot()[before:]
-    lines = [json.loads(x) for x in results.read_text().splitlines()]
-    return lines[:-1], lines[-1], calls
+    """Run the target on acknowledgements; return (result lines, summary, the calls made)."""
+    return run_orders(sandbox, tmp_path, STREAM, records, **config)
 
 
 def kinds(calls: list[Any]) -> list[str]:

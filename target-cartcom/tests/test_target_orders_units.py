@@ -12,6 +12,7 @@ import re
 from importlib import resources
 
 import pytest
+from cartcom_testing.wire import mock_transport
 from target_cartcom._client import CartcomSession, ConfigurationError, ConnectionSettings
 from target_cartcom.orders.carriers import CarrierResolver, UnmappedCarrierError, build_carrier_map
 from target_cartcom.orders.common import RecordError, without_date_formats
@@ -21,6 +22,14 @@ from target_cartcom.orders.statuses import StatusBook, UnknownStatusError
 from target_cartcom.target import TargetCartcom
 
 BASE = "https://shop.example.com/api/v1"
+
+
+@pytest.fixture
+def wire(monkeypatch):
+    """Scripted answers under the pacing adapter (pacing runs, as against a real store)."""
+    return mock_transport(monkeypatch)
+
+
 PROVIDERS = [
     {
         "id": 1,
@@ -236,7 +245,7 @@ def test_target_orders_schema_dates_parsed_by_the_sink():
     assert schema["properties"]["shipped_at"]["format"] == "date-time"
 
 
-def test_target_orders_reader_fills_missing_shipment_lines(requests_mock):
+def test_target_orders_reader_fills_missing_shipment_lines(wire):
     """Nested shipments without lines (as Cart.com's samples show) cost one batched read."""
     session = CartcomSession(ConnectionSettings(BASE, "tok", calls_per_window=1000))
     orders = {
@@ -249,8 +258,9 @@ def test_target_orders_reader_fills_missing_shipment_lines(requests_mock):
             {"id": 101, "shipments": []},
         ],
     }
-    requests_mock.get(f"{BASE}/orders/select_many", json=orders)
-    ships = requests_mock.get(
+    wire.register_uri("GET", f"{BASE}/orders/select_many", json=orders)
+    ships = wire.register_uri(
+        "GET",
         f"{BASE}/order_shipments/select_many",
         json={
             "total_count": 2,
@@ -262,17 +272,19 @@ def test_target_orders_reader_fills_missing_shipment_lines(requests_mock):
     )
     reader = OrderReader(session)
     found = reader.by_ids([101, 100])
-    assert requests_mock.request_history[0].url.endswith("ids=100,101&expand=items,shipments")
+    assert wire.request_history[0].url.endswith("ids=100,101&expand=items,shipments")
     assert reader.fill_shipment_items(found.values()) == 2
     assert ships.call_count == 1
     assert ships.last_request.url.endswith("ids=5,6&expand=items")
     assert found[100]["shipments"][1]["items"] == [{"id": 2, "quantity_shipped": 1}]
     assert reader.fill_shipment_items(found.values()) == 0  # already there: no call
+    assert session.reads == wire.call_count == 2  # both reads went through the pacing adapter
 
 
-def test_target_orders_overship_counts_unexpanded_shipments(requests_mock, tmp_path):
+def test_target_orders_overship_counts_unexpanded_shipments(wire, tmp_path):
     """Over-shipping is judged with the lines read for unexpanded shipments."""
-    requests_mock.get(
+    wire.register_uri(
+        "GET",
         f"{BASE}/orders/select_many",
         json={
             "total_count": 1,
@@ -288,15 +300,18 @@ def test_target_orders_overship_counts_unexpanded_shipments(requests_mock, tmp_p
             ],
         },
     )
-    requests_mock.get(
+    wire.register_uri(
+        "GET",
         f"{BASE}/order_shipments/select_many",
         json={
             "total_count": 1,
             "order_shipments": [{"id": 5, "items": [{"id": 1, "quantity_shipped": 2}]}],
         },
     )
-    requests_mock.get(f"{BASE}/order_statuses", json={"total_count": 5, "order_statuses": STATUSES})
-    post = requests_mock.post(f"{BASE}/order_shipments", status_code=201, json={"id": 9})
+    wire.register_uri(
+        "GET", f"{BASE}/order_statuses", json={"total_count": 5, "order_statuses": STATUSES}
+    )
+    post = wire.register_uri("POST", f"{BASE}/order_shipments", status_code=201, json={"id": 9})
     results = tmp_path / "r.jsonl"
     schema = json.loads(
         (resources.files("target_cartcom") / "schemas" / "order_shipment.schema.json").read_text()

@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 #: SHA-256 of Cart.com's published acapi.yaml (AmeriCommerce/rest-api), vendored unchanged.
 OFFICIAL_SPEC_SHA256 = "e8f823a8f5ac33b09902e550268f30b05339a8a16be30a84b122d94412c9eba8"
 
-# The 7 spots API-NOTES §10 names: 2 guid types, 1 negative minItems, 4 map-shaped examples.
+# The 7 spots docs/api.md §10 names: 2 guid types, 1 negative minItems, 4 map-shaped examples.
 SEVEN_SPOTS = [
     "#/components/schemas/products/properties/cart_product_id/type",
     "#/components/schemas/wishlists/examples",

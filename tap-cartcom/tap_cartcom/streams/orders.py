@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
-from tap_cartcom import schemas
+from tap_cartcom import schemas, sdk_private
 from tap_cartcom._client.quirks import format_filter_datetime, records_from_page
-from tap_cartcom._client.settings import MAX_URL_LENGTH
+from tap_cartcom._client.urls import chunks_for_url
 from tap_cartcom.client import (
     EmbeddedChildStream,
     WindowedStream,
@@ -42,7 +42,7 @@ ADDRESS_KEYS = (
     ("order_billing_address_id", "billing_address"),
     ("order_shipping_address_id", "shipping_address"),
 )
-#: Largest ``count`` asked of the small order_addresses rows (field evidence, API-NOTES §13).
+#: Largest ``count`` asked of the small order_addresses rows (field evidence, docs/api.md §13).
 ADDRESS_PAGE_MAX = 1000
 #: Marks the end of a page in the record flow (Get Orders checkpoints there).
 _PAGE_END = object()
@@ -115,7 +115,7 @@ class OrdersStream(WindowedStream):
         """Write a STATE listing every order emitted so far (all written before this point)."""
         state[STATE_KEY] = self._ledger.to_state()
         self.state_manager.is_flushed = False
-        self._write_state_message()
+        sdk_private.write_state(self)
 
     def already_emitted(self, record: dict[str, t.Any]) -> bool:
         """Get Orders: listed in the emitted ids; otherwise the incremental rule."""
@@ -224,21 +224,15 @@ class OrdersStream(WindowedStream):
 
     def select_many_chunks(self, ids: list[int]) -> list[list[int]]:
         """Split ``ids`` so each ``select_many`` URL (path and query) fits 2,048 characters."""
-        prefix = len(urlsplit(self.url_base).path) + len("/order_addresses/select_many?")
-        chunks: list[list[int]] = []
-        current: list[int] = []
-        length = prefix + len(f"count={len(ids)}&ids=")
-        for address_id in ids:
-            extra = len(str(address_id)) + (1 if current else 0)
-            if current and length + extra > MAX_URL_LENGTH:
-                chunks.append(current)
-                current, length = [], prefix + len(f"count={len(ids)}&ids=")
-                extra = len(str(address_id))
-            current.append(address_id)
-            length += extra
-        if current:
-            chunks.append(current)
-        return chunks
+        fixed = (
+            len(urlsplit(self.url_base).path)
+            + len("/order_addresses/select_many?")
+            + len(f"count={len(ids)}&ids=")
+        )
+        return [
+            [int(i) for i in chunk]
+            for chunk in chunks_for_url((str(i) for i in ids), fixed, len(","))
+        ]
 
     def address_plan(self, ids: list[int]) -> tuple[str, int]:
         """Pick ``select_many`` (URL-sized chunks) or an id-range list read: fewer calls wins."""
@@ -298,7 +292,7 @@ class OrdersStream(WindowedStream):
             address = record.get(target)
             if address and address.get("id") not in seen:
                 seen.add(address.get("id"))
-                stream._write_record_message(dict(address))
+                sdk_private.write_record(stream, dict(address))
 
 
 class OrderItemsStream(EmbeddedChildStream):

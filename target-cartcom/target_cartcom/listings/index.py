@@ -5,7 +5,7 @@ Two ways to read it, chosen by estimated calls:
 - **catalog**: a paged read of ``/products`` with a large ``count``, ``fields`` trimming each
   product and naming the nested collections it needs (``variant_inventory``, ``pricing``, and
   ``pictures``/``variants`` when overwrite/publish need them), which Cart.com expands in the same
-  call (API-NOTES §1.4). One call per ``page_size`` products covers every variant row and price.
+  call (docs/api.md §1.4). One call per ``page_size`` products covers every variant row and price.
 - **lookup**: ``/products`` and ``/variant_inventory`` filtered with OR-ed SKUs and GTINs
   (``item_number=A OR B&gtin=OR 0123 OR 0456``, §1.5, encoded by ``cartcom_client.query``), each
   URL within the 2,048-character cap (§14), then the owning products of variant rows found
@@ -25,11 +25,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote_plus, urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 import requests
 
-from target_cartcom._client import CartcomSession, NotFoundError, query
+from target_cartcom._client import CartcomSession, query
 from target_cartcom._client.quirks import records_from_page
 from target_cartcom.listings.record import Listing, gtin_key, sku_key, sku_lookalike
 from target_cartcom.listings.settings import ListingOptions
@@ -280,28 +280,12 @@ class IndexBuilder:
     # -- catalog ------------------------------------------------------------------------------
     def _catalog_pages(self) -> Iterator[dict[str, Any]]:
         params = {"count": str(self.options.page_size), **self.product_params()}
-        url: str | None = "/products"
-        query: dict[str, Any] | None = params
-        first = True
-        while url:
-            try:
-                payload = self.session.get(url, params=query)
-            except NotFoundError:
-                if first:  # some stores answer an empty list with 404 (API-NOTES §1.3)
-                    yield {"total_count": 0}
-                return
-            first = False
+        empty = True
+        for payload in self.session.iter_payloads("/products", params):
+            empty = False
             yield payload
-            next_page = payload.get("next_page") if isinstance(payload, dict) else None
-            if not next_page:
-                return
-            parts = urlsplit(next_page)
-            url = (
-                parts.path[parts.path.find("/api/v1") + len("/api/v1") :]
-                if "/api/v1" in parts.path
-                else parts.path
-            )
-            query = dict(_qsl(parts.query))
+        if empty:  # some stores answer an empty list with 404 (docs/api.md §1.3)
+            yield {"total_count": 0}
 
     def _read_catalog(
         self, index: StoreIndex, pages: Iterator[dict[str, Any]] | None = None
@@ -485,7 +469,3 @@ def terms_in(chunk: dict[str, list[str]]) -> int:
 def _chain(first: Iterable[Any], rest: Iterator[Any]) -> Iterator[Any]:
     yield from first
     yield from rest
-
-
-def _qsl(query: str) -> list[tuple[str, str]]:
-    return parse_qsl(query, keep_blank_values=True)

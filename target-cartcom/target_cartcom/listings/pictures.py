@@ -2,7 +2,7 @@
 
 We add pictures by URL (``image_file`` = the absolute URL, ``download_external_image: true``).
 Whether Cart.com keeps that URL or rewrites ``image_file`` to the local copy it downloaded
-(``/shared/images/<file name>``) is unverified (API-NOTES §4, §12 q7), so a picture matches a URL
+(``/shared/images/<file name>``) is unverified (docs/api.md §4, §12 q7), so a picture matches a URL
 
 1. when its ``image_file`` is the URL itself, else
 2. when its ``image_file`` is a site-relative path (a downloaded copy) with the URL's file name;

@@ -1,6 +1,6 @@
 """Where a variant row's price lives, and what it is.
 
-Cart.com keeps a per-variant price in one of two documented places (API-NOTES §3): a plain
+Cart.com keeps a per-variant price in one of two documented places (docs/api.md §3): a plain
 ``product_pricing`` row of the variant row, or a surcharge on the product price
 (``product_variants.price_adjustment``, typed by ``price_adjustment_type``). Which one the
 storefront uses when both exist is undocumented (§12 q6); we read a row's price as

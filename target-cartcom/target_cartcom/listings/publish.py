@@ -1,4 +1,4 @@
-"""publish: create what the store lacks, following the recipe of API-NOTES §3.
+"""publish: create what the store lacks, following the recipe of docs/api.md §3.
 
 For a new listing, in order:
 
@@ -103,7 +103,7 @@ def publish_listing(ctx: Context, listing: Listing, out: Outcome) -> Link:
 
 
 def _dimension(value: float | None) -> str | None:
-    """Product dimensions are strings on Cart.com (a known issue, API-NOTES §9.14)."""
+    """Product dimensions are strings on Cart.com (a known issue, docs/api.md §9.14)."""
     if value is None:
         return None
     return f"{value:g}"

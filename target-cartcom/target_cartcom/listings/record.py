@@ -1,7 +1,7 @@
 """A listing record, validated: every error names the field it concerns.
 
 A listing is a parent product with optional ``variants``; without variants it is a simple
-product. UPC and GTIN both go to Cart.com's only barcode field, ``gtin`` (API-NOTES §9.18).
+product. UPC and GTIN both go to Cart.com's only barcode field, ``gtin`` (docs/api.md §9.18).
 """
 
 from __future__ import annotations
@@ -13,25 +13,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from target_cartcom._client.gtin import gtin_key
+from target_cartcom._client.gtin import is_valid_gtin as check_digit_ok
 from target_cartcom.outcomes import RecordError, lookup_value
 
-__all__ = ["RecordError"]
-
-
-def check_digit_ok(code: str) -> bool:
-    """True for an all-digit GTIN-8/12/13/14 with the right GS1 check digit."""
-    if not code.isdigit() or len(code) not in (8, 12, 13, 14):
-        return False
-    total = sum(int(ch) * (3 if i % 2 == 0 else 1) for i, ch in enumerate(reversed(code[:-1])))
-    return str((10 - total % 10) % 10) == code[-1]
-
-
-def gtin_key(code: str | None) -> str | None:
-    """A GTIN as 14 digits, so UPC-A, EAN-13 and GTIN-14 forms of one code compare equal."""
-    if not code:
-        return None
-    digits = str(code).strip()
-    return digits.zfill(14) if digits.isdigit() else None
+__all__ = ["RecordError", "check_digit_ok", "gtin_key"]
 
 
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
@@ -40,7 +26,7 @@ _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 def sku_key(sku: str | None) -> str:
     """The one SKU comparison, in every index mode: ASCII letters without case, nothing else.
 
-    Cart.com's collation is not documented (API-NOTES has no word on it) and the sandbox's
+    Cart.com's collation is not documented (docs/api.md has no word on it) and the sandbox's
     filters fold ASCII case only, so only ASCII case is folded: ``kbc-1`` is ``KBC-1``, but the
     Kelvin sign in ``\u212aBC-1`` or the ``ß`` in ``straße-1`` is a different character.
     """

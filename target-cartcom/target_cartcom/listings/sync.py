@@ -200,7 +200,7 @@ def set_row_price(
     ctx.index.add_pricing({**new, **{"id": created["id"]}})
     if value is not None and not money_equal(value.get("price_adjustment") or 0, 0):
         # The price row now holds the whole price: a surcharge left on this row's own value
-        # would leave the storefront's precedence (undocumented, API-NOTES §12 q6) to decide.
+        # would leave the storefront's precedence (undocumented, docs/api.md §12 q6) to decide.
         _set_adjustment(ctx, value, 0.0, field=field, label=label)
     out.did(operation)
 

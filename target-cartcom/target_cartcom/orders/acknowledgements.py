@@ -4,7 +4,7 @@ Statuses are resolved by name (or id) through ``/order_statuses``, read once per
 a batch touches are read in batches (``select_many``, only the status fields); an order that
 already has the status costs no write. The change goes through ``PUT /orders/{id}/status``, the
 call that moves ``previous_order_status_id`` and ``order_status_last_changed_at`` and fires the
-store's status e-mails and webhooks (API-NOTES §5).
+store's status e-mails and webhooks (docs/api.md §5).
 
 A record may carry ``order_status_last_changed_at``, the order's status stamp as its source read
 it. Cart.com moves that stamp on every status change, so a store stamp later than the record's

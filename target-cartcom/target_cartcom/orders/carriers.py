@@ -3,7 +3,7 @@
 A Cart.com shipment names its method with ``shipping_provider_name`` plus ``shipping_method``,
 ``shipping_method_id`` and ``shipping_method_type``: the id is a ``shipping_provider_services``
 id when the type is ``provider`` and a ``custom_shipping_methods`` id when it is ``custom``
-(API-NOTES §6; the pairing of the official example ``create_shipment_for_order.py``).
+(docs/api.md §6; the pairing of the official example ``create_shipment_for_order.py``).
 
 Sources spell carriers freely ("FedEx", "Federal Express", "FDX"), so the map is matched without
 case, spaces or punctuation, and a merchant's ``carrier_map`` setting is merged over the defaults.

@@ -38,7 +38,7 @@ def parse_when(value: Any, field_name: str) -> datetime | None:
 
 
 def format_when(value: datetime) -> str:
-    """ISO 8601 in UTC with ``Z``, as Cart.com accepts in bodies (API-NOTES §1.6)."""
+    """ISO 8601 in UTC with ``Z``, as Cart.com accepts in bodies (docs/api.md §1.6)."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -2,10 +2,10 @@
 
 - Orders given by id: ``GET /orders/select_many?ids=...&expand=items,shipments``, up to 100 ids
   per call, split further so that path and query stay under the 2,048-character cap
-  (API-NOTES §14).
+  (docs/api.md §14).
 - Orders given by ``order_number``: ``GET /orders?order_number=eq:A+OR+eq:B...`` with the same
   expand, so the lookup *is* the read (no second call).
-- Shipment lines: Cart.com's nested ``shipments`` carry no ``items`` (API-NOTES §5). When an
+- Shipment lines: Cart.com's nested ``shipments`` carry no ``items`` (docs/api.md §5). When an
   order already has shipments whose lines are missing, they are read with
   ``GET /order_shipments/select_many?ids=...&expand=items``, again up to 100 per call; orders with
   no shipments cost nothing more.
@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from target_cartcom._client import CartcomSession, NotFoundError, query
 from target_cartcom._client.settings import MAX_URL_LENGTH
+from target_cartcom._client.urls import chunks_for_url as split_for_url
 
 MAX_PER_CALL = 100
 
@@ -31,22 +32,10 @@ def chunks_for_url(
     max_items: int = MAX_PER_CALL,
     max_chars: int = MAX_URL_LENGTH,
 ) -> Iterator[list[str]]:
-    """Split ``values`` into lists of at most ``max_items`` whose joined length fits the cap."""
-    chunk: list[str] = []
-    used = fixed_chars
-    for value in values:
-        cost = len(value) + (separator_chars if chunk else 0)
-        if chunk and (len(chunk) >= max_items or used + cost > max_chars):
-            yield chunk
-            chunk, used = [], fixed_chars
-            cost = len(value)
-        if fixed_chars + len(value) > max_chars:
-            msg = f"a single value is too long for one request: {value[:40]!r}..."
-            raise ValueError(msg)
-        chunk.append(value)
-        used += cost
-    if chunk:
-        yield chunk
+    """The client's URL-cap split (``cartcom_client.urls``), at most ``MAX_PER_CALL`` per call."""
+    return split_for_url(
+        values, fixed_chars, separator_chars, max_items=max_items, max_chars=max_chars
+    )
 
 
 class OrderReader:

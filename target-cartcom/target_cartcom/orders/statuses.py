@@ -1,6 +1,6 @@
 """Order statuses: resolved by name, id or flag, never by hard-coded ids.
 
-Statuses are per store and configurable (API-NOTES §5), so the target reads ``/order_statuses``
+Statuses are per store and configurable (docs/api.md §5), so the target reads ``/order_statuses``
 once per run and resolves everything through it.
 """
 

@@ -1,7 +1,7 @@
 """Corrected overlay of the official Cart.com OpenAPI file, for conformance tests.
 
 The vendored ``spec/acapi.yaml`` stays byte-for-byte official. :func:`corrected_spec` derives
-a patched copy in code, one small named function per fix (API-NOTES §9, §10, §13). The result
+a patched copy in code, one small named function per fix (docs/api.md §9, §10, §13). The result
 encodes the REAL API (docs and field evidence outrank the spec), never the sandbox's choices.
 """
 
@@ -189,7 +189,8 @@ class ResourceInfo:
         return f"{self.name}_{nested}_list"
 
 
-# Nested collections (DOC docs/resource_list.md, API-NOTES §1.4, §2.2, §5, §6): name -> item schema.
+# Nested collections (DOC docs/resource_list.md, docs/api.md §1.4, §2.2, §5, §6):
+# name -> item schema.
 _PRODUCT_NESTED = {
     "variants": "product_nested_variant",
     "personalizations": "nested_object",

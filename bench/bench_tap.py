@@ -1,14 +1,20 @@
-"""Benchmark of tap-cartcom against the sandbox (served in its own process).
+"""Benchmark of tap-cartcom next to the previous release (2e205ea), in one run, on one store.
 
-Measures, in one run:
-- records/s and CPU per record for orders with items against an unthrottled sandbox, next to
-  the SDK floor: a minimal SDK tap emitting the very same records from memory;
-- calls per 1,000 orders (orders with items, shipments, payments and addresses);
-- rate-limit utilisation (ideal / actual wall time) for the steel and gold plans, 1-s windows;
-- peak RSS while extracting 10,000 and 100,000 orders (flat in N is the goal, <= 200 MB).
+The sandbox serves the store in its own process; the previous release is a git worktree of
+commit 2e205ea with its own venv.
 
-Run: ``.venv/bin/python bench/bench_tap.py [--quick]``. Results: bench/results/tap.json.
-Each measured tap runs in a fresh child process so CPU and RSS are the tap's alone.
+Measures, each for this checkout and the previous release:
+- records per CPU-second for orders + items + payments, 20,000 orders, page 1000, unthrottled
+  (rounds alternate between the two versions; the output is compared record for record);
+- calls for orders only with the address fields deselected (order pages only, no address read);
+- wall time against the ideal (calls / rate) at 5 calls per 1-s window, page 1000, and 429s;
+- peak RSS while extracting 100,000 orders (flat in N is the goal, <= 200 MB).
+
+Run: ``.venv/bin/python bench/bench_tap.py --previous /path/to/2e205ea-worktree``
+(that worktree needs ``make install``; ``git -C . worktree add ../prev 2e205ea``).
+Results: bench/results/tap.json. Each measured tap runs in a fresh child process (its own
+venv's python) so CPU and RSS are the tap's alone; the sandbox runs in another process.
+CPU time (``process_time``) is the tap's own, so a busy machine slows the wall time, not it.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import json
 import os
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,7 +40,8 @@ PY = sys.executable
 TOKEN = "bench-token"  # noqa: S105 - the sandbox's test token
 #: The sandbox admin routes (/_sandbox/*) need a valid token too.
 ADMIN = {"X-AC-Auth-Token": TOKEN}
-ORDER_STREAMS = ("orders", "order_items")
+ORDER_STREAMS = ("orders", "order_items", "order_payments")
+ADDRESS_FIELDS = ("billing_address", "shipping_address")
 FAMILY = ("orders", "order_items", "order_shipments", "order_payments", "order_addresses")
 
 
@@ -111,22 +119,49 @@ class Sandbox:
 
 # -- child: one measured tap or floor run ------------------------------------------------------
 class CountingSink:
-    """A stdout stand-in that counts RECORD lines (optionally keeping them)."""
+    """A stdout stand-in that counts RECORD lines (optionally keeping them), text or bytes."""
 
     def __init__(self, keep: Path | None = None) -> None:
         """Count, and write to ``keep`` when given."""
         self.records = 0
-        self.file = keep.open("w") if keep else None
+        self.file = keep.open("wb") if keep else None
+        self.buffer = _BinarySink(self)
 
     def write(self, text: str) -> int:
-        """Count RECORD messages."""
-        self.records += text.count('{"type":"RECORD"')
-        if self.file:
-            self.file.write(text)
-        return len(text)
+        """Count RECORD messages (the previous release writes text)."""
+        return self.buffer.write(text.encode())
 
     def flush(self) -> None:
         """Nothing buffered here."""
+
+
+class _BinarySink:
+    """``sys.stdout.buffer`` of a CountingSink (the msgspec writer writes bytes)."""
+
+    def __init__(self, sink: CountingSink) -> None:
+        self.sink = sink
+
+    def write(self, data: bytes) -> int:
+        """Count (and keep) the lines."""
+        self.sink.records += data.count(b'{"type":"RECORD"')
+        if self.sink.file:
+            self.sink.file.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing buffered here."""
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS (``VmHWM``), MB.
+
+    Not ``ru_maxrss``: Linux carries the parent's peak over fork, so every child would report
+    at least the benchmark's own peak (it holds both outputs while comparing them).
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child_tap(spec: dict[str, Any]) -> dict[str, Any]:
@@ -134,26 +169,46 @@ def child_tap(spec: dict[str, Any]) -> dict[str, Any]:
     from tap_cartcom.tap import TapCartcom
 
     tap = TapCartcom(config=spec["config"], parse_env_config=False)
-    for name, stream in tap.streams.items():
-        stream.selected = name in spec["streams"]
-    sink = CountingSink(Path(spec["keep"]) if spec.get("keep") else None)
+    if spec.get("deselect"):
+        catalog = tap.catalog_dict
+        for entry in catalog["streams"]:
+            for meta in entry["metadata"]:
+                crumb = tuple(meta["breadcrumb"])
+                if not crumb:
+                    meta["metadata"]["selected"] = entry["tap_stream_id"] in spec["streams"]
+                elif crumb[-1] in spec["deselect"]:
+                    meta["metadata"]["selected"] = False
+        tap = TapCartcom(config=spec["config"], catalog=catalog, parse_env_config=False)
+    else:
+        for name, stream in tap.streams.items():
+            stream.selected = name in spec["streams"]
+    # A real file as stdout, as a pipe would be (C-level writes); records counted afterwards,
+    # outside the timed part, so no Python-level sink is measured with the tap.
+    out_path = Path(spec["keep"]) if spec.get("keep") else Path(spec["out"])
+    out = out_path.open("w", encoding="utf-8", buffering=1 << 16)
     real = sys.stdout
-    sys.stdout = sink  # type: ignore[assignment]
+    sys.stdout = out
     try:
         cpu0, wall0 = time.process_time(), time.perf_counter()
         tap.sync_all()
+        out.flush()
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     finally:
         sys.stdout = real
-    if sink.file:
-        sink.file.close()
+        out.close()
+    records = 0
+    with out_path.open("rb") as fh:
+        for line in fh:
+            records += line.startswith(b'{"type":"RECORD"')
+    if not spec.get("keep"):
+        out_path.unlink()
     return {
         "wall": wall,
         "cpu": cpu,
-        "records": sink.records,
+        "records": records,
         "calls": sum(tap.pacing.calls.values()),
         "rate_limited": tap.pacing.rate_limited,
-        "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "maxrss_mb": peak_rss_mb(),
     }
 
 
@@ -207,14 +262,15 @@ def child_floor(spec: dict[str, Any]) -> dict[str, Any]:
         "wall": wall,
         "cpu": cpu,
         "records": sink.records,
-        "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "maxrss_mb": peak_rss_mb(),
     }
 
 
-def run_child(mode: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """Run one measurement in a fresh interpreter."""
+def run_child(mode: str, spec: dict[str, Any], python: str = PY) -> dict[str, Any]:
+    """Run one measurement in a fresh interpreter (``python``: the venv of the tap measured)."""
+    spec = {"out": str(Path(tempfile.gettempdir()) / f"bench-tap-{os.getpid()}.jsonl"), **spec}
     out = subprocess.run(
-        [PY, __file__, "--child", mode, json.dumps(spec)],
+        [python, __file__, "--child", mode, json.dumps(spec)],
         check=True,
         capture_output=True,
         text=True,
@@ -238,107 +294,154 @@ def tap_config(sandbox: Sandbox, **extra: Any) -> dict[str, Any]:
 
 # -- the benchmark --------------------------------------------------------------------------
 def main() -> None:
-    """Run every measurement, write bench/results/tap.json, print a table."""
+    """Run every measurement for both versions, write bench/results/tap.json, print a table."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="small stores (smoke run)")
+    parser.add_argument("--previous", default=os.environ.get("BENCH_PREVIOUS"), required=False)
+    parser.add_argument("--orders", type=int, default=20000)
+    parser.add_argument("--big", type=int, default=100000, help="orders for the RSS run")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    small, big = (2000, 10000) if args.quick else (10000, 100000)
+    versions = {"current": PY}
+    if args.previous:
+        versions["previous"] = str(Path(args.previous) / ".venv" / "bin" / "python")
     work = Path(os.environ.get("BENCH_TAP_CACHE") or tempfile.gettempdir()) / "bench-tap"
     work.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = {"python": sys.version.split()[0], "quick": args.quick}
+    results: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+        "loadavg_before": os.getloadavg(),
+        "current_commit": _commit(ROOT),
+        "previous_commit": _commit(Path(args.previous)) if args.previous else None,
+    }
+    db = work / f"orders-{args.orders}.db"
+    n_orders = seed(db, args.orders)["orders"]
+    pages = -(-n_orders // 1000)
 
-    db_small = work / f"orders-{small}.db"
-    facts = seed(db_small, small)
-    n_orders = facts["orders"]
-
-    # 1. Throughput and CPU per record, next to the SDK floor (same records, same schemas).
-    sandbox = Sandbox(db_small)
+    # 1. Records per CPU-second, unthrottled, page 1000; rounds alternate between versions.
+    sandbox = Sandbox(db)
     try:
-        captured = work / "captured.jsonl"
-        runs, floors = [], []
+        runs: dict[str, list[dict[str, Any]]] = {v: [] for v in versions}
         for i in range(args.rounds):
-            keep = str(captured) if i == 0 else None
-            spec = {"config": tap_config(sandbox), "streams": ORDER_STREAMS, "keep": keep}
-            runs.append(run_child("tap", spec))
-            floors.append(
-                run_child("floor", {"config": tap_config(sandbox), "records": str(captured)})
+            for version, python in versions.items():
+                keep = str(work / f"records-{version}.jsonl") if i == 0 else None
+                spec = {
+                    "config": tap_config(sandbox, page_size=1000),
+                    "streams": ORDER_STREAMS,
+                    "keep": keep,
+                }
+                runs[version].append(run_child("tap", spec, python))
+        results["throughput"] = {"orders": n_orders, "page_size": 1000, "rounds": args.rounds}
+        for version, rounds in runs.items():
+            rates = sorted(r["records"] / r["cpu"] for r in rounds)
+            results["throughput"][version] = {
+                "records": rounds[0]["records"],
+                "calls": rounds[0]["calls"],
+                "cpu_s": [round(r["cpu"], 3) for r in rounds],
+                "wall_s": [round(r["wall"], 3) for r in rounds],
+                "records_per_cpu_s_median": statistics.median(rates),
+                "records_per_cpu_s_best": rates[-1],
+                "maxrss_mb": max(r["maxrss_mb"] for r in rounds),
+            }
+        if "previous" in versions:
+            t = results["throughput"]
+            ratios = [
+                (c["records"] / c["cpu"]) / (p["records"] / p["cpu"])
+                for c, p in zip(runs["current"], runs["previous"], strict=True)
+            ]
+            t["cpu_ratio_per_round"] = [round(r, 2) for r in ratios]
+            t["cpu_ratio_median"] = statistics.median(ratios)
+            t["identical_records"] = _same_records(
+                work / "records-current.jsonl", work / "records-previous.jsonl"
             )
-        best = min(runs, key=lambda r: r["cpu"])
-        floor = min(floors, key=lambda r: r["cpu"])
-        results["throughput"] = {
-            "orders": n_orders,
-            "records": best["records"],
-            "records_per_s": best["records"] / best["wall"],
-            "cpu_us_per_record": 1e6 * best["cpu"] / best["records"],
-            "floor_records_per_s": floor["records"] / floor["wall"],
-            "floor_cpu_us_per_record": 1e6 * floor["cpu"] / floor["records"],
-            "cpu_ratio_to_floor": (best["cpu"] / best["records"])
-            / (floor["cpu"] / floor["records"]),
-            "rounds": args.rounds,
-        }
-        # 2. Calls per 1,000 orders, whole order family (addresses included).
-        sandbox.clear()
-        family = run_child("tap", {"config": tap_config(sandbox), "streams": FAMILY})
-        logged = sandbox.calls()
-        results["calls"] = {
-            "orders": n_orders,
-            "page_size": 250,
-            "calls": len(logged),
-            "calls_per_1000_orders": 1000 * len(logged) / n_orders,
-            "bound_2_ceil_n_over_page_plus_5": 2 * -(-n_orders // 250) + 5,
-            "by_path": _by_path(logged),
-            "records": family["records"],
-        }
+
+        # 2. Orders only, address fields deselected: calls = order pages only.
+        results["orders_only"] = {"orders": n_orders, "order_pages": pages}
+        for version, python in versions.items():
+            sandbox.clear()
+            spec = {
+                "config": tap_config(sandbox, page_size=1000),
+                "streams": ("orders",),
+                "deselect": ADDRESS_FIELDS,
+            }
+            run = run_child("tap", spec, python)
+            logged = sandbox.calls()
+            results["orders_only"][version] = {
+                "calls": len(logged),
+                "by_path": _by_path(logged),
+                "records": run["records"],
+            }
     finally:
         sandbox.stop()
 
-    # 3. Rate-limit utilisation with short (1-s) windows.
-    results["utilisation"] = {}
-    # Windows are shortened to keep the run short; page sizes are chosen so that the plan's
-    # rate, not the tap's CPU, is the bottleneck (see docs/tap.md on CPU-bound page sizes).
-    for plan, calls, window, page in (("steel", 5, 1.0, 100), ("gold", 50, 5.0, 50)):
-        sandbox = Sandbox(db_small, calls=calls, window=window)
+    # 3. Paced: 5 calls per 1-s window (a gold store's rate), page 1000.
+    results["paced"] = {"calls_per_window": 5, "window_s": 1.0, "page_size": 1000}
+    for version, python in versions.items():
+        sandbox = Sandbox(db, calls=5, window=1.0)
         try:
-            config = tap_config(
-                sandbox, calls_per_window=calls, window_seconds=window, page_size=page
-            )
-            run = run_child("tap", {"config": config, "streams": FAMILY})
+            config = tap_config(sandbox, calls_per_window=5, window_seconds=1, page_size=1000)
+            run = run_child("tap", {"config": config, "streams": ORDER_STREAMS}, python)
             logged = sandbox.calls()
-            ideal = len(logged) * window / calls
-            results["utilisation"][plan] = {
-                "calls_per_window": calls,
-                "window_s": window,
-                "page_size": page,
-                "calls": len(logged),
-                "status_429": sum(1 for c in logged if c["status"] == 429),
-                "ideal_s": ideal,
-                "wall_s": run["wall"],
-                "utilisation": ideal / run["wall"],
-                "cpu_s": run["cpu"],
-            }
         finally:
             sandbox.stop()
+        ideal = len(logged) / 5
+        results["paced"][version] = {
+            "calls": len(logged),
+            "status_429": sum(1 for c in logged if c["status"] == 429),
+            "ideal_s": ideal,
+            "wall_s": run["wall"],
+            "wall_over_ideal": run["wall"] / ideal,
+            "cpu_s": run["cpu"],
+            "records": run["records"],
+        }
 
-    # 4. Peak RSS, small and big stores (flat in N is the goal).
-    results["rss"] = {}
-    for n, db in ((small, db_small), (big, work / f"orders-{big}.db")):
-        seed(db, n)
-        sandbox = Sandbox(db)
+    # 4. Peak RSS at the big store (and the small one, from step 1): flat in N.
+    big = work / f"orders-{args.big}.db"
+    seed(big, args.big)
+    results["rss"] = {"orders": args.big}
+    for version, python in versions.items():
+        sandbox = Sandbox(big)
         try:
-            run = run_child("tap", {"config": tap_config(sandbox), "streams": ORDER_STREAMS})
-            results["rss"][str(n)] = {
-                "maxrss_mb": run["maxrss_mb"],
-                "records": run["records"],
-                "wall_s": run["wall"],
-                "cpu_s": run["cpu"],
-            }
+            spec = {"config": tap_config(sandbox, page_size=1000), "streams": ORDER_STREAMS}
+            run = run_child("tap", spec, python)
         finally:
             sandbox.stop()
-
+        results["rss"][version] = {
+            "maxrss_mb": run["maxrss_mb"],
+            "maxrss_mb_at_small": results["throughput"][version]["maxrss_mb"],
+            "records": run["records"],
+            "cpu_s": run["cpu"],
+            "wall_s": run["wall"],
+        }
+    results["loadavg_after"] = os.getloadavg()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
+
+
+def _commit(path: Path) -> str:
+    out = subprocess.run(
+        ["git", "-C", str(path), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return out.stdout.strip()
+
+
+def _same_records(a: Path, b: Path) -> dict[str, Any]:
+    """Compare two outputs' RECORD messages as sorted canonical JSON (stream + record)."""
+
+    def records(path: Path) -> list[str]:
+        out = []
+        with path.open() as fh:
+            for line in fh:
+                message = json.loads(line)
+                if message.get("type") == "RECORD":
+                    out.append(json.dumps([message["stream"], message["record"]], sort_keys=True))
+        return sorted(out)
+
+    left, right = records(a), records(b)
+    return {"identical": left == right, "records": len(left), "records_previous": len(right)}
 
 
 def _by_path(calls: list[dict[str, Any]]) -> dict[str, int]:
@@ -349,35 +452,34 @@ def _by_path(calls: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def print_table(results: dict[str, Any]) -> None:
-    """A short human-readable summary."""
-    t = results["throughput"]
-    c = results["calls"]
+    """A short human-readable summary: one row per figure, one column per version."""
+    versions = [v for v in ("previous", "current") if v in results["throughput"]]
+    t, o, p, r = (results[k] for k in ("throughput", "orders_only", "paced", "rss"))
     rows = [
-        ("orders+items records/s (tap)", f"{t['records_per_s']:,.0f}"),
-        ("records/s (SDK floor, same records)", f"{t['floor_records_per_s']:,.0f}"),
-        ("CPU us/record (tap)", f"{t['cpu_us_per_record']:.1f}"),
-        ("CPU us/record (SDK floor)", f"{t['floor_cpu_us_per_record']:.1f}"),
-        ("CPU ratio tap/floor (goal <= 1.5)", f"{t['cpu_ratio_to_floor']:.2f}"),
         (
-            f"calls for {c['orders']:,} orders (bound {c['bound_2_ceil_n_over_page_plus_5']})",
-            f"{c['calls']}",
+            f"records per CPU-s, {t['orders']:,} orders (median of {t['rounds']})",
+            [f"{t[v]['records_per_cpu_s_median']:,.0f}" for v in versions],
         ),
-        ("calls per 1,000 orders", f"{c['calls_per_1000_orders']:.1f}"),
+        ("calls, orders only (no address field)", [str(o[v]["calls"]) for v in versions]),
+        (
+            "paced 5/1 s: wall / ideal (calls, 429s)",
+            [
+                f"{p[v]['wall_over_ideal']:.2f} ({p[v]['calls']}, {p[v]['status_429']})"
+                for v in versions
+            ],
+        ),
+        (
+            f"peak RSS, {r['orders']:,} orders",
+            [f"{r[v]['maxrss_mb']:.0f} MB" for v in versions],
+        ),
     ]
-    for plan, u in results["utilisation"].items():
-        rows.append(
-            (
-                f"utilisation {plan} ({u['calls_per_window']}/{u['window_s']:g} s, "
-                f"page {u['page_size']}, {u['calls']} calls, "
-                f"{u['status_429']} x 429)",
-                f"{u['utilisation']:.3f}",
-            )
-        )
-    for n, r in results["rss"].items():
-        rows.append((f"peak RSS, {int(n):,} orders", f"{r['maxrss_mb']:.0f} MB"))
     width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        print(f"{key:<{width}}  {value}")
+    print(f"{'':<{width}}  " + "  ".join(f"{v:>14}" for v in versions))
+    for key, values in rows:
+        print(f"{key:<{width}}  " + "  ".join(f"{x:>14}" for x in values))
+    if "cpu_ratio_median" in t:
+        print(f"CPU ratio (median per round): {t['cpu_ratio_median']:.2f}x")
+        print(f"identical records: {t['identical_records']}")
 
 
 if __name__ == "__main__":

@@ -13,14 +13,18 @@ import queue
 import threading
 import time
 import typing as t
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property, lru_cache
 from urllib.parse import quote, urlsplit
 
+import msgspec
 import requests
 import requests.auth
 from singer_sdk import RESTStream
+from singer_sdk import singerlib as singer
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers._util import utc_now
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseHATEOASPaginator
 from singer_sdk.streams.rest import HTTPRequest
 
@@ -31,9 +35,10 @@ from tap_cartcom._client.quirks import format_filter_datetime, parse_datetime, t
 from tap_cartcom._client.session import retry_wait_seconds
 from tap_cartcom._client.settings import TOKEN_HEADER
 from tap_cartcom._client.urls import ends_list_read, next_page_url
+from tap_cartcom.conform import compile_conformer
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from singer_sdk.streams.rest import PageContext
 
@@ -86,6 +91,26 @@ class Plan(tuple):
         return plan
 
 
+def _no_constant(name: str) -> None:
+    """``NaN``/``Infinity`` in a page become null (what the SDK's conformance makes of them)."""
+    return
+
+
+_json_decode = msgspec.json.Decoder().decode
+
+
+def _decode(body: bytes) -> t.Any:
+    """Parse a page: msgspec (2-3x faster than ``json``), ``json`` for what msgspec refuses.
+
+    msgspec rejects ``NaN``/``Infinity``, which ``json`` reads (as null, see ``_no_constant``);
+    a truncated body fails both and raises ``ValueError``.
+    """
+    try:
+        return _json_decode(body)
+    except msgspec.DecodeError:
+        return json.loads(body, parse_constant=_no_constant)
+
+
 class TokenAuth(requests.auth.AuthBase):
     """Set the token header; unlike the SDK's APIKeyAuthenticator, never re-encode the URL."""
 
@@ -135,8 +160,27 @@ def datetime_plan(schema: dict[str, t.Any], label: str = "") -> Plan:
     return Plan(plan, label)
 
 
-#: Memoised ``to_utc``: an order's items, payments and shipments repeat its timestamps.
-_utc = lru_cache(maxsize=16384)(to_utc)
+def _fast_utc(value: t.Any) -> str | None:
+    """``to_utc`` with a C fast path for ISO strings (most of Cart.com's datetimes).
+
+    ``datetime.fromisoformat`` (3.11) reads offsets, ``Z``, a space separator and 1 to 7+
+    fractional digits (truncated to 6), as ``to_utc`` does; anything else goes to ``to_utc``.
+    """
+    if value.__class__ is str and len(value) >= 19:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return to_utc(value)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        parsed = parsed.astimezone(UTC)
+        if parsed.year >= 1000:
+            return parsed.isoformat(timespec="microseconds")[:-6] + "Z"
+    return to_utc(value)
+
+
+#: Memoised: an order's items, payments and shipments repeat its timestamps.
+_utc = lru_cache(maxsize=16384)(_fast_utc)
 
 
 def normalise(
@@ -390,7 +434,7 @@ class CartcomStream(RESTStream):
                 raise RetriableAPIError(str(error), response)
             raise FatalAPIError(str(error))
         try:
-            payload = json.loads(response.content) if response.content else None
+            payload = _decode(response.content) if response.content else None
         except ValueError as exc:
             msg = f"Incomplete or invalid JSON from {urlsplit(response.url).path}; retrying"
             raise RetriableAPIError(msg, response) from exc
@@ -406,6 +450,52 @@ class CartcomStream(RESTStream):
     @cached_property
     def _datetime_plan(self) -> Plan:
         return datetime_plan(self.schema, self.name)
+
+    # -- records out ------------------------------------------------------------------------
+    #: The SDK's per-record walk is replaced by ``conform.compile_conformer`` (same rules,
+    #: compiled once per schema and selection); see ``_generate_record_messages``.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.RECURSIVE
+
+    def _record_conformer(self) -> Callable[[dict], tuple[dict, list[str]]]:
+        """The compiled selection + conformance for the current schema and selection mask."""
+        cached = self.__dict__.get("_conformer")
+        if cached is None or cached[0] is not self._mask or cached[1] is not self._input_schema:
+            mask = self.mask  # resolves ``_mask`` when not yet done
+            cached = (mask, self._input_schema, compile_conformer(self.effective_schema, mask))
+            self.__dict__["_conformer"] = cached
+            self.__dict__["_unmapped_reported"] = set()
+        return cached[2]
+
+    def _generate_record_messages(self, record: dict) -> t.Generator[t.Any, None, None]:
+        """The SDK's method with its two per-record schema walks replaced by one compiled pass.
+
+        Same output as ``pop_deselected_record_properties`` then ``conform_record_data_types``
+        at ``RECURSIVE`` (tests compare both); unknown properties are reported once per set.
+        """
+        if self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.RECURSIVE:
+            yield from super()._generate_record_messages(record)
+            return
+        record, unmapped = self._record_conformer()(record)
+        if unmapped:
+            reported = self.__dict__["_unmapped_reported"]
+            names = tuple(unmapped)
+            if names not in reported:
+                reported.add(names)
+                self.logger.warning(
+                    "Properties %s were present in the '%s' stream but not found in catalog "
+                    "schema. Ignoring.",
+                    names,
+                    self.name,
+                )
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                yield singer.RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped,
+                    version=self._stream_version,
+                    time_extracted=utc_now(),
+                )
 
     def post_process(self, row: dict, context: dict | None = None) -> dict | None:
         """Timestamps to UTC with ``Z``; ``""`` dates to null."""

@@ -15,6 +15,7 @@ from tap_cartcom._client.quirks import format_filter_datetime
 from tap_cartcom._client.sdk import SecretSafeConfigValidation
 from tap_cartcom._client.session import PacedAdapter, mount_pacing
 from tap_cartcom.streams import STREAM_TYPES
+from tap_cartcom.writer import CartcomWriter
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -31,6 +32,7 @@ class TapCartcom(SecretSafeConfigValidation, Tap):
     """Cart.com orders and catalog, incremental, paced to the store's call window."""
 
     name = "tap-cartcom"
+    message_writer_class = CartcomWriter
 
     config_jsonschema = th.PropertiesList(
         *connection_properties(),

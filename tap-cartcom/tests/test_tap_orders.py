@@ -434,3 +434,56 @@ def test_dense_address_ids_read_by_range_sparse_by_select_many(fake):
     assert len(batches) == 2  # 500 scattered six-digit ids, 7 characters each: 2 URLs
     assert all(len(f"/api/v1/order_addresses/select_many?{c.query}") <= 2048 for c in batches)
     assert all(r["billing_address"] and r["shipping_address"] for r in run["records"]["orders"])
+
+
+def _catalog_without(*fields):
+    """The discovered catalog with only the orders stream selected, ``fields`` deselected."""
+    from tap_cartcom.tap import TapCartcom
+
+    catalog = TapCartcom(config=base_config(), parse_env_config=False).catalog_dict
+    for entry in catalog["streams"]:
+        for meta in entry["metadata"]:
+            crumb = tuple(meta["breadcrumb"])
+            if not crumb:
+                meta["metadata"]["selected"] = entry["tap_stream_id"] == "orders"
+            elif entry["tap_stream_id"] == "orders" and crumb[-1] in fields:
+                meta["metadata"]["selected"] = False
+    return catalog
+
+
+def test_orders_without_address_fields_cost_the_order_pages_only(fake):
+    """120 orders at 50 a page, address fields deselected: exactly 3 calls, all /orders."""
+    catalog = _catalog_without("billing_address", "shipping_address")
+    run = run_tap(base_config(), catalog=catalog)
+    assert run["error"] is None
+    assert fake.paths() == ["/orders"] * 3
+    orders = run["records"]["orders"]
+    assert len(orders) == 120
+    assert not any("billing_address" in o or "shipping_address" in o for o in orders)
+
+
+@pytest.mark.parametrize("kept", ["billing_address", "shipping_address"])
+def test_one_address_field_selected_reads_the_addresses(fake, kept):
+    """Either address field of orders is enough to read the page's addresses (one per page)."""
+    dropped = ({"billing_address", "shipping_address"} - {kept}).pop()
+    run = run_tap(base_config(), catalog=_catalog_without(dropped))
+    assert run["error"] is None
+    assert sorted(fake.paths()) == ["/order_addresses/select_many"] * 3 + ["/orders"] * 3
+    first = run["records"]["orders"][0]
+    assert first[kept]["id"] > 0
+    assert dropped not in first
+
+
+def test_order_addresses_stream_reads_addresses_without_the_fields(fake):
+    """order_addresses selected, orders' address fields not: still one address read per page."""
+    catalog = _catalog_without("billing_address", "shipping_address")
+    for entry in catalog["streams"]:
+        if entry["tap_stream_id"] == "order_addresses":
+            for meta in entry["metadata"]:
+                if not meta["breadcrumb"]:
+                    meta["metadata"]["selected"] = True
+    run = run_tap(base_config(), catalog=catalog)
+    assert run["error"] is None
+    assert sorted(fake.paths()) == ["/order_addresses/select_many"] * 3 + ["/orders"] * 3
+    assert len(run["records"]["order_addresses"]) == 240
+    assert "billing_address" not in run["records"]["orders"][0]

@@ -224,8 +224,17 @@ class OrdersStream(WindowedStream):
     # -- addresses --------------------------------------------------------------------------
     @property
     def wants_addresses(self) -> bool:
-        """Addresses are read when the orders or the order_addresses stream is selected."""
-        return self.selected or self._address_stream is not None
+        """Read addresses only for someone: the order_addresses stream or an address field.
+
+        Calls are the scarce resource: orders selected without ``billing_address`` and
+        ``shipping_address`` (deselected in the catalog) cost the order pages only.
+        """
+        if self._address_stream is not None:
+            return True
+        if not self.selected:
+            return False
+        mask = self.mask
+        return any(mask[("properties", field)] for _, field in ADDRESS_KEYS)
 
     @property
     def _address_stream(self) -> OrderAddressesStream | None:

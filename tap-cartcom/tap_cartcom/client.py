@@ -27,6 +27,7 @@ from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseHATEOASPaginator
 from singer_sdk.streams.rest import HTTPRequest
+from typing_extensions import override
 
 from tap_cartcom import sdk_private
 from tap_cartcom._client import CartcomAPIError, records_from_page
@@ -228,6 +229,7 @@ def _labelled(sub: t.Any, parent: t.Any) -> t.Any:
 class NextPagePaginator(BaseHATEOASPaginator):
     """Follow the absolute ``next_page`` link; its absence (or a 404 past the end) ends paging."""
 
+    @override
     def get_next_url(self, response: requests.Response) -> str | None:
         """The ``next_page`` link of the page just read."""
         payload = getattr(response, _PAYLOAD, None)
@@ -235,6 +237,7 @@ class NextPagePaginator(BaseHATEOASPaginator):
             return payload.get("next_page") or None
         return None
 
+    @override
     def continue_if_empty(self, response: requests.Response) -> bool:
         """A page whose records were all emitted before is not the end: follow ``next_page``."""
         return True
@@ -252,31 +255,37 @@ class CartcomStream(RESTStream):
 
     # -- transport --------------------------------------------------------------------------
     @property
+    @override
     def url_base(self) -> str:
         """The store's API base, e.g. ``https://store.example.com/api/v1``."""
         return self._tap.connection.base_url
 
     @property
+    @override
     def requests_session(self) -> requests.Session:
         """The tap's one paced session: every stream shares the store's call budget."""
         return self._tap.http_session
 
     @cached_property
+    @override
     def authenticator(self) -> TokenAuth:
         """``X-AC-Auth-Token`` on every call (the URL is left exactly as built)."""
         return TokenAuth(self._tap.connection.access_token)
 
     @property
+    @override
     def http_headers(self) -> dict[str, str]:
         """No server-side cache: it would hide new orders (docs/api.md §1.10)."""
         return {"Cache-Control": "no-cache", "Accept": "application/json"}
 
     @property
+    @override
     def user_agent(self) -> str:  # type: ignore[override]
         """Identify the tap to Cart.com."""
         return self.config.get("user_agent") or self._tap.connection.user_agent
 
     @property
+    @override
     def timeout(self) -> int:
         """Seconds to wait for one page."""
         return 120
@@ -286,6 +295,7 @@ class CartcomStream(RESTStream):
         """``count=`` per page."""
         return int(self.config.get("page_size") or 250)
 
+    @override
     def get_new_paginator(self) -> NextPagePaginator:
         """Pages are chained by ``next_page`` links."""
         return NextPagePaginator()
@@ -299,6 +309,7 @@ class CartcomStream(RESTStream):
             params.append(("expand", self.expand))
         return params
 
+    @override
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         """Build the URL ourselves so ``+`` stays Cart.com's space, not ``%2B``."""
         token = page.next_page_token
@@ -356,6 +367,7 @@ class CartcomStream(RESTStream):
             f"{key} {reached}" if reached else "not reached yet",
         )
 
+    @override
     def request_records(self, context: dict | None) -> Iterator[dict[str, t.Any]]:
         """Read the pages in a background thread, one ahead of the records being processed.
 
@@ -420,6 +432,7 @@ class CartcomStream(RESTStream):
             worker.join(timeout=5)
 
     # -- responses --------------------------------------------------------------------------
+    @override
     def validate_response(self, response: requests.Response) -> None:
         """Classify the answer; keep the parsed body (a truncated body is retried, never parsed)."""
         status = response.status_code
@@ -440,6 +453,7 @@ class CartcomStream(RESTStream):
             raise RetriableAPIError(msg, response) from exc
         setattr(response, _PAYLOAD, payload)
 
+    @override
     def parse_response(self, response: requests.Response) -> Iterator[dict[str, t.Any]]:
         """The records of a list wrapper, whatever its list key is named."""
         payload = getattr(response, _PAYLOAD, None)
@@ -466,6 +480,7 @@ class CartcomStream(RESTStream):
             self.__dict__["_unmapped_reported"] = set()
         return cached[2]
 
+    @override
     def _generate_record_messages(self, record: dict) -> t.Generator[t.Any, None, None]:
         """The SDK's method with its two per-record schema walks replaced by one compiled pass.
 
@@ -497,12 +512,14 @@ class CartcomStream(RESTStream):
                     time_extracted=utc_now(),
                 )
 
+    @override
     def post_process(self, row: dict, context: dict | None = None) -> dict | None:
         """Timestamps to UTC with ``Z``; ``""`` dates to null."""
         normalise(row, self._datetime_plan)
         return row
 
     # -- retries ----------------------------------------------------------------------------
+    @override
     def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:  # type: ignore[override]
         """Wait ``Retry-After`` on a 429 (seconds or HTTP-date), else grow exponentially."""
 
@@ -515,14 +532,17 @@ class CartcomStream(RESTStream):
 
         return waits()
 
+    @override
     def backoff_jitter(self, value: float) -> float:
         """No extra jitter: ``retry_wait_seconds`` already adds it where it is safe."""
         return value
 
+    @override
     def backoff_max_tries(self) -> int:
         """Tries per call before the run fails (5xx, 429, timeouts, dropped connections)."""
         return 8
 
+    @override
     def backoff_handler(self, details: t.Any) -> None:
         """Log the retry by path only (no headers, no query values)."""
         exc = details.get("exception")
@@ -573,6 +593,7 @@ class EmbeddedChildStream(CartcomStream):
     #: Key of the nested array in the parent record.
     parent_key: str = ""
 
+    @override
     def get_records(self, context: dict | None) -> Iterable[dict[str, t.Any]]:
         """Never called for reading: the parent emits this stream's records."""
         return iter(())
@@ -581,6 +602,7 @@ class EmbeddedChildStream(CartcomStream):
 class ParentWithEmbeddedChildren(CartcomStream):
     """A parent whose expanded nested arrays are emitted as child streams, with no call."""
 
+    @override
     def generate_child_contexts(self, record: dict, context: dict | None) -> Iterable[dict]:
         """No SDK-driven child syncs: ``emit_children`` writes them from the record."""
         return iter(())
@@ -649,6 +671,7 @@ class WindowedStream(ParentWithEmbeddedChildren):
         """Key order, then id: stable pages inside a bounded window."""
         return f"{self.replication_key},id"
 
+    @override
     def get_replication_key_signpost(self, context: dict | None = None) -> str:  # type: ignore[override]
         """The window's upper bound, in the records' own UTC format (compared as strings)."""
         return format_filter_datetime(self._tap.sync_started_at)
@@ -690,6 +713,7 @@ class WindowedStream(ParentWithEmbeddedChildren):
         params.extend(self.extra_filters(context))
         return params
 
+    @override
     def get_records(self, context: dict | None) -> Iterable[dict[str, t.Any]]:
         """Load the emitted-id memory, read the window, then trim the memory to the next window."""
         state = self.get_context_state(context)
@@ -831,6 +855,7 @@ class WindowedStream(ParentWithEmbeddedChildren):
         for key in [k for k, v in self._emitted.items() if v < floor]:
             del self._emitted[key]
 
+    @override
     def post_process(self, row: dict, context: dict | None = None) -> dict | None:
         """Normalise, skip what was emitted before, emit the children, remember the id."""
         row = super().post_process(row, context)  # type: ignore[assignment]

@@ -9,6 +9,7 @@ from functools import cached_property
 import requests
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from typing_extensions import override
 
 from tap_cartcom._client import ConfigurationError, ConnectionSettings, connection_properties
 from tap_cartcom._client.quirks import format_filter_datetime
@@ -118,6 +119,7 @@ class TapCartcom(SecretSafeConfigValidation, Tap):
         ),
     ).to_dict()
 
+    @override
     def discover_streams(self) -> list[Stream]:
         """Every stream; discovery makes no call."""
         return [stream_class(tap=self) for stream_class in STREAM_TYPES]
@@ -183,6 +185,7 @@ class TapCartcom(SecretSafeConfigValidation, Tap):
         """The Get Orders status filter as ids (names resolved once per run)."""
         return self._status_ids
 
+    @override
     def sync_all(self) -> None:
         """Check the connection settings, fix the window's end, then sync."""
         _ = self.connection

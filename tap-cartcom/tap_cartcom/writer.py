@@ -13,6 +13,7 @@ import typing as t
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import RecordMessage
+from typing_extensions import override
 
 if t.TYPE_CHECKING:
     from singer_sdk.singerlib.encoding.simple import Message
@@ -21,6 +22,7 @@ if t.TYPE_CHECKING:
 class CartcomWriter(MsgSpecWriter):
     """msgspec lines; a flush per non-RECORD message instead of one per message."""
 
+    @override
     def write_message(self, message: Message) -> None:
         """Write one line to stdout (as bytes when stdout has a binary buffer)."""
         line = self.format_message(message)

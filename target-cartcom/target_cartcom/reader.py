@@ -19,6 +19,7 @@ from typing import Any
 
 from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.json import deserialize_json
+from typing_extensions import override
 
 #: Nesting a record may have; listings are 4 levels deep, order records 3.
 MAX_DEPTH = 32
@@ -48,6 +49,7 @@ class RecordReader(SingerReader):
         super().__init__()
         self.on_unreadable: Callable[[UnreadableRecord], None] | None = None
 
+    @override
     def deserialize_json(self, line: str) -> dict:
         """A message, or an ``UNREADABLE_RECORD`` message for a line that cannot be a record."""
         try:
@@ -70,6 +72,7 @@ class RecordReader(SingerReader):
                 )
         return message
 
+    @override
     def _process_unknown_message(self, message_dict: dict) -> None:
         """An unreadable record goes to ``on_unreadable``; other unknown types stop as usual."""
         if message_dict.get("type") == UNREADABLE and self.on_unreadable is not None:

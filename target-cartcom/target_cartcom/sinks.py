@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.sinks import BatchSink
+from typing_extensions import override
 
 from target_cartcom.outcomes import describe
 
@@ -38,10 +39,12 @@ class CartcomSink(BatchSink):
         self.run: RunContext = target.run
 
     @property
+    @override
     def max_size(self) -> int:
         """Records per batch (the SDK's ``batch_size_rows`` setting, else the class default)."""
         return int(self.config.get("batch_size_rows") or self.MAX_SIZE_DEFAULT)
 
+    @override
     def process_batch(self, context: dict) -> None:
         """Apply the batch's records; an error that escapes every record aborts the run."""
         records: list[dict[str, Any]] = context.get("records", [])

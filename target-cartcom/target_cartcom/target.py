@@ -7,6 +7,7 @@ from typing import Any
 
 from singer_sdk import typing as th
 from singer_sdk.target_base import Target
+from typing_extensions import override
 
 from target_cartcom import __name__ as package_name
 from target_cartcom._client import CartcomSession, ConfigurationError, connection_properties
@@ -94,6 +95,7 @@ class TargetCartcom(SecretSafeConfigValidation, Target):
         if isinstance(self.message_reader, RecordReader):
             self.message_reader.on_unreadable = self._unreadable
 
+    @override
     def get_sink_class(self, stream_name: str) -> type[CartcomSink]:
         """Pick the sink for a stream, refusing streams this target does not know."""
         try:
@@ -136,6 +138,7 @@ class TargetCartcom(SecretSafeConfigValidation, Target):
             )
         )
 
+    @override
     def process_endofpipe(self) -> None:
         """Drain (which writes state), then close the results with the summary.
 

@@ -18,6 +18,7 @@ from functools import cached_property
 from urllib.parse import urlsplit
 
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
+from typing_extensions import override
 
 from tap_cartcom import schemas, sdk_private
 from tap_cartcom._client.quirks import format_filter_datetime, records_from_page
@@ -87,6 +88,7 @@ class OrdersStream(WindowedStream):
             self._window = (start, end)
         return self._window
 
+    @override
     def get_records(self, context: dict | None) -> Iterable[dict[str, t.Any]]:
         """Get Orders: load the emitted ids, rescan the window, checkpoint after each page."""
         if not self.get_orders:
@@ -197,6 +199,7 @@ class OrdersStream(WindowedStream):
         return f"gte:{floor}+AND+lt:{upper}"
 
     # -- per page: normalise, skip what was emitted, batch the addresses -------------------
+    @override
     def parse_response(self, response: requests.Response) -> Iterator[dict[str, t.Any]]:
         """The page's new orders, with their addresses attached."""
         page = []
@@ -208,6 +211,7 @@ class OrdersStream(WindowedStream):
             self.attach_addresses(page)
         return iter(page)
 
+    @override
     def post_process(self, row: dict, context: dict | None = None) -> dict | None:
         """Emit the children from the record (no call) and remember the id.
 

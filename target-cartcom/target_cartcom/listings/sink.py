@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from typing_extensions import override
+
 from target_cartcom.listings.batch import ListingBatch
 from target_cartcom.listings.flat import parent_of, row_result
 from target_cartcom.listings.fullfeed import FullFeed, named_skus
@@ -15,6 +17,7 @@ from target_cartcom.sinks import CartcomSink
 class ListingsSink(CartcomSink):
     """Links, syncs, publishes and overwrites listings."""
 
+    @override
     def get_validator(self) -> None:
         """No SDK schema validation: ``record.py`` validates with errors naming the field.
 
@@ -79,6 +82,7 @@ class ListingsSink(CartcomSink):
                     self.run.report(row_result(result, listing, position))
         self.run.progress.end_batch(self.stream_name)
 
+    @override
     def clean_up(self) -> None:
         """At the end of the run: the flat rows, then one ``rebuild_tree`` if needed.
 

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from cartcom_sandbox.clock import normalise_input
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.seed import seed_store
 from cartcom_sandbox.server import SandboxServer
+from cartcom_testing.runs import order_status_ids, set_order_status
 from tap_cartcom._client.quirks import to_utc
 from tap_cartcom.emitted import STATE_KEY, DayRanges, EmittedOrders, unpack
 from tap_test_support import run_tap
@@ -68,27 +68,6 @@ def _created(order: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(to_utc(order["created_at"]).replace("Z", "+00:00"))
 
 
-def _status_ids(server: Any) -> dict[str, int]:
-    rows = requests.get(
-        f"{server.base_url}/order_statuses",
-        params={"count": 100},
-        headers={"X-AC-Auth-Token": TOKEN},
-        timeout=10,
-    ).json()["order_statuses"]
-    return {row["name"]: row["id"] for row in rows}
-
-
-def set_status(server: Any, order_id: int, status_id: int) -> None:
-    """Move an order the way the admin console does (``PUT /orders/{id}/status``)."""
-    response = requests.put(
-        f"{server.base_url}/orders/{order_id}/status",
-        json={"order_status_id": status_id},
-        headers={"X-AC-Auth-Token": TOKEN},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-
-
 @dataclass
 class Scenario:
     """Issue 13's store story, with the orders that play each part."""
@@ -102,7 +81,7 @@ class Scenario:
     def build(cls, server: Any) -> Scenario:
         """Pick the orders and put them in their starting statuses."""
         now = datetime.now(UTC).replace(microsecond=0)
-        scenario = cls(server, now, _status_ids(server))
+        scenario = cls(server, now, order_status_ids(server))
         orders = server.store.query("orders")
         # No order within 10 minutes of a window's edge: the subprocess's clock is not pinned.
         for order in orders:
@@ -123,11 +102,11 @@ class Scenario:
         pending = scenario.status["Pending"]
         for name, days in (("one_day", 1), ("twelve_days", 12), ("old", 45)):
             scenario.parts[name] = pick(days)
-            set_status(server, scenario.parts[name], pending)
+            set_order_status(server, scenario.parts[name], pending)
         scenario.parts["reshipped"] = pick(5)
-        set_status(server, scenario.parts["reshipped"], scenario.status["Processing"])
+        set_order_status(server, scenario.parts["reshipped"], scenario.status["Processing"])
         scenario.parts["reopened"] = pick(8)
-        set_status(server, scenario.parts["reopened"], scenario.status["Completed"])
+        set_order_status(server, scenario.parts["reopened"], scenario.status["Completed"])
         return scenario
 
     def eligible(self, statuses: set[str], days: float, now: datetime) -> set[int]:
@@ -149,10 +128,10 @@ class Scenario:
         """Between run 1 and run 2."""
         processing = self.status["Processing"]
         for name in ("one_day", "twelve_days", "old"):
-            set_status(self.server, self.parts[name], processing)
-        set_status(self.server, self.parts["reshipped"], self.status["Shipped"])
-        set_status(self.server, self.parts["reshipped"], processing)
-        set_status(self.server, self.parts["reopened"], self.status["Partially Shipped"])
+            set_order_status(self.server, self.parts[name], processing)
+        set_order_status(self.server, self.parts["reshipped"], self.status["Shipped"])
+        set_order_status(self.server, self.parts["reshipped"], processing)
+        set_order_status(self.server, self.parts["reopened"], self.status["Partially Shipped"])
 
     def add_orders(self, created: datetime) -> None:
         """Two orders placed after run 1: one paid (Processing), one not (Pending)."""

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.seed import seed_store
 from cartcom_sandbox.server import SandboxServer
+from cartcom_testing.runs import order_status_ids, set_order_status
 from tap_cartcom._client.quirks import to_utc
 
 TOKEN = "test-token"
@@ -180,26 +180,6 @@ def test_kill_9_mid_backfill_resumes_at_the_page_it_reached(server, tmp_path):
     )
 
 
-def _status_ids(server: Any) -> dict[str, int]:
-    rows = requests.get(
-        f"{server.base_url}/order_statuses",
-        params={"count": 100},
-        headers={"X-AC-Auth-Token": TOKEN},
-        timeout=10,
-    ).json()["order_statuses"]
-    return {row["name"]: row["id"] for row in rows}
-
-
-def _set_status(server: Any, order_id: int, status_id: int) -> None:
-    response = requests.put(
-        f"{server.base_url}/orders/{order_id}/status",
-        json={"order_status_id": status_id},
-        headers={"X-AC-Auth-Token": TOKEN},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-
-
 def test_kill_9_with_get_orders_keeps_each_order_once(server, tmp_path):
     """Get Orders (Processing, 30 days), killed mid-window; statuses change; then a resume.
 
@@ -208,7 +188,7 @@ def test_kill_9_with_get_orders_keeps_each_order_once(server, tmp_path):
     the next run's full rescan; orders already imported and moved Shipped then back are never
     imported again; the resume repeats at most the page it was writing.
     """
-    status = _status_ids(server)
+    status = order_status_ids(server)
     processing, pending = status["Processing"], status["Pending"]
     now = datetime.now(UTC)
     floor = now - timedelta(days=30)
@@ -241,10 +221,10 @@ def test_kill_9_with_get_orders_keeps_each_order_once(server, tmp_path):
     late_later = [o["id"] for o in in_window[position + 1 :: 5][5:8]]
     bounced = sorted(committed)[:3]
     for order_id in late_early + late_later:
-        _set_status(server, order_id, processing)
+        set_order_status(server, order_id, processing)
     for order_id in bounced:
-        _set_status(server, order_id, status["Shipped"])
-        _set_status(server, order_id, processing)
+        set_order_status(server, order_id, status["Shipped"])
+        set_order_status(server, order_id, processing)
 
     assert last_state["bookmarks"]["orders"]["resume"]["status_id"] == processing
     before = len(server.calls)

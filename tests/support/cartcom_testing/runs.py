@@ -179,3 +179,29 @@ def longest_gap(stamps: Iterable[float]) -> float:
     """The longest time between two consecutive stamps (0 for fewer than two): a wait's bound."""
     ordered = sorted(stamps)
     return max((b - a for a, b in itertools.pairwise(ordered)), default=0.0)
+
+
+def order_status_ids(server: Any) -> dict[str, int]:
+    """The store's order statuses, name to id, read as a client would."""
+    import requests
+
+    rows = requests.get(
+        f"{server.base_url}/order_statuses",
+        params={"count": 100},
+        headers={"X-AC-Auth-Token": server.token},
+        timeout=10,
+    ).json()["order_statuses"]
+    return {row["name"]: row["id"] for row in rows}
+
+
+def set_order_status(server: Any, order_id: int, status_id: int) -> None:
+    """Move an order the way the admin console does (``PUT /orders/{id}/status``)."""
+    import requests
+
+    response = requests.put(
+        f"{server.base_url}/orders/{order_id}/status",
+        json={"order_status_id": status_id},
+        headers={"X-AC-Auth-Token": server.token},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text

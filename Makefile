@@ -33,9 +33,7 @@ test: install lint
 PROFILE ?= tests/profiles/nondefault-store.json
 test-profile: install
 	$(BIN)/pytest --sandbox-profile $(PROFILE) tests/test_sandbox_profile_run.py \
-		tap-cartcom/tests target-cartcom/tests \
-		--deselect target-cartcom/tests/test_target_listings_calls.py::test_auto_reads_the_whole_catalog_when_that_is_cheaper \
-		--deselect target-cartcom/tests/test_target_listings_calls.py::test_sync_of_10000_listings_with_30000_variants
+		tap-cartcom/tests target-cartcom/tests
 
 demo: install
 	$(BIN)/python demo/run_demo.py

@@ -6,27 +6,14 @@ rewords a setting, these tests fail until `.venv/bin/python demo/plugin_docs.py`
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
+import plugin_docs as docs  # demo/ is on the pytest path (root pyproject)
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGINS = ("tap-cartcom", "target-cartcom")
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("plugin_docs", ROOT / "demo" / "plugin_docs.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-docs = _load()
 
 
 @pytest.fixture(scope="module")

@@ -15,25 +15,20 @@ from __future__ import annotations
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 import run_demo as demo
-from cartcom_client.quirks import to_utc
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.seed import seed_store
 from cartcom_sandbox.server import SandboxServer
+from cartcom_testing.runs import created_utc
 
 #: The first Meltano run installs the plugins into .meltano/ (minutes on a fresh clone).
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "test-token"
-
-
-def _created(order: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(to_utc(order["created_at"]).replace("Z", "+00:00"))
 
 
 def test_get_orders_imports_late_eligible_orders_once_through_meltano(tmp_path: Path) -> None:
@@ -100,14 +95,14 @@ def test_get_orders_imports_late_eligible_orders_once_through_meltano(tmp_path: 
         now = datetime.now(UTC)
         orders = server.store.query("orders")
         for order in orders:
-            if abs(_created(order) - (now - timedelta(days=30))) < timedelta(minutes=30):
+            if abs(created_utc(order) - (now - timedelta(days=30))) < timedelta(minutes=30):
                 server.store.update("orders", order["id"], {"order_status_id": status["Completed"]})
         taken: set[int] = set()
 
         def pick(days: float) -> int:
             best = min(
                 (o for o in orders if o["id"] not in taken),
-                key=lambda o: abs(_created(o) - (now - timedelta(days=days))),
+                key=lambda o: abs(created_utc(o) - (now - timedelta(days=days))),
             )
             taken.add(best["id"])
             return best["id"]
@@ -120,7 +115,7 @@ def test_get_orders_imports_late_eligible_orders_once_through_meltano(tmp_path: 
         expected1 = {
             o["id"]
             for o in server.store.query("orders", {"order_status_id": status["Processing"]})
-            if _created(o) >= floor
+            if created_utc(o) >= floor
         }
         assert reshipped in expected1
         server.calls.clear()

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 import run_demo as demo
-from cartcom_client.quirks import to_utc
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.seed import seed_store
 from cartcom_sandbox.server import SandboxServer
+from cartcom_testing.runs import created_utc
 
 #: The first Meltano run installs the plugins into .meltano/ (minutes on a fresh clone).
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -26,10 +26,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "test-token"
 JOB = ["tap-processing-lines", "target-cartcom-ship-lines"]
-
-
-def _created(order: dict) -> datetime:
-    return datetime.fromisoformat(to_utc(order["created_at"]).replace("Z", "+00:00"))
 
 
 def test_processing_lines_ship_through_meltano(tmp_path: Path) -> None:
@@ -52,12 +48,12 @@ def test_processing_lines_ship_through_meltano(tmp_path: Path) -> None:
         now = datetime.now(UTC)
         floor = now - timedelta(days=30)
         for order in server.store.query("orders"):  # none near the window's edge
-            if abs(_created(order) - floor) < timedelta(minutes=30):
+            if abs(created_utc(order) - floor) < timedelta(minutes=30):
                 server.store.update("orders", order["id"], {"order_status_id": status["Completed"]})
         processing = {
             o["id"]
             for o in server.store.query("orders", {"order_status_id": status["Processing"]})
-            if _created(o) >= floor
+            if created_utc(o) >= floor
         }
         lines = [
             i

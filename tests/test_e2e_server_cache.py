@@ -14,11 +14,10 @@ from typing import Any
 
 import pytest
 import requests
-from cartcom_client.quirks import to_utc
 from cartcom_sandbox.clock import normalise_input
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_testing.listing_scenarios import run_target
-from cartcom_testing.runs import run_tap, tap_config
+from cartcom_testing.runs import run_tap, tap_config, utc_datetime
 
 CACHE_SECONDS = 300
 
@@ -33,10 +32,6 @@ def sandbox_config() -> SandboxConfig:
 def _z(moment: datetime) -> str:
     """A UTC datetime as the tap writes it."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _utc(stamp: str) -> datetime:
-    return datetime.fromisoformat(to_utc(stamp).replace("Z", "+00:00"))
 
 
 def run_orders_tap(sb: Any, now: datetime) -> dict[str, Any]:
@@ -98,7 +93,7 @@ def test_docs_with_finds_nested_matches():
 def test_tap_rerun_sees_changed_and_added_orders_through_the_cache(seeded_sandbox):
     """Same window twice: run 2 reads the URLs run 1 cached, yet sees the store's changes."""
     sb = seeded_sandbox
-    created = [_utc(o["created_at"]) for o in sb.store.query("orders")]
+    created = [utc_datetime(o["created_at"]) for o in sb.store.query("orders")]
     now = (max(created) + timedelta(hours=1)).replace(microsecond=0)
 
     first = run_orders_tap(sb, now)

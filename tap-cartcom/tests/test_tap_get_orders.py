@@ -28,7 +28,7 @@ from cartcom_sandbox.clock import normalise_input
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.seed import seed_store
 from cartcom_sandbox.server import SandboxServer
-from cartcom_testing.runs import order_status_ids, set_order_status
+from cartcom_testing.runs import created_utc, order_status_ids, set_order_status
 from tap_cartcom._client.quirks import to_utc
 from tap_cartcom.emitted import STATE_KEY, DayRanges, EmittedOrders, unpack
 from tap_test_support import run_tap
@@ -64,10 +64,6 @@ def _z(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _created(order: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(to_utc(order["created_at"]).replace("Z", "+00:00"))
-
-
 @dataclass
 class Scenario:
     """Issue 13's store story, with the orders that play each part."""
@@ -86,7 +82,7 @@ class Scenario:
         # No order within 10 minutes of a window's edge: the subprocess's clock is not pinned.
         for order in orders:
             for days in (3, 10, 30):
-                if abs(_created(order) - (now - timedelta(days=days))) < timedelta(minutes=10):
+                if abs(created_utc(order) - (now - timedelta(days=days))) < timedelta(minutes=10):
                     server.store.update("orders", order["id"], {"order_status_id": 5})
         taken: set[int] = set()
 
@@ -94,7 +90,7 @@ class Scenario:
             target = now - timedelta(days=days)
             best = min(
                 (o for o in orders if o["id"] not in taken),
-                key=lambda o: abs(_created(o) - target),
+                key=lambda o: abs(created_utc(o) - target),
             )
             taken.add(best["id"])
             return best["id"]
@@ -116,13 +112,13 @@ class Scenario:
         return {
             o["id"]
             for o in self.server.store.query("orders")
-            if o["order_status_id"] in ids and floor <= _created(o) < now
+            if o["order_status_id"] in ids and floor <= created_utc(o) < now
         }
 
     def created_since(self, days: float, now: datetime) -> set[int]:
         """Every order created in ``[now - days, now)``."""
         floor = now - timedelta(days=days)
-        return {o["id"] for o in self.server.store.query("orders") if floor <= _created(o) < now}
+        return {o["id"] for o in self.server.store.query("orders") if floor <= created_utc(o) < now}
 
     def change(self) -> None:
         """Between run 1 and run 2."""
@@ -365,9 +361,9 @@ def test_kill_9_in_the_middle_of_run_2_then_resume(server, tmp_path):
     processing = scenario.status["Processing"]
     window = sorted(
         (o for o in server.store.query("orders") if o["order_status_id"] == processing),
-        key=lambda o: (_created(o), o["id"]),
+        key=lambda o: (created_utc(o), o["id"]),
     )
-    window = [o["id"] for o in window if _created(o) >= now1 - timedelta(days=30)]
+    window = [o["id"] for o in window if created_utc(o) >= now1 - timedelta(days=30)]
     page_12 = window.index(scenario.parts["twelve_days"]) // PAGE + 1
     page_1 = window.index(scenario.parts["one_day"]) // PAGE + 1
     assert page_12 < page_1, "the late orders must fall on different pages"

@@ -26,7 +26,7 @@ import pytest
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.seed import seed_store
 from cartcom_sandbox.server import SandboxServer
-from cartcom_testing.runs import order_status_ids, set_order_status
+from cartcom_testing.runs import created_utc, order_status_ids, set_order_status
 from tap_cartcom._client.quirks import to_utc
 
 TOKEN = "test-token"
@@ -193,12 +193,9 @@ def test_kill_9_with_get_orders_keeps_each_order_once(server, tmp_path):
     now = datetime.now(UTC)
     floor = now - timedelta(days=30)
 
-    def created(order: dict[str, Any]) -> datetime:
-        return datetime.fromisoformat(to_utc(order["created_at"]).replace("Z", "+00:00"))
-
     in_window = sorted(
-        (o for o in server.store.query("orders") if floor + timedelta(hours=1) <= created(o)),
-        key=lambda o: (created(o), o["id"]),
+        (o for o in server.store.query("orders") if floor + timedelta(hours=1) <= created_utc(o)),
+        key=lambda o: (created_utc(o), o["id"]),
     )
     # Enough eligible orders for 30+ pages, and Pending ones spread through the window.
     for n, order in enumerate(in_window):
@@ -248,6 +245,6 @@ def test_kill_9_with_get_orders_keeps_each_order_once(server, tmp_path):
     eligible = {
         o["id"]
         for o in server.store.query("orders")
-        if o["order_status_id"] == processing and created(o) >= floor + timedelta(hours=1)
+        if o["order_status_id"] == processing and created_utc(o) >= floor + timedelta(hours=1)
     }
     assert eligible <= set(emitted) | set(again) | set(following)

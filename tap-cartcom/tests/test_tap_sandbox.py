@@ -10,7 +10,7 @@ import pytest
 import requests
 import tap_cartcom.client as tap_client
 from cartcom_sandbox.clock import normalise_input
-from cartcom_testing.runs import longest_gap, run_tap
+from cartcom_testing.runs import longest_gap, run_tap, utc_datetime
 from tap_cartcom._client.quirks import to_utc
 
 ORDER_FAMILY = ("orders", "order_items", "order_shipments", "order_payments", "order_addresses")
@@ -57,10 +57,6 @@ def _z(moment):
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _utc(stamp):
-    return datetime.fromisoformat(to_utc(stamp).replace("Z", "+00:00"))
-
-
 def _minus_days(stamp, days):
     return _z(datetime.fromisoformat(stamp.replace("Z", "+00:00")) - timedelta(days=days))
 
@@ -68,7 +64,7 @@ def _minus_days(stamp, days):
 def _after_newest_order(server):
     """A run start one hour after the newest seeded order (whole seconds), as on a live store."""
     orders = get_json(server, "/orders", count=1000, fields="id,created_at")["orders"]
-    newest = max(_utc(o["created_at"]) for o in orders)
+    newest = max(utc_datetime(o["created_at"]) for o in orders)
     return (newest + timedelta(hours=1)).replace(microsecond=0)
 
 

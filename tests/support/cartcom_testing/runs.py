@@ -205,3 +205,15 @@ def set_order_status(server: Any, order_id: int, status_id: int) -> None:
         timeout=10,
     )
     assert response.status_code == 200, response.text
+
+
+def utc_datetime(stamp: str) -> datetime:
+    """A Cart.com timestamp (any offset, 0-7 fractional digits) as an aware UTC datetime."""
+    from cartcom_client.quirks import to_utc
+
+    return datetime.fromisoformat(to_utc(stamp).replace("Z", "+00:00"))
+
+
+def created_utc(record: dict[str, Any]) -> datetime:
+    """When an order or product was created, in UTC."""
+    return utc_datetime(record["created_at"])

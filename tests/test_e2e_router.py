@@ -17,6 +17,7 @@ import hmac
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,8 @@ class Router:
     process: subprocess.Popen[str]
     base_url: str
     seeded: dict[str, dict[str, Any]]
+    #: The sandbox's stdout and stderr files.
+    logs: tuple[Path, Path]
     outputs: list[str] = field(default_factory=list)
 
     def get(self, site: str, path_and_query: str) -> Any:
@@ -118,26 +121,30 @@ def router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Router]:
         db = tmp / f"site-{site}.db"
         seeded[site] = seed_store(str(db), **sizes)
         args += ["--site", f"{site}={db}"]
-    process = subprocess.Popen(
-        [
-            str(BIN / "cartcom-sandbox"),
-            *("serve", "--router", "--port", "0", *args),
-            *("--pub-user", f"{USER}:{SECRET}", "--calls", "1000", "--window", "1"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    base_url = process.stdout.readline().strip()
-    assert base_url.startswith("http://127.0.0.1:"), base_url
-    router = Router(process, base_url, seeded)
+    logs = (tmp / "sandbox.out", tmp / "sandbox.err")
+    with logs[0].open("w") as out, logs[1].open("w") as err:
+        process = subprocess.Popen(
+            [
+                str(BIN / "cartcom-sandbox"),
+                *("serve", "--router", "--port", "0", *args),
+                *("--pub-user", f"{USER}:{SECRET}", "--calls", "1000", "--window", "1"),
+            ],
+            stdout=out,
+            stderr=err,
+            text=True,
+        )
+    deadline = time.monotonic() + 60
+    while not logs[0].read_text().endswith("\n") and process.poll() is None:
+        assert time.monotonic() < deadline, "the router sandbox did not start"
+        time.sleep(0.05)
+    base_url = logs[0].read_text().strip()
+    assert base_url.startswith("http://127.0.0.1:"), logs[1].read_text()
+    router = Router(process, base_url, seeded, logs)
     try:
         yield router
     finally:
         process.terminate()
-        out, err = process.communicate(timeout=30)
-        router.outputs += [base_url, out, err]
+        process.wait(timeout=30)
 
 
 def all_orders(router: Router, site: str) -> dict[int, str]:
@@ -247,7 +254,10 @@ def test_no_output_line_holds_the_secret_or_a_signature(router: Router) -> None:
     signatures = {
         sign(c["method"], c["path"] + (f"?{c['query']}" if c["query"] else "")) for c in calls
     }
-    text = "\n".join(router.outputs)
+    sandbox = [path.read_text() for path in router.logs]
+    assert router.base_url in sandbox[0]
+    assert "site 101=" in sandbox[1]  # the sandbox's own start line
+    text = "\n".join(router.outputs + sandbox)
     assert text.strip()
     assert SECRET not in text
     leaked = [s for s in signatures if s in text]

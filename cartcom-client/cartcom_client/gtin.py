@@ -19,7 +19,8 @@ def check_digit(body: str) -> str:
     if not _ascii_digits(body):
         msg = "a GTIN body holds only the digits 0-9"
         raise ValueError(msg)
-    total = sum(int(ch) * (3 if i % 2 == 0 else 1) for i, ch in enumerate(reversed(body)))
+    # From the right: the digits next to the check digit weigh 3, the others 1.
+    total = 3 * sum(map(int, body[-1::-2])) + sum(map(int, body[-2::-2]))
     return str((10 - total % 10) % 10)
 
 

@@ -69,8 +69,11 @@ LOOKUP_COUNT = 1000
 def gtin_forms(code: str) -> list[str]:
     """The spellings one GTIN is looked up under: as given, and as UPC-A/EAN-13 when it fits."""
     digits = code.lstrip("0") or "0"
-    forms = {code}
-    forms.update(digits.zfill(n) for n in (12, 13) if len(digits) <= n)
+    forms = [code]
+    for n in (12, 13):
+        # Forms of one length are one string (the digits zero-filled), so length orders them.
+        if len(digits) <= n and (form := digits.zfill(n)) not in forms:
+            forms.append(form)
     return sorted(forms, key=len)
 
 

@@ -11,6 +11,7 @@ import string
 import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from typing import Any
 
 from target_cartcom._client.gtin import gtin_key
@@ -82,9 +83,9 @@ class Variant:
     weight: float | None = None
     image: str | None = None
 
-    @property
+    @cached_property
     def where(self) -> str:
-        """The field prefix of this variant in error messages."""
+        """The field prefix of this variant in error messages (asked for several times each)."""
         return f"variants[{self.index}]"
 
 
@@ -234,9 +235,11 @@ def _variant(raw: Any, index: int) -> Variant:
         raise RecordError(f"{where}.options", 'expected an object such as {"Size": "M"}')
     options: dict[str, str] = {}
     for name, value in options_raw.items():
-        if not str(name).strip() or value is None or not str(value).strip():
+        label = str(name).strip()
+        text = "" if value is None else str(value).strip()
+        if not label or not text:
             raise RecordError(f"{where}.options", f"option {name!r} needs a name and a value")
-        options[str(name).strip()] = str(value).strip()
+        options[label] = text
     # Fields that are absent (None) cost no call: a sync sends a few of the eleven.
     get = raw.get
     return Variant(

@@ -60,6 +60,10 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+#: ``json.dumps(line, default=_json_default, sort_keys=True)``, without a new encoder per line.
+_ENCODER = json.JSONEncoder(default=_json_default, sort_keys=True)
+
+
 @functools.cache
 def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
@@ -96,7 +100,7 @@ class ResultsLog:
                 line["outcome"] = result.outcome
                 if self.dry_run:
                     line["dry_run"] = True
-                self._file.write(json.dumps(line, default=_json_default, sort_keys=True) + "\n")
+                self._file.write(_ENCODER.encode(line) + "\n")
                 self._file.flush()
 
     @property

@@ -11,7 +11,6 @@ import string
 import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from functools import cached_property
 from typing import Any
 
 from target_cartcom._client.gtin import gtin_key
@@ -83,10 +82,12 @@ class Variant:
     weight: float | None = None
     image: str | None = None
 
-    @cached_property
-    def where(self) -> str:
-        """The field prefix of this variant in error messages (asked for several times each)."""
-        return f"variants[{self.index}]"
+    #: The field prefix of this variant in error messages (``variants[2]``), made once.
+    where: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Name the variant's place in the record."""
+        self.where = f"variants[{self.index}]"
 
 
 @dataclass

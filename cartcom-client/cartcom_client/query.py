@@ -33,10 +33,12 @@ MAX_VALUE_LENGTH = 1000
 
 _OPERATOR_TERM = re.compile(rf"^(?:{'|'.join(OPERATORS)}):", re.IGNORECASE)
 _CONNECTOR_WORD = re.compile(r"(?:^|\s)(?:AND|OR)(?:\s|$)", re.IGNORECASE)
-_URL_SAFE = re.compile(r"^[A-Za-z0-9._~-]*$")
+#: Text form-encoded as itself (``fullmatch``: ``$`` would let a final newline through).
+_URL_SAFE = re.compile(r"[A-Za-z0-9._~-]*")
 #: Unicode's control characters (general category ``Cc``): exactly these 65 code points, fixed by
 #: the Unicode stability policy, so one regex search replaces a per-character category lookup.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONNECTORS = ("AND", "OR")
 #: ``eq:`` once form-encoded (``eq%3A``): every value checked carries it.
 _EQ_LENGTH = len(quote_plus("eq:"))
 
@@ -50,6 +52,15 @@ def check_value(value: object) -> str:
     if not isinstance(value, str):
         msg = f"must be text, got {type(value).__name__}"
         raise QueryValueError(msg)
+    if (
+        value
+        and _URL_SAFE.fullmatch(value)
+        and (len(value) > 3 or value.upper() not in _CONNECTORS)
+        and len(value) + _EQ_LENGTH <= MAX_VALUE_LENGTH
+    ):
+        # The usual SKU: ASCII, no space (so no connector word but a bare AND/OR), no control
+        # character, encoded as itself and short enough.
+        return value
     if not value.strip():
         msg = "is empty"
         raise QueryValueError(msg)
@@ -140,7 +151,7 @@ def fields_any(fields: Mapping[str, Iterable[str]]) -> dict[str, str]:
 
 def encoded_length(text: str) -> int:
     """Length of ``text`` once form-encoded into a query string (as requests sends it)."""
-    return len(text) if _URL_SAFE.match(text) else len(quote_plus(text))
+    return len(text) if _URL_SAFE.fullmatch(text) else len(quote_plus(text))
 
 
 def encode(text: str) -> str:

@@ -139,8 +139,8 @@ def _number(record: dict[str, Any], key: str, where: str) -> float | None:
     if value is None or value == "":
         return None
     kind = type(value)
-    if kind is float or (kind is int and -_EXACT < value < _EXACT):
-        result = float(value)  # what the Decimal route gives, without it (JSON numbers)
+    if kind is Decimal or kind is float or (kind is int and -_EXACT < value < _EXACT):
+        result = float(value)  # what the Decimal route gives (JSON numbers), with less work
     else:
         result = _decimal_number(value, where)
     if not math.isfinite(result):
@@ -176,6 +176,8 @@ def _gtin(record: dict[str, Any], where: str) -> str | None:
     """The barcode from ``gtin`` (preferred) or ``upc``, check digits verified."""
     found: dict[str, str] = {}
     for key in ("gtin", "upc"):
+        if record.get(key) is None:
+            continue  # absent: no field name to build
         value = _text(record, key, f"{where}{key}")
         if value is None:
             continue

@@ -42,6 +42,7 @@ bench: install
 	$(BIN)/python bench/bench_sandbox.py
 	$(BIN)/python bench/bench_tap.py
 	$(BIN)/python bench/bench_listings.py
+	$(BIN)/python bench/bench_target.py
 	$(BIN)/python bench/bench_get_orders.py
 	$(BIN)/python bench/bench_many_stores.py
 

@@ -19,7 +19,12 @@ def check_digit(body: str) -> str:
     if not _ascii_digits(body):
         msg = "a GTIN body holds only the digits 0-9"
         raise ValueError(msg)
-    total = sum(int(ch) * (3 if i % 2 == 0 else 1) for i, ch in enumerate(reversed(body)))
+    return _check_digit(body)
+
+
+def _check_digit(body: str) -> str:
+    # From the right: the digits next to the check digit weigh 3, the others 1.
+    total = 3 * sum(map(int, body[-1::-2])) + sum(map(int, body[-2::-2]))
     return str((10 - total % 10) % 10)
 
 
@@ -27,7 +32,7 @@ def is_valid_gtin(code: str) -> bool:
     """True for an all-digit GTIN-8/12/13/14 whose last digit is the right check digit."""
     if not isinstance(code, str) or not _ascii_digits(code) or len(code) not in GTIN_LENGTHS:
         return False
-    return check_digit(code[:-1]) == code[-1]
+    return _check_digit(code[:-1]) == code[-1]  # the body is digits: checked just above
 
 
 def gtin_key(code: object) -> str | None:

@@ -23,7 +23,6 @@ the whole store.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote, quote_plus
 
@@ -34,7 +33,14 @@ MAX_VALUE_LENGTH = 1000
 
 _OPERATOR_TERM = re.compile(rf"^(?:{'|'.join(OPERATORS)}):", re.IGNORECASE)
 _CONNECTOR_WORD = re.compile(r"(?:^|\s)(?:AND|OR)(?:\s|$)", re.IGNORECASE)
-_URL_SAFE = re.compile(r"^[A-Za-z0-9._~-]*$")
+#: Text form-encoded as itself (``fullmatch``: ``$`` would let a final newline through).
+_URL_SAFE = re.compile(r"[A-Za-z0-9._~-]*")
+#: Unicode's control characters (general category ``Cc``): exactly these 65 code points, fixed by
+#: the Unicode stability policy, so one regex search replaces a per-character category lookup.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONNECTORS = ("AND", "OR")
+#: ``eq:`` once form-encoded (``eq%3A``): every value checked carries it.
+_EQ_LENGTH = len(quote_plus("eq:"))
 
 
 class QueryValueError(ValueError):
@@ -46,15 +52,25 @@ def check_value(value: object) -> str:
     if not isinstance(value, str):
         msg = f"must be text, got {type(value).__name__}"
         raise QueryValueError(msg)
+    if (
+        value
+        and _URL_SAFE.fullmatch(value)
+        and (len(value) > 3 or value.upper() not in _CONNECTORS)
+        and len(value) + _EQ_LENGTH <= MAX_VALUE_LENGTH
+    ):
+        # The usual SKU: ASCII, no space (so no connector word but a bare AND/OR), no control
+        # character, encoded as itself and short enough.
+        return value
     if not value.strip():
         msg = "is empty"
         raise QueryValueError(msg)
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        msg = "is not valid Unicode text (it holds a lone surrogate such as \\ud800)"
-        raise QueryValueError(msg) from None
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
+    if not value.isascii():  # ASCII text is valid UTF-8 by construction
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            msg = "is not valid Unicode text (it holds a lone surrogate such as \\ud800)"
+            raise QueryValueError(msg) from None
+    if _CONTROL.search(value):
         msg = "holds a control character (a tab, newline or similar)"
         raise QueryValueError(msg)
     if _CONNECTOR_WORD.search(value):
@@ -63,7 +79,7 @@ def check_value(value: object) -> str:
             "a connector; it cannot be looked up exactly"
         )
         raise QueryValueError(msg)
-    length = encoded_length(f"eq:{value}")
+    length = _EQ_LENGTH + encoded_length(value)  # encoding is per character: the parts add up
     if length > MAX_VALUE_LENGTH:
         msg = (
             f"is {length} characters long once URL-encoded; a lookup carries at most "
@@ -135,7 +151,7 @@ def fields_any(fields: Mapping[str, Iterable[str]]) -> dict[str, str]:
 
 def encoded_length(text: str) -> int:
     """Length of ``text`` once form-encoded into a query string (as requests sends it)."""
-    return len(text) if _URL_SAFE.match(text) else len(quote_plus(text))
+    return len(text) if _URL_SAFE.fullmatch(text) else len(quote_plus(text))
 
 
 def encode(text: str) -> str:

@@ -63,10 +63,14 @@ def test_fields_any_ors_the_second_field(store):
         ("NOPE OR not:zzz", "connector"),
         ("a and b", "connector"),
         ("TEE OR", "connector"),
+        ("OR", "connector"),
+        ("and", "connector"),
         ("OR TEE", "connector"),
         ("BAD-\ud800", "lone surrogate"),
         ("TAB\tSKU", "control character"),
+        ("SKU-1\n", "control character"),
         ("N" * 1000, "characters long"),
+        ("N" * (query.MAX_VALUE_LENGTH - 4), "characters long"),
         ("   ", "empty"),
         (12, "must be text"),
     ],
@@ -100,3 +104,34 @@ def test_condition_checks_the_operator():
     )
     with pytest.raises(ValueError, match="unknown filter operator"):
         query.condition("between", "1")
+
+
+def test_control_characters_are_exactly_unicode_category_cc():
+    """The one regex refuses what a per-character ``unicodedata`` check refused, no more."""
+    import sys
+    import unicodedata
+
+    differ = [
+        hex(cp)
+        for cp in range(sys.maxunicode + 1)
+        if (unicodedata.category(chr(cp)) == "Cc") != bool(query._CONTROL.search(chr(cp)))
+    ]
+    assert differ == []
+
+
+@pytest.mark.parametrize("value", ["NEL\x85SKU", "DEL\x7fSKU", "Straße\x00"])
+def test_control_characters_beyond_ascii_are_refused(value):
+    """A control character is refused whatever else the value holds (the non-ASCII path too)."""
+    with pytest.raises(query.QueryValueError, match="control character"):
+        query.term(value)
+
+
+def test_longest_carried_value_fits_when_encoded(store):
+    """The ``eq:`` prefix and an encoded value add up: ``é`` counts as its six characters."""
+    room = query.MAX_VALUE_LENGTH - len("eq%3A")
+    value = "é" * (room // 6) + "N" * (room % 6)
+    assert query.encoded_length(f"eq:{value}") == query.MAX_VALUE_LENGTH
+    _, values = parsed(store, {"item_number": query.eq(value)})
+    assert values == [value]
+    with pytest.raises(query.QueryValueError, match="characters long"):
+        query.eq(value + "+")

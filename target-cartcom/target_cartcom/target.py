@@ -18,7 +18,7 @@ from target_cartcom.orders.settings import ORDER_SETTINGS
 from target_cartcom.orders.sinks import AcknowledgementsSink, ShipmentsSink
 from target_cartcom.outcomes import describe
 from target_cartcom.plan import Writer
-from target_cartcom.reader import RecordReader, UnreadableRecord
+from target_cartcom.reader import RecordReader, UnreadableRecord, fewer_collections
 from target_cartcom.results import RecordResult, ResultsLog
 from target_cartcom.run import RunContext
 from target_cartcom.sinks import CartcomSink
@@ -146,7 +146,8 @@ class TargetCartcom(SecretSafeConfigValidation, Target):
         unreachable), and then says ``aborted`` with the reason.
         """
         try:
-            super().process_endofpipe()
+            with fewer_collections():
+                super().process_endofpipe()
         except BaseException as exc:
             self.run.abort(describe(exc))
             raise

@@ -450,3 +450,49 @@ def test_lookalikes_within_one_input_are_one_sku(sandbox, tmp_path, order):
     assert "earlier in this input" in result["results"][1]["error"]
     skus = sorted(p["item_number"] for p in sandbox.store.query("products", None))
     assert skus == sorted(["CAT-000001", pair[0]["sku"]])
+
+
+def _wide(objects: int) -> str:
+    """A record holding ``objects`` small objects side by side (many brackets, 4 levels)."""
+    inner = ",".join(['{"v":2.50}'] * objects)
+    return '{"type":"RECORD","stream":"listings","record":{"sku":"A","x":[' + inner + "]}}"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"type":"RECORD","stream":"listings","record":{"sku":"A","price":20.50,"w":1e5}}',
+        '{"type":"RECORD","stream":"listings","record":{"sku":"\\u00e9","n":123456789012345678901234567890}}',
+        _wide(100),  # read by msgspec
+        _wide(300),  # more brackets than FAST_BRACKETS: read by json
+        '{"type":"RECORD","stream":"listings","record":{"sku":"A","price":NaN}}',
+        '{"type":"STATE","value":{"a":1.0}}',
+    ],
+)
+def test_reader_reads_a_line_as_the_sdk_reader_does(line):
+    """msgspec reads what it can, json the rest: the same values and types (floats as Decimal)."""
+    from singer_sdk.singerlib.json import deserialize_json
+    from target_cartcom.reader import RecordReader
+
+    got = RecordReader().deserialize_json(line)
+    assert repr(got) == repr(deserialize_json(line))
+
+
+def test_fewer_collections_restores_the_threshold():
+    """The collector's threshold is raised while reading and put back after, even on an error."""
+    import gc
+
+    from target_cartcom.reader import YOUNG_COLLECTION_EVERY, fewer_collections
+
+    before = gc.get_threshold()
+    inside = []
+
+    def read() -> None:
+        with fewer_collections():
+            inside.append(gc.get_threshold())
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        read()
+    assert inside[0][0] >= YOUNG_COLLECTION_EVERY
+    assert gc.get_threshold() == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from urllib.parse import parse_qs, quote_plus, urlsplit
 
 import pytest
@@ -266,3 +267,43 @@ def test_or_terms_pack_into_urls_under_the_cap(builder):
 def test_values_that_look_like_operators_are_sent_with_eq(builder):
     chunks = builder._chunks("/products", {"item_number": ["gt:5", "PLAIN"]}, {})
     assert chunks == [{"item_number": "eq:gt:5 OR PLAIN"}]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (20, 20.0),
+        (Decimal("19.999"), 20.0),
+        (2**63, float(2**63)),
+        (10**400, "finite"),
+        (float("inf"), "finite"),
+        (-1, "negative"),
+        ("1e3", 1000.0),
+    ],
+)
+def test_price_of_every_spelling_and_size(value, expected):
+    """Plain ints and floats take a shortcut; it agrees with the ``Decimal`` route at the edges."""
+    record = {"sku": "A", "price": value}
+    if isinstance(expected, str):
+        field, message = error_of(record)
+        assert field == "price"
+        assert expected in message
+    else:
+        assert parse_listing(record).price == expected
+
+
+def test_lookup_estimate_stops_counting_past_its_cap(builder):
+    """``at_most`` gives the exact count up to the cap and ``at_most + 1`` beyond it."""
+    listings = [
+        parse_listing({"sku": f"SKU-{i:06d}", "variants": [{"sku": f"SKU-{i:06d}-S"}]})
+        for i in range(3000)
+    ]
+    terms = builder._terms(listings)
+    full = builder.estimate_lookups(terms)
+    assert full > 10
+    assert builder.estimate_lookups(terms, at_most=full) == full
+    assert builder.estimate_lookups(terms, at_most=full + 5) == full
+    for cap in (0, 1, 2, full - 1):
+        assert builder.estimate_lookups(terms, at_most=cap) == cap + 1
+    few = builder._terms(listings[:3])
+    assert builder.estimate_lookups(few, at_most=2) == builder.estimate_lookups(few) == 2

@@ -374,3 +374,16 @@ def test_whole_number_refuses_with_the_field(value, minimum, message):
     with pytest.raises(RecordError, match=message) as info:
         whole_number(value, "items[0].quantity", minimum=minimum)
     assert info.value.field == "items[0].quantity"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(10**18 - 1, 10**18 - 1), (10**18, None), (-(10**18), None), (2**70, None), (7, 7)],
+)
+def test_whole_number_plain_integers_keep_the_limits(value, expected):
+    """The fast path for plain JSON integers keeps the 18-digit cap and the sign rule."""
+    if expected is None:
+        with pytest.raises(RecordError):
+            whole_number(value, "quantity")
+    else:
+        assert whole_number(value, "quantity") == expected

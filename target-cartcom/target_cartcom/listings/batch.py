@@ -123,8 +123,9 @@ class ListingBatch:
         """
         seen = self.listings.seen
         fields = [("sku", listing.sku)] + [(f"{v.where}.sku", v.sku) for v in listing.variants]
-        for field_name, sku in fields:
-            for key in _sku_keys(sku):
+        keyed = [(field_name, sku, _sku_keys(sku)) for field_name, sku in fields]
+        for field_name, sku, keys in keyed:
+            for key in keys:
                 first = seen.get(key)
                 if first is not None:
                     msg = (
@@ -132,10 +133,11 @@ class ListingBatch:
                         "only the first is applied"
                     )
                     raise RecordError(field_name, msg)
-        for field_name, sku in fields:
+        for field_name, _, keys in keyed:
             where = f"listing {listing.sku}" + ("" if field_name == "sku" else f" {field_name}")
-            for key in _sku_keys(sku):
-                seen[key] = where if key == sku_key(sku) else f"{where}, a look-alike"
+            seen[keys[0]] = where  # the SKU's own key comes first; a look-alike's after it
+            for key in keys[1:]:
+                seen[key] = f"{where}, a look-alike"
 
     def _link(self, listing: Listing, index: StoreIndex) -> Link:
         link = link_listing(listing, index, self.options.link_by)

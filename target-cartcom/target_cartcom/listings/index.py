@@ -69,8 +69,11 @@ LOOKUP_COUNT = 1000
 def gtin_forms(code: str) -> list[str]:
     """The spellings one GTIN is looked up under: as given, and as UPC-A/EAN-13 when it fits."""
     digits = code.lstrip("0") or "0"
-    forms = {code}
-    forms.update(digits.zfill(n) for n in (12, 13) if len(digits) <= n)
+    forms = [code]
+    for n in (12, 13):
+        # Forms of one length are one string (the digits zero-filled), so length orders them.
+        if len(digits) <= n and (form := digits.zfill(n)) not in forms:
+            forms.append(form)
     return sorted(forms, key=len)
 
 
@@ -121,17 +124,19 @@ class StoreIndex:
             key = gtin_key(old.get("gtin"))
             if key:
                 self.products_by_gtin[key].discard(pid)
-        self.products[pid] = {**(old or {}), **doc}
+        self.products[pid] = {**old, **doc} if old is not None else dict(doc)
         self.products_by_sku[sku_key(doc.get("item_number"))].add(pid)
         key = gtin_key(doc.get("gtin"))
         if key:
             self.products_by_gtin[key].add(pid)
         if isinstance(nested_vi, list):
+            add_vi = self.add_vi
             for row in nested_vi:
-                self.add_vi(row)
+                add_vi(row)
         if isinstance(nested_pricing, list):
+            add_pricing = self.add_pricing
             for row in nested_pricing:
-                self.add_pricing(row)
+                add_pricing(row)
         if isinstance(nested_pictures, list):
             self.pictures[pid] = sorted(nested_pictures, key=_picture_order)
         if isinstance(nested_variants, list):
@@ -151,10 +156,9 @@ class StoreIndex:
         nested_values = row.get("variants")
         if isinstance(nested_values, list):
             self.vi_values[vid] = [v["id"] for v in nested_values if isinstance(v, dict)]
-        merged = {
-            **(old or {}),
-            **{k: v for k, v in row.items() if k not in ("variants", "pricing")},
-        }
+        merged = {**old, **row} if old is not None else dict(row)
+        merged.pop("variants", None)  # never kept, so ``old`` has neither
+        merged.pop("pricing", None)
         self.vi[vid] = merged
         if merged.get("item_number"):
             self.vi_by_sku[sku_key(merged["item_number"])].add(vid)
@@ -165,13 +169,23 @@ class StoreIndex:
     def add_pricing(self, row: dict[str, Any]) -> None:
         """Index one product_pricing row."""
         rid = row["id"]
-        if rid not in self.pricing and row.get("variant_inventory_id"):
-            self.pricing_by_vi[row["variant_inventory_id"]].append(rid)
-        self.pricing[rid] = {**self.pricing.get(rid, {}), **row}
+        old = self.pricing.get(rid)
+        if old is None:
+            if row.get("variant_inventory_id"):
+                self.pricing_by_vi[row["variant_inventory_id"]].append(rid)
+            self.pricing[rid] = dict(row)
+        else:
+            self.pricing[rid] = {**old, **row}
 
     # -- reading ------------------------------------------------------------------------------
     def base_price_row(self, vi_id: int) -> dict[str, Any] | None:
         """The plain price row of a variant row (lowest id), if any."""
+        ids = self.pricing_by_vi.get(vi_id)
+        if not ids:
+            return None
+        if len(ids) == 1:  # the usual case: one row, no list to build
+            row = self.pricing.get(ids[0])
+            return row if row is not None and is_base_price(row) else None
         rows = [self.pricing[r] for r in self.pricing_by_vi.get(vi_id, []) if r in self.pricing]
         rows = [r for r in rows if is_base_price(r)]
         return min(rows, key=lambda r: r["id"]) if rows else None
@@ -244,14 +258,10 @@ class IndexBuilder:
         mode = self.options.index_mode
         if mode == "catalog":
             self._read_catalog(index)
-        elif mode == "lookup":
+        elif mode == "lookup" or self.estimate_lookups(terms, at_most=2) <= 2:
             self._lookups(index, terms)
         else:
-            estimate = self.estimate_lookups(terms)
-            if estimate <= 2:
-                self._lookups(index, terms)
-            else:
-                self._auto(index, terms, estimate)
+            self._auto(index, terms)
         index.reads = self.session.reads - before
         self.logger.info(
             "Store index: %s mode, %d products, %d variant rows, %d calls",
@@ -262,19 +272,32 @@ class IndexBuilder:
         )
         return index
 
-    def estimate_lookups(self, terms: dict[str, dict[str, list[str]]]) -> int:
-        """Calls the lookup read needs (before GTIN follow-ups and owning-product loads)."""
+    def estimate_lookups(
+        self, terms: dict[str, dict[str, list[str]]], at_most: int | None = None
+    ) -> int:
+        """Calls the lookup read needs (before GTIN follow-ups and owning-product loads).
+
+        With ``at_most``, counting stops once the calls exceed it (the answer is then
+        ``at_most + 1``): deciding between lookups and the catalog only needs to know whether
+        the lookups cost more, and a large batch is not packed into URLs just to learn that.
+        """
         total = 0
         for path, key in (("/products", "products"), ("/variant_inventory", "vi")):
             base = self._lookup_base(path)
             room = self.options.max_url_length - self._url_length(path, base)
-            needed = sum(
-                query.encoded_length(query.term(v)) + 4 for vs in terms[key].values() for v in vs
-            )
-            if needed <= room:
-                total += len(self._chunks(path, terms[key], base))
-            else:
-                total += len(self._chunks(path, {"item_number": terms[key]["item_number"]}, base))
+            needed = 0
+            for values in terms[key].values():
+                for value in values:
+                    needed += query.encoded_length(query.term(value)) + 4
+                    if needed > room:
+                        break
+                if needed > room:
+                    break
+            by_field = terms[key] if needed <= room else {"item_number": terms[key]["item_number"]}
+            limit = None if at_most is None else at_most - total
+            total += len(self._chunks(path, by_field, base, limit=limit))
+            if at_most is not None and total > at_most:
+                return at_most + 1
         return total
 
     # -- catalog ------------------------------------------------------------------------------
@@ -296,9 +319,7 @@ class IndexBuilder:
                 index.add_product(doc)
         index.complete = True
 
-    def _auto(
-        self, index: StoreIndex, terms: dict[str, dict[str, list[str]]], estimate: int
-    ) -> None:
+    def _auto(self, index: StoreIndex, terms: dict[str, dict[str, list[str]]]) -> None:
         pages = self._catalog_pages()
         first = next(pages)
         total = int(first.get("total_count") or 0) if isinstance(first, dict) else 0
@@ -307,7 +328,7 @@ class IndexBuilder:
         if per_page < total and per_page < self.options.page_size:
             self._row_cap = per_page  # also the most terms one lookup may carry
         remaining = max(0, math.ceil(total / per_page) - 1)
-        if remaining <= estimate:
+        if remaining <= self.estimate_lookups(terms, at_most=remaining):
             self._read_catalog(index, _chain([first], pages))
             return
         for doc in records_from_page(first):
@@ -372,13 +393,15 @@ class IndexBuilder:
         path: str,
         by_field: dict[str, list[str]],
         base: dict[str, str],
+        limit: int | None = None,
     ) -> list[dict[str, str]]:
         """Pack ``field=value`` terms into as few URLs as fit the length cap.
 
         Lengths are added up term by term (the encoded term plus ``+OR+``), so packing is
-        linear in the number of terms.
+        linear in the number of terms. With ``limit``, packing stops at ``limit + 1`` URLs
+        (enough to know there are more than ``limit``).
         """
-        limit = self.options.max_url_length
+        max_length = self.options.max_url_length
         base_length = self._url_length(path, base)
         chunks: list[dict[str, str]] = []
         current: dict[str, list[str]] = {}
@@ -392,8 +415,10 @@ class IndexBuilder:
                     opener = 0 if not current else len(quote_plus("OR "))
                     extra = 2 + len(name) + opener + query.encoded_length(term)
                 full = self._row_cap is not None and terms_in(current) >= self._row_cap
-                if current and (length + extra > limit or full):
+                if current and (length + extra > max_length or full):
                     chunks.append({**base, **query.fields_any(current)})
+                    if limit is not None and len(chunks) > limit:
+                        return chunks
                     current, length = {}, base_length
                     extra = 2 + len(name) + query.encoded_length(term)
                 current.setdefault(name, []).append(term)
@@ -420,7 +445,7 @@ class IndexBuilder:
         for path, key in (("/products", "products"), ("/variant_inventory", "vi")):
             by_field = terms[key]
             base = self._lookup_base(path)
-            if len(self._chunks(path, by_field, base)) <= 1:
+            if len(self._chunks(path, by_field, base, limit=1)) <= 1:
                 self._lookup(index, path, by_field)
                 continue
             self._lookup(index, path, {"item_number": by_field["item_number"]})

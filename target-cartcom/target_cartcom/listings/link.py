@@ -44,7 +44,7 @@ def _ambiguous(field_name: str, what: str, value: str, ids: list[int]) -> Record
 def _note_other_sku(link: Link, field_name: str, sku: str, item: dict) -> None:
     """Remember a link whose store item carries another SKU (a UPC shared across SKUs)."""
     store_sku = str(item.get("item_number") or "")
-    if sku_key(store_sku) != sku_key(sku):
+    if store_sku != sku and sku_key(store_sku) != sku_key(sku):  # equal text: the same SKU
         link.other_skus.append((field_name, sku, store_sku))
 
 
@@ -130,21 +130,22 @@ def _link_variants(
             if not value:
                 continue
             rows = index.vi_with_sku(value) if key == "sku" else index.vi_with_gtin(value)
+            if not rows:
+                continue
             field_name = f"{variant.where}.{'sku' if key == 'sku' else 'gtin'}"
             if len(rows) > 1:
                 raise _ambiguous(field_name, "variant rows", value, rows)
-            if rows:
-                owner = index.vi[rows[0]].get("product_id")
-                if result.product_id is not None and owner != result.product_id:
-                    msg = (
-                        f"{value!r} is variant row {rows[0]} of product {owner}, not of the "
-                        f"listing's product {result.product_id}"
-                    )
-                    raise RecordError(field_name, msg)
-                owners[variant.index] = owner
-                result.variants[variant.index] = rows[0]
-                _note_other_sku(result, field_name, variant.sku, index.vi[rows[0]])
-                break
+            owner = index.vi[rows[0]].get("product_id")
+            if result.product_id is not None and owner != result.product_id:
+                msg = (
+                    f"{value!r} is variant row {rows[0]} of product {owner}, not of the "
+                    f"listing's product {result.product_id}"
+                )
+                raise RecordError(field_name, msg)
+            owners[variant.index] = owner
+            result.variants[variant.index] = rows[0]
+            _note_other_sku(result, field_name, variant.sku, index.vi[rows[0]])
+            break
     if result.product_id is None and owners:
         distinct = sorted(set(owners.values()))
         if len(distinct) > 1:

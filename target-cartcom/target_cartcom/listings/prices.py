@@ -64,9 +64,13 @@ def adjusted(product_price: Any, values: list[dict[str, Any]]) -> float:
     return round(price, 2)
 
 
-def current_row_price(index: StoreIndex, vi_id: int) -> tuple[Any, Any]:
-    """(price, cost) a variant row sells at, read the way the module docstring says."""
-    base = index.base_price_row(vi_id)
+def current_row_price(
+    index: StoreIndex, vi_id: int, base: dict[str, Any] | None
+) -> tuple[Any, Any]:
+    """(price, cost) a variant row sells at, read the way the module docstring says.
+
+    ``base`` is the row's plain price row (``index.base_price_row``), which the caller has.
+    """
     if base is not None:
         return base.get("price"), base.get("cost")
     row = index.vi.get(vi_id, {})

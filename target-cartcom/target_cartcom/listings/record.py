@@ -20,6 +20,8 @@ from target_cartcom.outcomes import RecordError, lookup_value, whole_number
 __all__ = ["RecordError", "check_digit_ok", "gtin_key"]
 
 
+#: Integers below this convert to float exactly as through ``Decimal`` (both round correctly).
+_EXACT = 2**63
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
@@ -80,10 +82,12 @@ class Variant:
     weight: float | None = None
     image: str | None = None
 
-    @property
-    def where(self) -> str:
-        """The field prefix of this variant in error messages."""
-        return f"variants[{self.index}]"
+    #: The field prefix of this variant in error messages (``variants[2]``), made once.
+    where: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Name the variant's place in the record."""
+        self.where = f"variants[{self.index}]"
 
 
 @dataclass
@@ -122,6 +126,8 @@ def _text(record: dict[str, Any], key: str, where: str | None = None) -> str | N
     value = record.get(key)
     if value is None:
         return None
+    if type(value) is str:  # the usual case, first
+        return value.strip() or None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise RecordError(where or key, f"expected text, got {type(value).__name__}")
     text = str(value).strip()
@@ -132,18 +138,26 @@ def _number(record: dict[str, Any], key: str, where: str) -> float | None:
     value = record.get(key)
     if value is None or value == "":
         return None
+    kind = type(value)
+    if kind is Decimal or kind is float or (kind is int and -_EXACT < value < _EXACT):
+        result = float(value)  # what the Decimal route gives (JSON numbers), with less work
+    else:
+        result = _decimal_number(value, where)
+    if not math.isfinite(result):
+        raise RecordError(where, f"expected a finite number, got {value!r}")
+    if result < 0:
+        raise RecordError(where, f"must not be negative, got {value!r}")
+    return result
+
+
+def _decimal_number(value: Any, where: str) -> float:
     if isinstance(value, bool):
         raise RecordError(where, f"expected a number, got {value!r}")
     try:
         number = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
     except InvalidOperation:
         raise RecordError(where, f"expected a number, got {value!r}") from None
-    result = float(number)
-    if not math.isfinite(result):
-        raise RecordError(where, f"expected a finite number, got {value!r}")
-    if result < 0:
-        raise RecordError(where, f"must not be negative, got {value!r}")
-    return result
+    return float(number)
 
 
 def _money(record: dict[str, Any], key: str, where: str) -> float | None:
@@ -162,6 +176,8 @@ def _gtin(record: dict[str, Any], where: str) -> str | None:
     """The barcode from ``gtin`` (preferred) or ``upc``, check digits verified."""
     found: dict[str, str] = {}
     for key in ("gtin", "upc"):
+        if record.get(key) is None:
+            continue  # absent: no field name to build
         value = _text(record, key, f"{where}{key}")
         if value is None:
             continue
@@ -222,21 +238,27 @@ def _variant(raw: Any, index: int) -> Variant:
         raise RecordError(f"{where}.options", 'expected an object such as {"Size": "M"}')
     options: dict[str, str] = {}
     for name, value in options_raw.items():
-        if not str(name).strip() or value is None or not str(value).strip():
+        label = str(name).strip()
+        text = "" if value is None else str(value).strip()
+        if not label or not text:
             raise RecordError(f"{where}.options", f"option {name!r} needs a name and a value")
-        options[str(name).strip()] = str(value).strip()
+        options[label] = text
+    # Fields that are absent (None) cost no call: a sync sends a few of the eleven.
+    get = raw.get
     return Variant(
         index=index,
         sku=sku,
         options=options,
-        gtin=_gtin(raw, f"{where}."),
-        mpn=_text(raw, "mpn", f"{where}.mpn"),
-        price=_money(raw, "price", f"{where}.price"),
-        msrp=_money(raw, "msrp", f"{where}.msrp"),
-        cost=_money(raw, "cost", f"{where}.cost"),
-        quantity=_quantity(raw, "quantity", f"{where}.quantity"),
-        weight=_number(raw, "weight", f"{where}.weight"),
-        image=_text(raw, "image", f"{where}.image"),
+        gtin=None if get("gtin") is None and get("upc") is None else _gtin(raw, f"{where}."),
+        mpn=None if get("mpn") is None else _text(raw, "mpn", f"{where}.mpn"),
+        price=None if get("price") is None else _money(raw, "price", f"{where}.price"),
+        msrp=None if get("msrp") is None else _money(raw, "msrp", f"{where}.msrp"),
+        cost=None if get("cost") is None else _money(raw, "cost", f"{where}.cost"),
+        quantity=(
+            None if get("quantity") is None else _quantity(raw, "quantity", f"{where}.quantity")
+        ),
+        weight=None if get("weight") is None else _number(raw, "weight", f"{where}.weight"),
+        image=None if get("image") is None else _text(raw, "image", f"{where}.image"),
     )
 
 
@@ -290,25 +312,26 @@ def parse_listing(record: dict[str, Any]) -> Listing:
         if not category_path(path):
             raise RecordError(f"categories[{i}]", "expected a path such as 'Apparel > Shirts'")
     present = frozenset(k for k, v in record.items() if v is not None)
+    # What is absent (None) costs no call: a sync sends a few of these fields.
     return Listing(
         sku=sku,
         raw=record,
-        title=_text(record, "title"),
-        description=_text(record, "description"),
-        brand=_text(record, "brand"),
+        title=_text(record, "title") if "title" in present else None,
+        description=_text(record, "description") if "description" in present else None,
+        brand=_text(record, "brand") if "brand" in present else None,
         categories=categories,
-        images=_string_list(record, "images"),
-        mpn=_text(record, "mpn"),
-        gtin=_gtin(record, ""),
-        weight=_number(record, "weight", "weight"),
-        length=_number(record, "length", "length"),
-        width=_number(record, "width", "width"),
-        height=_number(record, "height", "height"),
-        price=_money(record, "price", "price"),
-        msrp=_money(record, "msrp", "msrp"),
-        cost=_money(record, "cost", "cost"),
-        quantity=_quantity(record, "quantity", "quantity"),
-        hidden=_hidden(record),
+        images=_string_list(record, "images") if "images" in present else [],
+        mpn=_text(record, "mpn") if "mpn" in present else None,
+        gtin=_gtin(record, "") if "gtin" in present or "upc" in present else None,
+        weight=_number(record, "weight", "weight") if "weight" in present else None,
+        length=_number(record, "length", "length") if "length" in present else None,
+        width=_number(record, "width", "width") if "width" in present else None,
+        height=_number(record, "height", "height") if "height" in present else None,
+        price=_money(record, "price", "price") if "price" in present else None,
+        msrp=_money(record, "msrp", "msrp") if "msrp" in present else None,
+        cost=_money(record, "cost", "cost") if "cost" in present else None,
+        quantity=_quantity(record, "quantity", "quantity") if "quantity" in present else None,
+        hidden=_hidden(record) if "hidden" in present else None,
         variants=variants,
         present=present,
     )

@@ -156,7 +156,7 @@ def set_row_price(
     pid = row.get("product_id")
     product = ctx.index.products.get(pid, {})
     base = ctx.index.base_price_row(vi_id)
-    current_price, current_cost = current_row_price(ctx.index, vi_id)
+    current_price, current_cost = current_row_price(ctx.index, vi_id, base)
     body: dict[str, Any] = {}
     if price is not None and not money_equal(current_price, price):
         body["price"] = price

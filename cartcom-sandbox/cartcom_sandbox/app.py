@@ -174,7 +174,10 @@ class SandboxApp:
         method = request.method.upper()
         query = environ.get("QUERY_STRING", "")
         sent_token = environ.get("HTTP_X_AC_AUTH_TOKEN")
-        token, refusal = self.authenticate(environ)
+        try:
+            token, refusal = self.authenticate(environ)
+        except Exception:  # any failure to check a caller is a refusal, answered and logged
+            token, refusal = None, "Not authorized."
         valid = token is not None
         # A router site has one call budget, whoever calls it (docs/sandbox.md, router mode).
         rate_key = None if token is None else token if self.site is None else f"site:{self.site}"

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
+import typing as t
 from collections.abc import Sequence
 from types import FrameType
 
 from cartcom_sandbox import probe
 from cartcom_sandbox.config import PLANS, SandboxConfig
+from cartcom_sandbox.router import RouterUser, parse_users
 from cartcom_sandbox.server import RouterServer, SandboxServer
 from cartcom_sandbox.store import Store
 
@@ -38,8 +41,19 @@ def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         action="append",
         default=[],
         dest="pub_users",
-        metavar="NAME:SECRET",
-        help="router mode: a router user and its secret (repeatable; any user reaches any site)",
+        metavar="NAME:SECRET[@SITE,SITE]",
+        help="router mode: a router user and its secret (repeatable), provisioned for the listed "
+        "sites only, else for every site (INF); prefer --pub-user-env (a command line is "
+        "visible to `ps`)",
+    )
+    p.add_argument(
+        "--pub-user-env",
+        action="append",
+        default=[],
+        dest="pub_user_envs",
+        metavar="NAME=VAR[@SITE,SITE]",
+        help="router mode: a router user whose secret is read from the environment variable VAR "
+        "(repeatable; sites as for --pub-user)",
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8600)
@@ -123,9 +137,40 @@ def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The CLI's argument parser."""
-    parser = argparse.ArgumentParser(
+def _pub_values(argv: Sequence[str]) -> list[str]:
+    """The command-line values that may hold a router secret.
+
+    From the first ``--pu...`` option on (a typo such as ``--pub-users`` and an abbreviation are
+    covered), every value that is not an option, and what follows ``=`` in an option: a secret
+    with a space left unquoted spills into the next value.
+    """
+    start = next((i for i, arg in enumerate(argv) if arg.startswith("--pu")), len(argv))
+    values = []
+    for arg in argv[start:]:
+        if arg.startswith("-"):
+            values.append(arg.partition("=")[2])
+        else:
+            values.append(arg)
+    return [v for v in values if v]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose error messages never echo a router user's secret."""
+
+    hidden: tuple[str, ...] = ()
+
+    def error(self, message: str) -> t.NoReturn:
+        """argparse's error, with every value that may hold a secret replaced."""
+        for value in sorted(self.hidden, key=len, reverse=True):
+            message = message.replace(value, "<hidden>")
+        super().error(message)
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The CLI's argument parser (its errors hide the router secrets found in ``argv``)."""
+    hidden = tuple(_pub_values(argv))
+    parser_class = type("_RedactingParser", (_Parser,), {"hidden": hidden})
+    parser = parser_class(
         prog="cartcom-sandbox", description="Local emulator of the Cart.com API v1."
     )
     sub = parser.add_subparsers(dest="command", required=True)
@@ -217,7 +262,7 @@ def serve(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
         server = _router_server(args, config)
         where = ", ".join(f"site {k}={v}" for k, v in _sites(args).items())
     else:
-        if args.db is None or args.sites or args.pub_users:
+        if args.db is None or args.sites or args.pub_users or args.pub_user_envs:
             raise SystemExit("serve needs --db (or --router with --site and --pub-user)")
         store = Store(args.db, timezone=args.timezone)
         config.timezone = store.timezone
@@ -257,8 +302,30 @@ def _sites(args: argparse.Namespace) -> dict[str, str]:
         site_id, sep, path = item.partition("=")
         if not sep or not site_id or not path:
             raise SystemExit(f"--site needs SITE_ID=DB_PATH, got {item!r}")
+        if site_id in sites:
+            raise SystemExit(f"--site: site {site_id} is given twice")
         sites[site_id] = path
     return sites
+
+
+def _router_users(args: argparse.Namespace) -> dict[str, RouterUser]:
+    """``--pub-user NAME:SECRET[@SITES]`` and ``--pub-user-env NAME=VAR[@SITES]`` (``$VAR``).
+
+    A user given twice is an error naming the user; no message quotes a secret.
+    """
+    users = parse_users(args.pub_users) if args.pub_users else {}
+    for item in args.pub_user_envs:
+        name, sep, rest = item.partition("=")
+        var, at, sites = rest.partition("@")
+        if not sep or not name or not var:
+            raise ValueError(f"--pub-user-env needs NAME=VAR[@SITE,SITE], got {item!r}")
+        secret = os.environ.get(var, "")
+        if not secret:
+            raise ValueError(f"the environment variable {var} (for router user {name}) is empty")
+        if name in users:
+            raise ValueError(f"router user {name} is given twice")
+        users[name] = parse_users({name: (secret, sites.split(",") if at else None)})[name]
+    return users
 
 
 def _router_server(args: argparse.Namespace, config: SandboxConfig) -> RouterServer:
@@ -266,14 +333,20 @@ def _router_server(args: argparse.Namespace, config: SandboxConfig) -> RouterSer
     if args.db is not None:
         raise SystemExit("--router serves --site stores; drop --db")
     paths = _sites(args)
-    if not paths or not args.pub_users:
-        raise SystemExit("--router needs at least one --site SITE_ID=DB_PATH and --pub-user")
+    if not paths or not (args.pub_users or args.pub_user_envs):
+        raise SystemExit(
+            "--router needs at least one --site SITE_ID=DB_PATH and --pub-user (or --pub-user-env)"
+        )
+    try:
+        users = _router_users(args)
+    except ValueError as err:
+        raise SystemExit(f"--pub-user: {err}") from None
     # Each store keeps its own time zone unless --timezone is given, as in single-store mode.
     sites = {k: Store(v, timezone=args.timezone) for k, v in paths.items()}
     try:
         server = RouterServer(
             sites,
-            args.pub_users,
+            users,
             host=args.host,
             port=args.port,
             tokens=args.tokens or ["test-token"],
@@ -282,7 +355,7 @@ def _router_server(args: argparse.Namespace, config: SandboxConfig) -> RouterSer
     except ValueError as err:
         for store in sites.values():
             store.close()
-        raise SystemExit(f"--pub-user: {err}") from None
+        raise SystemExit(f"--router: {err}") from None
     for site in server.sites.values():
         site.owns_store = True  # close the stores on stop
     return server
@@ -300,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(seed.main(argv[1:]) or 0)
     if argv and argv[0] == "probe" and probe.refuse_token_on_command_line(argv):
         return 2
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     if args.command == "serve":
         return serve(args, argv)
     if args.command == "probe":

@@ -7,13 +7,14 @@ message=``METHOD&<path>?<query>&<user>``)). The signature is checked here agains
 line (the path and query exactly as sent, never decoded), so a signature computed over another
 query, another page or another method is refused.
 
-Every refusal is a 401 with the Cart.com envelope, answered before anything of the body is read:
-missing headers, an ``X-AC-Auth-Token`` alone, an unknown site, an unknown user, a wrong
-signature. Unknown users and wrong signatures get the same message (no user enumeration).
+Every refusal is a 401 with the Cart.com envelope, answered before anything of the body is read.
+Missing headers (or an ``X-AC-Auth-Token`` alone) get one text; an unknown site, an unknown user,
+a user not provisioned for the site and a wrong signature all get the same other text (INF: no
+enumeration of sites or users; Cart.com's own texts are not documented).
 
 INF (documented in docs/sandbox.md): a request without a query string is signed over the path
-alone, without ``?``; every user may reach every site; each site has its own call budget,
-whoever calls it.
+alone, without ``?``; a user reaches every site unless provisioned for some (``NAME:SECRET@SITE,
+SITE``); each site has its own call budget, whoever calls it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,6 +45,11 @@ SIGNATURE_HEADER = "HTTP_X_AC_PUB_AUTH_SIGNATURE"
 NEEDS_HEADERS = (
     "The Central API Router needs the X-AC-PUB-Site-ID, X-AC-PUB-User and "
     "X-AC-PUB-Auth-Signature headers."
+)
+#: One text for an unknown site, an unknown user, a user not provisioned and a wrong signature.
+NOT_VALID = (
+    "The X-AC-PUB-* credentials are not valid for this site and request "
+    "(site, user, provisioning or signature)."
 )
 
 
@@ -68,42 +74,111 @@ def raw_path_and_query(environ: Mapping[str, Any]) -> str:
     return raw
 
 
-def parse_users(users: Mapping[str, str] | Iterable[str]) -> dict[str, str]:
-    """``{name: secret}`` from a mapping or ``"NAME:SECRET"`` strings."""
+@dataclass(frozen=True)
+class RouterUser:
+    """A router user's secret and the sites it is provisioned for (``None``: every site)."""
+
+    secret: str = field(repr=False)
+    sites: frozenset[str] | None = None
+
+    def reaches(self, site_id: str) -> bool:
+        """True when this user is provisioned for ``site_id``."""
+        return self.sites is None or site_id in self.sites
+
+
+def _site_list(text: str) -> frozenset[str]:
+    """``"101,202"`` as a set; an empty or repeated id is an error.
+
+    Errors name no id: with a mistyped item, the text after ``@`` may be part of a secret.
+    """
+    ids = [s.strip() for s in text.split(",")]
+    if not all(ids):
+        raise ValueError("a router user's site list is SITE,SITE (no empty site id)")
+    seen: set[str] = set()
+    for site_id in ids:
+        if site_id in seen:
+            raise ValueError("a site is listed twice in one router user's site list")
+        seen.add(site_id)
+    return frozenset(ids)
+
+
+def parse_user(item: str) -> tuple[str, RouterUser]:
+    """``"NAME:SECRET"`` (every site) or ``"NAME:SECRET@SITE,SITE"`` (those sites only).
+
+    The text after the last ``@`` is the site list, so a secret holding ``@`` needs one. Errors
+    never quote the item: it holds a secret.
+    """
+    name, sep, rest = str(item).partition(":")
+    secret, at, sites = rest.rpartition("@") if "@" in rest else (rest, "", "")
+    if not sep or not name or not secret:
+        raise ValueError("a router user is NAME:SECRET or NAME:SECRET@SITE,SITE")
+    return name, RouterUser(secret, _site_list(sites) if at else None)
+
+
+def parse_users(
+    users: Mapping[str, str | RouterUser | tuple[str, Iterable[str] | None]] | Iterable[str],
+) -> dict[str, RouterUser]:
+    """``{name: RouterUser}`` from a mapping or ``"NAME:SECRET[@SITE,SITE]"`` strings.
+
+    A mapping's value is a secret (every site), a ``RouterUser`` or ``(secret, sites)``.
+    A user given twice is an error naming the user (never its secret).
+    """
+    parsed: dict[str, RouterUser] = {}
     if isinstance(users, Mapping):
-        parsed = {str(k): str(v) for k, v in users.items()}
+        for key, value in users.items():
+            if isinstance(value, RouterUser):
+                user = value
+            elif isinstance(value, tuple):
+                secret, sites = value
+                user = RouterUser(
+                    str(secret), None if sites is None else _site_list(",".join(map(str, sites)))
+                )
+            else:
+                user = RouterUser(str(value))
+            if not user.secret:
+                raise ValueError(f"router user {key} has an empty secret")
+            parsed[str(key)] = user
     else:
-        parsed = {}
         for item in users:
-            name, sep, secret = str(item).partition(":")
-            if not sep or not name or not secret:
-                raise ValueError("a router user is NAME:SECRET")
-            parsed[name] = secret
+            name, user = parse_user(item)
+            if name in parsed:
+                raise ValueError(f"router user {name} is given twice")
+            parsed[name] = user
     if not parsed:
         raise ValueError("router mode needs at least one user (NAME:SECRET)")
     return parsed
 
 
-class SignatureCheck:
-    """The authenticator of one site's app: the user must exist and the signature must match."""
+def _same(expected: str, sent: str) -> bool:
+    """Constant-time comparison of bytes: a header with any character never raises."""
+    return hmac.compare_digest(
+        expected.encode("ascii"), sent.encode("utf-8", errors="surrogateescape")
+    )
 
-    def __init__(self, users: Mapping[str, str]) -> None:
-        """Check against ``users`` (name -> secret), shared by every site."""
+
+class SignatureCheck:
+    """The authenticator of one site's app: a provisioned user and a matching signature."""
+
+    def __init__(self, users: Mapping[str, RouterUser], site_id: str) -> None:
+        """Check against ``users`` (shared by every site) for the site ``site_id``."""
         self.users = users
+        self.site_id = site_id
 
     def __call__(self, environ: dict[str, Any]) -> tuple[str | None, str | None]:
         """``("pub:<user>", None)`` when the signature matches, else ``(None, why)``."""
         user = environ.get(USER_HEADER)
         sent = environ.get(SIGNATURE_HEADER)
         if not user or not sent:
-            if environ.get("HTTP_X_AC_AUTH_TOKEN") is not None:
-                return None, NEEDS_HEADERS + " X-AC-Auth-Token is not accepted here."
             return None, NEEDS_HEADERS
-        secret = self.users.get(user)
+        known = self.users.get(user)
         method = environ.get("REQUEST_METHOD", "GET")
-        expected = signature(secret or "", method, raw_path_and_query(environ), user)
-        if secret is None or not hmac.compare_digest(expected, sent):
-            return None, "The X-AC-PUB-Auth-Signature is not valid for this user and request."
+        # Computed for unknown users too: every refusal takes the same work and the same text.
+        expected = signature(
+            known.secret if known else "", method, raw_path_and_query(environ), user
+        )
+        matches = _same(expected, sent)
+        if known is None or not known.reaches(self.site_id) or not matches:
+            return None, NOT_VALID
         return f"pub:{user}", None
 
 
@@ -155,10 +230,10 @@ class RouterApp:
         is_admin = path == ADMIN or path.startswith(ADMIN + "/")
         if not (is_api or is_admin):
             status, message = 404, "Not an API route."
-        elif site_id is None:
+        elif site_id is None or not environ.get(USER_HEADER) or not environ.get(SIGNATURE_HEADER):
             status, message = 401, NEEDS_HEADERS
-        else:
-            status, message = 401, "Unknown site, or not reachable by this user."
+        else:  # the same text as a wrong signature: which sites exist is not told
+            status, message = 401, NOT_VALID
         payload = jsonio.dumps(envelope(status, message))
         if is_api:
             self.calls.append(
@@ -184,13 +259,16 @@ class RouterApp:
 
 def build_sites(
     sites: Mapping[str, Store | str | Path],
-    users: Mapping[str, str],
+    users: Mapping[str, RouterUser],
     config: SandboxConfig,
     admin_tokens: Mapping[str, Any],
     calls: CallLog,
 ) -> dict[str, Site]:
     """One app per site over its own store, budget, faults and settings; one shared call log."""
-    check = SignatureCheck(users)
+    for name, user in users.items():
+        if (user.sites or frozenset()) - {str(k) for k in sites}:
+            # the id is not quoted: a secret holding "@" would show its tail here
+            raise ValueError(f"router user {name} is provisioned for a site not served here")
     built: dict[str, Site] = {}
     for site_id, store_or_path in sites.items():
         site_config = copy.deepcopy(config)
@@ -210,7 +288,7 @@ def build_sites(
             ),
             faults=FaultInjector(),
             calls=calls,
-            authenticate=check,
+            authenticate=SignatureCheck(users, str(site_id)),
             site=str(site_id),
         )
         built[str(site_id)] = Site(str(site_id), store, app, owns)

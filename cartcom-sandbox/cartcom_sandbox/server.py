@@ -14,7 +14,7 @@ from cartcom_sandbox.calllog import CallLog
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.faults import FaultInjector
 from cartcom_sandbox.ratelimit import RateLimiter
-from cartcom_sandbox.router import RouterApp, Site, build_sites, parse_users
+from cartcom_sandbox.router import RouterApp, RouterUser, Site, build_sites, parse_users
 from cartcom_sandbox.scopes import parse_tokens
 from cartcom_sandbox.store import Store
 
@@ -152,16 +152,18 @@ class RouterServer(SandboxServer):
     """Router mode: many sites (stores) behind one Central API Router host.
 
     ``sites`` maps a site id to a Store (or a path to open one at); ``users`` maps a router
-    user to its secret (or gives ``"NAME:SECRET"`` strings). Each site has its own store, call
-    budget (``sites[id].ratelimit``), faults and settings (a copy of ``config``); ``calls`` is
-    one log for all, each record naming its ``site``. ``tokens`` are admin tokens only: the API
-    routes take no ``X-AC-Auth-Token`` in router mode.
+    user to its secret, or to ``(secret, sites)`` for a user provisioned for those sites only
+    (or gives ``"NAME:SECRET"`` / ``"NAME:SECRET@SITE,SITE"`` strings). Each site has its own
+    store, call budget (``site(id).ratelimit``), faults and settings (a copy of ``config``);
+    ``calls`` is one log for all, each record naming its ``site``; ``store``, ``faults`` and
+    ``ratelimit`` of the single-store server raise, naming ``site(id)``. ``tokens`` are admin
+    tokens only: the API routes take no ``X-AC-Auth-Token`` in router mode.
     """
 
     def __init__(
         self,
         sites: Mapping[str, Store | str | Path],
-        users: Mapping[str, str] | Iterable[str],
+        users: Mapping[str, str | RouterUser | tuple[str, Iterable[str] | None]] | Iterable[str],
         *,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -186,6 +188,23 @@ class RouterServer(SandboxServer):
         self._server = None
         self._thread = None
         self._serving = threading.Event()
+
+    @property
+    def store(self) -> Store:  # type: ignore[override]
+        """No single store in router mode: each site has its own."""
+        raise AttributeError("a RouterServer has one store per site: use .site(SITE_ID).store")
+
+    @property
+    def faults(self) -> FaultInjector:  # type: ignore[override]
+        """No single fault injector in router mode."""
+        raise AttributeError("a RouterServer has faults per site: use .site(SITE_ID).faults")
+
+    @property
+    def ratelimit(self) -> RateLimiter:  # type: ignore[override]
+        """No single call budget in router mode."""
+        raise AttributeError(
+            "a RouterServer has one call budget per site: use .site(SITE_ID).ratelimit"
+        )
 
     def site(self, site_id: str | int) -> Site:
         """One site's store, ratelimit, faults and config."""

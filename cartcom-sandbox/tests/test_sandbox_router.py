@@ -20,6 +20,16 @@ from cartcom_sandbox.server import RouterServer
 
 USER, SECRET = "agency", "pub-SECRET-42"
 OTHER_USER, OTHER_SECRET = "second", "other-SECRET-7"
+#: A user provisioned for site 202 only.
+LIMITED_USER, LIMITED_SECRET = "limited", "limited-SECRET-3"
+NOT_VALID = (
+    "The X-AC-PUB-* credentials are not valid for this site and request "
+    "(site, user, provisioning or signature)."
+)
+NEEDS_HEADERS = (
+    "The Central API Router needs the X-AC-PUB-Site-ID, X-AC-PUB-User and "
+    "X-AC-PUB-Auth-Signature headers."
+)
 
 
 def sign(message: str, secret: str = SECRET) -> str:
@@ -32,7 +42,11 @@ def router() -> Iterator[RouterServer]:
     """Sites 101 and 202, each on its own in-memory store, 5 calls per minute each."""
     server = RouterServer(
         {"101": ":memory:", "202": ":memory:"},
-        [f"{USER}:{SECRET}", f"{OTHER_USER}:{OTHER_SECRET}"],
+        [
+            f"{USER}:{SECRET}",
+            f"{OTHER_USER}:{OTHER_SECRET}",
+            f"{LIMITED_USER}:{LIMITED_SECRET}@202",
+        ],
         config=SandboxConfig(plan="unlimited", rate_calls=5, rate_window=60),
     )
     server.start()
@@ -90,7 +104,7 @@ def test_a_signed_call_reaches_its_own_site_only(router) -> None:
 def test_wrong_secret_is_refused_with_the_envelope(router) -> None:
     query = "/api/v1/manufacturers?count=10"
     resp = call(router, "GET", query, signature=sign(f"GET&{query}&{USER}", "not-the-secret"))
-    assert "Signature" in assert_401(resp)["details"]
+    assert assert_401(resp)["details"] == NOT_VALID
     # The other user's secret does not sign for this user either.
     resp = call(router, "GET", query, signature=sign(f"GET&{query}&{USER}", OTHER_SECRET))
     assert_401(resp)
@@ -109,6 +123,36 @@ def test_the_raw_query_is_signed_not_the_decoded_one(router) -> None:
     decoded = "/api/v1/manufacturers?name=eq:A B"
     assert_401(call(router, "GET", sent, signature=sign(f"GET&{decoded}&{USER}")))
     assert call(router, "GET", sent).status_code == 200
+
+
+def test_the_raw_path_is_signed_not_the_decoded_one(router) -> None:
+    """The path is signed as sent (``%20``), not as werkzeug decodes it into ``PATH_INFO``."""
+    sent = "/api/v1/manufacturers/A%20B"
+    decoded = "/api/v1/manufacturers/A B"
+    assert_401(call(router, "GET", sent, signature=sign(f"GET&{decoded}&{USER}")))
+    assert router.calls[-1].status == 401
+    assert call(router, "GET", sent).status_code != 401
+
+
+def test_a_non_ascii_signature_is_a_logged_401_envelope(router) -> None:
+    """WSGI hands headers over latin-1 decoded: any character is a refusal, never a 500."""
+    path = "/api/v1/manufacturers?count=10"
+    for bad in ("é" + sign(f"GET&{path}&{USER}"), "\xff", "ü"):
+        assert assert_401(call(router, "GET", path, signature=bad))["details"] == NOT_VALID
+        assert (router.calls[-1].status, router.calls[-1].site) == (401, "101")
+
+
+def test_an_authenticator_that_fails_is_a_logged_401(router) -> None:
+    """Whatever goes wrong while checking a caller, the answer is the 401 envelope."""
+
+    def broken(environ: dict[str, Any]) -> tuple[str | None, str | None]:
+        raise TypeError("boom")
+
+    router.site(101).app.authenticate = broken
+    resp = call(router, "GET", "/api/v1/manufacturers?count=10")
+    assert_401(resp)
+    assert "boom" not in resp.text
+    assert router.calls[-1].status == 401
 
 
 def test_a_call_without_query_is_signed_over_the_path_alone(router) -> None:
@@ -142,13 +186,16 @@ def test_page_ones_signature_reused_for_page_two_is_refused(router) -> None:
 @pytest.mark.parametrize(
     ("headers", "detail"),
     [
-        ({"X-AC-PUB-Site-ID": "999"}, "Unknown site"),
-        ({"X-AC-PUB-User": "nobody"}, "Signature"),
-        ({"X-AC-PUB-Auth-Signature": ""}, "X-AC-PUB-User"),
-        ({"X-AC-PUB-User": ""}, "X-AC-PUB-Auth-Signature"),
+        ({"X-AC-PUB-Site-ID": "999"}, NOT_VALID),
+        ({"X-AC-PUB-User": "nobody"}, NOT_VALID),
+        ({"X-AC-PUB-Auth-Signature": sign("GET&/api/v1/other&agency")}, NOT_VALID),
+        ({"X-AC-PUB-Site-ID": "999", "X-AC-PUB-Auth-Signature": "x"}, NOT_VALID),
+        ({"X-AC-PUB-Auth-Signature": ""}, NEEDS_HEADERS),
+        ({"X-AC-PUB-User": ""}, NEEDS_HEADERS),
     ],
 )
 def test_unknown_site_unknown_user_and_missing_headers_are_refused(router, headers, detail):
+    """An unknown site, an unknown user and a wrong signature read the same (no enumeration)."""
     path = "/api/v1/manufacturers?count=10"
     base = {
         "X-AC-PUB-Site-ID": "101",
@@ -157,21 +204,61 @@ def test_unknown_site_unknown_user_and_missing_headers_are_refused(router, heade
     }
     base.update(headers)
     resp = requests.get(router.root_url + path, headers=base, timeout=10)
-    assert detail in assert_401(resp)["details"]
+    assert assert_401(resp)["details"] == detail
     assert router.calls[-1].status == 401
     assert router.calls[-1].site == base["X-AC-PUB-Site-ID"]
 
 
+def test_a_user_reaches_only_the_sites_it_is_provisioned_for(router) -> None:
+    """``limited`` is provisioned for 202: a valid signature on 101 reads like a wrong one."""
+    path = "/api/v1/manufacturers?count=10"
+    signed = sign(f"GET&{path}&{LIMITED_USER}", LIMITED_SECRET)
+    ok = call(router, "GET", path, site="202", user=LIMITED_USER, signature=signed)
+    assert ok.status_code == 200
+    refused = call(router, "GET", path, site="101", user=LIMITED_USER, signature=signed)
+    assert assert_401(refused)["details"] == NOT_VALID
+    assert (router.calls[-1].site, router.calls[-1].status) == ("101", 401)
+
+
+def test_provisioning_in_python_and_its_errors() -> None:
+    """``{name: (secret, sites)}`` provisions too; a repeated user or an unknown site fails."""
+    with RouterServer({"1": ":memory:", "2": ":memory:"}, {"u": ("s", ["2"])}) as server:
+        path = "/api/v1/manufacturers?count=1"
+        headers = {"X-AC-PUB-User": "u", "X-AC-PUB-Auth-Signature": sign(f"GET&{path}&u", "s")}
+        for site, status in (("1", 401), ("2", 200)):
+            resp = requests.get(
+                server.root_url + path, headers={**headers, "X-AC-PUB-Site-ID": site}, timeout=10
+            )
+            assert resp.status_code == status
+    with pytest.raises(ValueError, match="router user u is given twice") as caught:
+        RouterServer({"1": ":memory:"}, ["u:secret-A", "u:secret-B"])
+    assert "secret" not in str(caught.value).replace("router user", "")
+    with pytest.raises(ValueError, match="provisioned for a site not served") as caught:
+        RouterServer({"1": ":memory:"}, ["u:secret-A@1,3"])
+    assert "3" not in str(caught.value)
+
+
 def test_an_access_token_alone_is_refused_in_router_mode(router) -> None:
-    """The admin token is a real token of the sandbox, and still no way into the API."""
+    """The admin token is a real token of the sandbox, and still no way into the API.
+
+    The text is the one of any missing header: no hint of what this server accepts.
+    """
     for site in ({}, {"X-AC-PUB-Site-ID": "101"}):
         resp = requests.get(
             router.root_url + "/api/v1/manufacturers",
             headers={"X-AC-Auth-Token": router.token, **site},
             timeout=10,
         )
-        assert_401(resp)
-    assert "X-AC-Auth-Token is not accepted" in resp.json()["details"]
+        assert assert_401(resp)["details"] == NEEDS_HEADERS
+
+
+def test_router_server_has_no_single_store() -> None:
+    """``store``/``faults``/``ratelimit`` belong to a site; asking the server says so."""
+    server = RouterServer({"1": ":memory:"}, ["u:s"])
+    for name in ("store", "faults", "ratelimit"):
+        with pytest.raises(AttributeError, match=r"\.site\(SITE_ID\)"):
+            getattr(server, name)
+    server.stop()
 
 
 def test_nothing_of_a_refused_body_is_read_or_logged(router) -> None:
@@ -234,6 +321,8 @@ def test_admin_routes_take_the_site_header_and_the_admin_token(router) -> None:
         (["--router", "--site", "1=:memory:"], "--pub-user"),
         (["--router", "--site", "1", "--pub-user", "u:s"], "SITE_ID=DB_PATH"),
         (["--router", "--site", "1=:memory:", "--pub-user", "no-secret"], "NAME:SECRET"),
+        (["--router", "--site", "1=a.db", "--site", "1=b.db", "--pub-user", "u:s"], "site 1"),
+        (["--router", "--site", "1=:memory:", "--pub-user", "u:s", "--pub-user", "u:t"], "u is"),
         (["--router", "--db", ":memory:", "--site", "1=:memory:", "--pub-user", "u:s"], "--db"),
         (["--site", "1=:memory:"], "--db"),
     ],
@@ -242,3 +331,44 @@ def test_serve_router_options_are_checked(argv, says) -> None:
     with pytest.raises(SystemExit) as caught:
         main(["serve", "--port", "0", *argv])
     assert says in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--pub-users", "agency:TOPSECRET"],
+        ["--pub-users=agency:TOPSECRET"],
+        ["--pub-user", "agency:TOPSECRET", "stray-TOPSECRET"],
+        ["--pub-user-environ", "agency=TOPSECRET"],
+    ],
+)
+def test_an_argument_error_never_echoes_a_router_secret(argv, capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["serve", "--router", "--site", "1=:memory:", *argv])
+    err = capsys.readouterr().err
+    assert "error:" in err
+    assert "TOPSECRET" not in err
+
+
+def test_pub_user_env_reads_the_secret_from_the_environment(monkeypatch) -> None:
+    """``--pub-user-env NAME=VAR[@SITES]``: the secret never is on the command line."""
+    from cartcom_sandbox.cli import _router_server, build_parser
+
+    monkeypatch.setenv("ROUTER_SECRET_A", "env-SECRET-1")
+    argv = ["serve", "--router", "--site", "1=:memory:", "--site", "2=:memory:"]
+    argv += ["--pub-user-env", "a=ROUTER_SECRET_A@2"]
+    server = _router_server(build_parser(argv).parse_args(argv), SandboxConfig())
+    with server:
+        path = "/api/v1/manufacturers?count=1"
+        headers = {
+            "X-AC-PUB-User": "a",
+            "X-AC-PUB-Auth-Signature": sign(f"GET&{path}&a", "env-SECRET-1"),
+        }
+        for site, status in (("1", 401), ("2", 200)):
+            resp = requests.get(
+                server.root_url + path, headers={**headers, "X-AC-PUB-Site-ID": site}, timeout=10
+            )
+            assert resp.status_code == status
+    monkeypatch.delenv("ROUTER_SECRET_A")
+    with pytest.raises(SystemExit, match="ROUTER_SECRET_A"):
+        main([*argv, "--port", "0"])

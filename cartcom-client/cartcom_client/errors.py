@@ -1,8 +1,9 @@
 """Cart.com's error envelope ``{status_code, message, details}`` as typed exceptions.
 
 Messages are built from the envelope and the request's method and path only: never from
-request headers' values, so no token, secret or signature can leak into a log line (a 401 only
-looks at whether the router's site header was sent, to name the right settings).
+request headers' values, so no token, secret or signature can leak into a log line. A 401 names
+the settings of the configured auth mode (never inferred from the final request's headers: a
+redirect to another origin leaves without them).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import requests
 
-from .auth import SITE_HEADER
+from .auth import CENTRAL_API_ROUTER
 
 
 class Disposition(StrEnum):
@@ -77,8 +78,8 @@ class CartcomAPIError(Exception):
         return Disposition.RETRY if isinstance(self, TransientAPIError) else Disposition.FATAL
 
     @classmethod
-    def from_response(cls, response: requests.Response) -> CartcomAPIError:
-        """Build the most specific error for a response."""
+    def from_response(cls, response: requests.Response, *, auth_type: str) -> CartcomAPIError:
+        """Build the most specific error for a response; ``auth_type`` is the settings' mode."""
         envelope = _envelope(response)
         status = response.status_code
         request = response.request
@@ -87,7 +88,7 @@ class CartcomAPIError(Exception):
         disposition = classify_status(status)
         kind: type[CartcomAPIError] = CartcomAPIError
         if status == 401:
-            if request is not None and SITE_HEADER in request.headers:
+            if auth_type == CENTRAL_API_ROUTER:
                 kind = RouterAuthenticationError
             else:
                 kind = AuthenticationError

@@ -191,7 +191,7 @@ class CartcomSession:
                     if response.status_code == 204 or not response.content:
                         return None
                     return _json_body(response)
-                error = CartcomAPIError.from_response(response)
+                error = CartcomAPIError.from_response(response, auth_type=self.settings.auth_type)
             except requests.exceptions.ConnectionError as exc:
                 never_sent = isinstance(exc, requests.exceptions.ConnectTimeout) or (
                     "NewConnectionError" in repr(exc)

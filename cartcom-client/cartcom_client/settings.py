@@ -154,6 +154,10 @@ def resolve_base_url(domain: str | None, api_url: str | None) -> str:
     return urls.base_url(domain, api_url)
 
 
+#: The settings only the Central API Router mode uses.
+ROUTER_SETTINGS = ("site_id", "user_name", "user_secret", "router_url")
+
+
 @dataclass(frozen=True)
 class ConnectionSettings:
     """Validated connection settings; the token and the router secret are kept out of ``repr``.
@@ -216,7 +220,17 @@ class ConnectionSettings:
             raise ConfigurationError(msg)
         token = urls.check_secret(token, "access_token")
         base_url = resolve_base_url(config.get("domain"), config.get("api_url"))
-        return cls(base_url=base_url, access_token=token, **common)
+        unused = [n for n in ROUTER_SETTINGS if config.get(n) not in (None, "")]
+        notes = (
+            (
+                f"{' and '.join(f'`{n}`' for n in unused)} "
+                f"{'is' if len(unused) == 1 else 'are'} not used with `auth_type: access_token` "
+                "(the default): set `auth_type: central_api_router` to call through the router.",
+            )
+            if unused
+            else ()
+        )
+        return cls(base_url=base_url, access_token=token, notes=notes, **common)
 
     @classmethod
     def _router(cls, config: Mapping[str, Any], common: dict[str, Any]) -> ConnectionSettings:

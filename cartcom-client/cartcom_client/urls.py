@@ -171,9 +171,12 @@ def parse_url(
     host = _check_host(host_text, setting)
     if scheme == "http" and not any_http and not is_loopback_host(host):
         full_url = "router_url" if setting == "router_url" else "api_url"
+        what = (
+            "the router user and its signatures" if setting == "router_url" else "the access token"
+        )
         msg = (
             f"`{setting}` uses plain http on a host that is not `localhost` or a loopback IP; "
-            "Cart.com is HTTPS only and the access token must not travel in clear. Plain http "
+            f"Cart.com is HTTPS only and {what} must not travel in clear. Plain http "
             f"is only for a sandbox, through `{full_url}` on localhost or a loopback IP."
         )
         raise UnsafeURLError(msg)

@@ -122,8 +122,12 @@ def test_each_page_is_signed_for_its_own_query(monkeypatch) -> None:
     assert second == expected("GET&/api/v1/orders?count=1&page=2&agency-user")
 
 
-def test_a_retry_is_signed_again(monkeypatch) -> None:
-    """A retried call carries a valid signature too (set at send time, every time)."""
+def test_a_retry_carries_the_headers_recomputed_for_its_request(monkeypatch) -> None:
+    """A retried call carries the three headers too, set at send time on every attempt.
+
+    The signature is deterministic (no nonce, no time in the message): the retry's is the same
+    valid value, computed again for the same method, path and query.
+    """
     transport = mock_transport(monkeypatch)
     monkeypatch.setattr("cartcom_client.session.time.sleep", lambda s: None)
     transport.register_uri(
@@ -216,6 +220,10 @@ def test_router_url_goes_through_the_strict_url_rules() -> None:
     for bad in ("http://public.americommerce.com/api/v1", "https://u@h.example.com/api/v1"):
         with pytest.raises(ConfigurationError, match="`router_url`"):
             ConnectionSettings.from_config(router_config(router_url=bad))
+    with pytest.raises(ConfigurationError) as caught:
+        ConnectionSettings.from_config(router_config(router_url="http://h.example.com/api/v1"))
+    assert "access token" not in str(caught.value)
+    assert "router user" in str(caught.value)
 
 
 def test_domain_and_api_url_are_not_used_in_router_mode_and_say_so() -> None:
@@ -227,6 +235,57 @@ def test_domain_and_api_url_are_not_used_in_router_mode_and_say_so() -> None:
     assert len(settings.notes) == 1
     assert "`domain` and `api_url` are not used" in settings.notes[0]
     assert ConnectionSettings.from_config(router_config()).notes == ()
+
+
+def test_router_settings_without_auth_type_are_not_used_and_say_so() -> None:
+    """``auth_type`` left unset is token mode: given router settings become a warning."""
+    config = {**router_config(), "access_token": TOKEN, "domain": "shop.example.com"}
+    del config["auth_type"]
+    settings = ConnectionSettings.from_config(config)
+    assert settings.auth_type == "access_token"
+    assert len(settings.notes) == 1
+    note = settings.notes[0]
+    assert "`site_id` and `user_name` and `user_secret` are not used" in note
+    assert "`auth_type: central_api_router`" in note
+    assert SECRET not in note
+    plain = {"access_token": TOKEN, "domain": "shop.example.com"}
+    assert ConnectionSettings.from_config(plain).notes == ()
+
+
+def test_a_401_after_a_redirect_away_still_names_the_router_settings(monkeypatch) -> None:
+    """The advice follows the configured mode, not the headers the final request still had."""
+    transport = mock_transport(monkeypatch)
+    away = "https://elsewhere.example.com/api/v1/orders/1"
+    transport.register_uri("GET", f"{ROUTER}/orders/1", status_code=302, headers={"Location": away})
+    transport.register_uri(
+        "GET", away, status_code=401, json={"status_code": 401, "message": "Unauthorized"}
+    )
+    with pytest.raises(RouterAuthenticationError) as caught:
+        router_session().get("/orders/1")
+    assert "X-AC-PUB-Site-ID" not in transport.request_history[-1].headers
+    assert "`user_secret`" in str(caught.value)
+    assert "`access_token`" not in str(caught.value)
+
+
+def test_a_user_not_provisioned_for_the_site_gets_the_router_advice() -> None:
+    """A real refusal: the sandbox's router knows the user, but not for this site."""
+    from cartcom_sandbox.server import RouterServer
+
+    with RouterServer({SITE: ":memory:", "999": ":memory:"}, [f"{USER}:{SECRET}@999"]) as router:
+        config = router_config(router_url=router.base_url)
+        session = CartcomSession(ConnectionSettings.from_config(config), max_tries=1)
+        with pytest.raises(RouterAuthenticationError) as caught:
+            session.get("/orders/1")
+        text = str(caught.value)
+        assert "provisioned" in text
+        assert "`site_id`" in text
+        assert SECRET not in text
+        ok = router_config(router_url=router.base_url, site_id="999")
+        assert (
+            CartcomSession(ConnectionSettings.from_config(ok)).get("/manufacturers")["total_count"]
+            == 0
+        )
+        assert [c.status for c in router.calls] == [401, 200]
 
 
 def test_token_required_only_in_token_mode_and_auth_type_checked() -> None:

@@ -439,7 +439,9 @@ class CartcomStream(RESTStream):
             setattr(response, _PAYLOAD, None)  # past the last page, no match, or an empty list
             return
         if status >= 300:
-            error = CartcomAPIError.from_response(response)
+            error = CartcomAPIError.from_response(
+                response, auth_type=self._tap.connection.auth_type
+            )
             if status == 401:
                 raise CartcomAuthError(str(error))
             if error.disposition in (Disposition.RETRY, Disposition.WAIT):

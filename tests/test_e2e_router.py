@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import subprocess
 import sys
 import time
@@ -247,18 +248,53 @@ def test_a_wrong_secret_stops_the_run_naming_the_router_settings(
     assert wrong not in proc.stdout + proc.stderr
 
 
-def test_no_output_line_holds_the_secret_or_a_signature(router: Router) -> None:
-    """Every call's signature, recomputed from the call log, appears in no line printed."""
-    calls = router.calls()
-    assert len(calls) > 20
-    signatures = {
-        sign(c["method"], c["path"] + (f"?{c['query']}" if c["query"] else "")) for c in calls
-    }
+def test_no_output_line_holds_the_secret_or_a_signature(router: Router, tmp_path: Path) -> None:
+    """No line printed holds a secret or a signature sent, wrong-secret runs included.
+
+    The test makes its own runs (a tap, a target and a wrong-secret tap) and recomputes every
+    signature they sent from the call log, with the secret each run signed with.
+    """
+    wrong = "wrong-SECRET-e2e-7"
+    sku = "RT-LEAK-1"
+    runs = [
+        ("tap-cartcom", router.config("101", start_date="2000-01-01T00:00:00Z", page_size=9), ""),
+        (
+            "target-cartcom",
+            router.config(
+                "202", operations=["link", "publish"], results_path=str(tmp_path / "r.jsonl")
+            ),
+            singer_lines([listing(sku, 9.5, 2)]),
+        ),
+        (
+            "tap-cartcom",
+            {**router.config("101", start_date="2000-01-01T00:00:00Z"), "user_secret": wrong},
+            "",
+        ),
+    ]
+    signatures: set[str] = set()
+    outputs: list[str] = []
+    for plugin, config, stdin in runs:
+        before = len(router.calls())
+        proc = router.run(plugin, config, tmp_path, stdin, ok=config["user_secret"] == SECRET)
+        outputs += [proc.stdout, proc.stderr]
+        calls = router.calls()[before:]
+        assert calls, plugin
+        if config["user_secret"] == wrong:
+            assert proc.returncode != 0
+            assert {c["status"] for c in calls} == {401}
+        for c in calls:
+            # The log keeps the decoded path: only a path that encodes to itself is re-signed
+            # exactly as it was sent.
+            assert re.fullmatch(r"[A-Za-z0-9/_.~-]+", c["path"]), c["path"]
+            path_and_query = c["path"] + (f"?{c['query']}" if c["query"] else "")
+            signatures.add(sign(c["method"], path_and_query, secret=config["user_secret"]))
+    assert len(signatures) > 3
     sandbox = [path.read_text() for path in router.logs]
     assert router.base_url in sandbox[0]
     assert "site 101=" in sandbox[1]  # the sandbox's own start line
-    text = "\n".join(router.outputs + sandbox)
+    text = "\n".join(outputs + sandbox)
     assert text.strip()
-    assert SECRET not in text
+    for secret in (SECRET, wrong):
+        assert secret not in text
     leaked = [s for s in signatures if s in text]
     assert leaked == []

@@ -62,8 +62,8 @@ class AccessTokenAuth:
 def wire_path_and_query(url: str) -> str:
     """The path and query of ``url`` exactly as sent on the request line (no decoding).
 
-    Without a query there is no ``?`` (INF: Cart.com's docs only show a signed request with a
-    query; see docs/api.md §13).
+    Without a query there is no ``?`` (INF: the one example without a query, in source-cart's
+    docstring, has none; see docs/api.md §13).
     """
     parts = urlsplit(url)
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

@@ -215,9 +215,11 @@ class SandboxApp:
             decision = self.ratelimit.hit(rate_key)  # type: ignore[arg-type]
             if not decision.allowed:
                 headers["Retry-After"] = decision.retry_after or "10"
+                # INF: Cart.com's text is not documented; a router site's budget is the site's
+                whose = "token" if self.site is None else "site"
                 raise ApiError(
                     429,
-                    "The call limit for this token has been reached; retry "
+                    f"The call limit for this {whose} has been reached; retry "
                     "after the window resets.",
                 )
             request_json = self._read_json(request)

@@ -290,6 +290,7 @@ def test_each_site_has_its_own_call_budget(router) -> None:
         signature=sign(f"GET&/api/v1/manufacturers?count=10&{OTHER_USER}", OTHER_SECRET),
     )
     assert other.status_code == 429
+    assert "call limit for this site" in other.json()["details"]
     assert int(other.headers["Retry-After"]) >= 1
     elsewhere = call(router, "GET", "/api/v1/manufacturers?count=10", site="202")
     assert elsewhere.status_code == 200

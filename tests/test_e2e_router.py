@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import re
 import subprocess
 import sys
@@ -128,11 +129,14 @@ def router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Router]:
             [
                 str(BIN / "cartcom-sandbox"),
                 *("serve", "--router", "--port", "0", *args),
-                *("--pub-user", f"{USER}:{SECRET}", "--calls", "1000", "--window", "1"),
+                # the secret comes from the environment, never the command line (`ps`)
+                *("--pub-user-env", f"{USER}=ROUTER_E2E_SECRET"),
+                *("--calls", "1000", "--window", "1"),
             ],
             stdout=out,
             stderr=err,
             text=True,
+            env={**os.environ, "ROUTER_E2E_SECRET": SECRET},
         )
     deadline = time.monotonic() + 60
     while not logs[0].read_text().endswith("\n") and process.poll() is None:

@@ -307,3 +307,104 @@ def test_lookup_estimate_stops_counting_past_its_cap(builder):
         assert builder.estimate_lookups(terms, at_most=cap) == cap + 1
     few = builder._terms(listings[:3])
     assert builder.estimate_lookups(few, at_most=2) == builder.estimate_lookups(few) == 2
+
+
+def _outcome(record: dict, pick) -> tuple:
+    """What parsing ``record`` gives: ``("ok", pick(listing))`` or ``("error", field, message)``."""
+    try:
+        return ("ok", pick(parse_listing(record)))
+    except RecordError as err:
+        return ("error", err.field, err.message)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"price": Decimal("19.999")},
+        {"price": Decimal("0")},
+        {"price": -0.0},
+        {"price": Decimal("-0.01")},
+        {"price": Decimal("NaN")},
+        {"price": Decimal("Infinity")},
+        {"price": float("nan")},
+        {"price": 2**63},
+        {"price": 10**400},
+        {"price": "abc"},
+        {"price": True},
+        {"price": ""},
+        {"quantity": 3},
+        {"quantity": -1},
+        {"quantity": 10**18 - 1},
+        {"quantity": 10**18},
+        {"quantity": True},
+        {"quantity": Decimal("2.0")},
+        {"quantity": "5"},
+        {"quantity": 1.5},
+        {"gtin": "036000291452"},
+        {"gtin": " 036000291452 "},
+        {"gtin": "036-000-291452"},
+        {"gtin": "036000291453"},
+        {"gtin": "\u0660\u0663\u0666000291452"},
+        {"gtin": ""},
+        {"gtin": 36000291452},
+        {"gtin": "036000291452", "upc": "036000291452"},
+        {"gtin": "036000291452", "upc": "012345678905"},
+        {"upc": "036000291452"},
+    ],
+)
+def test_a_variant_checks_each_value_as_a_listing_does(fields):
+    """The variant's shortcuts for the usual price, quantity and barcode agree with the checks.
+
+    A simple listing's fields take the full route; the same values on a variant must give the
+    same value, or the same message naming the same field under ``variants[0].``.
+    """
+    keys = {"price": "price", "quantity": "quantity", "gtin": "gtin", "upc": "gtin"}
+    attr = keys[next(iter(fields))]
+    as_listing = _outcome({"sku": "A", **fields}, lambda x: getattr(x, attr))
+    as_variant = _outcome(
+        {"sku": "A", "variants": [{"sku": "A-S", "options": {"Size": "S"}, **fields}]},
+        lambda x: getattr(x.variants[0], attr),
+    )
+    if as_listing[0] == "error":
+        as_listing = ("error", f"variants[0].{as_listing[1]}", as_listing[2])
+    assert as_variant == as_listing
+
+
+@pytest.mark.parametrize(
+    ("sku", "expected"),
+    [
+        ("A-1", "A-1"),
+        (" A-1 ", "A-1"),
+        ("a.b_c~d", "a.b_c~d"),
+        ("A 1", "A 1"),
+        ("and", "sku"),
+        ("ANDY", "ANDY"),
+        ("A AND B", "sku"),
+        ("A\t1", "sku"),
+        ("\u212aBC-1", "\u212aBC-1"),
+        ("X" * 2000, "sku"),
+        ("", "sku"),
+        (7, "7"),
+    ],
+)
+def test_the_usual_sku_shortcut_keeps_every_check(sku, expected):
+    """A plain SKU skips stripping and the look-alike check; any other SKU still gets both."""
+    for record, field in (
+        ({"sku": sku}, "sku"),
+        ({"sku": "P", "variants": [{"sku": sku, "options": {"S": "1"}}]}, "variants[0].sku"),
+    ):
+        got = _outcome(record, lambda x: x.variants[0].sku if x.variants else x.sku)
+        if expected == "sku":
+            assert got[:2] == ("error", field)
+        else:
+            assert got == ("ok", expected)
+
+
+def test_the_first_bad_variant_field_is_named_whatever_takes_a_shortcut():
+    """Fields are checked in one order: a bad mpn is named before a bad price, gtin first."""
+    variant = {"sku": "A-S", "options": {"S": "1"}, "mpn": [], "price": "x", "quantity": -1}
+    assert error_of({"sku": "A", "variants": [variant]})[0] == "variants[0].mpn"
+    variant = {"sku": "A-S", "options": {"S": "1"}, "gtin": "1", "mpn": [], "price": "x"}
+    assert error_of({"sku": "A", "variants": [variant]})[0] == "variants[0].gtin"
+    variant = {"sku": "A-S", "options": {"S": "1"}, "price": -1, "quantity": "x"}
+    assert error_of({"sku": "A", "variants": [variant]})[0] == "variants[0].price"

@@ -10,7 +10,13 @@ import requests
 from target_cartcom._client import CartcomSession, ConfigurationError, ConnectionSettings
 from target_cartcom.listings.index import IndexBuilder, StoreIndex, gtin_forms
 from target_cartcom.listings.link import link_listing
-from target_cartcom.listings.record import RecordError, check_digit_ok, gtin_key, parse_listing
+from target_cartcom.listings.record import (
+    RecordError,
+    check_digit_ok,
+    gtin_key,
+    parse_listing,
+    sku_key,
+)
 from target_cartcom.listings.settings import ListingOptions
 
 
@@ -408,3 +414,20 @@ def test_the_first_bad_variant_field_is_named_whatever_takes_a_shortcut():
     assert error_of({"sku": "A", "variants": [variant]})[0] == "variants[0].gtin"
     variant = {"sku": "A-S", "options": {"S": "1"}, "price": -1, "quantity": "x"}
     assert error_of({"sku": "A", "variants": [variant]})[0] == "variants[0].price"
+
+
+@pytest.mark.parametrize(
+    ("sku", "key"),
+    [
+        ("KBC-1", "kbc-1"),
+        (" Kbc-1 ", "kbc-1"),
+        (None, ""),
+        ("\u212aBC-1", "\u212abc-1"),
+        ("STRA\u00dfE-1", "stra\u00dfe-1"),
+        ("\u0130-1", "\u0130-1"),
+        ("\u00c9T\u00c9", "\u00c9t\u00c9"),
+    ],
+)
+def test_the_sku_key_folds_ascii_letters_only(sku, key):
+    """ASCII SKUs take ``lower``; any other keeps its non-ASCII letters (Kelvin sign, İ, É)."""
+    assert sku_key(sku) == key

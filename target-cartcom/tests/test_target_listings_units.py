@@ -431,3 +431,34 @@ def test_the_first_bad_variant_field_is_named_whatever_takes_a_shortcut():
 def test_the_sku_key_folds_ascii_letters_only(sku, key):
     """ASCII SKUs take ``lower``; any other keeps its non-ASCII letters (Kelvin sign, İ, É)."""
     assert sku_key(sku) == key
+
+
+def test_a_variant_sku_the_store_holds_as_a_lookalike_is_ambiguous():
+    r"""``\u212aBC-1`` on a variant, ``KBC-1`` in the store: the variant's SKU fails the link."""
+    index = index_of(
+        [{"id": 3, "item_number": "P"}], [{"id": 5, "product_id": 3, "item_number": "KBC-1"}]
+    )
+    listing = parse_listing(
+        {"sku": "P", "variants": [{"sku": "\u212aBC-1", "options": {"S": "1"}}]}
+    )
+    with pytest.raises(RecordError, match="looks the same") as caught:
+        link_listing(listing, index, ("sku",))
+    assert caught.value.field == "variants[0].sku"
+
+
+def test_variants_linked_by_upc_to_rows_with_another_sku_are_noted_by_field():
+    """Only a variant whose row carries another SKU is noted, under its barcode's field name."""
+    rows = [
+        {"id": 5, "product_id": 3, "item_number": "OLD-V", "gtin": "036000291452"},
+        {"id": 6, "product_id": 3, "item_number": "v-2", "gtin": "012345678905"},
+        {"id": 7, "product_id": 3, "item_number": "V-3"},
+    ]
+    index = index_of([{"id": 3, "item_number": "P"}], rows)
+    variants = [
+        {"sku": "NEW-V", "options": {"S": "1"}, "upc": "036000291452"},
+        {"sku": "V-2", "options": {"S": "2"}, "upc": "012345678905"},
+        {"sku": "V-3", "options": {"S": "3"}},
+    ]
+    link = link_listing(parse_listing({"sku": "P", "variants": variants}), index, ("upc", "sku"))
+    assert link.variants == {0: 5, 1: 6, 2: 7}
+    assert link.other_skus == [("variants[0].gtin", "NEW-V", "OLD-V")]

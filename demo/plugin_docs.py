@@ -205,6 +205,20 @@ def hub_file(plugin: str) -> Path:
     return ROOT / plugin / "meltano-hub.yml"
 
 
+#: One group per auth mode: a token, or the Central API Router's credentials.
+AUTH_GROUPS = (["access_token"], ["auth_type", "site_id", "user_name", "user_secret"])
+
+
+def settings_groups(about_json: dict[str, Any]) -> dict[str, Any]:
+    """``settings_group_validation``: the required settings, plus one auth mode's settings."""
+    settings = about_json["settings"]
+    required = list(settings.get("required") or [])
+    properties = settings.get("properties") or {}
+    if "auth_type" in properties:
+        return {"settings_group_validation": [required + group for group in AUTH_GROUPS]}
+    return {"settings_group_validation": [required]} if required else {}
+
+
 def hub_definition(about_json: dict[str, Any]) -> dict[str, Any]:
     """The plugin definition (Meltano Hub's fields) built from --about's JSON."""
     name = about_json["name"]
@@ -218,9 +232,7 @@ def hub_definition(about_json: dict[str, Any]) -> dict[str, Any]:
         "keywords": ["meltano_sdk"],
         "capabilities": list(about_json["capabilities"]),
     }
-    required = about_json["settings"].get("required") or []
-    if required:
-        definition["settings_group_validation"] = [list(required)]
+    definition.update(settings_groups(about_json))
     definition["settings"] = meltano_settings(about_json)
     return definition
 

@@ -72,3 +72,26 @@ def test_api_url_pointing_elsewhere_is_refused(sandbox, tmp_path, plugin):
     assert "`api_url` holds a backslash" in output
     assert sandbox.token not in output
     assert len(sandbox.calls) == 0
+
+
+@pytest.mark.parametrize("plugin", ["tap-cartcom", "target-cartcom"])
+@pytest.mark.parametrize(
+    ("secret", "marker"),
+    [("SECRET-pub\nINJECTED", "SECRET"), (987654321, "987654321"), (["SECRET-x"], "SECRET")],
+)
+def test_bad_router_secret_is_refused_and_never_echoed(sandbox, tmp_path, plugin, secret, marker):
+    """The router's `user_secret` gets the token's treatment, SDK schema errors included."""
+    config = {
+        "auth_type": "central_api_router",
+        "router_url": sandbox.base_url,
+        "site_id": "1",
+        "user_name": "agency",
+        "user_secret": secret,
+    }
+    result = _run(plugin, config, tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "user_secret" in output
+    assert marker not in output
+    assert "INJECTED" not in output
+    assert len(sandbox.calls) == 0

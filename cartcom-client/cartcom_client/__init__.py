@@ -1,11 +1,13 @@
 """Shared Cart.com API client code for tap-cartcom and target-cartcom."""
 
+from .auth import AccessTokenAuth, RouterAuth
 from .errors import (
     AuthenticationError,
     CartcomAPIError,
     ConfigurationError,
     NotFoundError,
     RateLimitedError,
+    RouterAuthenticationError,
     TransientAPIError,
     ValidationError,
 )
@@ -16,6 +18,7 @@ from .settings import PLANS, ConnectionSettings, connection_properties
 
 __all__ = [
     "PLANS",
+    "AccessTokenAuth",
     "AuthenticationError",
     "CallBudget",
     "CartcomAPIError",
@@ -25,6 +28,8 @@ __all__ = [
     "NotFoundError",
     "PacedAdapter",
     "RateLimitedError",
+    "RouterAuth",
+    "RouterAuthenticationError",
     "TransientAPIError",
     "ValidationError",
     "collection_key",

@@ -1,7 +1,8 @@
 """Cart.com's error envelope ``{status_code, message, details}`` as typed exceptions.
 
 Messages are built from the envelope and the request's method and path only: never from
-request headers, so the access token cannot leak into a log line.
+request headers' values, so no token, secret or signature can leak into a log line (a 401 only
+looks at whether the router's site header was sent, to name the right settings).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from enum import StrEnum
 from typing import Any
 
 import requests
+
+from .auth import SITE_HEADER
 
 
 class Disposition(StrEnum):
@@ -84,7 +87,10 @@ class CartcomAPIError(Exception):
         disposition = classify_status(status)
         kind: type[CartcomAPIError] = CartcomAPIError
         if status == 401:
-            kind = AuthenticationError
+            if request is not None and SITE_HEADER in request.headers:
+                kind = RouterAuthenticationError
+            else:
+                kind = AuthenticationError
         elif status == 404:
             kind = NotFoundError
         elif status in (400, 409, 414, 422):
@@ -114,6 +120,18 @@ class AuthenticationError(CartcomAPIError):
             f"{super().__str__()} - check the `access_token` setting (an admin-console token "
             "from Tools > Apps & Addons, with the scopes this job needs) and the `domain`/"
             "`api_url` setting."
+        )
+
+
+class RouterAuthenticationError(AuthenticationError):
+    """401 through the Central API Router: unknown site or user, or a wrong signature."""
+
+    def __str__(self) -> str:
+        """Name the settings to check, never their values."""
+        return (
+            f"{CartcomAPIError.__str__(self)} - check the `user_name` and `user_secret` settings "
+            "(the Central API Router credentials) and `site_id` (the store must be provisioned "
+            "for that user), and `router_url`."
         )
 
 

@@ -1,9 +1,10 @@
 """A paced, retrying HTTP session for the Cart.com API.
 
 ``PacedAdapter`` is the transport both plugins mount: every request waits for the call budget
-and reports back ``X-AC-Call-Limit`` and 429s. The tap mounts it on the SDK's own session (the
-SDK keeps its retry loop); the target uses ``CartcomSession``, which adds retries, paging and
-call counters on top.
+and reports back ``X-AC-Call-Limit`` and 429s, and it sets the identity headers (``auth.py``) on
+each request as it leaves, so pages, retries and redirects are all signed for what they are. The
+tap mounts it on the SDK's own session (the SDK keeps its retry loop); the target uses
+``CartcomSession``, which adds retries, paging and call counters on top.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import msgspec
 import requests
 from requests.adapters import HTTPAdapter
 
+from .auth import TOKEN_HEADER, Auth, apply_auth
 from .errors import (
     CartcomAPIError,
     NotFoundError,
@@ -28,7 +30,7 @@ from .errors import (
 )
 from .pacing import DEFAULT_RETRY_AFTER, CallBudget, parse_retry_after
 from .quirks import records_from_page
-from .settings import TOKEN_HEADER, ConnectionSettings
+from .settings import ConnectionSettings
 from .urls import ends_list_read, next_page_url, origin_of
 
 LOGGER = logging.getLogger("cartcom_client")
@@ -41,22 +43,32 @@ _msgspec_decode = msgspec.json.Decoder().decode
 class PacedAdapter(HTTPAdapter):
     """An ``HTTPAdapter`` that waits for the call budget before every request.
 
-    It also keeps the access token at home: a request to any other origin than the store's
-    (a redirect to another host, or from https down to http) leaves without the token header.
+    It also proves identity, and only at home: ``auth``'s headers (token, or the router's signed
+    headers) go on each request to ``origin`` as it is sent, computed over its final URL; a
+    request to any other origin (a redirect to another host, or from https down to http) leaves
+    without any identity header. The budget is the store's (one site: the router paces per site).
     """
 
-    def __init__(self, budget: CallBudget, origin: str | None = None, **kwargs: Any) -> None:
-        """Share ``budget`` across every request; send the token only to ``origin``."""
+    def __init__(
+        self,
+        budget: CallBudget,
+        origin: str | None = None,
+        *,
+        auth: Auth | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Share ``budget`` by every request; prove identity with ``auth``, only to ``origin``."""
         super().__init__(**kwargs)
         self.budget = budget
         self.origin = origin_of(origin) if origin else None
+        self.auth = auth
         self.calls: Counter[str] = Counter()
         self.rate_limited = 0
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        """Wait for the budget, send, then learn from the answer."""
-        if self.origin is not None and origin_of(request.url or "") != self.origin:
-            request.headers.pop(TOKEN_HEADER, None)
+        """Sign (or strip), wait for the budget, send, then learn from the answer."""
+        at_home = self.origin is None or origin_of(request.url or "") == self.origin
+        apply_auth(request, self.auth, at_home=at_home)
         self.budget.acquire()
         headers: Mapping[str, str] | None = None
         try:
@@ -87,6 +99,7 @@ def mount_pacing(session: requests.Session, settings: ConnectionSettings) -> Pac
     adapter = PacedAdapter(
         CallBudget(settings.calls_per_window, settings.window_seconds),
         origin=settings.base_url,
+        auth=settings.auth,
     )
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -113,7 +126,6 @@ class CartcomSession:
         self.http = requests.Session()
         self.http.headers.update(
             {
-                TOKEN_HEADER: settings.access_token,
                 "Cache-Control": "no-cache",
                 "Accept": "application/json",
                 "User-Agent": settings.user_agent,
@@ -157,8 +169,8 @@ class CartcomSession:
 
         Writes never follow a redirect: ``requests`` would re-send a 307/308's body to wherever
         ``Location`` points. The 3xx comes back as a fatal ``CartcomAPIError``. Reads follow
-        redirects (a moved store still answers), and the adapter withholds the token from any
-        other origin.
+        redirects (a moved store still answers), and the adapter withholds every identity header
+        from any other origin.
         """
         method = method.upper()
         idempotent = method != "POST" or retry_unsafe

@@ -1,7 +1,8 @@
 """Connection settings shared by the tap and the target.
 
-Both plugins take the same names: ``access_token``, ``domain``, ``api_url``, ``plan``,
-``calls_per_window`` and ``window_seconds``.
+Both plugins take the same names: ``auth_type``; ``access_token``, ``domain``, ``api_url`` for a
+store's own token; ``site_id``, ``user_name``, ``user_secret``, ``router_url`` for Cart.com's
+Central API Router; ``plan``, ``calls_per_window`` and ``window_seconds``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,16 @@ from typing import Any
 from singer_sdk import typing as th
 
 from . import urls
+from .auth import (
+    ACCESS_TOKEN,
+    AUTH_TYPES,
+    CENTRAL_API_ROUTER,
+    DEFAULT_ROUTER_URL,
+    TOKEN_HEADER,
+    AccessTokenAuth,
+    Auth,
+    RouterAuth,
+)
 from .errors import ConfigurationError
 
 #: Calls per 10-second window for custom-app tokens, by Cart.com plan (docs/api.md §1.9).
@@ -20,22 +31,43 @@ PLANS: dict[str, int] = {"steel": 5, "bronze": 10, "silver": 20, "gold": 50}
 DEFAULT_WINDOW_SECONDS = 10.0
 API_PATH = urls.API_PATH
 MAX_URL_LENGTH = urls.MAX_URL_LENGTH
-#: The header that carries the access token on every call (docs/api.md §1.1).
-TOKEN_HEADER = "X-AC-Auth-Token"  # noqa: S105 - a header name, not a secret
+__all__ = [
+    "API_PATH",
+    "DEFAULT_WINDOW_SECONDS",
+    "MAX_URL_LENGTH",
+    "PLANS",
+    "TOKEN_HEADER",
+    "ConnectionSettings",
+    "connection_properties",
+    "resolve_base_url",
+]
 
 
 def connection_properties() -> list[th.Property]:
     """The connection and pacing settings, as SDK config properties."""
     return [
         th.Property(
+            "auth_type",
+            th.StringType,
+            default=ACCESS_TOKEN,
+            allowed_values=list(AUTH_TYPES),
+            title="Authentication",
+            description=(
+                "`access_token` (default): the store's own API token. `central_api_router`: "
+                "partner credentials through Cart.com's Central API Router (`site_id`, "
+                "`user_name`, `user_secret`, `router_url`); `domain` and `api_url` are then "
+                "not used."
+            ),
+        ),
+        th.Property(
             "access_token",
-            th.StringType(nullable=False),
-            required=True,
+            th.StringType,
             secret=True,
             title="Access token",
             description=(
                 "A Cart.com API token (admin console: Tools > Apps & Addons > the app's Tokens). "
-                "Sent as the X-AC-Auth-Token header; never logged."
+                "Sent as the X-AC-Auth-Token header; never logged. Required when `auth_type` is "
+                "`access_token`."
             ),
         ),
         th.Property(
@@ -54,6 +86,41 @@ def connection_properties() -> list[th.Property]:
             description=(
                 "Full API base URL, overriding `domain` (e.g. the sandbox's "
                 "http://127.0.0.1:8600/api/v1). Plain http is accepted only for loopback hosts."
+            ),
+        ),
+        th.Property(
+            "site_id",
+            th.StringType,
+            title="Router site id",
+            description=(
+                "Central API Router only: the store's provisioning site id, sent as "
+                "X-AC-PUB-Site-ID. It chooses the store."
+            ),
+        ),
+        th.Property(
+            "user_name",
+            th.StringType,
+            title="Router user name",
+            description="Central API Router only: the partner user, sent as X-AC-PUB-User.",
+        ),
+        th.Property(
+            "user_secret",
+            th.StringType,
+            secret=True,
+            title="Router user secret",
+            description=(
+                "Central API Router only: the partner user's secret. It signs each request "
+                "(X-AC-PUB-Auth-Signature) and is never sent or logged."
+            ),
+        ),
+        th.Property(
+            "router_url",
+            th.StringType,
+            default=DEFAULT_ROUTER_URL,
+            title="Router URL",
+            description=(
+                "Central API Router only: its API base URL (plain http only for a loopback "
+                "sandbox). Default: https://public.americommerce.com/api/v1."
             ),
         ),
         th.Property(
@@ -89,25 +156,38 @@ def resolve_base_url(domain: str | None, api_url: str | None) -> str:
 
 @dataclass(frozen=True)
 class ConnectionSettings:
-    """Validated connection settings; the token is kept out of ``repr``."""
+    """Validated connection settings; the token and the router secret are kept out of ``repr``.
+
+    ``notes`` are warnings for the plugin to log (settings given but not used).
+    """
 
     base_url: str
-    access_token: str = field(repr=False)
+    access_token: str = field(default="", repr=False)
     calls_per_window: int = PLANS["steel"]
     window_seconds: float = DEFAULT_WINDOW_SECONDS
     user_agent: str = "cartcom-singer"
+    auth_type: str = ACCESS_TOKEN
+    site_id: str = ""
+    user_name: str = ""
+    user_secret: str = field(default="", repr=False)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def auth(self) -> Auth:
+        """How each request proves identity (applied by the transport, see ``auth.py``)."""
+        if self.auth_type == CENTRAL_API_ROUTER:
+            return RouterAuth(self.site_id, self.user_name, self.user_secret)
+        return AccessTokenAuth(self.access_token)
 
     @classmethod
     def from_config(
         cls, config: Mapping[str, Any], user_agent: str = "cartcom-singer"
     ) -> ConnectionSettings:
-        """Validate a plugin config; errors name the setting to fix."""
-        token = config.get("access_token")
-        if token in (None, ""):
-            msg = "Set `access_token` to a Cart.com API token."
+        """Validate a plugin config; errors name the setting to fix, never a value."""
+        auth_type = config.get("auth_type") or ACCESS_TOKEN
+        if auth_type not in AUTH_TYPES:
+            msg = f"`auth_type` must be one of {', '.join(AUTH_TYPES)}."
             raise ConfigurationError(msg)
-        token = urls.check_secret(token, "access_token")
-        base_url = resolve_base_url(config.get("domain"), config.get("api_url"))
         plan = config.get("plan")
         if plan is not None and str(plan).lower() not in PLANS:
             msg = f"`plan` must be one of {', '.join(PLANS)}, got {plan!r}."
@@ -123,10 +203,58 @@ class ConnectionSettings:
         if window <= 0:
             msg = "`window_seconds` must be positive."
             raise ConfigurationError(msg)
+        common = {
+            "calls_per_window": int(calls),
+            "window_seconds": window,
+            "user_agent": user_agent,
+        }
+        if auth_type == CENTRAL_API_ROUTER:
+            return cls._router(config, common)
+        token = config.get("access_token")
+        if token in (None, ""):
+            msg = "Set `access_token` to a Cart.com API token (or choose another `auth_type`)."
+            raise ConfigurationError(msg)
+        token = urls.check_secret(token, "access_token")
+        base_url = resolve_base_url(config.get("domain"), config.get("api_url"))
+        return cls(base_url=base_url, access_token=token, **common)
+
+    @classmethod
+    def _router(cls, config: Mapping[str, Any], common: dict[str, Any]) -> ConnectionSettings:
+        """Central API Router settings: the router's URL, the site, the partner user."""
+        site = config.get("site_id")
+        if isinstance(site, int) and not isinstance(site, bool):
+            site = str(site)
+        if site in (None, ""):
+            msg = "Set `site_id` to the store's Central API Router site id."
+            raise ConfigurationError(msg)
+        site_id = urls.check_secret(site, "site_id", "the store's site id")
+        user_name = config.get("user_name")
+        if user_name in (None, ""):
+            msg = "Set `user_name` to the Central API Router user."
+            raise ConfigurationError(msg)
+        user_name = urls.check_secret(user_name, "user_name", "the Central API Router user")
+        secret = config.get("user_secret")
+        if secret in (None, ""):
+            msg = "Set `user_secret` to the Central API Router user's secret."
+            raise ConfigurationError(msg)
+        secret = urls.check_secret(secret, "user_secret", "the Central API Router user's secret")
+        base_url = urls.url_base(config.get("router_url") or DEFAULT_ROUTER_URL, "router_url")
+        unused = [name for name in ("domain", "api_url") if config.get(name) not in (None, "")]
+        notes = (
+            (
+                f"{' and '.join(f'`{n}`' for n in unused)} "
+                f"{'is' if len(unused) == 1 else 'are'} not used with `auth_type: "
+                "central_api_router`: calls go to `router_url` and `site_id` chooses the store.",
+            )
+            if unused
+            else ()
+        )
         return cls(
             base_url=base_url,
-            access_token=token,
-            calls_per_window=int(calls),
-            window_seconds=window,
-            user_agent=user_agent,
+            auth_type=CENTRAL_API_ROUTER,
+            site_id=site_id,
+            user_name=user_name,
+            user_secret=secret,
+            notes=notes,
+            **common,
         )

@@ -170,10 +170,11 @@ def parse_url(
         raise UnsafeURLError(msg)
     host = _check_host(host_text, setting)
     if scheme == "http" and not any_http and not is_loopback_host(host):
+        full_url = "router_url" if setting == "router_url" else "api_url"
         msg = (
             f"`{setting}` uses plain http on a host that is not `localhost` or a loopback IP; "
             "Cart.com is HTTPS only and the access token must not travel in clear. Plain http "
-            "is only for a sandbox, through `api_url` on localhost or a loopback IP."
+            f"is only for a sandbox, through `{full_url}` on localhost or a loopback IP."
         )
         raise UnsafeURLError(msg)
     parts = urlsplit(tail)
@@ -186,12 +187,7 @@ def parse_url(
 def base_url(domain: object = None, api_url: object = None) -> str:
     """The API base URL from ``api_url`` (preferred) or ``domain``; no query, no trailing ``/``."""
     if api_url not in (None, ""):
-        parsed = parse_url(str(api_url).strip() if isinstance(api_url, str) else api_url)
-        if parsed.query:
-            msg = "`api_url` must not carry a query string."
-            raise UnsafeURLError(msg)
-        path = parsed.path.rstrip("/") or API_PATH
-        return parsed.origin + path
+        return url_base(api_url, "api_url")
     if domain in (None, ""):
         msg = "Set `domain` (e.g. storename.americommerce.com), or `api_url` for the sandbox."
         raise ConfigurationError(msg)
@@ -207,6 +203,16 @@ def base_url(domain: object = None, api_url: object = None) -> str:
         msg = "`domain` must be a host name such as storename.americommerce.com."
         raise UnsafeURLError(msg)
     return parse_url(f"https://{text}", "domain").origin + API_PATH
+
+
+def url_base(url: object, setting: str) -> str:
+    """An API base URL given in full (``api_url``, ``router_url``); no query, no trailing ``/``."""
+    parsed = parse_url(url.strip() if isinstance(url, str) else url, setting)
+    if parsed.query:
+        msg = f"`{setting}` must not carry a query string."
+        raise UnsafeURLError(msg)
+    path = parsed.path.rstrip("/") or API_PATH
+    return parsed.origin + path
 
 
 def origin_of(url: str) -> str:
@@ -270,7 +276,7 @@ def ends_list_read(url: str) -> bool:
     return bool(query)
 
 
-def check_secret(value: object, setting: str) -> str:
+def check_secret(value: object, setting: str, what: str = "a Cart.com API token") -> str:
     """``value`` stripped when it is non-empty printable ASCII; the error never shows the value.
 
     A token is sent as a header: a newline in it would be refused by ``requests`` with the whole
@@ -281,14 +287,14 @@ def check_secret(value: object, setting: str) -> str:
         raise ConfigurationError(msg)
     text = value.strip()
     if not text:
-        msg = f"Set `{setting}` to a Cart.com API token."
+        msg = f"Set `{setting}` to {what}."
         raise ConfigurationError(msg)
     for position, char in enumerate(text):
         if not (0x20 <= ord(char) <= 0x7E):
             msg = (
                 f"`{setting}` holds a character that is not printable ASCII at position "
                 f"{position} (a newline, control or non-ASCII character); the value is not "
-                "shown. Copy the token again from the admin console."
+                "shown. Copy it again from where it was issued (a token: the admin console)."
             )
             raise ConfigurationError(msg)
     return text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import requests
 from cartcom_client import CartcomSession, ConfigurationError, ConnectionSettings
 from cartcom_client.sdk import REDACTED, redact, secret_values
 from cartcom_client.settings import connection_properties
@@ -52,8 +53,11 @@ def test_surrounding_whitespace_is_trimmed_and_inner_spaces_kept():
     )
     assert settings.access_token == "tok en-1"
     session = CartcomSession(settings)
-    assert session.http.headers["X-AC-Auth-Token"] == "tok en-1"
+    prepared = requests.Request("GET", settings.base_url + "/orders").prepare()
+    # the transport sets this as the call leaves
+    assert session.adapter.auth.headers_for(prepared) == {"X-AC-Auth-Token": "tok en-1"}
     assert "tok en-1" not in repr(settings)
+    assert "tok en-1" not in repr(session.adapter.auth)
 
 
 def test_sdk_config_errors_are_redacted():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from cartcom_client import ConfigurationError, ConnectionSettings, connection_properties
 from cartcom_client.settings import resolve_base_url
+from singer_sdk import typing as th
 
 TOKEN = "tok-very-secret-123"
 
@@ -85,16 +86,29 @@ def test_token_kept_out_of_repr():
     assert settings.access_token == TOKEN
 
 
-def test_connection_properties_mark_token_secret():
-    """The SDK config schema flags the token as secret and required."""
+def test_connection_properties_mark_token_and_router_secret():
+    """The SDK config schema flags the token and the router secret as secret.
+
+    The token is no longer required by the schema: it is needed only with `auth_type:
+    access_token`, which ``ConnectionSettings.from_config`` checks (naming the setting).
+    """
     props = {p.name: p.to_dict()[p.name] for p in connection_properties()}
     assert set(props) == {
+        "auth_type",
         "access_token",
         "domain",
         "api_url",
+        "site_id",
+        "user_name",
+        "user_secret",
+        "router_url",
         "plan",
         "calls_per_window",
         "window_seconds",
     }
-    assert props["access_token"].get("secret") is True
-    assert props["access_token"].get("writeOnly") is True
+    for name in ("access_token", "user_secret"):
+        assert props[name].get("secret") is True
+        assert props[name].get("writeOnly") is True
+    assert props["user_name"].get("secret") is not True
+    schema = th.PropertiesList(*connection_properties()).to_dict()
+    assert "access_token" not in schema.get("required", [])

@@ -137,7 +137,8 @@ def store_env(
                 parent, store.router.user_secret_env, store, "router.user_secret_env"
             ),
             "ROUTER_URL": store.api_url or "",
-            "DOMAIN": store.domain or "",
+            # Not used through the router (the plugins would warn): `site_id` picks the store.
+            "DOMAIN": "",
             "API_URL": "",
         }
     else:

@@ -59,7 +59,9 @@ class Store:
     name: str
     plan: str
     jobs: tuple[str, ...]
+    #: The store's own domain; for a router store only a label (its calls go to the router).
     domain: str | None = None
+    #: The API base URL; for a router store, the router's (default: Cart.com's public router).
     api_url: str | None = None
     token_env: str | None = None
     router: Router | None = None
@@ -138,7 +140,10 @@ def _entry(w: _Where, i: int, raw: Any, jobs: Mapping[str, Any]) -> Store:
                 f"unknown field{hint}; fields: {', '.join(_ENTRY_FIELDS)}",
             )
     domain, api_url = raw.get("domain"), raw.get("api_url")
-    if (domain is None) == (api_url is None):
+    if domain is not None and api_url is not None:
+        raise w.fail(f"{where}, `domain`/`api_url`", "give exactly one of them")
+    if domain is None and api_url is None and raw.get("router") is None:
+        # A router store needs neither: `site_id` chooses it, `api_url` overrides the router.
         raise w.fail(f"{where}, `domain`/`api_url`", "give exactly one of them")
     if domain is not None and (not isinstance(domain, str) or not _HOST.match(domain)):
         raise w.fail(

@@ -78,12 +78,46 @@ def test_each_store_gets_its_own_credentials_outputs_and_system_folder(
     assert brand["TAP_CARTCOM_AUTH_TYPE"] == "central_api_router"
     assert brand["TAP_CARTCOM_SITE_ID"] == "12"
     assert brand["TARGET_CARTCOM_USER_SECRET"] == "router-secret"
-    assert brand["TAP_CARTCOM_DOMAIN"] == "shop.brand.com"
+    # The names the plugins' settings take (TAP_CARTCOM_<SETTING>), on both plugins.
+    for plugin in ("TAP_CARTCOM", "TARGET_CARTCOM"):
+        assert brand[f"{plugin}_AUTH_TYPE"] == "central_api_router"
+        assert brand[f"{plugin}_SITE_ID"] == "12"
+        assert brand[f"{plugin}_USER_NAME"] == "agency"
+        assert brand[f"{plugin}_USER_SECRET"] == "router-secret"
+        assert brand[f"{plugin}_ROUTER_URL"] == ""  # the plugins' default router
+        assert brand[f"{plugin}_DOMAIN"] == ""  # a label only: calls go to the router
+        assert brand[f"{plugin}_API_URL"] == ""
+        assert f"{plugin}_ACCESS_TOKEN" not in brand or brand[f"{plugin}_ACCESS_TOKEN"] == ""
     assert "acme-secret" not in brand.values()
     assert brand["TARGET_JSONL_DESTINATION_PATH"] == str(tmp_path / "out" / "brand" / "orders")
 
     with pytest.raises(RunSetupError, match=r"store acme: the environment variable ACME_TOKEN"):
         store_env(cfg, project, cfg.stores[0], {"PATH": "/usr/bin"})
+
+
+def test_a_router_store_needs_no_domain_and_its_api_url_is_the_router(tmp_path: Path) -> None:
+    """Through the router the site id picks the store; `api_url` overrides the router's URL."""
+    path = tmp_path / "stores.yml"
+    path.write_text(
+        "stores:\n"
+        "  - name: agency_site\n"
+        "    api_url: 'http://127.0.0.1:8700/api/v1'\n"
+        "    router: {site_id: 77, user_name_env: PUB_USER, user_secret_env: PUB_SECRET}\n"
+        "    plan: bronze\n"
+        "    jobs: [get-orders]\n"
+        "  - name: agency_default\n"
+        "    router: {site_id: 78, user_name_env: PUB_USER, user_secret_env: PUB_SECRET}\n"
+        "    plan: bronze\n"
+        "    jobs: [get-orders]\n"
+    )
+    project = load_project(ROOT)
+    cfg = load_stores(path, project.jobs)
+    parent = {"PATH": "/usr/bin", "PUB_USER": "agency", "PUB_SECRET": "router-secret"}
+    env = store_env(cfg, project, cfg.stores[0], parent)
+    assert env["TAP_CARTCOM_ROUTER_URL"] == "http://127.0.0.1:8700/api/v1"
+    assert env["TARGET_CARTCOM_SITE_ID"] == "77"
+    assert env["TAP_CARTCOM_API_URL"] == ""
+    assert store_env(cfg, project, cfg.stores[1], parent)["TAP_CARTCOM_ROUTER_URL"] == ""
 
 
 def _line(name: str | None, event: str, **extra: object) -> str:

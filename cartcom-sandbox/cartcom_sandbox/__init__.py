@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SandboxConfig", "SandboxServer", "Store"]
+__all__ = ["RouterServer", "SandboxConfig", "SandboxServer", "Store"]
 __version__ = "0.1.0"
 
 
@@ -15,6 +15,10 @@ def __getattr__(name: str):  # lazy: importing the package stays cheap
         from cartcom_sandbox.server import SandboxServer  # noqa: PLC0415
 
         return SandboxServer
+    if name == "RouterServer":
+        from cartcom_sandbox.server import RouterServer  # noqa: PLC0415
+
+        return RouterServer
     if name == "SandboxConfig":
         from cartcom_sandbox.config import SandboxConfig  # noqa: PLC0415
 

@@ -10,7 +10,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
@@ -42,8 +42,17 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:12]
 
 
+#: Decides who an API request is: ``(principal, None)`` when accepted, else ``(None, why)``.
+Authenticator = Callable[[dict[str, Any]], tuple[str | None, str | None]]
+
+
 class SandboxApp:
-    """WSGI callable serving /api/v1 and /_sandbox."""
+    """WSGI callable serving /api/v1 and /_sandbox.
+
+    ``authenticate`` replaces the access-token check of API routes (the router mode passes its
+    signature check, see router.py); admin routes always take an admin ``X-AC-Auth-Token``.
+    ``site`` is the router site this app serves, recorded in the call log.
+    """
 
     def __init__(
         self,
@@ -54,8 +63,12 @@ class SandboxApp:
         ratelimit: RateLimiter,
         faults: FaultInjector,
         calls: CallLog,
+        authenticate: Authenticator | None = None,
+        site: str | None = None,
     ) -> None:
         """Wire the parts together."""
+        self.authenticate = authenticate or self._token_auth
+        self.site = site
         self.store = store
         self.config = config
         self.tokens = scopes.parse_tokens(tokens)  # token -> scopes (None: every scope)
@@ -114,6 +127,15 @@ class SandboxApp:
             return self._respond(start_response, status, body, {})
         return self._api(environ, start_response, path)
 
+    def _token_auth(self, environ: dict[str, Any]) -> tuple[str | None, str | None]:
+        """A store's own token (``X-AC-Auth-Token``): the token is the principal."""
+        token = environ.get("HTTP_X_AC_AUTH_TOKEN")
+        if token is not None and token in self.tokens:
+            return token, None
+        if token is None:
+            return None, "A valid X-AC-Auth-Token header is required."
+        return None, "The X-AC-Auth-Token is not valid."
+
     def _check_declared_size(self, request: Request) -> None:
         """413 for a declared body over ``max_body_bytes``, before reading (or parsing) any of it.
 
@@ -151,9 +173,12 @@ class SandboxApp:
         request = self._request(environ)
         method = request.method.upper()
         query = environ.get("QUERY_STRING", "")
-        token = environ.get("HTTP_X_AC_AUTH_TOKEN")
-        valid = token is not None and token in self.tokens
-        # The body is read and parsed only once the token is accepted (then logged).
+        sent_token = environ.get("HTTP_X_AC_AUTH_TOKEN")
+        token, refusal = self.authenticate(environ)
+        valid = token is not None
+        # A router site has one call budget, whoever calls it (docs/sandbox.md, router mode).
+        rate_key = None if token is None else token if self.site is None else f"site:{self.site}"
+        # The body is read and parsed only once the caller is accepted (then logged).
         request_json: Any = None
         record = {
             "method": method,
@@ -161,11 +186,12 @@ class SandboxApp:
             "query": query,
             "ts": arrived,
             "request_json": None,
-            "token_hash": token_hash(token) if token else None,
+            "token_hash": token_hash(sent_token) if sent_token else None,
+            "site": self.site,
         }
         headers: dict[str, str] = {}
         fault: Fault | None = None
-        decision: Decision = self.ratelimit.peek(token if valid else None)
+        decision: Decision = self.ratelimit.peek(rate_key)
         try:
             raw_uri = (
                 environ.get("REQUEST_URI")
@@ -182,13 +208,8 @@ class SandboxApp:
             if not (path == API or path.startswith(API + "/")):
                 raise ApiError(404, "Not an API route.")
             if not valid:
-                raise ApiError(
-                    401,
-                    "A valid X-AC-Auth-Token header is required."
-                    if token is None
-                    else "The X-AC-Auth-Token is not valid.",
-                )
-            decision = self.ratelimit.hit(token)  # type: ignore[arg-type]
+                raise ApiError(401, refusal or "Not authorized.")
+            decision = self.ratelimit.hit(rate_key)  # type: ignore[arg-type]
             if not decision.allowed:
                 headers["Retry-After"] = decision.retry_after or "10"
                 raise ApiError(

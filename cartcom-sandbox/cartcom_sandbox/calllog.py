@@ -20,6 +20,7 @@ class CallRecord:
     ts: float  # wall-clock time the request arrived
     request_json: Any = None
     token_hash: str | None = None
+    site: str | None = None  # the X-AC-PUB-Site-ID a router-mode call named (None otherwise)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form."""

@@ -10,13 +10,37 @@ from types import FrameType
 
 from cartcom_sandbox import probe
 from cartcom_sandbox.config import PLANS, SandboxConfig
-from cartcom_sandbox.server import SandboxServer
+from cartcom_sandbox.server import RouterServer, SandboxServer
 from cartcom_sandbox.store import Store
 
 
 def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the API over HTTP")
-    p.add_argument("--db", required=True, help="SQLite file (created if missing) or :memory:")
+    p.add_argument(
+        "--db", default=None, help="SQLite file (created if missing) or :memory: (required)"
+    )
+    p.add_argument(
+        "--router",
+        action="store_true",
+        help="serve as Cart.com's Central API Router: many sites, X-AC-PUB-* signed headers "
+        "instead of a token (needs --site and --pub-user; no --db)",
+    )
+    p.add_argument(
+        "--site",
+        action="append",
+        default=[],
+        dest="sites",
+        metavar="SITE_ID=DB_PATH",
+        help="router mode: a site and its SQLite store (repeatable)",
+    )
+    p.add_argument(
+        "--pub-user",
+        action="append",
+        default=[],
+        dest="pub_users",
+        metavar="NAME:SECRET",
+        help="router mode: a router user and its secret (repeatable; any user reaches any site)",
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8600)
     p.add_argument(
@@ -188,12 +212,24 @@ def serve(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     )
     if args.profile:
         _apply_profile(config, args.profile, argv)
-    store = Store(args.db, timezone=args.timezone)
-    config.timezone = store.timezone
-    server = SandboxServer(
-        store, host=args.host, port=args.port, tokens=args.tokens or ["test-token"], config=config
-    )
-    server._owns_store = True  # close the store on stop
+    server: SandboxServer
+    if args.router:
+        server = _router_server(args, config)
+        where = ", ".join(f"site {k}={v}" for k, v in _sites(args).items())
+    else:
+        if args.db is None or args.sites or args.pub_users:
+            raise SystemExit("serve needs --db (or --router with --site and --pub-user)")
+        store = Store(args.db, timezone=args.timezone)
+        config.timezone = store.timezone
+        server = SandboxServer(
+            store,
+            host=args.host,
+            port=args.port,
+            tokens=args.tokens or ["test-token"],
+            config=config,
+        )
+        server._owns_store = True  # close the store on stop
+        where = f"db={args.db}"
 
     def _stop(signum: int, frame: FrameType | None) -> None:
         server.request_stop()
@@ -204,7 +240,7 @@ def serve(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     print(server.base_url, flush=True)
     limit = config.calls_per_window()
     print(
-        f"plan={args.plan} limit={limit or 'unlimited'}/{args.window:g}s db={args.db}",
+        f"plan={args.plan} limit={limit or 'unlimited'}/{args.window:g}s {where}",
         file=sys.stderr,
         flush=True,
     )
@@ -213,6 +249,43 @@ def serve(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     finally:
         server.stop()
     return 0
+
+
+def _sites(args: argparse.Namespace) -> dict[str, str]:
+    sites: dict[str, str] = {}
+    for item in args.sites:
+        site_id, sep, path = item.partition("=")
+        if not sep or not site_id or not path:
+            raise SystemExit(f"--site needs SITE_ID=DB_PATH, got {item!r}")
+        sites[site_id] = path
+    return sites
+
+
+def _router_server(args: argparse.Namespace, config: SandboxConfig) -> RouterServer:
+    """Router mode: each site's own store and call budget; the users' secrets never printed."""
+    if args.db is not None:
+        raise SystemExit("--router serves --site stores; drop --db")
+    paths = _sites(args)
+    if not paths or not args.pub_users:
+        raise SystemExit("--router needs at least one --site SITE_ID=DB_PATH and --pub-user")
+    # Each store keeps its own time zone unless --timezone is given, as in single-store mode.
+    sites = {k: Store(v, timezone=args.timezone) for k, v in paths.items()}
+    try:
+        server = RouterServer(
+            sites,
+            args.pub_users,
+            host=args.host,
+            port=args.port,
+            tokens=args.tokens or ["test-token"],
+            config=config,
+        )
+    except ValueError as err:
+        for store in sites.values():
+            store.close()
+        raise SystemExit(f"--pub-user: {err}") from None
+    for site in server.sites.values():
+        site.owns_store = True  # close the stores on stop
+    return server
 
 
 def main(argv: Sequence[str] | None = None) -> int:

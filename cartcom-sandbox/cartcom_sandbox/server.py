@@ -14,6 +14,7 @@ from cartcom_sandbox.calllog import CallLog
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.faults import FaultInjector
 from cartcom_sandbox.ratelimit import RateLimiter
+from cartcom_sandbox.router import RouterApp, Site, build_sites, parse_users
 from cartcom_sandbox.scopes import parse_tokens
 from cartcom_sandbox.store import Store
 
@@ -61,7 +62,7 @@ class SandboxServer:
         self.ratelimit = RateLimiter(
             self.config.calls_per_window(), self.config.rate_window, self.config.retry_after_format
         )
-        self.app = SandboxApp(
+        self.app: SandboxApp | RouterApp = SandboxApp(
             self.store,
             self.config,
             self.scopes,
@@ -145,3 +146,54 @@ class SandboxServer:
     def __exit__(self, *exc: object) -> None:
         """Stop."""
         self.stop()
+
+
+class RouterServer(SandboxServer):
+    """Router mode: many sites (stores) behind one Central API Router host.
+
+    ``sites`` maps a site id to a Store (or a path to open one at); ``users`` maps a router
+    user to its secret (or gives ``"NAME:SECRET"`` strings). Each site has its own store, call
+    budget (``sites[id].ratelimit``), faults and settings (a copy of ``config``); ``calls`` is
+    one log for all, each record naming its ``site``. ``tokens`` are admin tokens only: the API
+    routes take no ``X-AC-Auth-Token`` in router mode.
+    """
+
+    def __init__(
+        self,
+        sites: Mapping[str, Store | str | Path],
+        users: Mapping[str, str] | Iterable[str],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tokens: Iterable[str] | Mapping[str, Iterable[str] | None] = ("test-token",),
+        config: SandboxConfig | None = None,
+    ) -> None:
+        """Prepare the sites; nothing is served until ``start``."""
+        self.config = config or SandboxConfig()
+        self.config.validate()
+        self.users = parse_users(users)
+        self.scopes = parse_tokens(tokens)
+        self.tokens = list(self.scopes)
+        self.token = self.tokens[0] if self.tokens else ""
+        self.calls = CallLog()
+        self.sites: dict[str, Site] = build_sites(
+            sites, self.users, self.config, self.scopes, self.calls
+        )
+        self.app = RouterApp(self.sites, self.calls)
+        self._owns_store = False
+        self.host = host
+        self.port = port
+        self._server = None
+        self._thread = None
+        self._serving = threading.Event()
+
+    def site(self, site_id: str | int) -> Site:
+        """One site's store, ratelimit, faults and config."""
+        return self.sites[str(site_id)]
+
+    def stop(self) -> None:
+        """Stop serving and close the stores this server opened."""
+        super().stop()
+        for site in self.sites.values():
+            if site.owns_store:
+                site.store.close()

@@ -34,7 +34,6 @@ from tap_cartcom._client import CartcomAPIError, records_from_page
 from tap_cartcom._client.errors import Disposition
 from tap_cartcom._client.quirks import format_filter_datetime, parse_datetime, to_utc
 from tap_cartcom._client.session import retry_wait_seconds
-from tap_cartcom._client.settings import TOKEN_HEADER
 from tap_cartcom._client.urls import ends_list_read, next_page_url
 from tap_cartcom.conform import compile_conformer
 
@@ -112,21 +111,21 @@ def _decode(body: bytes) -> t.Any:
         return json.loads(body, parse_constant=_no_constant)
 
 
-class TokenAuth(requests.auth.AuthBase):
-    """Set the token header; unlike the SDK's APIKeyAuthenticator, never re-encode the URL."""
+class TransportAuth(requests.auth.AuthBase):
+    """Leave the request as built: identity headers are set by the paced transport at send time.
 
-    def __init__(self, token: str) -> None:
-        """Keep the token (never shown by ``repr``)."""
-        self._token = token
+    ``PacedAdapter`` (``_client/auth.py``) signs each request over its final URL, for every page,
+    retry and redirect, and keeps every identity header off other origins. Unlike the SDK's
+    APIKeyAuthenticator, this never re-encodes the URL either.
+    """
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        """Add the header."""
-        request.headers[TOKEN_HEADER] = self._token
+        """Nothing to add here."""
         return request
 
     def __repr__(self) -> str:
-        """No token in logs."""
-        return "TokenAuth(***)"
+        """Nothing secret to show."""
+        return "TransportAuth()"
 
 
 class CartcomAuthError(FatalAPIError):
@@ -268,9 +267,9 @@ class CartcomStream(RESTStream):
 
     @cached_property
     @override
-    def authenticator(self) -> TokenAuth:
-        """``X-AC-Auth-Token`` on every call (the URL is left exactly as built)."""
-        return TokenAuth(self._tap.connection.access_token)
+    def authenticator(self) -> TransportAuth:
+        """Identity is proved by the tap's paced transport (the URL is left exactly as built)."""
+        return TransportAuth()
 
     @property
     @override

@@ -128,7 +128,12 @@ class TapCartcom(SecretSafeConfigValidation, Tap):
     @cached_property
     def connection(self) -> ConnectionSettings:
         """Validated connection settings (errors name the setting to fix)."""
-        return ConnectionSettings.from_config(self.config, user_agent=f"tap-cartcom/{__version__}")
+        settings = ConnectionSettings.from_config(
+            self.config, user_agent=f"tap-cartcom/{__version__}"
+        )
+        for note in settings.notes:
+            self.logger.warning(note)
+        return settings
 
     @cached_property
     def http_session(self) -> requests.Session:

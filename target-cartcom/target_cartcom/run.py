@@ -75,6 +75,8 @@ class RunContext:
         """The paced session to the store, shared by every sink (one call budget per store)."""
         if self._session is None:
             settings = ConnectionSettings.from_config(self.config, user_agent=self.user_agent)
+            for note in settings.notes:
+                self.logger.warning(note)
             self._session = CartcomSession(settings, logger=self.logger)
         return self._session
 

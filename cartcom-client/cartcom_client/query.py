@@ -47,19 +47,26 @@ class QueryValueError(ValueError):
     """A value Cart.com's filter syntax cannot carry exactly; the record holding it fails."""
 
 
+def is_plain_value(value: str) -> bool:
+    """Whether ``value`` is the usual SKU, which a filter carries as itself.
+
+    ASCII, no space (so no connector word but a bare AND/OR), no control character, encoded as
+    itself and short enough: ``check_value`` accepts it unchanged, and it has nothing to strip.
+    """
+    return bool(
+        value
+        and _URL_SAFE.fullmatch(value)
+        and (len(value) > 3 or value.upper() not in _CONNECTORS)
+        and len(value) + _EQ_LENGTH <= MAX_VALUE_LENGTH
+    )
+
+
 def check_value(value: object) -> str:
     """``value`` as text when a filter can carry it exactly; else ``QueryValueError`` saying why."""
     if not isinstance(value, str):
         msg = f"must be text, got {type(value).__name__}"
         raise QueryValueError(msg)
-    if (
-        value
-        and _URL_SAFE.fullmatch(value)
-        and (len(value) > 3 or value.upper() not in _CONNECTORS)
-        and len(value) + _EQ_LENGTH <= MAX_VALUE_LENGTH
-    ):
-        # The usual SKU: ASCII, no space (so no connector word but a bare AND/OR), no control
-        # character, encoded as itself and short enough.
+    if is_plain_value(value):
         return value
     if not value.strip():
         msg = "is empty"

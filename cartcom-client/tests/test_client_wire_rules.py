@@ -43,6 +43,16 @@ def test_invalid_gtins(code):
     assert not is_valid_gtin(code)
 
 
+@pytest.mark.parametrize("length", [7, 11, 12, 13])
+def test_check_digit_agrees_with_the_gs1_rule_for_every_digit_in_every_place(length):
+    """Each digit 0-9 in each place of a body: GS1's mod 10, weights 3,1,3,... from the right."""
+    for place in range(length):
+        for digit in "0123456789":
+            body = "".join(digit if i == place else str((i * 7) % 10) for i in range(length))
+            weighted = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(body[::-1]))
+            assert check_digit(body) == str(-weighted % 10), body
+
+
 def test_gtin_key_makes_forms_of_one_code_equal():
     """UPC-A, EAN-13 and GTIN-14 spellings compare equal; non-ASCII digits have no key."""
     assert gtin_key("036000291452") == gtin_key("0036000291452") == "00036000291452"

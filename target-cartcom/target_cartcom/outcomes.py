@@ -88,6 +88,8 @@ def lookup_value(field: str, value: Any) -> str:
 #: Digits an id or a quantity may have (Cart.com's id columns are 64-bit integers).
 _MAX_DIGITS = 18
 _LARGEST = 10**_MAX_DIGITS
+#: Whole numbers below this (and not below the minimum) ``whole_number`` takes as they are.
+WHOLE_NUMBER_LIMIT = _LARGEST
 
 
 def whole_number(value: Any, field: str, *, minimum: int = 0) -> int:

@@ -31,8 +31,9 @@ class ListingsRun:
 
     options: ListingOptions
     refs: References
-    #: SKU key -> the listing (and field) that first carried it in this input.
-    seen: dict[str, str] = field(default_factory=dict)
+    #: SKU key -> the listing that first carried it in this input: (its SKU, the variant's
+    #: place or None, whether the key is a look-alike's); worded only for a message.
+    seen: dict[str, tuple[str, str | None, bool]] = field(default_factory=dict)
     #: (kind, store id) -> the listing SKU linked to it in this input.
     claimed: dict[tuple[str, int], str] = field(default_factory=dict)
     #: A complete catalog index from an earlier batch (reused, kept current by writes).

@@ -447,7 +447,8 @@ def test_lookalikes_within_one_input_are_one_sku(sandbox, tmp_path, order):
     assert result["error"] is None
     outcomes = [(r["key"], r["outcome"], r.get("field")) for r in result["results"]]
     assert outcomes == [(pair[0]["sku"], "created", None), (pair[1]["sku"], "failed", "sku")]
-    assert "earlier in this input" in result["results"][1]["error"]
+    first = {"ascii-first": "listing KBC-1", "lookalike-first": "listing \u212aBC-1, a look-alike"}
+    assert f"earlier in this input ({first[order]})" in result["results"][1]["error"]
     skus = sorted(p["item_number"] for p in sandbox.store.query("products", None))
     assert skus == sorted(["CAT-000001", pair[0]["sku"]])
 
@@ -496,3 +497,36 @@ def test_fewer_collections_restores_the_threshold():
         read()
     assert inside[0][0] >= YOUNG_COLLECTION_EVERY
     assert gc.get_threshold() == before
+
+
+def test_a_variant_sku_seen_earlier_names_where_it_first_came(sandbox, tmp_path):
+    """A variant SKU a previous listing's variant carried: the later variant fails, naming both."""
+    build_catalog(sandbox.store, 1)
+    feed = [
+        {
+            "sku": "P-1",
+            "variants": [
+                {"sku": "V-0", "options": {"S": "0"}},
+                {"sku": "V-1", "options": {"S": "1"}},
+            ],
+        },
+        {
+            "sku": "P-2",
+            "variants": [
+                {"sku": "V-2", "options": {"S": "2"}},
+                {"sku": "v-1", "options": {"S": "1"}},
+            ],
+        },
+    ]
+    lines = [schema_line("listings")] + [record_line("listings", r) for r in feed]
+    result = run(sandbox, tmp_path, lines, operations=["link", "sync"])
+    failed = result["results"][1]
+    assert (failed["key"], failed["outcome"], failed.get("field")) == (
+        "P-2",
+        "failed",
+        "variants[1].sku",
+    )
+    assert failed["error"] == (
+        "'v-1' already came earlier in this input (listing P-1 variants[1].sku); "
+        "only the first is applied"
+    )

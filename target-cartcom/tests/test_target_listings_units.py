@@ -10,7 +10,13 @@ import requests
 from target_cartcom._client import CartcomSession, ConfigurationError, ConnectionSettings
 from target_cartcom.listings.index import IndexBuilder, StoreIndex, gtin_forms
 from target_cartcom.listings.link import link_listing
-from target_cartcom.listings.record import RecordError, check_digit_ok, gtin_key, parse_listing
+from target_cartcom.listings.record import (
+    RecordError,
+    check_digit_ok,
+    gtin_key,
+    parse_listing,
+    sku_key,
+)
 from target_cartcom.listings.settings import ListingOptions
 
 
@@ -307,3 +313,152 @@ def test_lookup_estimate_stops_counting_past_its_cap(builder):
         assert builder.estimate_lookups(terms, at_most=cap) == cap + 1
     few = builder._terms(listings[:3])
     assert builder.estimate_lookups(few, at_most=2) == builder.estimate_lookups(few) == 2
+
+
+def _outcome(record: dict, pick) -> tuple:
+    """What parsing ``record`` gives: ``("ok", pick(listing))`` or ``("error", field, message)``."""
+    try:
+        return ("ok", pick(parse_listing(record)))
+    except RecordError as err:
+        return ("error", err.field, err.message)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"price": Decimal("19.999")},
+        {"price": Decimal("0")},
+        {"price": -0.0},
+        {"price": Decimal("-0.01")},
+        {"price": Decimal("NaN")},
+        {"price": Decimal("Infinity")},
+        {"price": float("nan")},
+        {"price": 2**63},
+        {"price": 10**400},
+        {"price": "abc"},
+        {"price": True},
+        {"price": ""},
+        {"quantity": 3},
+        {"quantity": -1},
+        {"quantity": 10**18 - 1},
+        {"quantity": 10**18},
+        {"quantity": True},
+        {"quantity": Decimal("2.0")},
+        {"quantity": "5"},
+        {"quantity": 1.5},
+        {"gtin": "036000291452"},
+        {"gtin": " 036000291452 "},
+        {"gtin": "036-000-291452"},
+        {"gtin": "036000291453"},
+        {"gtin": "\u0660\u0663\u0666000291452"},
+        {"gtin": ""},
+        {"gtin": 36000291452},
+        {"gtin": "036000291452", "upc": "036000291452"},
+        {"gtin": "036000291452", "upc": "012345678905"},
+        {"upc": "036000291452"},
+    ],
+)
+def test_a_variant_checks_each_value_as_a_listing_does(fields):
+    """The variant's shortcuts for the usual price, quantity and barcode agree with the checks.
+
+    A simple listing's fields take the full route; the same values on a variant must give the
+    same value, or the same message naming the same field under ``variants[0].``.
+    """
+    keys = {"price": "price", "quantity": "quantity", "gtin": "gtin", "upc": "gtin"}
+    attr = keys[next(iter(fields))]
+    as_listing = _outcome({"sku": "A", **fields}, lambda x: getattr(x, attr))
+    as_variant = _outcome(
+        {"sku": "A", "variants": [{"sku": "A-S", "options": {"Size": "S"}, **fields}]},
+        lambda x: getattr(x.variants[0], attr),
+    )
+    if as_listing[0] == "error":
+        as_listing = ("error", f"variants[0].{as_listing[1]}", as_listing[2])
+    assert as_variant == as_listing
+
+
+@pytest.mark.parametrize(
+    ("sku", "expected"),
+    [
+        ("A-1", "A-1"),
+        (" A-1 ", "A-1"),
+        ("a.b_c~d", "a.b_c~d"),
+        ("A 1", "A 1"),
+        ("and", "sku"),
+        ("ANDY", "ANDY"),
+        ("A AND B", "sku"),
+        ("A\t1", "sku"),
+        ("\u212aBC-1", "\u212aBC-1"),
+        ("X" * 2000, "sku"),
+        ("", "sku"),
+        (7, "7"),
+    ],
+)
+def test_the_usual_sku_shortcut_keeps_every_check(sku, expected):
+    """A plain SKU skips stripping and the look-alike check; any other SKU still gets both."""
+    for record, field in (
+        ({"sku": sku}, "sku"),
+        ({"sku": "P", "variants": [{"sku": sku, "options": {"S": "1"}}]}, "variants[0].sku"),
+    ):
+        got = _outcome(record, lambda x: x.variants[0].sku if x.variants else x.sku)
+        if expected == "sku":
+            assert got[:2] == ("error", field)
+        else:
+            assert got == ("ok", expected)
+
+
+def test_the_first_bad_variant_field_is_named_whatever_takes_a_shortcut():
+    """Fields are checked in one order: a bad mpn is named before a bad price, gtin first."""
+    variant = {"sku": "A-S", "options": {"S": "1"}, "mpn": [], "price": "x", "quantity": -1}
+    assert error_of({"sku": "A", "variants": [variant]})[0] == "variants[0].mpn"
+    variant = {"sku": "A-S", "options": {"S": "1"}, "gtin": "1", "mpn": [], "price": "x"}
+    assert error_of({"sku": "A", "variants": [variant]})[0] == "variants[0].gtin"
+    variant = {"sku": "A-S", "options": {"S": "1"}, "price": -1, "quantity": "x"}
+    assert error_of({"sku": "A", "variants": [variant]})[0] == "variants[0].price"
+
+
+@pytest.mark.parametrize(
+    ("sku", "key"),
+    [
+        ("KBC-1", "kbc-1"),
+        (" Kbc-1 ", "kbc-1"),
+        (None, ""),
+        ("\u212aBC-1", "\u212abc-1"),
+        ("STRA\u00dfE-1", "stra\u00dfe-1"),
+        ("\u0130-1", "\u0130-1"),
+        ("\u00c9T\u00c9", "\u00c9t\u00c9"),
+    ],
+)
+def test_the_sku_key_folds_ascii_letters_only(sku, key):
+    """ASCII SKUs take ``lower``; any other keeps its non-ASCII letters (Kelvin sign, İ, É)."""
+    assert sku_key(sku) == key
+
+
+def test_a_variant_sku_the_store_holds_as_a_lookalike_is_ambiguous():
+    r"""``\u212aBC-1`` on a variant, ``KBC-1`` in the store: the variant's SKU fails the link."""
+    index = index_of(
+        [{"id": 3, "item_number": "P"}], [{"id": 5, "product_id": 3, "item_number": "KBC-1"}]
+    )
+    listing = parse_listing(
+        {"sku": "P", "variants": [{"sku": "\u212aBC-1", "options": {"S": "1"}}]}
+    )
+    with pytest.raises(RecordError, match="looks the same") as caught:
+        link_listing(listing, index, ("sku",))
+    assert caught.value.field == "variants[0].sku"
+
+
+def test_variants_linked_by_upc_to_rows_with_another_sku_are_noted_by_field():
+    """Only a variant whose row carries another SKU is noted, under its barcode's field name."""
+    rows = [
+        {"id": 5, "product_id": 3, "item_number": "OLD-V", "gtin": "036000291452"},
+        {"id": 6, "product_id": 3, "item_number": "v-2", "gtin": "012345678905"},
+        {"id": 7, "product_id": 3, "item_number": "V-3"},
+    ]
+    index = index_of([{"id": 3, "item_number": "P"}], rows)
+    variants = [
+        {"sku": "NEW-V", "options": {"S": "1"}, "upc": "036000291452"},
+        {"sku": "V-2", "options": {"S": "2"}, "upc": "012345678905"},
+        {"sku": "V-3", "options": {"S": "3"}},
+    ]
+    link = link_listing(parse_listing({"sku": "P", "variants": variants}), index, ("upc", "sku"))
+    assert link.variants == {0: 5, 1: 6, 2: 7}
+    assert link.other_skus == [("variants[0].gtin", "NEW-V", "OLD-V")]

@@ -122,22 +122,22 @@ class ListingBatch:
         SKU here: which one the store would take is the ambiguity the SKU rule refuses.
         """
         seen = self.listings.seen
-        fields = [("sku", listing.sku)] + [(f"{v.where}.sku", v.sku) for v in listing.variants]
-        keyed = [(field_name, sku, _sku_keys(sku)) for field_name, sku in fields]
-        for field_name, sku, keys in keyed:
+        # (the variant's place or None, SKU, keys): a field name is only made for a message.
+        keyed = [(None, listing.sku, _sku_keys(listing.sku))]
+        keyed += [(v.where, v.sku, _sku_keys(v.sku)) for v in listing.variants]
+        for where, sku, keys in keyed:
             for key in keys:
                 first = seen.get(key)
                 if first is not None:
                     msg = (
-                        f"{sku!r} already came earlier in this input ({first}); "
+                        f"{sku!r} already came earlier in this input ({_first_carrier(first)}); "
                         "only the first is applied"
                     )
-                    raise RecordError(field_name, msg)
-        for field_name, _, keys in keyed:
-            where = f"listing {listing.sku}" + ("" if field_name == "sku" else f" {field_name}")
-            seen[keys[0]] = where  # the SKU's own key comes first; a look-alike's after it
+                    raise RecordError("sku" if where is None else f"{where}.sku", msg)
+        for where, _, keys in keyed:
+            seen[keys[0]] = (listing.sku, where, False)  # the SKU's own key first
             for key in keys[1:]:
-                seen[key] = f"{where}, a look-alike"
+                seen[key] = (listing.sku, where, True)  # a look-alike's after it
 
     def _link(self, listing: Listing, index: StoreIndex) -> Link:
         link = link_listing(listing, index, self.options.link_by)
@@ -334,8 +334,17 @@ class ListingBatch:
 
 def _sku_keys(sku: str) -> list[str]:
     """The SKU's key, and its look-alike's key when it is not ASCII."""
+    if sku.isascii():  # the usual SKU has no look-alike
+        return [sku_key(sku)]
     alike = sku_lookalike(sku)
     return [sku_key(sku)] if alike is None else [sku_key(sku), sku_key(alike)]
+
+
+def _first_carrier(first: tuple[str, str | None, bool]) -> str:
+    """``listing A-1 variants[0].sku, a look-alike``: where a SKU first came in the input."""
+    listing_sku, where, lookalike = first
+    text = f"listing {listing_sku}" if where is None else f"listing {listing_sku} {where}.sku"
+    return f"{text}, a look-alike" if lookalike else text
 
 
 def _never_duplicate(index: StoreIndex, listing: Listing) -> None:

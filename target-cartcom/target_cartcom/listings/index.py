@@ -482,7 +482,7 @@ def _with_lookalike(sku: str) -> list[str]:
     Lookups then see the same look-alikes as the catalog read, and ``link`` fails the match as
     ambiguous in both modes.
     """
-    alike = sku_lookalike(sku)
+    alike = None if sku.isascii() else sku_lookalike(sku)  # the usual SKU has none
     return [sku] if alike is None else [sku, alike]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from target_cartcom.listings.index import StoreIndex
-from target_cartcom.listings.record import Listing, RecordError, sku_key, sku_lookalike
+from target_cartcom.listings.record import Listing, RecordError, Variant, sku_key, sku_lookalike
 
 
 @dataclass
@@ -88,7 +88,8 @@ def link_listing(listing: Listing, index: StoreIndex, link_by: tuple[str, ...]) 
     if "sku" in link_by:
         _refuse_lookalikes(index, listing.sku, "sku", with_rows=not listing.variants)
         for variant in listing.variants:
-            _refuse_lookalikes(index, variant.sku, f"{variant.where}.sku", with_products=False)
+            if not variant.sku.isascii():  # an ASCII SKU has no look-alike: no field name made
+                _refuse_lookalikes(index, variant.sku, f"{variant.where}.sku", with_products=False)
     for key in link_by:
         value = listing.sku if key == "sku" else listing.gtin
         if not value:
@@ -120,6 +121,11 @@ def link_listing(listing: Listing, index: StoreIndex, link_by: tuple[str, ...]) 
     return result
 
 
+def _variant_field(variant: Variant, key: str) -> str:
+    """``variants[2].sku``: made only when a message or a note needs it."""
+    return f"{variant.where}.{'sku' if key == 'sku' else 'gtin'}"
+
+
 def _link_variants(
     listing: Listing, index: StoreIndex, link_by: tuple[str, ...], result: Link
 ) -> None:
@@ -132,19 +138,20 @@ def _link_variants(
             rows = index.vi_with_sku(value) if key == "sku" else index.vi_with_gtin(value)
             if not rows:
                 continue
-            field_name = f"{variant.where}.{'sku' if key == 'sku' else 'gtin'}"
             if len(rows) > 1:
-                raise _ambiguous(field_name, "variant rows", value, rows)
-            owner = index.vi[rows[0]].get("product_id")
+                raise _ambiguous(_variant_field(variant, key), "variant rows", value, rows)
+            row = index.vi[rows[0]]
+            owner = row.get("product_id")
             if result.product_id is not None and owner != result.product_id:
                 msg = (
                     f"{value!r} is variant row {rows[0]} of product {owner}, not of the "
                     f"listing's product {result.product_id}"
                 )
-                raise RecordError(field_name, msg)
+                raise RecordError(_variant_field(variant, key), msg)
             owners[variant.index] = owner
             result.variants[variant.index] = rows[0]
-            _note_other_sku(result, field_name, variant.sku, index.vi[rows[0]])
+            if row.get("item_number") != variant.sku:  # the same text is the same SKU
+                _note_other_sku(result, _variant_field(variant, key), variant.sku, row)
             break
     if result.product_id is None and owners:
         distinct = sorted(set(owners.values()))

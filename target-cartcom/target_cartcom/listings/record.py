@@ -15,7 +15,8 @@ from typing import Any
 
 from target_cartcom._client.gtin import gtin_key
 from target_cartcom._client.gtin import is_valid_gtin as check_digit_ok
-from target_cartcom.outcomes import RecordError, lookup_value, whole_number
+from target_cartcom._client.query import is_plain_value
+from target_cartcom.outcomes import WHOLE_NUMBER_LIMIT, RecordError, lookup_value, whole_number
 
 __all__ = ["RecordError", "check_digit_ok", "gtin_key"]
 
@@ -32,7 +33,9 @@ def sku_key(sku: str | None) -> str:
     filters fold ASCII case only, so only ASCII case is folded: ``kbc-1`` is ``KBC-1``, but the
     Kelvin sign in ``\u212aBC-1`` or the ``ß`` in ``straße-1`` is a different character.
     """
-    return (sku or "").strip().translate(_ASCII_LOWER)
+    text = (sku or "").strip()
+    # On ASCII text ``lower`` folds exactly A-Z, as the table does, and is quicker.
+    return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
 
 
 def sku_lookalike(sku: str | None) -> str | None:
@@ -83,11 +86,12 @@ class Variant:
     image: str | None = None
 
     #: The field prefix of this variant in error messages (``variants[2]``), made once.
-    where: str = field(init=False, repr=False, compare=False)
+    where: str = field(default="", repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        """Name the variant's place in the record."""
-        self.where = f"variants[{self.index}]"
+        """Name the variant's place in the record (the parser passes the name it made)."""
+        if not self.where:
+            self.where = f"variants[{self.index}]"
 
 
 @dataclass
@@ -225,15 +229,29 @@ def category_path(path: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in path.split(">") if part.strip())
 
 
+def _usual_amount(value: Any) -> float | None:
+    """A JSON number that is finite and not negative, as ``_number`` reads it; else None."""
+    kind = type(value)
+    if kind is float or (kind is Decimal and value.is_finite()):
+        number = float(value)  # a finite Decimal converts without raising
+        if 0 <= number < math.inf:  # NaN compares false
+            return number
+    return None
+
+
 def _variant(raw: Any, index: int) -> Variant:
     where = f"variants[{index}]"
     if not isinstance(raw, dict):
         raise RecordError(where, "expected an object")
-    sku = _text(raw, "sku", f"{where}.sku")
-    if not sku:
-        raise RecordError(f"{where}.sku", "is required")
-    _lookup_sku(f"{where}.sku", sku)
-    options_raw = raw.get("options") or {}
+    get = raw.get
+    sku = get("sku")
+    if type(sku) is not str or not is_plain_value(sku):
+        # Not the usual SKU (a plain one has no space to strip and no look-alike): check it all.
+        sku = _text(raw, "sku", f"{where}.sku")
+        if not sku:
+            raise RecordError(f"{where}.sku", "is required")
+        _lookup_sku(f"{where}.sku", sku)
+    options_raw = get("options") or {}
     if not isinstance(options_raw, dict):
         raise RecordError(f"{where}.options", 'expected an object such as {"Size": "M"}')
     options: dict[str, str] = {}
@@ -243,22 +261,45 @@ def _variant(raw: Any, index: int) -> Variant:
         if not label or not text:
             raise RecordError(f"{where}.options", f"option {name!r} needs a name and a value")
         options[label] = text
-    # Fields that are absent (None) cost no call: a sync sends a few of the eleven.
-    get = raw.get
+    # Fields that are absent (None) cost no call, and the usual values (a valid barcode, a
+    # plain amount or count) no field name: a sync sends a few of the eleven. The fast checks
+    # never raise, and the keyword order is the check order: the first bad field is named.
+    code = get("gtin")
+    usual_code = type(code) is str and get("upc") is None and check_digit_ok(code)
+    price = _usual_amount(get("price"))
+    quantity = get("quantity")
+    usual_quantity = type(quantity) is int and 0 <= quantity < WHOLE_NUMBER_LIMIT
     return Variant(
         index=index,
         sku=sku,
         options=options,
-        gtin=None if get("gtin") is None and get("upc") is None else _gtin(raw, f"{where}."),
+        gtin=(
+            code
+            if usual_code
+            else None
+            if code is None and get("upc") is None
+            else _gtin(raw, f"{where}.")
+        ),
         mpn=None if get("mpn") is None else _text(raw, "mpn", f"{where}.mpn"),
-        price=None if get("price") is None else _money(raw, "price", f"{where}.price"),
+        price=(
+            round(price, 2)
+            if price is not None
+            else None
+            if get("price") is None
+            else _money(raw, "price", f"{where}.price")
+        ),
         msrp=None if get("msrp") is None else _money(raw, "msrp", f"{where}.msrp"),
         cost=None if get("cost") is None else _money(raw, "cost", f"{where}.cost"),
         quantity=(
-            None if get("quantity") is None else _quantity(raw, "quantity", f"{where}.quantity")
+            quantity
+            if usual_quantity
+            else None
+            if quantity is None
+            else _quantity(raw, "quantity", f"{where}.quantity")
         ),
         weight=None if get("weight") is None else _number(raw, "weight", f"{where}.weight"),
         image=None if get("image") is None else _text(raw, "image", f"{where}.image"),
+        where=where,
     )
 
 
@@ -292,10 +333,12 @@ def parse_listing(record: dict[str, Any]) -> Listing:
     """Validate one listing record; raise ``RecordError`` naming the first bad field."""
     if not isinstance(record, dict):
         raise RecordError("record", "expected an object")
-    sku = _text(record, "sku")
-    if not sku:
-        raise RecordError("sku", "is required")
-    _lookup_sku("sku", sku)
+    sku = record.get("sku")
+    if type(sku) is not str or not is_plain_value(sku):
+        sku = _text(record, "sku")
+        if not sku:
+            raise RecordError("sku", "is required")
+        _lookup_sku("sku", sku)
     variants_raw = record.get("variants") or []
     if not isinstance(variants_raw, list):
         raise RecordError("variants", "expected a list")

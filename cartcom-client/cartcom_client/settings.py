@@ -220,7 +220,13 @@ class ConnectionSettings:
             raise ConfigurationError(msg)
         token = urls.check_secret(token, "access_token")
         base_url = resolve_base_url(config.get("domain"), config.get("api_url"))
-        unused = [n for n in ROUTER_SETTINGS if config.get(n) not in (None, "")]
+        # The SDK fills in `router_url`'s default: only a URL the user chose is worth a warning.
+        unused = [
+            n
+            for n in ROUTER_SETTINGS
+            if config.get(n) not in (None, "")
+            and not (n == "router_url" and config.get(n) == DEFAULT_ROUTER_URL)
+        ]
         notes = (
             (
                 f"{' and '.join(f'`{n}`' for n in unused)} "

@@ -15,7 +15,7 @@ from cartcom_client import (
     ConnectionSettings,
     RouterAuthenticationError,
 )
-from cartcom_client.auth import RouterAuth
+from cartcom_client.auth import DEFAULT_ROUTER_URL, RouterAuth
 from cartcom_client.sdk import secret_values
 from cartcom_client.settings import connection_properties
 from cartcom_testing.wire import mock_transport
@@ -250,6 +250,11 @@ def test_router_settings_without_auth_type_are_not_used_and_say_so() -> None:
     assert SECRET not in note
     plain = {"access_token": TOKEN, "domain": "shop.example.com"}
     assert ConnectionSettings.from_config(plain).notes == ()
+    # The SDK fills in router_url's default: that alone is no warning; a chosen URL is.
+    defaulted = {**plain, "auth_type": "access_token", "router_url": DEFAULT_ROUTER_URL}
+    assert ConnectionSettings.from_config(defaulted).notes == ()
+    chosen = {**plain, "router_url": "https://router.example.com/api/v1"}
+    assert "`router_url` is not used" in ConnectionSettings.from_config(chosen).notes[0]
 
 
 def test_a_401_after_a_redirect_away_still_names_the_router_settings(monkeypatch) -> None:

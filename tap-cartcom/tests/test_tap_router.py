@@ -97,3 +97,14 @@ def test_a_wrong_secret_fails_naming_the_router_settings(router) -> None:
     assert "`site_id`" in message
     assert "`access_token`" not in message
     assert "wrong-SECRET-1" not in message + run["stderr"]
+
+
+def test_a_token_mode_tap_with_the_sdk_defaults_warns_of_nothing(caplog) -> None:
+    """The SDK fills in `router_url`'s default; a token-mode run must not warn about it."""
+    from tap_cartcom.tap import TapCartcom
+
+    tap = TapCartcom(config={"access_token": "tok-1", "api_url": "http://127.0.0.1:9/api/v1"})
+    assert tap.config["router_url"] == "https://public.americommerce.com/api/v1"
+    with caplog.at_level(logging.WARNING):
+        assert tap.connection.notes == ()
+    assert "router_url" not in caplog.text

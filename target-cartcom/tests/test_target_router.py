@@ -82,3 +82,12 @@ def test_a_refused_signature_aborts_naming_the_router_settings(router, tmp_path)
         assert name in summary["reason"]
     assert "wrong-SECRET" not in json.dumps(lines)
     assert router.site("5").store.get("products", 1)["price"] == 20.0
+
+
+def test_a_token_mode_target_with_the_sdk_defaults_warns_of_nothing() -> None:
+    """The SDK fills in `router_url`'s default; a token-mode run must not warn about it."""
+    from target_cartcom._client import ConnectionSettings
+
+    target = TargetCartcom(config={"access_token": "tok-1", "api_url": "http://127.0.0.1:9/api/v1"})
+    assert target.config["router_url"] == "https://public.americommerce.com/api/v1"
+    assert ConnectionSettings.from_config(target.config).notes == ()

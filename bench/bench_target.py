@@ -258,6 +258,20 @@ def main() -> None:
     print_table(results)
 
 
+def in_process_target(sandbox: Any, results: Path) -> Any:
+    """The current target in this process, unthrottled, against ``sandbox``."""
+    from target_cartcom.target import TargetCartcom
+
+    config = {
+        "access_token": TOKEN,
+        "api_url": sandbox.base_url,
+        "calls_per_window": 100_000,
+        "window_seconds": 1,
+        "results_path": str(results),
+    }
+    return TargetCartcom(config=config, parse_env_config=False)
+
+
 def breakdown(paths: dict[str, Path], work: Path) -> dict[str, float]:
     """CPU seconds of each phase of one in-process unchanged sync (the sandbox elsewhere).
 
@@ -270,7 +284,6 @@ def breakdown(paths: dict[str, Path], work: Path) -> dict[str, float]:
     import target_cartcom._client.session as session_module
     from target_cartcom.listings import batch, index
     from target_cartcom.run import RunContext
-    from target_cartcom.target import TargetCartcom
 
     spent: Counter[str] = Counter()
     undo: list[tuple[Any, str, Any]] = []
@@ -301,14 +314,7 @@ def breakdown(paths: dict[str, Path], work: Path) -> dict[str, float]:
     shutil.copyfile(paths["db"], store)
     sandbox = Sandbox(store)
     try:
-        config = {
-            "access_token": TOKEN,
-            "api_url": sandbox.base_url,
-            "calls_per_window": 100_000,
-            "window_seconds": 1,
-            "results_path": str(work / "breakdown-results.jsonl"),
-        }
-        target = TargetCartcom(config=config, parse_env_config=False)
+        target = in_process_target(sandbox, work / "breakdown-results.jsonl")
         with paths["unchanged"].open(encoding="utf-8") as lines:
             started = time.process_time()
             target.listen(lines)
@@ -333,21 +339,12 @@ def profile(paths: dict[str, Path], work: Path, out: Path) -> None:
     import io
     import pstats
 
-    from target_cartcom.target import TargetCartcom
-
     store = work / "store-profile.db"
     shutil.copyfile(paths["db"], store)
     sandbox = Sandbox(store)
     try:
-        config = {
-            "access_token": TOKEN,
-            "api_url": sandbox.base_url,
-            "calls_per_window": 100_000,
-            "window_seconds": 1,
-            "results_path": str(work / "profile-results.jsonl"),
-        }
         text = paths["unchanged"].read_text(encoding="utf-8")
-        target = TargetCartcom(config=config, parse_env_config=False)
+        target = in_process_target(sandbox, work / "profile-results.jsonl")
         profiler = cProfile.Profile()
         cpu0 = time.process_time()
         profiler.enable()

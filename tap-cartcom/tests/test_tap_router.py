@@ -11,11 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 import tap_cartcom.client as tap_client
-from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.seed import seed_store
 from cartcom_sandbox.server import RouterServer
 from cartcom_sandbox.store import Store
-from cartcom_testing.runs import run_tap
+from cartcom_testing.runs import router_sandbox, router_settings, run_tap
 
 USER, SECRET = "tap-partner", "tap-SECRET-31"
 
@@ -25,29 +24,21 @@ def router() -> Iterator[RouterServer]:
     stores = {"11": Store(":memory:"), "22": Store(":memory:")}
     seed_store(stores["11"], products=6, orders=25, seed=11)
     seed_store(stores["22"], products=6, orders=9, seed=22)
-    server = RouterServer(stores, {USER: SECRET}, config=SandboxConfig(plan="unlimited"))
-    server.start()
-    try:
+    with router_sandbox(stores, {USER: SECRET}) as server:
         yield server
-    finally:
-        server.stop()
-        for store in stores.values():
-            store.close()
 
 
 def router_config(server: RouterServer, site: str, **extra: object) -> dict[str, object]:
-    return {
-        "auth_type": "central_api_router",
-        "router_url": server.base_url,
-        "site_id": site,
-        "user_name": USER,
-        "user_secret": SECRET,
-        "calls_per_window": 1000,
-        "window_seconds": 1,
-        "start_date": "2000-01-01T00:00:00Z",
-        "page_size": 10,
+    return router_settings(
+        server,
+        site,
+        USER,
+        SECRET,
+        window_seconds=1,
+        start_date="2000-01-01T00:00:00Z",
+        page_size=10,
         **extra,
-    }
+    )
 
 
 def order_ids(server: RouterServer, site: str) -> set[int]:

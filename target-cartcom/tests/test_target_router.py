@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.server import RouterServer
 from cartcom_sandbox.store import Store
 from cartcom_testing.listing_scenarios import build_catalog, singer_lines
+from cartcom_testing.runs import router_sandbox, router_settings
 from target_cartcom._client import RouterAuthenticationError
 from target_cartcom.target import TargetCartcom
 
@@ -25,29 +25,15 @@ def router() -> Iterator[RouterServer]:
     stores = {"5": Store(":memory:"), "6": Store(":memory:")}
     for store in stores.values():
         build_catalog(store, 2)
-    server = RouterServer(stores, {USER: SECRET}, config=SandboxConfig(plan="unlimited"))
-    server.start()
-    try:
+    with router_sandbox(stores, {USER: SECRET}) as server:
         yield server
-    finally:
-        server.stop()
-        for store in stores.values():
-            store.close()
 
 
 def run(server: RouterServer, tmp_path: Path, site: str, records: list[dict], **extra: Any):
     results = tmp_path / f"results-{site}-{len(list(tmp_path.iterdir()))}.jsonl"
-    config = {
-        "auth_type": "central_api_router",
-        "router_url": server.base_url,
-        "site_id": site,
-        "user_name": USER,
-        "user_secret": SECRET,
-        "calls_per_window": 1000,
-        "results_path": str(results),
-        "operations": ["link", "sync"],
-        **extra,
-    }
+    config = router_settings(
+        server, site, USER, SECRET, results_path=str(results), operations=["link", "sync"], **extra
+    )
     error: Exception | None = None
     try:
         TargetCartcom(config=config, parse_env_config=False).listen(

@@ -11,8 +11,8 @@ from __future__ import annotations
 import io
 import itertools
 import json
-from collections.abc import Iterable
-from contextlib import redirect_stderr, redirect_stdout
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -31,6 +31,36 @@ def tap_config(server: Any, **extra: Any) -> dict[str, Any]:
         "window_seconds": 1,
         "start_date": "2024-01-01T00:00:00Z",
         "page_size": 100,
+        **extra,
+    }
+
+
+# -- the Central API Router ------------------------------------------------------------------
+@contextmanager
+def router_sandbox(stores: Mapping[str, Any], users: Any) -> Iterator[Any]:
+    """An unthrottled router sandbox serving ``stores`` (site id -> Store); stores closed after."""
+    from cartcom_sandbox.config import SandboxConfig
+    from cartcom_sandbox.server import RouterServer
+
+    server = RouterServer(dict(stores), users, config=SandboxConfig(plan="unlimited"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        for store in stores.values():
+            store.close()
+
+
+def router_settings(server: Any, site: str, user: str, secret: str, **extra: Any) -> dict[str, Any]:
+    """Plugin settings reaching ``site`` through the router sandbox, with generous pacing."""
+    return {
+        "auth_type": "central_api_router",
+        "router_url": server.base_url,
+        "site_id": site,
+        "user_name": user,
+        "user_secret": secret,
+        "calls_per_window": 1000,
         **extra,
     }
 

@@ -16,6 +16,9 @@ Measured, for this checkout and the previous release (a git worktree with its ow
 - Paced: ``calls_per_window`` 50 per 5-s window, the sandbox rate-limited alike; wall time
   against the ideal (calls / rate) and the 429s, for the unchanged sync and for a 1%-changed one
   (300 writes, on a fresh copy of the store each time).
+- Floor: a process that imports the SDK, decodes the input lines and fetches and decodes the
+  same catalog pages, and does nothing else: what any SDK target spends on this sync. The
+  previous release's CPU over it bounds the ratio any rewrite of the hot path could reach.
 - Breakdown: where the current target's CPU goes on the unchanged sync (reading, validation,
   index, plan, results), in-process with each phase timed.
 
@@ -134,6 +137,51 @@ def run_target(
     }
 
 
+# -- the floor: what any SDK target must spend on this sync -----------------------------------
+FLOOR_SCRIPT = """
+import sys
+import msgspec
+import requests
+import singer_sdk  # noqa: F401  (every SDK target pays for this import)
+
+token, input_path, *urls = sys.argv[1:]
+decoder = msgspec.json.Decoder()
+with open(input_path, "rb") as lines:
+    for line in lines:
+        decoder.decode(line)
+session = requests.Session()
+for url in urls:
+    decoder.decode(session.get(url, headers={"X-AC-Auth-Token": token}, timeout=60).content)
+"""
+
+
+def catalog_urls(executable: str, sandbox: Sandbox, input_path: Path, work: Path) -> list[str]:
+    """The URLs ``executable`` reads on ``input_path`` (its calls, from the sandbox's log)."""
+    run_target(executable, sandbox, input_path, work)
+    origin = sandbox.base_url.split("/api/")[0]
+    return [
+        origin + call["path"] + (f"?{call['query']}" if call.get("query") else "")
+        for call in sandbox.calls()
+        if call["method"] == "GET"
+    ]
+
+
+def run_floor(input_path: Path, urls: list[str]) -> float:
+    """CPU seconds of the least an SDK target spends on this sync, in a process of its own.
+
+    The interpreter, ``import singer_sdk``, decoding every input line, and fetching and
+    decoding the same catalog pages; nothing validated, indexed or compared.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FLOOR_SCRIPT, TOKEN, str(input_path), *urls],
+        stdout=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError("the floor process failed")
+    return usage.ru_utime + usage.ru_stime
+
+
 # -- the benchmark --------------------------------------------------------------------------
 def main() -> None:
     """Every measurement for both versions; bench/results/target.json and a short table."""
@@ -182,6 +230,8 @@ def main() -> None:
         for version, exe in versions.items():
             for _ in range(2):
                 startup[version].append(run_target(exe, sandbox, paths["empty"], work)["cpu_s"])
+        urls = catalog_urls(versions["current"], sandbox, paths["unchanged"], work)
+        floor = [run_floor(paths["unchanged"], urls) for _ in range(args.rounds)]
     finally:
         sandbox.stop()
     cpu: dict[str, Any] = {"rounds": args.rounds}
@@ -221,6 +271,19 @@ def main() -> None:
             for c, p in zip(runs["current"], runs["previous"], strict=True)
         ]
         cpu["cpu_ratio_after_startup_median"] = round(statistics.median(after), 2)
+    # The floor bounds any ratio: even a target that spent nothing on validating, indexing and
+    # comparing would be previous / floor faster; what a 3x target may spend beyond it is left.
+    cpu["floor"] = {
+        "what": "import singer_sdk + decode the input lines + fetch and decode the catalog pages",
+        "catalog_calls": len(urls),
+        "cpu_s": [round(f, 3) for f in floor],
+        "cpu_s_median": round(statistics.median(floor), 3),
+    }
+    if "previous" in versions:
+        previous_cpu = statistics.median(r["cpu_s"] for r in runs["previous"])
+        floor_cpu = statistics.median(floor)
+        cpu["floor"]["previous_over_floor"] = round(previous_cpu / floor_cpu, 2)
+        cpu["floor"]["left_for_3x_s"] = round(previous_cpu / 3 - floor_cpu, 3)
     results["unchanged_cpu"] = cpu
 
     # 2. Paced at 50 calls per 5-s window: unchanged, then 1% changed (a fresh store each run).
@@ -392,6 +455,14 @@ def print_table(results: dict[str, Any]) -> None:
         print(f"{key:<{width}}  " + "  ".join(f"{x:>14}" for x in values))
     for phase, seconds in results.get("breakdown_current", {}).items():
         print(f"  current, in-process: {phase:<50} {seconds:6.3f} s")
+    floor = cpu.get("floor", {})
+    if floor:
+        print(f"floor (SDK import, decode input, fetch+decode catalog): {floor['cpu_s_median']} s")
+    if "previous_over_floor" in floor:
+        print(
+            f"  previous / floor {floor['previous_over_floor']}x; "
+            f"CPU left beyond the floor for 3x: {floor['left_for_3x_s']} s"
+        )
     if "cpu_ratio_median" in cpu:
         print(f"CPU ratio previous/current per round: {cpu['cpu_ratio_per_round']}")
         after = cpu["cpu_ratio_after_startup_median"]

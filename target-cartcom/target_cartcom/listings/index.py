@@ -90,7 +90,11 @@ def is_base_price(row: dict[str, Any]) -> bool:
 
 @dataclass
 class StoreIndex:
-    """What the store holds for this run's listings, keyed by id, SKU and GTIN."""
+    """What the store holds for this run's listings, keyed by id, SKU and GTIN.
+
+    The ``add_*`` methods keep the dicts they are given, without a copy: every caller hands
+    over one of its own (a decoded page, a body it built), and a large catalog is 40,000 rows.
+    """
 
     products: dict[int, dict[str, Any]] = field(default_factory=dict)
     vi: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -124,7 +128,7 @@ class StoreIndex:
             key = gtin_key(old.get("gtin"))
             if key:
                 self.products_by_gtin[key].discard(pid)
-        self.products[pid] = {**old, **doc} if old is not None else dict(doc)
+        self.products[pid] = {**old, **doc} if old is not None else doc
         self.products_by_sku[sku_key(doc.get("item_number"))].add(pid)
         key = gtin_key(doc.get("gtin"))
         if key:
@@ -156,7 +160,7 @@ class StoreIndex:
         nested_values = row.get("variants")
         if isinstance(nested_values, list):
             self.vi_values[vid] = [v["id"] for v in nested_values if isinstance(v, dict)]
-        merged = {**old, **row} if old is not None else dict(row)
+        merged = {**old, **row} if old is not None else row
         merged.pop("variants", None)  # never kept, so ``old`` has neither
         merged.pop("pricing", None)
         self.vi[vid] = merged
@@ -173,7 +177,7 @@ class StoreIndex:
         if old is None:
             if row.get("variant_inventory_id"):
                 self.pricing_by_vi[row["variant_inventory_id"]].append(rid)
-            self.pricing[rid] = dict(row)
+            self.pricing[rid] = row
         else:
             self.pricing[rid] = {**old, **row}
 
@@ -254,14 +258,15 @@ class IndexBuilder:
             return reuse
         before = self.session.reads
         index = StoreIndex()
-        terms = self._terms(listings, with_gtin="upc" in self.options.link_by)
         mode = self.options.index_mode
-        if mode == "catalog":
+        if mode == "catalog":  # reads everything: no lookup terms to build
             self._read_catalog(index)
-        elif mode == "lookup" or self.estimate_lookups(terms, at_most=2) <= 2:
-            self._lookups(index, terms)
         else:
-            self._auto(index, terms)
+            terms = self._terms(listings, with_gtin="upc" in self.options.link_by)
+            if mode == "lookup" or self.estimate_lookups(terms, at_most=2) <= 2:
+                self._lookups(index, terms)
+            else:
+                self._auto(index, terms)
         index.reads = self.session.reads - before
         self.logger.info(
             "Store index: %s mode, %d products, %d variant rows, %d calls",
@@ -476,14 +481,16 @@ class IndexBuilder:
         return list(out.values())
 
 
-def _with_lookalike(sku: str) -> list[str]:
+def _with_lookalike(sku: str) -> tuple[str, ...]:
     """A SKU and, when it is not ASCII, the SKU it could be taken for.
 
     Lookups then see the same look-alikes as the catalog read, and ``link`` fails the match as
     ambiguous in both modes.
     """
-    alike = None if sku.isascii() else sku_lookalike(sku)  # the usual SKU has none
-    return [sku] if alike is None else [sku, alike]
+    if sku.isascii():  # the usual SKU has no look-alike
+        return (sku,)
+    alike = sku_lookalike(sku)
+    return (sku,) if alike is None else (sku, alike)
 
 
 def terms_in(chunk: dict[str, list[str]]) -> int:

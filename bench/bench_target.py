@@ -16,9 +16,11 @@ Measured, for this checkout and the previous release (a git worktree with its ow
 - Paced: ``calls_per_window`` 50 per 5-s window, the sandbox rate-limited alike; wall time
   against the ideal (calls / rate) and the 429s, for the unchanged sync and for a 1%-changed one
   (300 writes, on a fresh copy of the store each time).
-- Floor: a process that imports the SDK, decodes the input lines and fetches and decodes the
-  same catalog pages, and does nothing else: what any SDK target spends on this sync. The
-  previous release's CPU over it bounds the ratio any rewrite of the hot path could reach.
+- Floors: what any SDK target spends on this sync, on the same input and the same catalog
+  URLs. ``bare`` imports the SDK, decodes the input lines and fetches and decodes the pages;
+  ``sdk`` (``target_floor.py``) does that inside an SDK target, the SDK's message loop
+  included. Neither validates, indexes or compares. The previous release's CPU over a floor
+  bounds the ratio any rewrite of the target's own hot path could reach.
 - Breakdown: where the current target's CPU goes on the unchanged sync (reading, validation,
   index, plan, results), in-process with each phase timed.
 
@@ -166,19 +168,24 @@ def catalog_urls(executable: str, sandbox: Sandbox, input_path: Path, work: Path
     ]
 
 
-def run_floor(input_path: Path, urls: list[str]) -> float:
-    """CPU seconds of the least an SDK target spends on this sync, in a process of its own.
+def run_floor(kind: str, input_path: Path, urls: list[str]) -> float:
+    """CPU seconds of a floor process on ``input_path``, fetching and decoding ``urls``.
 
-    The interpreter, ``import singer_sdk``, decoding every input line, and fetching and
-    decoding the same catalog pages; nothing validated, indexed or compared.
+    ``bare``: the interpreter, ``import singer_sdk``, decoding every input line and the catalog
+    pages. ``sdk``: ``target_floor.py``, an SDK target that also runs the SDK's message loop and
+    batching for every record. Neither validates, indexes or compares anything.
     """
-    proc = subprocess.Popen(
-        [sys.executable, "-c", FLOOR_SCRIPT, TOKEN, str(input_path), *urls],
-        stdout=subprocess.DEVNULL,
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
+    if kind == "bare":
+        command = [sys.executable, "-c", FLOOR_SCRIPT, TOKEN, str(input_path), *urls]
+    else:
+        command = [sys.executable, str(Path(__file__).with_name("target_floor.py")), TOKEN, *urls]
+    with input_path.open("rb") as stdin:
+        proc = subprocess.Popen(
+            command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError("the floor process failed")
+        raise RuntimeError(f"the {kind} floor process failed")
     return usage.ru_utime + usage.ru_stime
 
 
@@ -231,7 +238,10 @@ def main() -> None:
             for _ in range(2):
                 startup[version].append(run_target(exe, sandbox, paths["empty"], work)["cpu_s"])
         urls = catalog_urls(versions["current"], sandbox, paths["unchanged"], work)
-        floor = [run_floor(paths["unchanged"], urls) for _ in range(args.rounds)]
+        floors = {
+            kind: [run_floor(kind, paths["unchanged"], urls) for _ in range(args.rounds)]
+            for kind in ("bare", "sdk")
+        }
     finally:
         sandbox.stop()
     cpu: dict[str, Any] = {"rounds": args.rounds}
@@ -271,19 +281,25 @@ def main() -> None:
             for c, p in zip(runs["current"], runs["previous"], strict=True)
         ]
         cpu["cpu_ratio_after_startup_median"] = round(statistics.median(after), 2)
-    # The floor bounds any ratio: even a target that spent nothing on validating, indexing and
-    # comparing would be previous / floor faster; what a 3x target may spend beyond it is left.
-    cpu["floor"] = {
-        "what": "import singer_sdk + decode the input lines + fetch and decode the catalog pages",
-        "catalog_calls": len(urls),
-        "cpu_s": [round(f, 3) for f in floor],
-        "cpu_s_median": round(statistics.median(floor), 3),
+    # The floors bound any ratio: a target that spent nothing on validating, indexing and
+    # comparing would be previous / floor faster; a 3x target has previous / 3 - floor left.
+    cpu["floor"] = {"catalog_calls": len(urls)}
+    whats = {
+        "bare": "import singer_sdk, decode the input lines, fetch and decode the catalog pages",
+        "sdk": "bare + the SDK's message loop and batching (bench/target_floor.py)",
     }
-    if "previous" in versions:
-        previous_cpu = statistics.median(r["cpu_s"] for r in runs["previous"])
-        floor_cpu = statistics.median(floor)
-        cpu["floor"]["previous_over_floor"] = round(previous_cpu / floor_cpu, 2)
-        cpu["floor"]["left_for_3x_s"] = round(previous_cpu / 3 - floor_cpu, 3)
+    for kind, cpus in floors.items():
+        floor_cpu = statistics.median(cpus)
+        block: dict[str, Any] = {
+            "what": whats[kind],
+            "cpu_s": [round(f, 3) for f in cpus],
+            "cpu_s_median": round(floor_cpu, 3),
+        }
+        if "previous" in versions:
+            previous_cpu = statistics.median(r["cpu_s"] for r in runs["previous"])
+            block["previous_over_floor"] = round(previous_cpu / floor_cpu, 2)
+            block["left_for_3x_s"] = round(previous_cpu / 3 - floor_cpu, 3)
+        cpu["floor"][kind] = block
     results["unchanged_cpu"] = cpu
 
     # 2. Paced at 50 calls per 5-s window: unchanged, then 1% changed (a fresh store each run).
@@ -455,14 +471,16 @@ def print_table(results: dict[str, Any]) -> None:
         print(f"{key:<{width}}  " + "  ".join(f"{x:>14}" for x in values))
     for phase, seconds in results.get("breakdown_current", {}).items():
         print(f"  current, in-process: {phase:<50} {seconds:6.3f} s")
-    floor = cpu.get("floor", {})
-    if floor:
-        print(f"floor (SDK import, decode input, fetch+decode catalog): {floor['cpu_s_median']} s")
-    if "previous_over_floor" in floor:
-        print(
-            f"  previous / floor {floor['previous_over_floor']}x; "
-            f"CPU left beyond the floor for 3x: {floor['left_for_3x_s']} s"
-        )
+    for kind, floor in cpu.get("floor", {}).items():
+        if not isinstance(floor, dict):
+            continue
+        line = f"floor, {kind} ({floor['what']}): {floor['cpu_s_median']} s"
+        if "previous_over_floor" in floor:
+            line += (
+                f"; previous / floor {floor['previous_over_floor']}x, "
+                f"left beyond it for 3x {floor['left_for_3x_s']} s"
+            )
+        print(line)
     if "cpu_ratio_median" in cpu:
         print(f"CPU ratio previous/current per round: {cpu['cpu_ratio_per_round']}")
         after = cpu["cpu_ratio_after_startup_median"]

@@ -419,13 +419,15 @@ def main() -> None:
 
 
 def _commit(path: Path) -> str:
-    out = subprocess.run(
-        ["git", "-C", str(path), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return out.stdout.strip()
+    """The checkout's commit, ``-dirty`` when tracked code differs from it (results aside)."""
+
+    def git(*args: str) -> str:
+        command = ["git", "-C", str(path), *args]
+        out = subprocess.run(command, capture_output=True, text=True, check=False)
+        return out.stdout.strip()
+
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results")
+    return git("rev-parse", "--short", "HEAD") + ("-dirty" if changed else "")
 
 
 def _same_records(a: Path, b: Path) -> dict[str, Any]:

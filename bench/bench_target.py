@@ -142,30 +142,41 @@ def run_target(
 # -- the floor: what any SDK target must spend on this sync -----------------------------------
 FLOOR_SCRIPT = """
 import sys
+from decimal import Decimal
 import msgspec
 import requests
 import singer_sdk  # noqa: F401  (every SDK target pays for this import)
 
 token, input_path, *urls = sys.argv[1:]
-decoder = msgspec.json.Decoder()
+lines_decoder = msgspec.json.Decoder(float_hook=Decimal)  # floats as the target reads them
 with open(input_path, "rb") as lines:
     for line in lines:
-        decoder.decode(line)
+        lines_decoder.decode(line)
+decoder = msgspec.json.Decoder()
 session = requests.Session()
 for url in urls:
-    decoder.decode(session.get(url, headers={"X-AC-Auth-Token": token}, timeout=60).content)
+    response = session.get(url, headers={"X-AC-Auth-Token": token}, timeout=60)
+    response.raise_for_status()
+    if not decoder.decode(response.content).get("products"):
+        raise SystemExit(f"no products on {url}")
 """
 
 
 def catalog_urls(executable: str, sandbox: Sandbox, input_path: Path, work: Path) -> list[str]:
-    """The URLs ``executable`` reads on ``input_path`` (its calls, from the sandbox's log)."""
-    run_target(executable, sandbox, input_path, work)
+    """The catalog pages ``executable`` reads on ``input_path`` (from the sandbox's call log).
+
+    The run must succeed, and every call must be a catalog read that answered 200: otherwise
+    the floors would fetch a different, cheaper set of pages.
+    """
+    run = run_target(executable, sandbox, input_path, work)
+    if run["exit"] != 0 or run["failed"]:
+        raise RuntimeError(f"the target run that names the catalog pages failed: {run}")
+    calls = sandbox.calls()
+    pages = [c for c in calls if c["method"] == "GET" and c["path"].endswith("/products")]
+    if len(pages) != len(calls) or any(c["status"] != 200 for c in pages):
+        raise RuntimeError("the unchanged sync made calls other than catalog reads")
     origin = sandbox.base_url.split("/api/")[0]
-    return [
-        origin + call["path"] + (f"?{call['query']}" if call.get("query") else "")
-        for call in sandbox.calls()
-        if call["method"] == "GET"
-    ]
+    return [origin + c["path"] + (f"?{c['query']}" if c.get("query") else "") for c in pages]
 
 
 def run_floor(kind: str, input_path: Path, urls: list[str]) -> float:
@@ -173,19 +184,21 @@ def run_floor(kind: str, input_path: Path, urls: list[str]) -> float:
 
     ``bare``: the interpreter, ``import singer_sdk``, decoding every input line and the catalog
     pages. ``sdk``: ``target_floor.py``, an SDK target that also runs the SDK's message loop and
-    batching for every record. Neither validates, indexes or compares anything.
+    batching for every record. Neither validates, indexes or compares anything. Both fail on a
+    page that is not a 200 with products in it.
     """
     if kind == "bare":
         command = [sys.executable, "-c", FLOOR_SCRIPT, TOKEN, str(input_path), *urls]
     else:
         command = [sys.executable, str(Path(__file__).with_name("target_floor.py")), TOKEN, *urls]
-    with input_path.open("rb") as stdin:
-        proc = subprocess.Popen(
-            command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+    with input_path.open("rb") as stdin, tempfile.TemporaryFile() as stderr:
+        proc = subprocess.Popen(command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=stderr)
         _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"the {kind} floor process failed")
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            stderr.seek(0)
+            tail = stderr.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(f"the {kind} floor process failed: {tail}")
     return usage.ru_utime + usage.ru_stime
 
 
@@ -230,18 +243,19 @@ def main() -> None:
     try:
         runs: dict[str, list[dict[str, Any]]] = {v: [] for v in versions}
         startup: dict[str, list[float]] = {v: [] for v in versions}
+        # The floors read the pages the current target reads (this run also warms the caches).
+        urls = catalog_urls(versions["current"], sandbox, paths["unchanged"], work)
+        floors: dict[str, list[float]] = {"bare": [], "sdk": []}
         for _ in range(args.rounds):
             for version, exe in versions.items():
                 runs[version].append(run_target(exe, sandbox, paths["unchanged"], work))
                 print(version, json.dumps(runs[version][-1]), flush=True)
+            for kind, cpus in floors.items():
+                cpus.append(run_floor(kind, paths["unchanged"], urls))
+            print("floors", json.dumps({k: round(v[-1], 3) for k, v in floors.items()}), flush=True)
         for version, exe in versions.items():
             for _ in range(2):
                 startup[version].append(run_target(exe, sandbox, paths["empty"], work)["cpu_s"])
-        urls = catalog_urls(versions["current"], sandbox, paths["unchanged"], work)
-        floors = {
-            kind: [run_floor(kind, paths["unchanged"], urls) for _ in range(args.rounds)]
-            for kind in ("bare", "sdk")
-        }
     finally:
         sandbox.stop()
     cpu: dict[str, Any] = {"rounds": args.rounds}
@@ -286,7 +300,7 @@ def main() -> None:
     cpu["floor"] = {"catalog_calls": len(urls)}
     whats = {
         "bare": "import singer_sdk, decode the input lines, fetch and decode the catalog pages",
-        "sdk": "bare + the SDK's message loop and batching (bench/target_floor.py)",
+        "sdk": "the same in an SDK target: its message loop and batching (bench/target_floor.py)",
     }
     for kind, cpus in floors.items():
         floor_cpu = statistics.median(cpus)

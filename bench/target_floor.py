@@ -20,26 +20,31 @@ from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.sinks import BatchSink
 from target_cartcom.reader import RecordReader
-
-TOKEN, *URLS = sys.argv[1:]
+from typing_extensions import override
 
 
 class FloorSink(BatchSink):
     """Keeps the batch (the SDK does) and reads the catalog once per batch; nothing more."""
 
-    fail_on_record_validation_exception = False
+    #: The token and the catalog page URLs, set from the command line.
+    token = ""
+    urls: tuple[str, ...] = ()
 
+    @override
     def get_validator(self) -> None:
         """No schema validation, as the listings sink."""
         return
 
+    @override
     def process_batch(self, context: dict[str, Any]) -> None:
-        """Fetch and decode the catalog pages the current target reads."""
+        """Fetch and decode the catalog pages the current target reads; each must hold rows."""
         decoder = msgspec.json.Decoder()
         with requests.Session() as session:
-            for url in URLS:
-                response = session.get(url, headers={"X-AC-Auth-Token": TOKEN}, timeout=60)
-                decoder.decode(response.content)
+            for url in self.urls:
+                response = session.get(url, headers={"X-AC-Auth-Token": self.token}, timeout=60)
+                response.raise_for_status()
+                if not decoder.decode(response.content).get("products"):
+                    raise RuntimeError(f"no products on {url}")
 
 
 class TargetFloor(Target):
@@ -51,5 +56,12 @@ class TargetFloor(Target):
     message_reader_class = RecordReader
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """Read the input from stdin; the token and page URLs come as arguments."""
+    FloorSink.token, *urls = sys.argv[1:]
+    FloorSink.urls = tuple(urls)
     TargetFloor(config={}, parse_env_config=False).listen()
+
+
+if __name__ == "__main__":
+    main()

@@ -93,7 +93,7 @@ class StoreIndex:
     """What the store holds for this run's listings, keyed by id, SKU and GTIN.
 
     The ``add_*`` methods keep the dicts they are given, without a copy: every caller hands
-    over one of its own (a decoded page, a body it built), and a large catalog is 40,000 rows.
+    over one of its own (a decoded page, a body it built), and a large catalog is 70,000 rows.
     """
 
     products: dict[int, dict[str, Any]] = field(default_factory=dict)

@@ -22,7 +22,7 @@ from target_cartcom.listings.record import (
     RecordError,
     parse_listing,
     sku_key,
-    sku_lookalike,
+    sku_spellings,
 )
 from target_cartcom.listings.refs import References
 from target_cartcom.listings.sync import sync_listing
@@ -334,10 +334,7 @@ class ListingBatch:
 
 def _sku_keys(sku: str) -> list[str]:
     """The SKU's key, and its look-alike's key when it is not ASCII."""
-    if sku.isascii():  # the usual SKU has no look-alike
-        return [sku_key(sku)]
-    alike = sku_lookalike(sku)
-    return [sku_key(sku)] if alike is None else [sku_key(sku), sku_key(alike)]
+    return [sku_key(spelling) for spelling in sku_spellings(sku)]
 
 
 def _first_carrier(first: tuple[str, str | None, bool]) -> str:

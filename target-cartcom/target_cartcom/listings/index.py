@@ -31,7 +31,7 @@ import requests
 
 from target_cartcom._client import CartcomSession, query
 from target_cartcom._client.quirks import records_from_page
-from target_cartcom.listings.record import Listing, gtin_key, sku_key, sku_lookalike
+from target_cartcom.listings.record import Listing, gtin_key, sku_key, sku_spellings
 from target_cartcom.listings.settings import ListingOptions
 
 LOGGER = logging.getLogger("target-cartcom.listings")
@@ -350,19 +350,19 @@ class IndexBuilder:
         v_sku: dict[str, str] = {}
         v_gtin: dict[str, str] = {}
         for listing in listings:
-            for sku in _with_lookalike(listing.sku):
+            for sku in sku_spellings(listing.sku):
                 p_sku.setdefault(sku_key(sku), sku)
             if listing.gtin:
                 for form in gtin_forms(listing.gtin):
                     p_gtin.setdefault(form, form)
             if not listing.variants:
-                for sku in _with_lookalike(listing.sku):
+                for sku in sku_spellings(listing.sku):
                     v_sku.setdefault(sku_key(sku), sku)
                 if listing.gtin:
                     for form in gtin_forms(listing.gtin):
                         v_gtin.setdefault(form, form)
             for variant in listing.variants:
-                for sku in _with_lookalike(variant.sku):
+                for sku in sku_spellings(variant.sku):
                     v_sku.setdefault(sku_key(sku), sku)
                 if variant.gtin:
                     for form in gtin_forms(variant.gtin):
@@ -479,18 +479,6 @@ class IndexBuilder:
                 for form in gtin_forms(gtin):
                     out.setdefault(form, form)
         return list(out.values())
-
-
-def _with_lookalike(sku: str) -> tuple[str, ...]:
-    """A SKU and, when it is not ASCII, the SKU it could be taken for.
-
-    Lookups then see the same look-alikes as the catalog read, and ``link`` fails the match as
-    ambiguous in both modes.
-    """
-    if sku.isascii():  # the usual SKU has no look-alike
-        return (sku,)
-    alike = sku_lookalike(sku)
-    return (sku,) if alike is None else (sku, alike)
 
 
 def terms_in(chunk: dict[str, list[str]]) -> int:

@@ -51,6 +51,18 @@ def sku_lookalike(sku: str | None) -> str | None:
     return folded if sku_key(folded) != sku_key(text) else None
 
 
+def sku_spellings(sku: str) -> tuple[str, ...]:
+    """A SKU and, when it is not ASCII, the SKU it could be taken for (``sku_lookalike``).
+
+    Index lookups and the input's duplicate check both go by these, so both see the same
+    look-alikes as the catalog read.
+    """
+    if sku.isascii():  # the usual SKU has no look-alike
+        return (sku,)
+    alike = sku_lookalike(sku)
+    return (sku,) if alike is None else (sku, alike)
+
+
 def _lookup_sku(field_name: str, sku: str) -> None:
     """A SKU, and its look-alike, must be exact in a filter (else the record fails here)."""
     lookup_value(field_name, sku)

@@ -17,10 +17,10 @@ Measured, for this checkout and the previous release (a git worktree with its ow
   against the ideal (calls / rate) and the 429s, for the unchanged sync and for a 1%-changed one
   (300 writes, on a fresh copy of the store each time).
 - Floors: what any SDK target spends on this sync, on the same input and the same catalog
-  URLs. ``bare`` imports the SDK, decodes the input lines and fetches and decodes the pages;
-  ``sdk`` (``target_floor.py``) does that inside an SDK target, the SDK's message loop
-  included. Neither validates, indexes or compares. The previous release's CPU over a floor
-  bounds the ratio any rewrite of the target's own hot path could reach.
+  URLs (``target_floor.py``). ``bare`` imports the SDK, decodes the input lines and fetches and
+  decodes the pages; ``sdk`` does that inside an SDK target, the SDK's message loop included.
+  Neither validates, indexes or compares. The previous release's CPU over a floor bounds the
+  ratio any rewrite of the target's own hot path could reach.
 - Breakdown: where the current target's CPU goes on the unchanged sync (reading, validation,
   index, plan, results), in-process with each phase timed.
 
@@ -91,6 +91,20 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def measured(command: list[str], input_path: Path, stderr: Any = subprocess.DEVNULL) -> tuple:
+    """Run ``command`` on ``input_path`` as stdin: (exit code, CPU seconds, wall seconds).
+
+    The CPU is the child's own (user + system, from ``wait4``).
+    """
+    with input_path.open("rb") as stdin:
+        wall0 = time.perf_counter()
+        proc = subprocess.Popen(command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=stderr)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - wall0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_utime + usage.ru_stime, wall
+
+
 def run_target(
     executable: str, sandbox: Sandbox, input_path: Path, work: Path, **settings: Any
 ) -> dict[str, Any]:
@@ -109,17 +123,7 @@ def run_target(
     config_path.write_text(json.dumps(config))
     sandbox.clear()
     sandbox_cpu0 = proc_cpu(sandbox.proc.pid)
-    with input_path.open("rb") as stdin:
-        wall0 = time.perf_counter()
-        proc = subprocess.Popen(
-            [executable, "--config", str(config_path)],
-            stdin=stdin,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - wall0
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    exit_code, cpu, wall = measured([executable, "--config", str(config_path)], input_path)
     sandbox_cpu = proc_cpu(sandbox.proc.pid) - sandbox_cpu0
     calls = sandbox.calls()
     summary: dict[str, Any] = {}
@@ -127,8 +131,8 @@ def run_target(
         lines = results_path.read_text(encoding="utf-8").splitlines()
         summary = json.loads(lines[-1]) if lines else {}
     return {
-        "exit": proc.returncode,
-        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "exit": exit_code,
+        "cpu_s": cpu,
         "wall_s": wall,
         "sandbox_cpu_s": sandbox_cpu,
         "calls": len(calls),
@@ -140,28 +144,6 @@ def run_target(
 
 
 # -- the floor: what any SDK target must spend on this sync -----------------------------------
-FLOOR_SCRIPT = """
-import sys
-from decimal import Decimal
-import msgspec
-import requests
-import singer_sdk  # noqa: F401  (every SDK target pays for this import)
-
-token, input_path, *urls = sys.argv[1:]
-lines_decoder = msgspec.json.Decoder(float_hook=Decimal)  # floats as the target reads them
-with open(input_path, "rb") as lines:
-    for line in lines:
-        lines_decoder.decode(line)
-decoder = msgspec.json.Decoder()
-session = requests.Session()
-for url in urls:
-    response = session.get(url, headers={"X-AC-Auth-Token": token}, timeout=60)
-    response.raise_for_status()
-    if not decoder.decode(response.content).get("products"):
-        raise SystemExit(f"no products on {url}")
-"""
-
-
 def catalog_urls(executable: str, sandbox: Sandbox, input_path: Path, work: Path) -> list[str]:
     """The catalog pages ``executable`` reads on ``input_path`` (from the sandbox's call log).
 
@@ -180,26 +162,17 @@ def catalog_urls(executable: str, sandbox: Sandbox, input_path: Path, work: Path
 
 
 def run_floor(kind: str, input_path: Path, urls: list[str]) -> float:
-    """CPU seconds of a floor process on ``input_path``, fetching and decoding ``urls``.
-
-    ``bare``: the interpreter, ``import singer_sdk``, decoding every input line and the catalog
-    pages. ``sdk``: ``target_floor.py``, an SDK target that also runs the SDK's message loop and
-    batching for every record. Neither validates, indexes or compares anything. Both fail on a
-    page that is not a 200 with products in it.
-    """
-    if kind == "bare":
-        command = [sys.executable, "-c", FLOOR_SCRIPT, TOKEN, str(input_path), *urls]
-    else:
-        command = [sys.executable, str(Path(__file__).with_name("target_floor.py")), TOKEN, *urls]
-    with input_path.open("rb") as stdin, tempfile.TemporaryFile() as stderr:
-        proc = subprocess.Popen(command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=stderr)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
+    """CPU seconds of ``target_floor.py`` in mode ``kind`` (``bare`` or ``sdk``) on this sync."""
+    script = str(Path(__file__).with_name("target_floor.py"))
+    with tempfile.TemporaryFile() as stderr:
+        exit_code, cpu, _ = measured(
+            [sys.executable, script, kind, TOKEN, *urls], input_path, stderr=stderr
+        )
+        if exit_code != 0:
             stderr.seek(0)
             tail = stderr.read().decode(errors="replace")[-2000:]
             raise RuntimeError(f"the {kind} floor process failed: {tail}")
-    return usage.ru_utime + usage.ru_stime
+    return cpu
 
 
 # -- the benchmark --------------------------------------------------------------------------

@@ -34,8 +34,10 @@ from tap_cartcom._client import CartcomAPIError, records_from_page
 from tap_cartcom._client.errors import Disposition
 from tap_cartcom._client.quirks import format_filter_datetime, parse_datetime, to_utc
 from tap_cartcom._client.session import retry_wait_seconds
-from tap_cartcom._client.urls import ends_list_read, next_page_url
+from tap_cartcom._client.urls import chunks_for_url, ends_list_read, next_page_url
 from tap_cartcom.conform import compile_conformer
+from tap_cartcom.keyless import STATE_KEY as KEYLESS_KEY
+from tap_cartcom.keyless import KeylessIds
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -557,13 +559,34 @@ class CartcomStream(RESTStream):
             details.get("wait") or 0.0,
         )
 
-    def fetch_json(self, path: str, params: list[tuple[str, t.Any]]) -> t.Any:
-        """One extra GET through the same session, pacing and retries; None on a tolerated 404."""
+    def fetch_response(self, path: str, params: list[tuple[str, t.Any]]) -> requests.Response:
+        """One extra GET through the same session, pacing, retries and ``validate_response``."""
         query = encode_query(params)
         url = f"{self.url_base}{path}?{query}" if query else f"{self.url_base}{path}"
         prepared = self.build_prepared_request(method="GET", url=url, headers=self.http_headers)
-        response = self.send_counted(prepared, None)
-        return getattr(response, _PAYLOAD, None)
+        return self.send_counted(prepared, None)
+
+    def fetch_json(self, path: str, params: list[tuple[str, t.Any]]) -> t.Any:
+        """One extra GET's parsed body; None on a tolerated 404."""
+        return getattr(self.fetch_response(path, params), _PAYLOAD, None)
+
+    def select_many_chunks_for(
+        self, path: str, ids: list[int], params: tuple[tuple[str, t.Any], ...] = ()
+    ) -> list[list[int]]:
+        """Split ``ids`` so each ``{path}/select_many`` URL (path and query) fits the URL cap.
+
+        ``params`` are the call's other parameters (``expand``); ``count`` is sized for all
+        of ``ids``, so every chunk's real URL is shorter than the one measured.
+        """
+        fixed = (
+            len(urlsplit(self.url_base).path)
+            + len(f"{path}/select_many?")
+            + len(encode_query([("count", len(ids)), *params, ("ids", "")]))
+        )
+        return [
+            [int(i) for i in chunk]
+            for chunk in chunks_for_url((str(i) for i in ids), fixed, len(","))
+        ]
 
     def iter_list(self, path: str, params: list[tuple[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
         """Every record of an extra list read, paged by the stream's own ``NextPagePaginator``.
@@ -642,6 +665,10 @@ class WindowedStream(ParentWithEmbeddedChildren):
     the ids it already emitted in that window (kept in state as ``emitted``: id to key value,
     bounded by the window), and after a complete read bookmarks the window's end.
 
+    No window filter matches a row whose key is null or ``""``: after the window, every run
+    reads those rows apart (``read_keyless``), usually in one call, and emits the ones not
+    emitted before (their ids kept in state as ``keyless``).
+
     Resumable: after every page a STATE holds ``resume``, the ``(key value, id)`` of the last
     record written. Every record at or before it in the read's order was written, so a run
     killed mid-window resumes its read there (``gte:<key value>``, skipping ids at or below
@@ -666,6 +693,8 @@ class WindowedStream(ParentWithEmbeddedChildren):
         self._marks = 0
         #: ``(key value, id)`` this run's read starts after (from ``resume`` in the state).
         self._after: tuple[str, int] | None = None
+        #: Ids of the rows without a key value emitted before (``keyless`` in the state).
+        self._keyless = KeylessIds()
 
     @property
     def sort(self) -> str:  # type: ignore[override]
@@ -755,6 +784,7 @@ class WindowedStream(ParentWithEmbeddedChildren):
                 self._checkpoint_page(state, record)
             else:
                 yield record
+        yield from self.read_keyless(state)
         state.pop(RESUME_KEY, None)
         self._after = None
         self._advance_to_window_end(state)
@@ -816,11 +846,12 @@ class WindowedStream(ParentWithEmbeddedChildren):
         """True when this id was emitted before with the same key value, or came before.
 
         An interrupted read restarts at ``gte:<value>`` of its position: that timestamp's ids
-        at or below the position's were written already.
+        at or below the position's were written already. A row without a key value (null,
+        ``""`` or unparseable, all null once normalised) is looked up in the keyless memory.
         """
         value = record.get(self.replication_key)
         if value is None:
-            return False
+            return record.get("id") in self._keyless
         after = self._after
         record_id = record.get("id")
         if after is not None and value == after[0] and isinstance(record_id, int):
@@ -831,6 +862,7 @@ class WindowedStream(ParentWithEmbeddedChildren):
         """Remember the id (bounded by the window) and the largest key value emitted."""
         value = record.get(self.replication_key)
         if value is None:
+            self._keyless.add(record.get("id"))
             return
         self._emitted[str(record.get("id"))] = value
         if self._max_emitted is None or value > self._max_emitted:
@@ -855,6 +887,111 @@ class WindowedStream(ParentWithEmbeddedChildren):
         floor = _fmt(_parse(bookmark) - lookback)  # type: ignore[operator]
         for key in [k for k, v in self._emitted.items() if v < floor]:
             del self._emitted[key]
+
+    # -- rows without a key value: read apart, after the window ------------------------------
+    def keyless_fields(self) -> list[str]:
+        """Fields the keyless read asks for besides ``id`` and the key."""
+        return []
+
+    def keyless_wanted(self, row: dict[str, t.Any]) -> bool:
+        """Whether a keyless row is for this run (Get Orders: in a selected status)."""
+        return True
+
+    def key_of(self, row: dict[str, t.Any]) -> str | None:
+        """The row's key value as the tap writes it, or None (null, ``""``, unparseable)."""
+        try:
+            return _utc(row.get(self.replication_key))
+        except (TypeError, ValueError):
+            return None
+
+    def keyless_query(self) -> list[tuple[str, t.Any]]:
+        """``sort=<key>,id`` over the whole resource, light rows only, the stream's filters.
+
+        The ``sort`` puts the rows without a key value first: SQL Server orders NULL below
+        every value (docs/api.md §1.4, INF), so the first page holding a keyed row ends them.
+        """
+        key = self.replication_key
+        fields = ",".join(dict.fromkeys(["id", key, *self.keyless_fields()]))
+        return [
+            ("count", self.page_size),
+            ("sort", f"{key},id"),
+            ("fields", fields),
+            *self.extra_filters(None),
+        ]
+
+    def read_keyless(self, state: dict[str, t.Any]) -> Iterator[dict[str, t.Any]]:
+        """Emit the rows no window can match (key null or ``""``) not emitted before.
+
+        One list read sorted by the key (those rows come first) is followed only while its
+        pages hold nothing else: one call when the store has fewer such rows than a page.
+        The new ones are then read in full by ``select_many`` (URL-sized chunks, the stream's
+        ``expand``) and go through the same per-record path as the window's rows. The memory
+        keeps only the ids still without a key, and a STATE follows each chunk's records.
+        """
+        key = self.replication_key
+        same_key = state.get("replication_key") in (None, key)
+        self._keyless = KeylessIds.from_state(
+            state.get(KEYLESS_KEY) if same_key else None, self.name
+        )
+        calls = self.calls_made
+        found: dict[int, dict[str, t.Any]] = {}
+        for row in self.iter_list(self.path, self.keyless_query()):
+            if not isinstance(row, dict):
+                continue
+            if self.key_of(row) is not None:
+                break  # sorted: every row without a key value came before this one
+            if isinstance(row.get("id"), int):
+                found[row["id"]] = row
+        self._keyless.keep_only(found)
+        new = sorted(
+            i for i, row in found.items() if i not in self._keyless and self.keyless_wanted(row)
+        )
+        params = (("expand", self.expand),) if self.expand else ()
+        emitted = 0
+        for chunk in self.select_many_chunks_for(self.path, new, params):
+            response = self.fetch_response(
+                f"{self.path}/select_many",
+                [("count", len(new)), *params, ("ids", ",".join(str(i) for i in chunk))],
+            )
+            wanted = set(chunk)
+            for record in self.parse_response(response):
+                if record.get("id") in wanted and self.keyless_wanted(record):
+                    wanted.discard(record.get("id"))
+                    emitted += 1
+                    yield record
+            self.remember(state)
+            self.state_manager.is_flushed = False
+            sdk_private.write_state(self)
+        self.remember(state)
+        calls = self.calls_made - calls
+        self.logger.info(
+            "%s: %d rows without a %s read apart, %d emitted (%d call%s)",
+            self.name,
+            len(found),
+            key,
+            emitted,
+            calls,
+            "" if calls == 1 else "s",
+        )
+
+    def remember(self, state: dict[str, t.Any]) -> None:
+        """Put the keyless memory in the state (no key when it is empty)."""
+        if len(self._keyless):
+            state[KEYLESS_KEY] = self._keyless.to_state()
+        else:
+            state.pop(KEYLESS_KEY, None)
+
+    @override
+    def _increment_stream_state(
+        self, latest_record: dict[str, t.Any], *, context: dict | None = None
+    ) -> None:
+        """A row read apart for its missing key value moves no bookmark (and warns nothing).
+
+        The SDK would log "New replication value is null" once per such row.
+        """
+        if latest_record.get(self.replication_key) is None:
+            return
+        super()._increment_stream_state(latest_record, context=context)
 
     @override
     def post_process(self, row: dict, context: dict | None = None) -> dict | None:

@@ -22,6 +22,9 @@ is left here has no public equivalent; check these on every SDK upgrade.
   the same rules once per schema and selection (it reads ``helpers._typing``'s type predicates
   and ``helpers._catalog``'s pruning so the rules stay the SDK's). ``TYPE_CONFORMANCE_LEVEL``
   other than ``RECURSIVE`` falls back to the SDK's method.
+- ``Stream._increment_stream_state`` (overridden in ``client.WindowedStream``): a row read apart
+  for having no replication-key value (null or ``""``) moves no bookmark anyway; the override
+  only skips the SDK's "New replication value is null" warning, logged once per such row.
 - ``PluginBase._validate_config``: overridden by ``cartcom_client.sdk.SecretSafeConfigValidation``
   (shared with the target) so a config error never echoes a secret's value.
 """

@@ -300,6 +300,15 @@ class FakeCartcom:
                 )
             rows = [self.addresses[i] for i in ids if i in self.addresses]
             return 200, {}, {"total_count": len(rows), "order_addresses": rows}
+        if path in ("/orders/select_many", "/products/select_many"):
+            ids = {int(i) for i in query.get("ids", "").split(",") if i}
+            if path == "/orders/select_many":
+                rows = [self._order_view(o, query.get("expand", "")) for o in self.orders]
+                key = "orders"
+            else:
+                rows, key = copy.deepcopy(self.products), "products"
+            rows = [r for r in rows if r.get("id") in ids]
+            return 200, {}, {"total_count": len(rows), key: rows}
         if path == "/orders":
             rows = [self._order_view(o, query.get("expand", "")) for o in self.orders]
             return self._list("orders", path, rows, query)
@@ -330,13 +339,17 @@ class FakeCartcom:
         for spec in reversed((query.get("sort") or "id").split(",")):
             desc = spec.startswith("-")
             name = spec.lstrip("-")
+            # SQL Server's order: null (and "") below every value, first ascending.
             rows.sort(
                 key=lambda r, n=name: (
-                    _cmp_value(n, r.get(n)) is None,
+                    _cmp_value(n, r.get(n)) is not None,
                     _cmp_value(n, r.get(n)) or 0,
                 ),
                 reverse=desc,
             )
+        if "fields" in query:
+            keep = query["fields"].split(",")
+            rows = [{k: r[k] for k in keep if k in r} for r in rows]
         count = min(int(query.get("count", "100")), self.max_count)
         page = int(query.get("page", "1"))
         total = len(rows)

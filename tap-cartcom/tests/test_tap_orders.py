@@ -16,7 +16,13 @@ ORDER_FAMILY = ("orders", "order_items", "order_shipments", "order_payments", "o
 
 
 def _order_calls(fake):
-    return [c for c in fake.calls if c.path == "/orders"]
+    """The window's order pages (not the read of the orders without a key value)."""
+    return [c for c in fake.calls if c.path == "/orders" and "fields=" not in c.query]
+
+
+def _keyless_calls(fake):
+    """The reads of the orders without a key value (``fields=id,<key>``)."""
+    return [c for c in fake.calls if c.path == "/orders" and "fields=id," in c.query]
 
 
 def test_first_page_query_uses_cartcom_syntax(fake):
@@ -41,12 +47,13 @@ def test_first_page_query_uses_cartcom_syntax(fake):
 
 
 def test_pages_follow_next_page_and_children_need_no_call(fake):
-    """120 orders at 50 a page: 3 order pages, one address read per page, nothing else."""
+    """120 orders at 50 a page: 3 order pages, one address read per page, one keyless read."""
     run = run_tap(base_config(), streams=ORDER_FAMILY)
     records = run["records"]
     assert len(records["orders"]) == 120
     assert len({r["id"] for r in records["orders"]}) == 120
-    assert sorted(fake.paths()) == ["/order_addresses/select_many"] * 3 + ["/orders"] * 3
+    assert sorted(fake.paths()) == ["/order_addresses/select_many"] * 3 + ["/orders"] * 4
+    assert len(_keyless_calls(fake)) == 1
     # The fake answers under the pacing adapter: every call it saw went through the budget.
     assert run["tap"].pacing.calls == {"GET": len(fake.calls)}
     assert _order_calls(fake)[1].query.endswith("&page=2")
@@ -70,6 +77,8 @@ def test_stale_next_page_ending_in_404_is_the_end(fake):
     assert len(run["records"]["orders"]) == 120
     statuses = [c.status for c in _order_calls(fake)]
     assert statuses == [200, 200, 404]
+    # The keyless read ends at its first page: it holds a keyed order.
+    assert [c.status for c in _keyless_calls(fake)] == [200]
 
 
 def test_status_names_resolved_once_and_ored(fake):
@@ -99,6 +108,29 @@ def test_status_ids_and_unknown_name(fake):
     assert "order_status_id=1&" in _order_calls(fake)[0].query + "&"
     bad = run_tap(base_config(order_status_names=["Nope"]), streams=("orders",), expect_error=True)
     assert "order_status_names" in str(bad["error"])
+
+
+def test_the_keyless_read_lists_by_the_key_and_keeps_the_creation_floor(fake):
+    """updated_at and orders_created_within_days: the keyless read and its creation floor.
+
+    It sorts by updated_at, asks for ids and the key only, keeps the floor (its one filter).
+    """
+    fake.orders[7]["updated_at"] = None
+    fake.orders[8]["updated_at"] = ""
+    config = base_config(replication_key="updated_at", orders_created_within_days=30)
+    run = run_tap(config, streams=("orders",), now=datetime(2024, 3, 6, 12, tzinfo=UTC))
+    (keyless,) = _keyless_calls(fake)
+    query = dict(part.split("=", 1) for part in keyless.query.split("&"))
+    assert query == {
+        "count": "50",
+        "sort": "updated_at,id",
+        "fields": "id,updated_at",
+        "created_at": "gte:2024-02-05T12:00:00.000000Z",
+    }
+    got = [r["id"] for r in run["records"]["orders"]]
+    assert sorted(got) == [o["id"] for o in fake.orders]  # both keyless orders, once
+    (batch,) = [c for c in fake.calls if c.path == "/orders/select_many"]
+    assert f"ids={fake.orders[7]['id']},{fake.orders[8]['id']}" in batch.query
 
 
 def test_orders_created_within_days_narrows_window(fake):
@@ -414,7 +446,8 @@ def test_dense_address_ids_read_by_range_sparse_by_select_many(fake):
     run = run_tap(base_config(page_size=250), streams=("orders", "order_addresses"))
     assert run["error"] is None
     paths = fake.paths()
-    assert paths.count("/orders") == 1
+    assert len(_order_calls(fake)) == 1
+    assert len(_keyless_calls(fake)) == 1
     assert paths.count("/order_addresses") == 1  # 500 dense ids: one range read, not 2 batches
     assert "/order_addresses/select_many" not in paths
     ranged = next(c for c in fake.calls if c.path == "/order_addresses")
@@ -452,11 +485,12 @@ def _catalog_without(*fields):
 
 
 def test_orders_without_address_fields_cost_the_order_pages_only(fake):
-    """120 orders at 50 a page, address fields deselected: exactly 3 calls, all /orders."""
+    """120 orders at 50 a page, address fields deselected: 3 pages and the keyless read."""
     catalog = _catalog_without("billing_address", "shipping_address")
     run = run_tap(base_config(), catalog=catalog)
     assert run["error"] is None
-    assert fake.paths() == ["/orders"] * 3
+    assert fake.paths() == ["/orders"] * 4
+    assert len(_keyless_calls(fake)) == 1
     orders = run["records"]["orders"]
     assert len(orders) == 120
     assert not any("billing_address" in o or "shipping_address" in o for o in orders)
@@ -468,7 +502,7 @@ def test_one_address_field_selected_reads_the_addresses(fake, kept):
     dropped = ({"billing_address", "shipping_address"} - {kept}).pop()
     run = run_tap(base_config(), catalog=_catalog_without(dropped))
     assert run["error"] is None
-    assert sorted(fake.paths()) == ["/order_addresses/select_many"] * 3 + ["/orders"] * 3
+    assert sorted(fake.paths()) == ["/order_addresses/select_many"] * 3 + ["/orders"] * 4
     first = run["records"]["orders"][0]
     assert first[kept]["id"] > 0
     assert dropped not in first
@@ -484,6 +518,6 @@ def test_order_addresses_stream_reads_addresses_without_the_fields(fake):
                     meta["metadata"]["selected"] = True
     run = run_tap(base_config(), catalog=catalog)
     assert run["error"] is None
-    assert sorted(fake.paths()) == ["/order_addresses/select_many"] * 3 + ["/orders"] * 3
+    assert sorted(fake.paths()) == ["/order_addresses/select_many"] * 3 + ["/orders"] * 4
     assert len(run["records"]["order_addresses"]) == 240
     assert "billing_address" not in run["records"]["orders"][0]

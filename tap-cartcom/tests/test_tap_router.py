@@ -58,7 +58,9 @@ def test_each_page_and_each_sdk_retry_is_signed(router, monkeypatch, caplog) -> 
     assert {r["id"] for r in run["records"]["orders"]} == order_ids(router, "11")
     orders = [c for c in router.calls if c.path == "/api/v1/orders"]
     assert [c.status for c in orders].count(503) == 2
-    assert [c.status for c in orders].count(200) == 3  # 25 orders, pages of 10
+    # 25 orders, pages of 10, and the read of the orders without a created_at (signed too).
+    assert [c.status for c in orders].count(200) == 4
+    assert sum("fields=id,created_at" in c.query for c in orders) == 1
     assert {c.site for c in router.calls} == {"11"}
     assert all(c.status != 401 for c in router.calls)
     assert SECRET not in run["stderr"]

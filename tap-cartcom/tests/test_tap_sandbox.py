@@ -208,8 +208,9 @@ def test_pacing_five_calls_per_second_window(seeded_sandbox):
     assert run["error"] is None
     assert len(run["records"]["orders"]) == len(all_order_ids(server))
     calls = api_calls(server)
-    # Per page of 40 orders: the page, then its addresses in one select_many.
-    assert len(calls) == 2 * math.ceil(len(all_order_ids(server)) / 40)
+    # Per page of 40 orders: the page, then its addresses in one select_many; then the one
+    # read of the orders without a created_at (none here).
+    assert len(calls) == 2 * math.ceil(len(all_order_ids(server)) / 40) + 1
     assert all(c.status != 429 for c in calls)
     stamps = sorted(c.ts for c in calls)
     for i, start in enumerate(stamps):
@@ -259,12 +260,14 @@ def test_calls_bound_for_orders_with_children_and_addresses(seeded_sandbox):
         assert run["records"]["order_items"]
         assert run["records"]["order_addresses"]
         # Per page of orders: the page (children come expanded, no call), then its addresses
-        # in one select_many (the seeded addresses have short ids: one URL holds a page's).
+        # in one select_many (the seeded addresses have short ids: one URL holds a page's);
+        # last, one read of the orders without a created_at (none here: one page).
         calls = api_calls(server)
         assert [c.path for c in calls] == [
             "/api/v1/orders",
             "/api/v1/order_addresses/select_many",
-        ] * math.ceil(n / page)
+        ] * math.ceil(n / page) + ["/api/v1/orders"]
+        assert "fields=id,created_at" in calls[-1].query
         for record in run["records"]["orders"]:
             assert record["billing_address"] is None or (
                 record["billing_address"]["id"] == record["order_billing_address_id"]

@@ -15,14 +15,12 @@ import math
 import typing as t
 from datetime import timedelta
 from functools import cached_property
-from urllib.parse import urlsplit
 
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from typing_extensions import override
 
 from tap_cartcom import schemas, sdk_private
 from tap_cartcom._client.quirks import format_filter_datetime, records_from_page
-from tap_cartcom._client.urls import chunks_for_url
 from tap_cartcom.client import (
     RESUME_KEY,
     EmbeddedChildStream,
@@ -115,6 +113,7 @@ class OrdersStream(WindowedStream):
                     self._checkpoint(state, status_id, record)
                 else:
                     yield record
+        yield from self.read_keyless(state)
         self._after = None
         state.pop(RESUME_KEY, None)
         state[STATE_KEY] = self._ledger.to_state()
@@ -159,17 +158,41 @@ class OrdersStream(WindowedStream):
         sdk_private.write_state(self)
 
     def already_emitted(self, record: dict[str, t.Any]) -> bool:
-        """Get Orders: listed in the emitted ids; otherwise the incremental rule."""
-        if self.get_orders:
+        """Get Orders: listed in the emitted ids; otherwise (or keyless) the incremental rule."""
+        if self.get_orders and record.get("created_at") is not None:
             return self._ledger.has(record.get("created_at"), record.get("id"))
         return super().already_emitted(record)
 
     def mark_emitted(self, record: dict[str, t.Any]) -> None:
-        """Get Orders: add to the emitted ids; otherwise the incremental rule."""
-        if self.get_orders:
+        """Get Orders: add to the emitted ids; otherwise (or keyless) the incremental rule."""
+        if self.get_orders and record.get("created_at") is not None:
             self._ledger.add(record.get("created_at"), record.get("id"))
         else:
             super().mark_emitted(record)
+
+    def keyless_fields(self) -> list[str]:
+        """Get Orders: the status too, to keep the orders in a selected status."""
+        return ["order_status_id"] if self.get_orders else []
+
+    def keyless_wanted(self, row: dict[str, t.Any]) -> bool:
+        """Get Orders: only an order in a selected status (another is checked next run).
+
+        The status is checked here, not by the read's filter: the read must list every order
+        still without a ``created_at``, so one imported then moved to another status and back
+        stays in the memory and is not imported twice.
+        """
+        if not self.get_orders:
+            return True
+        return row.get("order_status_id") in self._tap.order_status_ids()
+
+    def remember(self, state: dict[str, t.Any]) -> None:
+        """The keyless memory; in Get Orders also the emitted ids.
+
+        A row listed without a ``created_at`` may have one by the time it is read in full.
+        """
+        super().remember(state)
+        if self.get_orders:
+            state[STATE_KEY] = self._ledger.to_state()
 
     def extra_filters(self, context: dict | None) -> list[tuple[str, str]]:
         """The creation-age limit, and the one status this read is for (Get Orders).
@@ -264,16 +287,8 @@ class OrdersStream(WindowedStream):
                 record[target] = dict(address) if address is not None else None
 
     def select_many_chunks(self, ids: list[int]) -> list[list[int]]:
-        """Split ``ids`` so each ``select_many`` URL (path and query) fits 2,048 characters."""
-        fixed = (
-            len(urlsplit(self.url_base).path)
-            + len("/order_addresses/select_many?")
-            + len(f"count={len(ids)}&ids=")
-        )
-        return [
-            [int(i) for i in chunk]
-            for chunk in chunks_for_url((str(i) for i in ids), fixed, len(","))
-        ]
+        """Split address ``ids`` so each ``select_many`` URL fits 2,048 characters."""
+        return self.select_many_chunks_for("/order_addresses", ids)
 
     def address_plan(self, ids: list[int]) -> tuple[str, int]:
         """Pick ``select_many`` (URL-sized chunks) or an id-range list read: fewer calls wins."""

@@ -152,8 +152,9 @@ def calls_per_run(acknowledge: bool, runs: int = 8, new_per_run: int = 3) -> dic
                         "processing_in_window": scanned,
                         "calls": sum(paths.values()),
                         # 1 status lookup + the window's pages + 1 address read per page with
-                        # new orders (new orders are the newest: they share the last pages).
-                        "expected": 1 + max(1, math.ceil(scanned / PAGE)) + new_pages,
+                        # new orders (new orders are the newest: they share the last pages) +
+                        # 1 list read of the orders without a created_at (none here).
+                        "expected": 1 + max(1, math.ceil(scanned / PAGE)) + new_pages + 1,
                         "by_path": dict(paths),
                         "state_bytes": len(json.dumps(state, separators=(",", ":"))),
                     }

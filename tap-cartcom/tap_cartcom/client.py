@@ -71,6 +71,9 @@ class PageEnd:
 
 #: State key of the position a windowed read reached (``resume``: see ``WindowedStream``).
 RESUME_KEY = "resume"
+#: ``count`` asked for small rows (addresses; ids and keys): live stores answer 1000 (field
+#: evidence, docs/api.md §13) and the tap follows ``next_page`` if a store caps it lower.
+SMALL_ROWS_PAGE = 1000
 #: Where the parsed JSON body of a response is kept between validation and parsing.
 _PAYLOAD = "_cartcom_payload"
 #: Characters sent literally in query values: ``+`` is Cart.com's space (`+AND+`, `+OR+`),
@@ -913,7 +916,7 @@ class WindowedStream(ParentWithEmbeddedChildren):
         key = self.replication_key
         fields = ",".join(dict.fromkeys(["id", key, *self.keyless_fields()]))
         return [
-            ("count", self.page_size),
+            ("count", max(self.page_size, SMALL_ROWS_PAGE)),
             ("sort", f"{key},id"),
             ("fields", fields),
             *self.extra_filters(None),
@@ -922,8 +925,8 @@ class WindowedStream(ParentWithEmbeddedChildren):
     def read_keyless(self, state: dict[str, t.Any]) -> Iterator[dict[str, t.Any]]:
         """Emit the rows no window can match (key null or ``""``) not emitted before.
 
-        One list read sorted by the key (those rows come first) is followed only while its
-        pages hold nothing else: one call when the store has fewer such rows than a page.
+        One list read sorted by the key (those rows come first, 1000 ids a page) is followed
+        only while its pages hold nothing else: one call while the store has fewer such rows.
         The new ones are then read in full by ``select_many`` (URL-sized chunks, the stream's
         ``expand``) and go through the same per-record path as the window's rows. The memory
         keeps only the ids still without a key, and a STATE follows each chunk's records.
@@ -1017,6 +1020,7 @@ def _fmt(value: datetime | None) -> str | None:
 
 __all__ = [
     "RESUME_KEY",
+    "SMALL_ROWS_PAGE",
     "CartcomAuthError",
     "CartcomStream",
     "EmbeddedChildStream",

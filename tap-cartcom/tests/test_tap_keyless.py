@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from cartcom_sandbox.clock import normalise_input
+from cartcom_sandbox.config import SandboxConfig
 from cartcom_testing.runs import run_tap, tap_config
 
 WINDOWED = {
@@ -385,23 +386,32 @@ def test_an_incremental_run_spends_one_extra_call_per_windowed_stream(seeded_san
     assert "select_many" not in " ".join(c.path for c in calls)
 
 
-def test_many_keyless_rows_are_paged_then_read_in_url_sized_batches(seeded_sandbox):
-    """300 orders without a created_at: the list is paged to its end, then 2 select_many."""
-    server = seeded_sandbox
-    ids = sorted(store_ids(server, "orders"))
-    for record_id in ids:
-        set_dates(server, "orders", record_id, created_at=None)
-    config = config_for(server, "created_at", page_size=100)
-    run = run_tap(config, streams=("orders", "order_items"))
-    assert sorted(r["id"] for r in run["records"]["orders"]) == ids
-    assert {r["id"] for r in run["records"]["order_items"]} == store_ids(server, "order_items")
-    calls = [c for c in _api_calls(server) if "fields=" in c.query or "select_many" in c.path]
-    lists = [c for c in calls if c.path == "/api/v1/orders"]
-    batches = [c for c in calls if c.path == "/api/v1/orders/select_many"]
-    assert len(lists) == math.ceil(len(ids) / 100)  # every page keyless: followed to the end
-    assert len(batches) == 2  # 300 six-digit ids do not fit one 2,048-character URL
-    assert all(len(f"{c.path}?{c.query}") <= 2048 for c in batches)
-    assert all(c.status == 200 for c in calls)
+class TestAStoreCappingCountAt100:
+    """A store that answers at most 100 rows a page (silently, INF): the tap asks 1000."""
+
+    @pytest.fixture
+    def sandbox_config(self) -> SandboxConfig:
+        """Unlimited calls, pages capped at 100 rows."""
+        return SandboxConfig(plan="unlimited", max_count=100)
+
+    def test_many_keyless_rows_are_paged_then_read_in_url_sized_batches(self, seeded_sandbox):
+        """300 orders without a created_at: the list is paged to its end, then 2 select_many."""
+        server = seeded_sandbox
+        ids = sorted(store_ids(server, "orders"))
+        for record_id in ids:
+            set_dates(server, "orders", record_id, created_at=None)
+        config = config_for(server, "created_at", page_size=100)
+        run = run_tap(config, streams=("orders", "order_items"))
+        assert sorted(r["id"] for r in run["records"]["orders"]) == ids
+        assert {r["id"] for r in run["records"]["order_items"]} == store_ids(server, "order_items")
+        calls = [c for c in _api_calls(server) if "fields=" in c.query or "select_many" in c.path]
+        lists = [c for c in calls if c.path == "/api/v1/orders"]
+        batches = [c for c in calls if c.path == "/api/v1/orders/select_many"]
+        assert all("count=1000&" in c.query for c in lists)  # small rows: the biggest page
+        assert len(lists) == math.ceil(len(ids) / 100)  # every page keyless: followed to the end
+        assert len(batches) == 2  # 300 six-digit ids do not fit one 2,048-character URL
+        assert all(len(f"{c.path}?{c.query}") <= 2048 for c in batches)
+        assert all(c.status == 200 for c in calls)
 
 
 def test_a_run_that_fails_in_the_keyless_part_loses_nothing(seeded_sandbox):

@@ -122,7 +122,7 @@ def test_the_keyless_read_lists_by_the_key_and_keeps_the_creation_floor(fake):
     (keyless,) = _keyless_calls(fake)
     query = dict(part.split("=", 1) for part in keyless.query.split("&"))
     assert query == {
-        "count": "50",
+        "count": "1000",  # ids and keys only: the biggest page (the stream's pages hold 50)
         "sort": "updated_at,id",
         "fields": "id,updated_at",
         "created_at": "gte:2024-02-05T12:00:00.000000Z",

@@ -23,6 +23,7 @@ from tap_cartcom import schemas, sdk_private
 from tap_cartcom._client.quirks import format_filter_datetime, records_from_page
 from tap_cartcom.client import (
     RESUME_KEY,
+    SMALL_ROWS_PAGE,
     EmbeddedChildStream,
     PageEnd,
     WindowedStream,
@@ -43,8 +44,6 @@ ADDRESS_KEYS = (
     ("order_billing_address_id", "billing_address"),
     ("order_shipping_address_id", "shipping_address"),
 )
-#: Largest ``count`` asked of the small order_addresses rows (field evidence, docs/api.md §13).
-ADDRESS_PAGE_MAX = 1000
 
 
 class OrdersStream(WindowedStream):
@@ -294,7 +293,7 @@ class OrdersStream(WindowedStream):
         """Pick ``select_many`` (URL-sized chunks) or an id-range list read: fewer calls wins."""
         by_ids = len(self.select_many_chunks(ids))
         span = ids[-1] - ids[0] + 1
-        by_range = math.ceil(span / ADDRESS_PAGE_MAX)
+        by_range = math.ceil(span / SMALL_ROWS_PAGE)
         return ("range", by_range) if by_range < by_ids else ("select_many", by_ids)
 
     def read_addresses(self, ids: list[int]) -> dict[int, dict[str, t.Any]]:
@@ -307,7 +306,7 @@ class OrdersStream(WindowedStream):
                 self.iter_list(
                     "/order_addresses",
                     [
-                        ("count", ADDRESS_PAGE_MAX),
+                        ("count", SMALL_ROWS_PAGE),
                         ("sort", "id"),
                         ("id", f"gte:{ids[0]}+AND+lte:{ids[-1]}"),
                     ],

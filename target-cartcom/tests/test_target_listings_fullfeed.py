@@ -356,6 +356,9 @@ def test_products_hidden_by_hand_stay_hidden_and_are_not_counted(store, tmp_path
     assert writes == []
     assert snapshot(store) == before
     assert not [r for r in result.results if r["operation"] == "reappeared"]
+    counts = result.summary["full_feed"]
+    assert (counts["shown_again"], counts["taken_off_sale"]) == (0, 0)
+    assert counts["on_sale"] == 3 * 30  # the 10 hidden by hand are not on sale
     # Nothing changed: the scope cost one page (40 products) and the brand lookup, no more.
     reads = store.calls.count(method="GET") - reads_before
     plain, _ = run(store, listings)

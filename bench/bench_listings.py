@@ -7,7 +7,7 @@ short 1-second window instead of Cart.com's 10 s, sandbox and target paced alike
   changed (300 writes), then the same input again (index reads only);
 - publish: one 3-variant product into a store holding its category and Size group, then 20 more
   in one run; and one Size x Colour product with a brand and an image (the "full" case of
-  docs/listings.md, 15 calls).
+  docs/listings.md, 16 calls).
 
 The ideal wall time is calls / rate (rate = calls per window / window). Calls come from the
 sandbox's call log. The sandbox runs in-process (a thread), so wall time includes its work.
@@ -133,8 +133,10 @@ def bench_publish(plan: str, batch: int) -> dict[str, Any]:
     try:
         store = server.store
         store.insert("product_statuses", {"id": 1, "name": "In Stock"})
-        store.insert("categories", {"id": 1, "name": "Apparel", "parent_category_id": 0})
-        store.insert("categories", {"id": 2, "name": "Shirts", "parent_category_id": 1})
+        apparel = {"id": 1, "name": "Apparel", "parent_category_id": 0, "lookup_path": "Apparel"}
+        store.insert("categories", apparel)
+        shirts = {"name": "Shirts", "parent_category_id": 1, "lookup_path": "Apparel > Shirts"}
+        store.insert("categories", {"id": 2, **shirts})
         store.insert("variant_groups", {"id": 1, "name": "Size", "display_type": "DropDown"})
         store.insert("variant_groups", {"id": 2, "name": "Color", "display_type": "DropDown"})
         store.insert("manufacturers", {"id": 1, "name": "Northwind"})

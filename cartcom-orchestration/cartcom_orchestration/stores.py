@@ -7,6 +7,8 @@ the entry and the field to fix.
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -19,9 +21,10 @@ import yaml
 
 STORES_FILE_VAR = "CARTCOM_STORES_FILE"
 PLANS = ("steel", "bronze", "silver", "gold")
-_NAME = re.compile(r"^[a-z0-9_]+$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d+)?$")
+# Matched whole (``fullmatch``): with ``match`` and ``$``, a trailing newline would pass.
+_NAME = re.compile(r"[a-z0-9_]+")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?")
 _ENTRY_FIELDS = ("name", "domain", "api_url", "token_env", "router", "plan", "jobs", "env")
 _ROUTER_FIELDS = ("site_id", "user_name_env", "user_secret_env")
 _TOP_FIELDS = ("stores", "environment", "output_dir", "work_dir", "retries", "schedules")
@@ -37,6 +40,9 @@ CONNECTION_SETTINGS = (
     "SITE_ID",
     "ROUTER_URL",
 )
+#: The call budget's settings: it comes from ``plan``, one budget per store. ``env`` may set them
+#: only for a store on a loopback ``api_url`` (a local sandbox, whose window the test chooses).
+BUDGET_SETTINGS = ("CALLS_PER_WINDOW", "WINDOW_SECONDS")
 
 
 class StoresFileError(ValueError):
@@ -113,7 +119,7 @@ class _Where:
 
 
 def _env_var(w: _Where, where: str, value: Any) -> str:
-    if not isinstance(value, str) or not _ENV_NAME.match(value):
+    if not isinstance(value, str) or not _ENV_NAME.fullmatch(value):
         raise w.fail(where, f"must be the name of an environment variable, got {value!r}")
     return value
 
@@ -125,7 +131,7 @@ def _entry(w: _Where, i: int, raw: Any, jobs: Mapping[str, Any]) -> Store:
             where, "must be a mapping with name, domain or api_url, token_env or router, plan"
         )
     name = raw.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise w.fail(f"{where}, `name`", f"must match [a-z0-9_]+, got {name!r}")
     where = f"{where} ({name})"
     for key in raw:
@@ -145,14 +151,21 @@ def _entry(w: _Where, i: int, raw: Any, jobs: Mapping[str, Any]) -> Store:
     if domain is None and api_url is None and raw.get("router") is None:
         # A router store needs neither: `site_id` chooses it, `api_url` overrides the router.
         raise w.fail(f"{where}, `domain`/`api_url`", "give exactly one of them")
-    if domain is not None and (not isinstance(domain, str) or not _HOST.match(domain)):
+    if domain is not None and (
+        not isinstance(domain, str) or not _HOST.fullmatch(domain) or not _good_port(domain)
+    ):
         raise w.fail(
             f"{where}, `domain`",
             f"must be a host name such as storename.americommerce.com, got {domain!r}",
         )
     if api_url is not None:
         parts = urlsplit(api_url) if isinstance(api_url, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        if (
+            parts is None
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or not _good_port(parts)
+        ):
             raise w.fail(f"{where}, `api_url`", f"must be an http(s) URL, got {api_url!r}")
     token_env, router_raw = raw.get("token_env"), raw.get("router")
     if (token_env is None) == (router_raw is None):
@@ -197,6 +210,8 @@ def _entry(w: _Where, i: int, raw: Any, jobs: Mapping[str, Any]) -> Store:
     if not isinstance(selected, list) or not selected:
         raise w.fail(f"{where}, `jobs`", "must be a non-empty list of Meltano jobs")
     for job in selected:
+        if not isinstance(job, str):
+            raise w.fail(f"{where}, `jobs`", f"must list job names, got {job!r}")
         if job not in jobs:
             raise w.fail(
                 f"{where}, `jobs`",
@@ -210,11 +225,24 @@ def _entry(w: _Where, i: int, raw: Any, jobs: Mapping[str, Any]) -> Store:
     env: dict[str, str] = {}
     for key, value in env_raw.items():
         _env_var(w, f"{where}, `env`", key)
-        if any(key.endswith("_" + s) for s in CONNECTION_SETTINGS):
+        upper = key.upper()
+        if any(upper.endswith("_" + s) for s in CONNECTION_SETTINGS):
             raise w.fail(
                 f"{where}, `env.{key}`",
                 "connection settings come from the entry's fields (domain, api_url, token_env, "
                 "router, plan), not from `env`",
+            )
+        if any(upper.endswith("_" + s) for s in BUDGET_SETTINGS) and not _loopback(api_url):
+            raise w.fail(
+                f"{where}, `env.{key}`",
+                "the call budget comes from `plan` (one budget per store), not from `env`; "
+                "only a store on a loopback `api_url` (a local sandbox) may set it",
+            )
+        if upper.startswith("MELTANO_"):
+            raise w.fail(
+                f"{where}, `env.{key}`",
+                "Meltano's settings are the orchestration's (each store's system folder, "
+                "environment and database), not a store's",
             )
         if isinstance(value, Mapping | list) or value is None:
             raise w.fail(f"{where}, `env.{key}`", "must be a string or a number")
@@ -240,9 +268,72 @@ def _retries(w: _Where, raw: Any) -> Retries:
     delay = raw.get("delay_seconds", Retries.delay_seconds)
     if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
         raise w.fail("`retries.max_retries`", f"must be a whole number >= 0, got {max_retries!r}")
-    if not isinstance(delay, int | float) or isinstance(delay, bool) or delay < 0:
+    if (
+        not isinstance(delay, int | float)
+        or isinstance(delay, bool)
+        or not math.isfinite(delay)
+        or delay < 0
+    ):
         raise w.fail("`retries.delay_seconds`", f"must be a number >= 0, got {delay!r}")
     return Retries(max_retries, float(delay))
+
+
+def _good_port(where: Any) -> bool:
+    """No port, or one from 1 to 65535: in a ``host[:port]`` text or a split URL."""
+    if isinstance(where, str):
+        port = where.partition(":")[2]
+        return not port or 0 < int(port) < 65536
+    try:
+        return where.port is None or where.port > 0
+    except ValueError:
+        return False
+
+
+def _loopback(api_url: Any) -> bool:
+    """Whether ``api_url`` is on this machine (a local sandbox, never a Cart.com store)."""
+    host = urlsplit(api_url).hostname if isinstance(api_url, str) else None
+    if host == "localhost":
+        return True
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _address(url: str) -> str:
+    """Where ``url``'s API is: host, port (the scheme's default when none) and path."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.hostname}:{port}{parts.path.rstrip('/')}"
+
+
+def _one_entry_per_store(w: _Where, stores: tuple[Store, ...]) -> None:
+    """Refuse one store listed twice (same domain, API address or router site id).
+
+    Each entry gets its own Dagster pool, so two entries for one store would let two runs share
+    its call budget at once.
+    """
+    first: dict[tuple[str, str], tuple[int, str]] = {}
+
+    def once(i: int, store: Store, key: tuple[str, str], field_name: str) -> None:
+        if key in first:
+            j, other = first[key]
+            raise w.fail(
+                f"stores[{i}] ({store.name}), `{field_name}`",
+                f"the same store as stores[{j}] ({other}): list each store once (two entries "
+                "get two pools, so two runs could share its call budget at once)",
+            )
+        first[key] = (i, store.name)
+
+    for i, store in enumerate(stores):
+        if store.domain is not None:
+            once(i, store, ("domain", store.domain.partition(":")[0].lower()), "domain")
+        if store.router is not None:
+            router = _address(store.api_url) if store.api_url else ""
+            once(i, store, ("site", f"{router} {store.router.site_id}"), "router.site_id")
+        else:
+            url = store.api_url or f"https://{store.domain}/api/v1"
+            once(i, store, ("api", _address(url)), "api_url" if store.api_url else "domain")
 
 
 def load_stores(path: Path, jobs: Mapping[str, Any]) -> StoresConfig:
@@ -270,6 +361,7 @@ def load_stores(path: Path, jobs: Mapping[str, Any]) -> StoresConfig:
         if store.name in seen:
             raise w.fail(f"stores[{i}] ({store.name}), `name`", "is used by another store")
         seen.add(store.name)
+    _one_entry_per_store(w, stores)
     schedules = doc.get("schedules", "stopped")
     if schedules not in ("running", "stopped"):
         raise w.fail("`schedules`", f"must be running or stopped, got {schedules!r}")

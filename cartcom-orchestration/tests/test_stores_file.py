@@ -67,6 +67,44 @@ def test_a_missing_file_says_what_to_create(tmp_path: Path) -> None:
             " env: {TAP_CARTCOM_ACCESS_TOKEN: x}}",
             "(acme), `env.TAP_CARTCOM_ACCESS_TOKEN`",
         ),
+        # Matched whole: a trailing newline is not part of a name.
+        ('{name: "acme\\n", domain: a.com, token_env: T, plan: gold}', "stores[0], `name`"),
+        ('{name: acme, domain: a.com, token_env: "T\\n", plan: gold}', "(acme), `token_env`"),
+        ('{name: acme, domain: "a.com\\n", token_env: T, plan: gold}', "(acme), `domain`"),
+        ("{name: acme, domain: 'a.com:99999', token_env: T, plan: gold}", "(acme), `domain`"),
+        ("{name: acme, api_url: 'https://a.com:0/api/v1', token_env: T, plan: gold}", "`api_url`"),
+        # A job name that is not text (a nested list) names the field, not a TypeError.
+        ("{name: acme, domain: a.com, token_env: T, plan: gold, jobs: [[get-orders]]}", "`jobs`"),
+        (
+            "{name: acme, domain: a.com, token_env: T, plan: gold, jobs: [get-orders, get-orders]}",
+            "(acme), `jobs`: lists a job twice",
+        ),
+        (
+            "{name: acme, domain: a.com, token_env: T, plan: gold,"
+            " router: {site_id: 1, user_name_env: U, user_secret_env: S}}",
+            "(acme), `token_env`/`router`: give exactly one",
+        ),
+        # The call budget comes from `plan`; Meltano's settings are the orchestration's.
+        (
+            "{name: acme, domain: a.com, token_env: T, plan: gold,"
+            " env: {TAP_CARTCOM_CALLS_PER_WINDOW: 500}}",
+            "(acme), `env.TAP_CARTCOM_CALLS_PER_WINDOW`: the call budget comes from `plan`",
+        ),
+        (
+            "{name: acme, api_url: 'https://a.com/api/v1', token_env: T, plan: gold,"
+            " env: {target_cartcom_window_seconds: 1}}",
+            "(acme), `env.target_cartcom_window_seconds`: the call budget comes from `plan`",
+        ),
+        (
+            "{name: acme, api_url: 'http://127.0.0.1:8600/api/v1', token_env: T, plan: gold,"
+            " env: {MELTANO_SYS_DIR_ROOT: /tmp/shared}}",
+            "(acme), `env.MELTANO_SYS_DIR_ROOT`: Meltano's settings are the orchestration's",
+        ),
+        (
+            "{name: acme, domain: a.com, token_env: T, plan: gold,"
+            " env: {MELTANO_DATABASE_URI: 'sqlite:///x.db'}}",
+            "(acme), `env.MELTANO_DATABASE_URI`",
+        ),
     ],
 )
 def test_errors_name_the_entry_and_field(tmp_path: Path, entry: str, where: str) -> None:
@@ -97,6 +135,84 @@ def test_duplicate_names_and_bad_yaml(tmp_path: Path) -> None:
         _load(tmp_path, "stores: [\n")
     with pytest.raises(StoresFileError, match="`stores`"):
         _load(tmp_path, "shops: []\n")
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "where"),
+    [
+        ("domain: shop.com", "domain: SHOP.com", "stores[1] (b), `domain`"),
+        ("domain: shop.com", "api_url: 'https://shop.com:443/api/v1/'", "stores[1] (b), `api_url`"),
+        (
+            "api_url: 'http://127.0.0.1:8600/api/v1'",
+            "api_url: 'http://127.0.0.1:8600/api/v1'",
+            "stores[1] (b), `api_url`",
+        ),
+        (
+            "domain: one.com, router: {site_id: 12, user_name_env: U, user_secret_env: S}",
+            "domain: two.com, router: {site_id: '12', user_name_env: U, user_secret_env: S}",
+            "stores[1] (b), `router.site_id`",
+        ),
+        (
+            "domain: shop.com",
+            "domain: shop.com, router: {site_id: 7, user_name_env: U, user_secret_env: S}",
+            "stores[1] (b), `domain`",
+        ),
+    ],
+)
+def test_one_store_listed_twice_is_refused(tmp_path: Path, first, second, where) -> None:
+    """Two names for one store would get two pools: refused, naming the entry and the field."""
+    token = "token_env: T, " if "router" not in first else ""
+    token2 = "token_env: U, " if "router" not in second else ""
+    with pytest.raises(StoresFileError) as err:
+        _load(
+            tmp_path,
+            f"stores:\n  - {{name: a, {first}, {token}plan: gold}}\n"
+            f"  - {{name: b, {second}, {token2}plan: gold}}\n",
+        )
+    assert where in str(err.value)
+    assert "the same store as stores[0] (a)" in str(err.value)
+
+
+def test_different_stores_on_one_router_or_one_host_are_accepted(tmp_path: Path) -> None:
+    """One router for many site ids, two sandboxes on one host: different stores."""
+    config = _load(
+        tmp_path,
+        "stores:\n"
+        "  - {name: a, router: {site_id: 1, user_name_env: U, user_secret_env: S}, plan: gold}\n"
+        "  - {name: b, router: {site_id: 2, user_name_env: U, user_secret_env: S}, plan: gold}\n"
+        "  - {name: c, api_url: 'http://127.0.0.1:8601/api/v1', token_env: T, plan: gold}\n"
+        "  - {name: d, api_url: 'http://127.0.0.1:8602/api/v1', token_env: T, plan: gold,"
+        " env: {TAP_CARTCOM_CALLS_PER_WINDOW: 10, TARGET_CARTCOM_WINDOW_SECONDS: 1}}\n",
+    )
+    assert [s.name for s in config.stores] == ["a", "b", "c", "d"]
+    assert config.stores[3].env["TAP_CARTCOM_CALLS_PER_WINDOW"] == "10"  # a local sandbox
+
+
+@pytest.mark.parametrize("delay", [".inf", "-.inf", ".nan", "-1", "true"])
+def test_a_retry_delay_must_be_a_finite_number(tmp_path: Path, delay: str) -> None:
+    """``delay_seconds: .inf`` would park a failed run forever."""
+    with pytest.raises(StoresFileError, match=r"`retries\.delay_seconds`: must be a number"):
+        _load(
+            tmp_path,
+            f"retries: {{delay_seconds: {delay}}}\n"
+            "stores:\n  - {name: a, domain: a.com, token_env: T, plan: gold}\n",
+        )
+
+
+def test_no_retry_at_all_is_allowed(tmp_path: Path) -> None:
+    """``max_retries: 0``: a failed run is not tried again (and -1 is refused)."""
+    config = _load(
+        tmp_path,
+        "retries: {max_retries: 0, delay_seconds: 0}\n"
+        "stores:\n  - {name: a, domain: a.com, token_env: T, plan: gold}\n",
+    )
+    assert (config.retries.max_retries, config.retries.delay_seconds) == (0, 0.0)
+    with pytest.raises(StoresFileError, match=r"`retries\.max_retries`"):
+        _load(
+            tmp_path,
+            "retries: {max_retries: -1}\n"
+            "stores:\n  - {name: a, domain: a.com, token_env: T, plan: gold}\n",
+        )
 
 
 def test_options_and_defaults(tmp_path: Path) -> None:

@@ -231,6 +231,9 @@ class SandboxApp:
             if fault is not None and fault.kind == "delay":
                 time.sleep(fault.seconds)
                 fault = None
+            if fault is not None and fault.kind == "hold":
+                fault.hold()
+                fault = None
             if fault is not None and fault.kind == "status":
                 if fault.status == 429:
                     headers["Retry-After"] = str(
@@ -434,6 +437,9 @@ class SandboxApp:
                     self.calls.clear()
                     return 204, None
                 return 200, {"calls": [c.as_dict() for c in self.calls]}
+            if sub == "/faults/release" and method == "POST":
+                self.faults.release()
+                return 200, self.faults.state()
             if sub == "/faults":
                 if method == "DELETE":
                     self.faults.clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import typing as t
@@ -180,6 +181,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     return parser
 
 
+#: An environment variable's name (``--pub-user-env NAME=VAR``).
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
 # serve options (dests) a profile may also set, and the SandboxConfig fields they stand for
 _PROFILE_OPTIONS = {
     "max_count": "max_count",
@@ -314,14 +318,25 @@ def _router_users(args: argparse.Namespace) -> dict[str, RouterUser]:
     A user given twice is an error naming the user; no message quotes a secret.
     """
     users = parse_users(args.pub_users) if args.pub_users else {}
-    for item in args.pub_user_envs:
+    for number, item in enumerate(args.pub_user_envs, start=1):
+        # Nothing of ``item`` is quoted until its variable holds a secret: a secret pasted in
+        # place of the variable's name (or of the whole option) must not reach the terminal.
+        which = f"--pub-user-env #{number}"
         name, sep, rest = item.partition("=")
         var, at, sites = rest.partition("@")
         if not sep or not name or not var:
-            raise ValueError(f"--pub-user-env needs NAME=VAR[@SITE,SITE], got {item!r}")
+            raise ValueError(f"{which} needs NAME=VAR[@SITE,SITE] (the value is not repeated)")
+        if not _ENV_NAME.fullmatch(var):
+            raise ValueError(
+                f"{which}: after `=` comes the name of an environment variable (letters, digits, "
+                "_), not the secret itself; the value is not repeated"
+            )
         secret = os.environ.get(var, "")
         if not secret:
-            raise ValueError(f"the environment variable {var} (for router user {name}) is empty")
+            raise ValueError(
+                f"{which}: the environment variable it names is unset or empty (its name is not "
+                "repeated, in case it is a secret pasted there)"
+            )
         if name in users:
             raise ValueError(f"router user {name} is given twice")
         users[name] = parse_users({name: (secret, sites.split(",") if at else None)})[name]

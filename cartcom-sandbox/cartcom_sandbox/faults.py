@@ -1,11 +1,14 @@
 """Fault injection for API requests: scripted one-shot faults and random-rate faults.
 
-A fault is ``{"kind": "status"|"drop"|"truncate"|"delay", ...}`` with optional ``status``
-(for "status", default 503), ``seconds`` (for "delay"), ``path`` (prefix, with or without
-``/api/v1``), ``method``, ``after`` (matching calls to let through first) and ``times``
-(how many matching calls it hits, default 1). A status-429 fault also sends ``Retry-After``
-(``retry_after``, default the rate-limit window). A "drop" with ``"process": true`` handles
-the request before closing the socket (the write happened, the response is lost).
+A fault is ``{"kind": "status"|"drop"|"truncate"|"delay"|"hold", ...}`` with optional
+``status`` (for "status", default 503), ``seconds`` (for "delay"; for "hold", the longest wait,
+default 60), ``path`` (prefix, with or without ``/api/v1``), ``method``, ``after`` (matching calls
+to let through first) and ``times`` (how many matching calls it hits, default 1). A status-429
+fault also sends ``Retry-After`` (``retry_after``, default the rate-limit window). A "drop" with
+``"process": true`` handles the request before closing the socket (the write happened, the
+response is lost). A "hold" keeps the request waiting, unhandled, until ``release()`` (a store
+that is slow to answer), then handles it as usual: a test can kill its client meanwhile, at a
+known point, and know the write lands once it releases it.
 
 Faults apply after auth, the call limit and the scope check (INF): refused requests never meet
 (or consume) a fault, and a faulted request has counted against the call limit.
@@ -15,10 +18,12 @@ from __future__ import annotations
 
 import random
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("status", "drop", "truncate", "delay")
+KINDS = ("status", "drop", "truncate", "delay", "hold")
+#: The longest a "hold" waits for ``release()`` when the spec gives no ``seconds``.
+HOLD_SECONDS = 60.0
 
 
 @dataclass
@@ -35,6 +40,8 @@ class Fault:
     probability: float = 1.0
     process: bool = False  # drop only: handle the request first, then lose the response
     retry_after: str | None = None  # status 429 only: the Retry-After to send
+    #: hold only: set by ``FaultInjector.release`` (or ``clear``) to let the request through.
+    released: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @classmethod
     def parse(cls, spec: dict[str, Any]) -> Fault:
@@ -44,7 +51,7 @@ class Fault:
         f = cls(
             kind=spec["kind"],
             status=int(spec.get("status", 503)),
-            seconds=float(spec.get("seconds", 0.0)),
+            seconds=float(spec.get("seconds", HOLD_SECONDS if spec["kind"] == "hold" else 0.0)),
             path=spec.get("path"),
             method=(spec.get("method") or None),
             after=int(spec.get("after", 0)),
@@ -69,7 +76,11 @@ class Fault:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "released"}
+
+    def hold(self) -> None:
+        """A "hold": wait until released (at most ``seconds``)."""
+        self.released.wait(self.seconds)
 
 
 class FaultInjector:
@@ -82,12 +93,15 @@ class FaultInjector:
         self._rates: list[Fault] = []
         self._rng = random.Random(0)
         self.fired: list[dict[str, Any]] = []
+        #: Every "hold" scripted so far, so ``release`` reaches those already waiting.
+        self._holds: list[Fault] = []
 
     def script(self, faults: list[dict[str, Any]]) -> None:
         """Append one-shot faults, applied in order to matching calls."""
         parsed = [Fault.parse(f) for f in faults]
         with self._lock:
             self._script.extend(parsed)
+            self._holds.extend(f for f in parsed if f.kind == "hold")
 
     def rate(
         self, kind: str = "status", probability: float = 0.1, seed: int | None = 0, **options: Any
@@ -96,15 +110,25 @@ class FaultInjector:
         f = Fault.parse({"kind": kind, "probability": probability, **options})
         with self._lock:
             self._rates.append(f)
+            if f.kind == "hold":
+                self._holds.append(f)
             if seed is not None:
                 self._rng = random.Random(seed)
 
     def clear(self) -> None:
-        """Remove every fault."""
+        """Remove every fault (and let held requests through)."""
+        self.release()
         with self._lock:
             self._script.clear()
             self._rates.clear()
             self.fired.clear()
+
+    def release(self) -> None:
+        """Let every held request through, and those a pending "hold" would catch."""
+        with self._lock:
+            holds, self._holds = self._holds, []
+        for f in holds:
+            f.released.set()
 
     def pick(self, method: str, path: str) -> Fault | None:
         """The fault to apply to this request, if any (consumes scripted faults)."""

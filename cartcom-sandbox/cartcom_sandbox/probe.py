@@ -6,7 +6,9 @@ own store. It is read-only by construction: it only ever sends GET, at most ``MA
 them, paced at the Steel plan's rate (5 calls per 10 s) unless told otherwise, and it stops at
 the first 401, 429 or redirect. The report holds shapes, types, counts and formats only: no
 record values (names, addresses, e-mails, SKUs, ids, amounts) are ever copied into it, and the
-token never leaves the request header.
+token never leaves the request header. Names are the store's choice too (a field or a list key
+can be called anything, an e-mail address included): the report names only fields and list keys
+the project knows (the sandbox's resources), and counts the others.
 """
 
 from __future__ import annotations
@@ -234,6 +236,27 @@ def list_key_of(body: Any) -> str | None:
     return keys[0] if len(keys) == 1 else None
 
 
+def known_list_keys(name: str) -> set[str]:
+    """List keys the project knows for ``name``.
+
+    Its own name, the key seen in the field, and the name it has nested in its parent (the rule
+    the field evidence follows, docs/api.md §13).
+    """
+    keys = {name, R.list_key(name)}
+    for nested in R.NESTED.values():
+        keys.update(n for n, how in nested.items() if how.kind == "child" and how.resource == name)
+    return keys
+
+
+def known_fields(name: str) -> set[str]:
+    """Fields the sandbox serves for ``name`` (the spec's, with nested collections)."""
+    try:
+        res = R.get(name)
+    except KeyError:
+        return set()
+    return set(res.fields) | set(res.nested) | set(res.null_nested)
+
+
 def _flag_fields(name: str) -> set[str]:
     """Fields the sandbox treats as flags: spec booleans plus the 0/1 integer flags."""
     try:
@@ -261,15 +284,20 @@ class Findings:
     empty_date_fields: set[str] = field(default_factory=set)
     flags: dict[str, set[str]] = field(default_factory=dict)
     field_types: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+    #: Per resource, the fields the project does not know (held here, only counted in the report).
+    unknown: dict[str, set[str]] = field(default_factory=dict)
 
     def read_rows(self, name: str, rows: list[Any]) -> None:
         """Fold the rows of resource ``name`` into the counts (values are not kept)."""
-        flags, dates = _flag_fields(name), _date_fields(name)
+        flags, dates, known = _flag_fields(name), _date_fields(name), known_fields(name)
         types = self.field_types.setdefault(name, {})
         for row in rows:
             if not isinstance(row, dict):
                 continue
             for key, value in row.items():
+                if key not in known:  # a name the store chose: counted, never copied
+                    self.unknown.setdefault(name, set()).add(key)
+                    continue
                 types.setdefault(key, set()).add(_json_type(value))
                 if key in flags:
                     self.flags.setdefault(f"{name}.{key}", set()).add(_json_type(value))
@@ -338,7 +366,8 @@ def run_probe(caller: Caller) -> dict[str, Any]:
             _note_call_limit(report, reply)
             report["list_keys"]["evidence"].append(reply.evidence)
             key = list_key_of(reply.body) if reply.status == 200 else None
-            report["list_keys"]["value"][name] = key if key else "unknown"
+            shown = "unknown" if key is None else key if key in known_list_keys(name) else "other"
+            report["list_keys"]["value"][name] = shown
             if key:
                 rows = reply.body[key]
                 findings.read_rows(name, rows)
@@ -366,6 +395,7 @@ def run_probe(caller: Caller) -> dict[str, Any]:
         name: {k: "|".join(sorted(v)) for k, v in sorted(types.items())}
         for name, types in findings.field_types.items()
     }
+    report["unknown_fields"] = {name: len(found) for name, found in findings.unknown.items()}
     report["differences"] = differences(report)
     return report
 
@@ -381,9 +411,18 @@ def _note_call_limit(report: dict[str, Any], reply: Reply) -> None:
     m = _CALL_LIMIT.match(reply.call_limit)
     if m:
         point["value"] = {"format": "used/limit", "limit": int(m.group(2))}
-    else:  # keep only the shape: digits become 9, letters a
-        shape = re.sub(r"[A-Za-z]", "a", re.sub(r"\d+", "9", reply.call_limit))[:40]
-        point["value"] = {"format": "other", "shape": shape}
+    else:
+        point["value"] = {"format": "other", "shape": header_shape(reply.call_limit)}
+
+
+def header_shape(value: str) -> str:
+    """A header's shape, never its text.
+
+    Digit runs become 9, letter runs a, any other character but a few separators ``?``
+    (``jane.doe@example.com`` is ``a.a?a.a``).
+    """
+    shape = re.sub(r"[^\W\d_]+", "a", re.sub(r"\d+", "9", value))
+    return re.sub(r"[^a9 /:;,.=-]", "?", shape)[:40]
 
 
 def _probe_empty_page(caller: Caller, report: dict[str, Any]) -> None:
@@ -528,8 +567,15 @@ def differences(report: dict[str, Any]) -> list[str]:
     if isinstance(eps, int) and eps != d["empty_page_status"]:
         diff("empty_page_status", eps, d["empty_page_status"])
     for name, key in report["list_keys"]["value"].items():
-        if key != "unknown" and key != d["list_keys"].get(name):
+        if key == "other":
+            out.append(
+                f"list_keys.{name}: the store lists rows under a name the project does not know "
+                f"(not shown), the sandbox default is {d['list_keys'].get(name)!r}"
+            )
+        elif key != "unknown" and key != d["list_keys"].get(name):
             diff(f"list_keys.{name}", key, d["list_keys"].get(name))
+    for name, count in sorted(report.get("unknown_fields", {}).items()):
+        out.append(f"unknown_fields.{name}: the store sends {count} field(s) the sandbox lacks")
     cl = report["call_limit_header"]["value"]
     if isinstance(cl, dict) and cl.get("format") != "used/limit":
         diff("call_limit_header.format", cl.get("format"), "used/limit")

@@ -70,7 +70,8 @@ def profile_from(report: dict[str, Any], *, rate: bool = True) -> Profile:
         prof.not_applied.append("empty_page_status: unknown")
 
     keys = _value(report, "list_keys")
-    seen = {r: k for r, k in (keys or {}).items() if isinstance(k, str) and k != "unknown"}
+    named = {r: k for r, k in (keys or {}).items() if isinstance(k, str)}
+    seen = {r: k for r, k in named.items() if k not in ("unknown", "other")}
     if seen:
         s["list_keys"] = dict(sorted(seen.items()))
         changed = ",".join(f"{r}={k}" for r, k in s["list_keys"].items() if k != R.list_key(r))
@@ -80,6 +81,9 @@ def profile_from(report: dict[str, Any], *, rate: bool = True) -> Profile:
     unknown = sorted(r for r, k in (keys or {}).items() if k == "unknown")
     if unknown:
         prof.not_applied.append("list_keys of " + ",".join(unknown) + ": unknown")
+    other = sorted(r for r, k in (keys or {}).items() if k == "other")
+    if other:
+        prof.not_applied.append("list_keys of " + ",".join(other) + ": a name the project lacks")
 
     cl = _value(report, "call_limit_header")
     if isinstance(cl, dict) and cl.get("format") == "used/limit" and cl.get("limit"):

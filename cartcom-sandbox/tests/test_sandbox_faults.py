@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -181,3 +182,40 @@ def test_truncate_with_server_cache_sends_the_real_status(sandbox):
         (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError)
     ):
         resp.json()
+
+
+def test_hold_keeps_a_write_waiting_until_released_then_applies_it(sandbox):
+    """A held POST is neither answered nor applied until ``release``; then it lands as usual."""
+    sandbox.faults.script([{"kind": "hold", "method": "POST", "path": "/categories"}])
+    answers: list[int] = []
+
+    def post() -> None:
+        answers.append(
+            requests.post(
+                sandbox.base_url + "/categories",
+                json={"name": "Held"},
+                headers={"X-AC-Auth-Token": sandbox.token},
+                timeout=30,
+            ).status_code
+        )
+
+    worker = threading.Thread(target=post)
+    worker.start()
+    deadline = time.monotonic() + 20
+    while not sandbox.faults.state()["fired"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sandbox.faults.state()["fired"] == [
+        {"kind": "hold", "method": "POST", "path": "/api/v1/categories"}
+    ]
+    # Held: reads go on, and the write has not happened.
+    assert _get(sandbox, "/categories", params={"name": "Held"}).json()["total_count"] == 0
+    assert answers == []
+    released = requests.post(
+        sandbox.root_url + "/_sandbox/faults/release",
+        timeout=10,
+        headers={"X-AC-Auth-Token": sandbox.token},
+    )
+    assert released.status_code == 200
+    worker.join(timeout=20)
+    assert answers == [201]
+    assert _get(sandbox, "/categories", params={"name": "Held"}).json()["total_count"] == 1

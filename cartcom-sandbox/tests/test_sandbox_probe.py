@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -292,6 +293,57 @@ def test_probe_report_holds_no_data(sandbox, tmp_path, capsys, monkeypatch):
     assert "canary.test" not in text
 
 
+#: Names a store could choose for a field, a list key or a header: never copied into any output.
+NAME_CANARIES = ("jane.doe@example.com", "Ada Lovelace 4111111111111111", "ssn_123-45-6789")
+
+
+def _store_choosing_names(request: Any, context: Any) -> dict[str, Any]:
+    """A store whose orders sit under a canary key and whose rows carry canary field names."""
+    name = request.path.rsplit("/", 1)[-1]
+    context.headers["X-AC-Call-Limit"] = NAME_CANARIES[0]
+    query = request.qs
+    if name == "orders" and "id" in query:  # the empty page
+        context.status_code = 404
+        return {"message": "not found"}
+    if name == "orders" and "probe_padding" in query:
+        return {"orders": [{"id": 1}], "total_count": 1}
+    rows: list[dict[str, Any]] = []
+    key = R.list_key(name)
+    if name == "orders":
+        key = NAME_CANARIES[0]
+        rows = [{"id": 7, "grand_total": 5.5, NAME_CANARIES[0]: "x", NAME_CANARIES[1]: 1}]
+    elif name == "products":
+        rows = [{"id": 8, "item_name": "Widget", NAME_CANARIES[2]: None, NAME_CANARIES[0]: 2}]
+    return {key: rows, "total_count": len(rows)}
+
+
+def test_probe_names_only_fields_and_list_keys_the_project_knows(tmp_path, capsys, monkeypatch):
+    """Field names, a list key and a header chosen by the store: counted or shaped, not copied.
+
+    The report and stdout/stderr carry none of the canaries; known names are still reported.
+    """
+    from cartcom_testing.wire import mock_transport
+
+    transport = mock_transport(monkeypatch)
+    store = re.compile(r"http://127\.0\.0\.1:9/.*")
+    transport.register_uri("GET", store, json=_store_choosing_names)
+    code, report, out = probe(
+        "http://127.0.0.1:9/api/v1", tmp_path / "r.json", SECRET, capsys, monkeypatch
+    )
+    assert code == 0, out
+    assert report["list_keys"]["value"]["orders"] == "other"
+    assert report["list_keys"]["value"]["order_items"] == "items"
+    assert report["field_types"]["orders"] == {"grand_total": "number", "id": "integer"}
+    assert report["field_types"]["products"] == {"id": "integer", "item_name": "string"}
+    assert report["unknown_fields"] == {"orders": 2, "products": 2}
+    assert report["call_limit_header"]["value"] == {"format": "other", "shape": "a.a?a.a"}
+    assert "list_keys.orders: the store lists rows under a name the project does not know" in out
+    assert "unknown_fields.orders: the store sends 2 field(s) the sandbox lacks" in out
+    text = (tmp_path / "r.json").read_text() + out
+    for part in ("jane.doe", "example.com", "Lovelace", "4111111111111111", "123-45-6789"):
+        assert part not in text, part
+
+
 # ----------------------------------------------------------------------------- URLs
 @pytest.mark.parametrize(
     "kwargs",
@@ -388,6 +440,17 @@ def test_profile_applies_only_what_the_report_determines(tmp_path):
     assert config.max_count == SandboxConfig().max_count
     assert config.rate_calls == 5
     assert any(line.startswith("max_count") for line in prof.not_applied)
+
+
+def test_profile_never_serves_a_list_key_the_probe_did_not_name(tmp_path):
+    """A list key reported as ``other`` (a store-chosen name, not copied) is not applied."""
+    report = load_report(PROFILE)
+    keys = dict(report["list_keys"]["value"], orders="other")
+    config = SandboxConfig(plan="unlimited")
+    prof = apply_profile(config, dict(report, list_keys={"value": keys, "evidence": []}))
+    assert "orders" not in config.list_keys
+    assert config.list_keys["order_shipments"] == "shipments"
+    assert "list_keys of orders: a name the project lacks" in prof.not_applied
 
 
 def test_serve_flags_given_explicitly_win_over_the_profile(store_copy, tmp_path):

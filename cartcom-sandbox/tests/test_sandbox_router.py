@@ -371,5 +371,25 @@ def test_pub_user_env_reads_the_secret_from_the_environment(monkeypatch) -> None
             )
             assert resp.status_code == status
     monkeypatch.delenv("ROUTER_SECRET_A")
-    with pytest.raises(SystemExit, match="ROUTER_SECRET_A"):
+    with pytest.raises(SystemExit, match="#1: the environment variable it names is unset"):
         main([*argv, "--port", "0"])
+
+
+@pytest.mark.parametrize(
+    ("item", "says"),
+    [
+        ("agency=TOPSECRET/x+y=", "after `=` comes the name of an environment variable"),
+        ("agency=TOPSECRET", "the environment variable it names is unset or empty"),
+        ("TOPSECRET", "needs NAME=VAR[@SITE,SITE]"),
+        ("agency=TOPSECRET@1", "the environment variable it names is unset or empty"),
+    ],
+)
+def test_pub_user_env_never_echoes_a_secret_pasted_for_the_variable(item, says, capsys) -> None:
+    """The secret where the variable's name goes: refused, saying what is wrong, not what."""
+    argv = ["serve", "--router", "--site", "1=:memory:", "--port", "0"]
+    with pytest.raises(SystemExit) as caught:
+        main([*argv, "--pub-user", "other:s", "--pub-user-env", item])
+    message = str(caught.value)
+    assert "--pub-user-env #1" in message
+    assert says in message
+    assert "TOPSECRET" not in message + capsys.readouterr().err

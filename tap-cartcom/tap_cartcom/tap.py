@@ -15,6 +15,7 @@ from tap_cartcom._client import ConfigurationError, ConnectionSettings, connecti
 from tap_cartcom._client.quirks import format_filter_datetime
 from tap_cartcom._client.sdk import SecretSafeConfigValidation
 from tap_cartcom._client.session import PacedAdapter, mount_pacing
+from tap_cartcom.emitted import StateError
 from tap_cartcom.streams import STREAM_TYPES
 from tap_cartcom.writer import CartcomWriter
 
@@ -192,10 +193,31 @@ class TapCartcom(SecretSafeConfigValidation, Tap):
 
     @override
     def sync_all(self) -> None:
-        """Check the connection settings, fix the window's end, then sync."""
+        """Check the connection settings, fix the window's end, check the state, then sync."""
         _ = self.connection
         _ = self.sync_started_at
+        self._check_get_orders_state()
         super().sync_all()
+
+    def _check_get_orders_state(self) -> None:
+        """Load the Get Orders ledger before any output or call: a bad one stops the run here."""
+        orders = self.streams["orders"]
+        if not self.get_orders_filter or not (orders.selected or orders.has_selected_descendents):
+            return
+        bookmarks = self.state.get("bookmarks")
+        bookmark = bookmarks.get("orders") if isinstance(bookmarks, dict) else None
+        if isinstance(bookmark, dict):
+            orders.emitted_in_state(bookmark)  # type: ignore[attr-defined]
+
+    @classmethod
+    @override
+    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
+        """The CLI: a refused Get Orders state is one error line and exit status 1."""
+        try:
+            super().invoke(*args, **kwargs)
+        except StateError as err:
+            cls.logger.error("%s", err)
+            raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

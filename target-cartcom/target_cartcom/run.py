@@ -62,6 +62,8 @@ class RunContext:
         self._orders: OrderReference | None = None
         #: Why the run stopped early, or None.
         self.aborted: str | None = None
+        #: Full-feed mode's counts for the summary (``full_feed``), once it ran.
+        self.full_feed: dict[str, Any] | None = None
         self._closed = False
         try:
             interval = float(config.get("progress_interval_seconds", DEFAULT_INTERVAL))
@@ -147,6 +149,8 @@ class RunContext:
             writes=session.writes if session else 0,
             planned_writes=self._writer.planned_writes if self._writer else 0,
         )
+        if self.full_feed is not None:
+            summary["full_feed"] = self.full_feed
         summary["status"] = "aborted" if self.aborted else "completed"
         if self.aborted:
             summary["reason"] = self.aborted

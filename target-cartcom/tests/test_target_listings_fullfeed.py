@@ -63,11 +63,15 @@ def feed_without(every: int) -> tuple[list[dict[str, Any]], list[str]]:
     return kept, gone
 
 
-def test_hide_what_left_the_feed_and_nothing_out_of_scope(store):
+def test_hide_what_left_the_feed_and_nothing_out_of_scope(store, tmp_path):
     """10 % of the brand's products left: those are hidden (one write each), nothing else."""
     feed, gone = feed_without(10)
     before = snapshot(store)
-    settings = {"missing_listings": "hide", "feed_scope": {"brand": "Northwind"}}
+    settings = {
+        "missing_listings": "hide",
+        "feed_scope": {"brand": "Northwind"},
+        "full_feed_hidden_path": str(tmp_path / "hidden.json"),
+    }
     result, writes = run(store, feed, **settings)
     assert result.exit_error is None
     ids = {p["item_number"]: p["id"] for p in store.store.query("products")}
@@ -166,3 +170,344 @@ def test_full_feed_needs_a_scope():
     with pytest.raises(ConfigurationError, match="feed_scope"):
         ListingOptions.from_config({"missing_listings": "zero", "feed_scope": {"size": "M"}})
     assert ListingOptions.from_config({}).missing_listings == "ignore"
+
+
+# -- issue 20 point 3: the safety rule, the scope of a variant row, hidden by hand ---------------
+SIMPLE = 40
+
+
+@pytest.fixture
+def simple_store(sandbox):
+    """40 simple Northwind products SIM-01 .. SIM-40, 5 in stock each."""
+    build_catalog(sandbox.store, 0)
+    sandbox.store.bulk_insert(
+        "products",
+        [
+            {
+                "id": n,
+                "item_number": f"SIM-{n:02d}",
+                "item_name": f"Simple {n}",
+                "price": 5.0,
+                "manufacturer_id": 1,
+                "primary_category_id": 1,
+                "product_status_id": 1,
+                "use_variant_inventory": False,
+                "quantity_on_hand": 5,
+                "is_hidden": 0,
+            }
+            for n in range(1, SIMPLE + 1)
+        ],
+    )
+    return sandbox
+
+
+def simple_feed(sb: Any, skus: list[str]) -> list[dict[str, Any]]:
+    """Listings for ``skus`` that carry the store's own quantity (sync changes nothing)."""
+    stock = {p["item_number"]: p["quantity_on_hand"] for p in sb.store.query("products")}
+    return [{"sku": sku, "quantity": stock[sku]} for sku in skus]
+
+
+def sell_out(sb: Any, skus: list[str]) -> None:
+    """Orders took these products' last units (quantity 0 in the store)."""
+    ids = {p["item_number"]: p["id"] for p in sb.store.query("products")}
+    for sku in skus:
+        sb.store.update("products", ids[sku], {"quantity_on_hand": 0})
+
+
+def test_a_mostly_sold_out_catalog_keeps_its_last_items(simple_store):
+    """34 of 40 sold out: a feed of only those 34 would zero the whole rest, so nothing changes.
+
+    The share is measured against what is still on sale (6 of 6), not against every in-scope
+    item (6 of 40, which passed the rule before).
+    """
+    sb = simple_store
+    sold_out = [f"SIM-{n:02d}" for n in range(1, 35)]
+    sell_out(sb, sold_out)
+    before = snapshot(sb)
+    settings = {"missing_listings": "zero", "feed_scope": {"sku_prefix": "SIM-"}}
+    with pytest.raises(MissingFractionError, match="max_missing_fraction") as raised:
+        run(sb, simple_feed(sb, sold_out), **settings)
+    assert raised.value.field == "max_missing_fraction"
+    assert "confirmed_missing to 6" in raised.value.message
+    assert snapshot(sb) == before
+    assert sb.calls.count(method="PUT") == 0
+
+
+@pytest.mark.parametrize("fraction", [0.2, 1.0])
+def test_an_empty_feed_on_a_mostly_sold_out_catalog_changes_nothing(simple_store, fraction):
+    """A feed naming no in-scope item changes nothing, even when the settings would allow it."""
+    sb = simple_store
+    sell_out(sb, [f"SIM-{n:02d}" for n in range(1, 35)])
+    before = snapshot(sb)
+    settings = {
+        "missing_listings": "zero",
+        "feed_scope": {"sku_prefix": "SIM-"},
+        "max_missing_fraction": fraction,
+        "confirmed_missing": SIMPLE if fraction == 1.0 else 0,
+    }
+    with pytest.raises(MissingFractionError, match="names none of the 40 in-scope items"):
+        run(sb, [], **settings)
+    assert snapshot(sb) == before
+    assert sb.calls.count(method="PUT") == 0
+
+
+def test_slow_erosion_stops_at_the_bound_and_resumes_only_when_confirmed(store, tmp_path):
+    """A feed losing 4 of 40 products a run: 10 %, 20 % pass; the 3rd run (30 %) stops.
+
+    It stops again when rerun, until confirmed_missing accepts the 36 missing rows; from there
+    the bound applies again to what goes missing next.
+    """
+    listings = catalog_listings(PRODUCTS)
+    rows = {v["item_number"]: v["id"] for v in store.store.query("variant_inventory")}
+    settings = {"missing_listings": "zero", "feed_scope": {"sku_prefix": "CAT-"}}
+
+    def feed(kept: int) -> list[dict[str, Any]]:
+        return listings[:kept]
+
+    def zeroed() -> set[str]:
+        return {sku for sku, qty in snapshot(store)["rows"].items() if qty == 0}
+
+    def rows_of(first: int, last: int) -> set[str]:
+        return {sku for sku in rows if first <= int(sku[4:10]) <= last}
+
+    run(store, feed(36), **settings)
+    assert zeroed() == rows_of(37, 40)
+    run(store, feed(32), **settings)
+    assert zeroed() == rows_of(33, 40)  # 24 of 120 rows: exactly the 0.2 allowed
+    before = snapshot(store)
+    for _ in range(2):  # stopped, and stopped again on the next run
+        with pytest.raises(MissingFractionError, match="max_missing_fraction") as raised:
+            run(store, feed(28), **settings, results_path=str(tmp_path / "r.jsonl"))
+        assert "set confirmed_missing to 36" in raised.value.message
+        assert snapshot(store) == before
+        summary = json.loads((tmp_path / "r.jsonl").read_text().splitlines()[-1])
+        assert summary["status"] == "aborted"
+        assert "max_missing_fraction" in summary["reason"]
+        assert summary["full_feed"]["refused"] is True
+    confirmed, _ = run(store, feed(28), **settings, confirmed_missing=36)
+    assert zeroed() == rows_of(29, 40)
+    assert confirmed.summary["full_feed"]["confirmed_missing"] == 36
+    assert confirmed.summary["full_feed"]["taken_off_sale"] == 12
+    # From the confirmation on: 12 more (12 of 84 on sale or missing) pass, 24 more do not.
+    run(store, feed(24), **settings, confirmed_missing=36)
+    assert zeroed() == rows_of(25, 40)
+    before = snapshot(store)
+    with pytest.raises(MissingFractionError, match="set confirmed_missing to 60"):
+        run(store, feed(20), **settings, confirmed_missing=36)
+    assert snapshot(store) == before
+    # Items back in the feed (restocked by sync) are no longer missing: room again.
+    back, _ = run(store, feed(32), **settings, confirmed_missing=36)
+    assert zeroed() == rows_of(33, 40)
+    assert back.summary["full_feed"]["missing"] == 24
+
+
+@pytest.fixture
+def foreign_row(store):
+    """Product CAT-000001 also holds a variant row XX-77 (12 in stock) outside the scope."""
+    store.store.bulk_insert(
+        "variant_inventory",
+        [{"id": 9000, "product_id": 1, "item_number": "XX-77", "inventory": 12}],
+    )
+    return store
+
+
+@pytest.mark.parametrize("mode", ["zero", "hide"])
+def test_a_row_outside_the_scope_keeps_its_stock_and_its_product_stays_shown(foreign_row, mode):
+    """CAT-000001 left the feed: its CAT- rows go to 0, XX-77 keeps 12, the product stays shown."""
+    sb = foreign_row
+    feed = catalog_listings(PRODUCTS)[1:]
+    settings = {"missing_listings": mode, "feed_scope": {"sku_prefix": "CAT-"}}
+    result, writes = run(sb, feed, **settings)
+    assert result.exit_error is None
+    after = snapshot(sb)
+    assert after["rows"]["XX-77"] == 12
+    assert after["products"]["CAT-000001"][0] is False
+    own = [sku for sku in after["rows"] if sku.startswith("CAT-000001-")]
+    assert len(own) == 3
+    assert all(after["rows"][sku] == 0 for sku in own)
+    assert len(writes) == 3
+    assert "XX-77" not in {r["sku"] for r in result.results}
+
+
+def hide_by_hand(sb: Any, skus: list[str]) -> None:
+    """The merchant hides these products in the admin."""
+    ids = {p["item_number"]: p["id"] for p in sb.store.query("products")}
+    for sku in skus:
+        sb.store.update("products", ids[sku], {"is_hidden": 1})
+
+
+def test_products_hidden_by_hand_stay_hidden_and_are_not_counted(store, tmp_path):
+    """The merchant hid 10 products the feed still lists: none is shown again, no write.
+
+    Only what full-feed mode hid itself comes back: 2 products leave the feed and return, those
+    2 are shown again (counted in the summary), the merchant's 10 stay hidden throughout.
+    """
+    listings = catalog_listings(PRODUCTS)
+    by_hand = [x["sku"] for x in listings[:10]]
+    hide_by_hand(store, by_hand)
+    settings = {
+        "missing_listings": "hide",
+        "feed_scope": {"brand": "Northwind"},
+        "full_feed_hidden_path": str(tmp_path / "hidden.json"),
+    }
+    before = snapshot(store)
+    reads_before = store.calls.count(method="GET")
+    result, writes = run(store, listings, **settings)
+    assert writes == []
+    assert snapshot(store) == before
+    assert not [r for r in result.results if r["operation"] == "reappeared"]
+    counts = result.summary["full_feed"]
+    assert (counts["shown_again"], counts["taken_off_sale"]) == (0, 0)
+    assert counts["on_sale"] == 3 * 30  # the 10 hidden by hand are not on sale
+    # Nothing changed: the scope cost one page (40 products) and the brand lookup, no more.
+    reads = store.calls.count(method="GET") - reads_before
+    plain, _ = run(store, listings)
+    assert reads == plain.summary["calls"]["reads"] + 2
+
+    gone = [x["sku"] for x in listings[20:22]]
+    _, writes = run(store, [x for x in listings if x["sku"] not in gone], **settings)
+    assert len(writes) == 2
+    assert {s for s, (hidden, _) in snapshot(store)["products"].items() if hidden} == {
+        *by_hand,
+        *gone,
+    }
+    result, writes = run(store, listings, **settings)
+    assert len(writes) == 2
+    shown = [r for r in result.results if r["operation"] == "reappeared"]
+    assert sorted(r["sku"] for r in shown) == sorted(gone)
+    assert result.summary["full_feed"]["shown_again"] == 2
+    assert {s for s, (hidden, _) in snapshot(store)["products"].items() if hidden} == set(by_hand)
+
+
+def test_without_the_hidden_file_nothing_is_shown_again(store):
+    """No ``full_feed_hidden_path``: full-feed mode cannot tell its hiding from the merchant's."""
+    listings = catalog_listings(PRODUCTS)
+    settings = {"missing_listings": "hide", "feed_scope": {"brand": "Northwind"}}
+    run(store, listings[1:], **settings)
+    assert snapshot(store)["products"]["CAT-000001"][0] is True
+    _, writes = run(store, listings, **settings)
+    assert writes == []
+    assert snapshot(store)["products"]["CAT-000001"][0] is True
+
+
+def test_a_hidden_file_of_another_store_stops_full_feed_mode(store, tmp_path):
+    """A file another store's run wrote is never used (its ids are not this store's)."""
+    path = tmp_path / "hidden.json"
+    path.write_text(json.dumps({"store": "https://other.example/api/v1", "products": {"1": "X"}}))
+    hide_by_hand(store, ["CAT-000001"])
+    before = snapshot(store)
+    from target_cartcom._client import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="full_feed_hidden_path"):
+        run(
+            store,
+            catalog_listings(PRODUCTS),
+            missing_listings="hide",
+            feed_scope={"brand": "Northwind"},
+            full_feed_hidden_path=str(path),
+        )
+    assert snapshot(store) == before
+
+
+def test_hiding_stopped_part_way_is_completed_and_remembered(store, tmp_path):
+    """A run stopped after 2 of 4 hides: the next one hides the other 2.
+
+    All 4 are shown again when they come back: each was noted before it was hidden.
+    """
+    listings = catalog_listings(PRODUCTS)
+    gone = [x["sku"] for x in listings[10:14]]
+    feed = [x for x in listings if x["sku"] not in gone]
+    settings = {
+        "missing_listings": "hide",
+        "feed_scope": {"brand": "Northwind"},
+        "full_feed_hidden_path": str(tmp_path / "hidden.json"),
+    }
+    store.faults.script([{"kind": "status", "status": 401, "method": "PUT", "after": 2}])
+    with pytest.raises(Exception, match="401"):
+        run(store, feed, **settings)
+    hidden = {s for s, (h, _) in snapshot(store)["products"].items() if h}
+    assert len(hidden) == 2
+    run(store, feed, **settings)
+    assert {s for s, (h, _) in snapshot(store)["products"].items() if h} == set(gone)
+    run(store, listings, **settings)
+    assert not any(h for h, _ in snapshot(store)["products"].values())
+
+
+# -- the safety rule's edges (mutation survivors) ------------------------------------------------
+@pytest.mark.parametrize(("left", "refused"), [(8, False), (9, True)])
+def test_exactly_max_missing_fraction_passes_only_more_is_refused(store, left, refused):
+    """8 of 40 products (24 of 120 rows, exactly 0.2) are zeroed; 9 (27 rows) change nothing."""
+    feed = catalog_listings(PRODUCTS)[left:]
+    settings = {"missing_listings": "zero", "feed_scope": {"sku_prefix": "CAT-"}}
+    before = snapshot(store)
+    if refused:
+        with pytest.raises(MissingFractionError):
+            run(store, feed, **settings)
+        assert snapshot(store) == before
+        return
+    run(store, feed, **settings)
+    after = snapshot(store)["rows"]
+    assert sum(1 for qty in after.values() if qty == 0) == 3 * left
+
+
+def test_zero_writes_nothing_for_a_simple_product_already_at_0(simple_store):
+    """SIM-07 sold out and left the feed: nothing to write, its line says unchanged."""
+    sb = simple_store
+    sell_out(sb, ["SIM-07"])
+    skus = [f"SIM-{n:02d}" for n in range(1, SIMPLE + 1) if n != 7]
+    result, writes = run(
+        sb, simple_feed(sb, skus), missing_listings="zero", feed_scope={"sku_prefix": "SIM-"}
+    )
+    assert writes == []
+    (line,) = [r for r in result.results if r["operation"] == "missing"]
+    assert (line["sku"], line["outcome"]) == ("SIM-07", "unchanged")
+
+
+def test_a_product_the_feed_names_with_hidden_true_stays_hidden(store, tmp_path):
+    """Hidden by full-feed mode, then named with hidden: true: it stays hidden (no write)."""
+    listings = catalog_listings(PRODUCTS)
+    settings = {
+        "missing_listings": "hide",
+        "feed_scope": {"brand": "Northwind"},
+        "full_feed_hidden_path": str(tmp_path / "hidden.json"),
+    }
+    run(store, listings[1:], **settings)
+    assert snapshot(store)["products"]["CAT-000001"][0] is True
+    _, writes = run(store, [{**listings[0], "hidden": True}, *listings[1:]], **settings)
+    assert writes == []
+    assert snapshot(store)["products"]["CAT-000001"][0] is True
+    _, writes = run(store, listings, **settings)  # without hidden: true it is shown again
+    assert writes == [("PUT", "/products/1")]
+    assert snapshot(store)["products"]["CAT-000001"][0] is False
+
+
+def test_a_dry_run_decides_as_the_real_run(store):
+    """The dry run refuses what the real run refuses, though sync's writes are not made.
+
+    Sync zeroes 30 products the feed still names: 18 rows stay on sale, so the 12 rows of the 4
+    products that left are 12 of 30 (40 %).
+    """
+    listings = catalog_listings(PRODUCTS)
+    for listing in listings[:30]:
+        for variant in listing["variants"]:
+            variant["quantity"] = 0
+    feed = listings[:36]
+    settings = {"missing_listings": "zero", "feed_scope": {"sku_prefix": "CAT-"}}
+    before = snapshot(store)
+    with pytest.raises(MissingFractionError, match="12 not confirmed are 40%"):
+        run(store, feed, dry_run=True, **settings)
+    assert snapshot(store) == before
+    with pytest.raises(MissingFractionError, match="12 not confirmed are 40%"):
+        run(store, feed, **settings)
+
+
+def test_confirmed_missing_must_be_a_whole_number():
+    """A negative or non-numeric ``confirmed_missing`` is a setting error naming it."""
+    from target_cartcom._client import ConfigurationError
+    from target_cartcom.listings.settings import ListingOptions
+
+    scope = {"missing_listings": "zero", "feed_scope": {"sku_prefix": "CAT-"}}
+    for bad in (-1, "some"):
+        with pytest.raises(ConfigurationError, match="confirmed_missing"):
+            ListingOptions.from_config({**scope, "confirmed_missing": bad})
+    assert ListingOptions.from_config({**scope, "confirmed_missing": "36"}).confirmed_missing == 36

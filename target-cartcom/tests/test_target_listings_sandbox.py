@@ -435,7 +435,7 @@ def test_publish_of_an_existing_sku_links_and_updates(seeded_sandbox):
     assert write_routes(calls2) == []
 
 
-def test_publish_three_variant_product_takes_twelve_calls(sandbox):
+def test_publish_three_variant_product_takes_thirteen_calls(sandbox):
     add_reference_data(sandbox.store, groups=("Size",))
     tee = {
         "sku": "TEE-3",
@@ -449,7 +449,8 @@ def test_publish_three_variant_product_takes_twelve_calls(sandbox):
     }
     result, calls = run(sandbox, [tee], operations=ALL_OPS)
     assert result.by_sku()["TEE-3"]["outcome"] == "created"
-    # 2 index lookups + status + category + group reads; product + 3 option values + 3 rows.
+    # 2 index lookups + status + category + group reads; product + 3 option values + 3 rows,
+    # then the PUT that shows the product (created hidden and marked unfinished until then).
     assert [(c.method, c.path.removeprefix("/api/v1")) for c in calls] == [
         ("GET", "/products"),
         ("GET", "/variant_inventory"),
@@ -463,8 +464,9 @@ def test_publish_three_variant_product_takes_twelve_calls(sandbox):
         ("POST", "/variant_inventory"),
         ("POST", "/product_variants"),
         ("POST", "/variant_inventory"),
+        ("PUT", f"/products/{result.by_sku()['TEE-3']['ids']['product_id']}"),
     ]
-    assert len(calls) == 12
+    assert len(calls) == 13
 
 
 def test_publish_call_formula_with_brand_pictures_and_prices(sandbox):
@@ -483,9 +485,9 @@ def test_publish_call_formula_with_brand_pictures_and_prices(sandbox):
     }
     result, calls = run(sandbox, [tee], operations=ALL_OPS)
     assert result.by_sku()["TEE-4"]["outcome"] == "created"
-    # 12 + 1 brand read + 1 picture = 14 (docs/listings.md): with one option dimension, L's
+    # 13 + 1 brand read + 1 picture = 15 (docs/listings.md): with one option dimension, L's
     # distinct price is a price_adjustment in the POST that creates its value, not a price row.
-    assert len(calls) == 14
+    assert len(calls) == 15
     assert write_routes(calls).count(("POST", "/product_pricing")) == 0
     assert write_routes(calls).count(("POST", "/product_pictures")) == 1
     large = [c.request_json for c in calls if c.path.endswith("/product_variants")][2]
@@ -817,8 +819,8 @@ def test_pacing_makes_no_429_at_five_calls_per_second(sandbox):
     assert {r["outcome"] for r in result.results} == {"created"}
     assert len(rows(sandbox, "products")) == 4
     # 5 reads (2 index look-ups, brands, categories, statuses); the 3 categories of the path
-    # and the brand; per mug its product and picture; one category-tree rebuild.
-    assert len(calls) == 5 + 3 + 1 + 2 * len(listings) + 1
+    # and the brand; per mug its product, picture and the PUT showing it; one tree rebuild.
+    assert len(calls) == 5 + 3 + 1 + 3 * len(listings) + 1
     assert [c.status for c in calls if c.status == 429] == []
     # Paced, not stalled: no wait longer than the 1-s window (plus slack) between two calls.
     stamps = [c.ts for c in calls]

@@ -31,7 +31,7 @@ from tap_cartcom.client import (
     datetime_plan,
     normalise,
 )
-from tap_cartcom.emitted import STATE_KEY, EmittedOrders
+from tap_cartcom.emitted import CLOCK_SLACK, STATE_KEY, EmittedOrders
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -93,7 +93,7 @@ class OrdersStream(WindowedStream):
             return
         state = self.get_context_state(context)
         start, _ = self.window(context)
-        self._ledger = EmittedOrders.from_state(state.get(STATE_KEY))
+        self._ledger = self.emitted_in_state(state)
         earlier = state.pop("emitted", None)  # the id map of the plain incremental mode
         if isinstance(earlier, dict) and state.get("replication_key") in (None, "created_at"):
             for order_id, created_at in earlier.items():
@@ -117,6 +117,19 @@ class OrdersStream(WindowedStream):
         state.pop(RESUME_KEY, None)
         state[STATE_KEY] = self._ledger.to_state()
         self._advance_to_window_end(state)
+
+    def emitted_in_state(self, state: dict[str, t.Any]) -> EmittedOrders:
+        """``get_orders_emitted`` of ``state``, checked: window days up to the run's day.
+
+        A state that fails a check raises ``StateError``; ``TapCartcom.sync_all`` loads it once
+        before anything else, so a bad state stops the run before its first call.
+        """
+        start, end = self.window(None)
+        return EmittedOrders.from_state(
+            state.get(STATE_KEY),
+            first_day=format_filter_datetime(start)[:10],  # type: ignore[arg-type]
+            last_day=(end + CLOCK_SLACK).date().isoformat(),
+        )
 
     def _get_orders_resume(
         self, state: dict[str, t.Any], statuses: list[int]

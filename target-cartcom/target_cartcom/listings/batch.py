@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 from target_cartcom.listings.context import Context
 from target_cartcom.listings.index import IndexBuilder, StoreIndex
 from target_cartcom.listings.link import Link, link_listing
+from target_cartcom.listings.marker import is_unfinished
 from target_cartcom.listings.overwrite import overwrite_listing
+from target_cartcom.listings.pictures import match_pictures
 from target_cartcom.listings.prices import row_needs_values
-from target_cartcom.listings.publish import add_variants, check_publishable, publish_listing
+from target_cartcom.listings.publish import add_variants, complete_listing, publish_listing
 from target_cartcom.listings.record import (
     Listing,
     RecordError,
@@ -25,6 +27,7 @@ from target_cartcom.listings.record import (
     sku_spellings,
 )
 from target_cartcom.listings.refs import References
+from target_cartcom.listings.refusals import check_new_variants, check_publishable
 from target_cartcom.listings.sync import sync_listing
 from target_cartcom.outcomes import Outcome, as_record_error, is_fatal
 from target_cartcom.results import RecordResult
@@ -108,8 +111,11 @@ class ListingBatch:
                     raise
                 results[pos] = _failed(listing.sku, "link", as_record_error(exc))
         linked = [(listing, links[pos]) for pos, listing in valid if pos in links]
+        unfinished = [link.product_id for _, link in linked if _unfinished(index, link)]
+        if unfinished and "publish" in options.operations:
+            builder.load_unfinished(index, unfinished)
         self._load_option_values(builder, index, linked)
-        self._prepare_references(refs, linked)
+        self._prepare_references(refs, linked, index)
         for pos, listing in valid:
             if pos in links:
                 result = results[pos] = self._apply(ctx, listing, links[pos])
@@ -186,14 +192,16 @@ class ListingBatch:
                     break
         builder.load_vi_values(index, wanted)
 
-    def _prepare_references(self, refs: References, linked: list[tuple[Listing, Link]]) -> None:
+    def _prepare_references(
+        self, refs: References, linked: list[tuple[Listing, Link]], index: StoreIndex
+    ) -> None:
         """Look up, in one call per kind, the brands, groups and categories the batch needs."""
         ops = self.options.operations
         brands: set[str] = set()
         groups: set[str] = set()
         paths: set[str] = set()
         for listing, link in linked:
-            if not link.linked and "publish" in ops:
+            if "publish" in ops and (not link.linked or _unfinished(index, link)):
                 if listing.brand:
                     brands.add(listing.brand)
                 groups.update(listing.option_names)
@@ -228,8 +236,9 @@ class ListingBatch:
                     error=out.warning + "; upc_link_writes is off, so nothing was written",
                     field=link.other_skus[0][0],
                 )
+        unfinished = _unfinished(ctx.index, link)
         try:
-            category_id = self._preflight(ctx, listing, link)
+            category_id = self._preflight(ctx, listing, link, unfinished=unfinished)
             if not link.linked:
                 if "publish" not in ops:
                     return RecordResult(
@@ -243,6 +252,21 @@ class ListingBatch:
                         field="sku",
                     )
                 link = publish_listing(ctx, listing, out)
+            elif unfinished:
+                _link_ids(link, listing, ctx.index, out)
+                if "publish" not in ops:
+                    return RecordResult(
+                        STREAM,
+                        listing.sku,
+                        "link",
+                        "skipped",
+                        ids=out.ids,
+                        error=f"product {link.product_id} is an unfinished publish (hidden, "
+                        "keywords mark it); publish is off, so it was neither completed nor "
+                        "changed",
+                        field="sku",
+                    )
+                complete_listing(ctx, listing, link, out)
             else:
                 _link_ids(link, listing, ctx.index, out)
                 if "publish" in ops:
@@ -251,6 +275,8 @@ class ListingBatch:
                     sync_listing(ctx, listing, link, out)
                 if "overwrite" in ops:
                     overwrite_listing(ctx, listing, link, out, category_id)
+                if "publish" in ops:
+                    self._note_missing_pictures(ctx, listing, link, out)
         except Exception as exc:
             if is_fatal(exc):
                 raise
@@ -258,12 +284,24 @@ class ListingBatch:
             return self._finish(ctx, listing, out, planned_before, failed=failed)
         return self._finish(ctx, listing, out, planned_before, link=link)
 
-    def _preflight(self, ctx: Context, listing: Listing, link: Link) -> int | None:
-        """Checks that must pass before any write; returns the category id overwrite sets."""
+    def _preflight(
+        self, ctx: Context, listing: Listing, link: Link, *, unfinished: bool
+    ) -> int | None:
+        """Checks that must pass before any write; returns the category id overwrite sets.
+
+        What the store would refuse on a publish write (``refusals.py``) is checked here, so a
+        refusal never leaves a product half-published.
+        """
         ops = self.options.operations
         if not link.linked and "publish" in ops:
             check_publishable(listing)
             _never_duplicate(ctx.index, listing)
+        if unfinished:
+            if "publish" in ops:
+                check_publishable(listing)
+            return None
+        if link.product_id is not None and "publish" in ops:
+            check_new_variants(v for v in listing.variants if v.index not in link.variants)
         if link.linked and self.options.overwrites("categories") and listing.categories:
             if "publish" in ops:
                 return ctx.refs.category(listing.categories[0], create=True, field="categories[0]")
@@ -276,6 +314,32 @@ class ListingBatch:
                 raise RecordError("categories[0]", msg)
             return found
         return None
+
+    def _note_missing_pictures(
+        self, ctx: Context, listing: Listing, link: Link, out: Outcome
+    ) -> None:
+        """Warn when a linked product lacks some of the listing's images; add none.
+
+        A product without the unfinished mark may miss an image because the merchant deleted
+        it, or because its publish stopped before unfinished publishes were marked: the two
+        look the same, so nothing is guessed (overwrite with ``images`` adds them).
+        """
+        pid = link.product_id
+        if pid is None or not listing.images or pid not in ctx.index.pictures:
+            return
+        if self.options.overwrites("images") and "images" in listing.present:
+            return  # overwrite made the pictures what the listing says
+        matched = match_pictures(ctx.index.pictures[pid], listing.images)
+        missing = [f"images[{i}]" for i in range(len(listing.images)) if i not in matched]
+        if not missing:
+            return
+        note = (
+            f"product {pid} has {len(listing.images) - len(missing)} of the listing's "
+            f"{len(listing.images)} images (not {', '.join(missing)}): a merchant's deletion and "
+            "a publish stopped before target-cartcom marked unfinished publishes look the same, "
+            "so none was added; overwrite with images adds them"
+        )
+        out.warning = f"{out.warning}; {note}" if out.warning else note
 
     def _finish(
         self,
@@ -295,6 +359,13 @@ class ListingBatch:
         )
         if failed is not None:
             operation = out.wrote[-1] if out.wrote else "link"
+            pid = out.ids.get("product_id")
+            if pid is not None and is_unfinished(ctx.index.products.get(pid, {})):
+                note = (
+                    f"product {pid} stays hidden as an unfinished publish (its keywords mark "
+                    "it); the next run of this feed completes it"
+                )
+                out.warning = f"{out.warning}; {note}" if out.warning else note
             return RecordResult(
                 STREAM,
                 listing.sku,
@@ -342,6 +413,12 @@ def _first_carrier(first: tuple[str, str | None, bool]) -> str:
     listing_sku, where, lookalike = first
     text = f"listing {listing_sku}" if where is None else f"listing {listing_sku} {where}.sku"
     return f"{text}, a look-alike" if lookalike else text
+
+
+def _unfinished(index: StoreIndex, link: Link) -> bool:
+    """Whether the listing's linked product is an unfinished publish (``marker.py``)."""
+    pid = link.product_id
+    return pid is not None and is_unfinished(index.products.get(pid, {}))
 
 
 def _never_duplicate(index: StoreIndex, listing: Listing) -> None:

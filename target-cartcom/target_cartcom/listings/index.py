@@ -31,6 +31,7 @@ import requests
 
 from target_cartcom._client import CartcomSession, query
 from target_cartcom._client.quirks import records_from_page
+from target_cartcom.listings.marker import MARKER_FIELD
 from target_cartcom.listings.record import Listing, gtin_key, sku_key, sku_spellings
 from target_cartcom.listings.settings import ListingOptions
 
@@ -46,6 +47,7 @@ PRODUCT_FIELDS = (
     "quantity_on_hand",
     "use_variant_inventory",
     "is_hidden",
+    MARKER_FIELD,  # an unfinished publish (marker.py)
 )
 OVERWRITE_PRODUCT_FIELDS = (
     "item_name",
@@ -62,6 +64,17 @@ VI_FIELDS = (
     "retail",
     "manufacturer_item_number",
     "variant_inventory_image",
+)
+#: Every product field a publish writes: read only for unfinished publishes, to complete them.
+PUBLISHED_FIELDS = (
+    *PRODUCT_FIELDS,
+    *OVERWRITE_PRODUCT_FIELDS,
+    "product_status_id",
+    "manufacturer_id",
+    "weight",
+    "length",
+    "width",
+    "height",
 )
 LOOKUP_COUNT = 1000
 
@@ -245,8 +258,8 @@ class IndexBuilder:
         nested = ["variant_inventory", "pricing"]
         if "overwrite" in self.options.operations:
             fields += OVERWRITE_PRODUCT_FIELDS
-            if "images" in self.options.overwrite_fields:
-                nested.append("pictures")
+        if self.options.overwrites("images") or "publish" in self.options.operations:
+            nested.append("pictures")  # publish: to say when a product lacks an image
         if self.options.operations & {"publish", "sync"}:
             nested.append("variants")  # option values, with their price_adjustment
         return {"fields": ",".join(fields + nested), "expand": ",".join(nested)}
@@ -470,6 +483,25 @@ class IndexBuilder:
         ids = sorted(set(product_ids))
         if ids:
             self._lookup(index, "/variant_inventory", {"product_id": [str(i) for i in ids]})
+
+    def load_unfinished(self, index: StoreIndex, product_ids: Iterable[int]) -> None:
+        """All a clean publish writes, for products whose publish is unfinished.
+
+        One read of the products with every published field, their option values, variant
+        rows, price rows and pictures, and one of which option values make up each row; only
+        for batches that hold such a product.
+        """
+        ids = sorted(set(product_ids))
+        nested = ["variants", "variant_inventory", "pricing", "pictures"]
+        base = {
+            "count": str(max(self.options.page_size, LOOKUP_COUNT)),
+            "fields": ",".join((*PUBLISHED_FIELDS, *nested)),
+            "expand": ",".join(nested),
+        }
+        for params in self._chunks("/products", {"id": [str(i) for i in ids]}, base):
+            for doc in self.session.iter_records("/products", params):
+                index.add_product(doc)
+        self.load_vi_values(index, ids)
 
     def _unmatched_gtins(self, index: StoreIndex, key: str) -> list[str]:
         out: dict[str, str] = {}

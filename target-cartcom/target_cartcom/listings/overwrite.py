@@ -14,8 +14,7 @@ from typing import Any
 
 from target_cartcom.listings.context import Context, Outcome
 from target_cartcom.listings.link import Link
-from target_cartcom.listings.pictures import match_pictures
-from target_cartcom.listings.publish import add_picture, read_pictures
+from target_cartcom.listings.pictures import set_pictures
 from target_cartcom.listings.record import Listing, gtin_key
 
 
@@ -90,7 +89,7 @@ def overwrite_listing(
             field_prefix=f"{variant.where}.",
         )
     if "images" in present and ctx.options.overwrites("images"):
-        _pictures(ctx, pid, listing.images, out)
+        set_pictures(ctx, pid, listing.images, out, operation="overwrite")
 
 
 def _row(
@@ -125,57 +124,4 @@ def _row(
             purpose=f"overwrite {row.get('item_number')}",
         )
         row.update(body)
-        out.did("overwrite")
-
-
-def _existing_pictures(ctx: Context, pid: int) -> list[dict[str, Any]]:
-    if pid not in ctx.index.pictures:
-        ctx.index.pictures[pid] = read_pictures(ctx, pid)
-    return ctx.index.pictures[pid]
-
-
-def _pictures(ctx: Context, pid: int, urls: list[str], out: Outcome) -> None:
-    """Add missing pictures, delete unlisted ones, fix order and the primary picture."""
-    existing = _existing_pictures(ctx, pid)
-    old = [p.get("image_file") for p in existing]
-    matched = match_pictures(existing, urls)
-    taken = {id(p) for p in matched.values()}
-    extra = [p for p in existing if id(p) not in taken]
-    wrote = False
-    for picture in extra:
-        ctx.write(
-            "DELETE",
-            f"/product_pictures/{picture['id']}",
-            None,
-            field="images",
-            purpose=f"remove picture {picture.get('image_file')}",
-        )
-        wrote = True
-    kept: list[dict[str, Any]] = []
-    for position, url in enumerate(urls):
-        picture = matched.get(position)
-        if picture is None:
-            picture = add_picture(ctx, pid, url, position, field=f"images[{position}]")
-            ctx.index.pictures[pid].remove(picture)
-            wrote = True
-        else:
-            fix: dict[str, Any] = {}
-            if bool(picture.get("is_primary")) != (position == 0):
-                fix["is_primary"] = position == 0
-            if (picture.get("sort_order") or 0) != position + 1:
-                fix["sort_order"] = position + 1
-            if fix:
-                ctx.write(
-                    "PUT",
-                    f"/product_pictures/{picture['id']}",
-                    fix,
-                    field=f"images[{position}]",
-                    purpose=f"reorder picture {url}",
-                )
-                picture.update(fix)
-                wrote = True
-        kept.append(picture)
-    ctx.index.pictures[pid] = kept
-    if wrote:
-        out.change("images", old, list(urls))
         out.did("overwrite")

@@ -12,7 +12,10 @@ For a new listing, in order:
    no cost of its own, a ``price_adjustment`` in step 3's POST (no extra call); otherwise
    ``POST /product_pricing``;
 6. per image URL, ``POST /product_pictures`` with the absolute URL as ``image_file`` and
-   ``download_external_image: true``.
+   ``download_external_image: true``;
+7. when steps 3 to 6 wrote anything, ``PUT /products/{id}`` showing the product: it was created
+   hidden and marked unfinished (``marker.py``), so a publish stopped part-way is never on sale
+   and the next run completes it (``complete_listing``) to what a clean publish gives.
 
 A listing that already exists is linked and updated instead: publish only adds its missing
 variants. Every POST whose answer is lost is looked up again before it is re-posted.
@@ -24,33 +27,46 @@ from typing import Any
 
 from target_cartcom.listings.context import Context, Outcome
 from target_cartcom.listings.link import Link
-from target_cartcom.listings.pictures import find_picture
+from target_cartcom.listings.marker import MARKER_FIELD, UNFINISHED
+from target_cartcom.listings.pictures import add_picture, set_pictures
 from target_cartcom.listings.prices import ADJUSTMENT_TYPE, adjustment_for, uses_price_rows
-from target_cartcom.listings.record import Listing, RecordError, Variant, money_equal
+from target_cartcom.listings.record import Listing, Variant, gtin_key, money_equal
 from target_cartcom.listings.refs import fold
+from target_cartcom.listings.refusals import check_publishable
 from target_cartcom.listings.sync import set_row_price
 
-PICTURE_FIELDS = "id,product_id,image_file,is_primary,sort_order"
+#: Fields compared as money (to the cent) when an unfinished publish is completed.
+_MONEY = frozenset({"price", "retail", "cost"})
+#: A product's fields as the listing names them (in results and failures).
+_PRODUCT_NAMES = {
+    "item_number": "sku",
+    "item_name": "title",
+    "product_status_id": "status",
+    "primary_category_id": "categories[0]",
+    "use_variant_inventory": "variants",
+    "long_description_1": "description",
+    "retail": "msrp",
+    "manufacturer_id": "brand",
+    "manufacturer_part_number": "mpn",
+    "quantity_on_hand": "quantity",
+}
 
 
-def check_publishable(listing: Listing) -> None:
-    """Fields Cart.com requires to create a product (checked before any write)."""
-    if not listing.title:
-        raise RecordError("title", "is required to publish (Cart.com's item_name)")
-    if not listing.categories:
-        raise RecordError(
-            "categories", "is required to publish (Cart.com needs a primary category)"
-        )
-    if listing.price is None and all(v.price is None for v in listing.variants):
-        raise RecordError("price", "is required to publish (a product never goes live at 0)")
+def _needs_marker(listing: Listing) -> bool:
+    """Whether publishing ``listing`` takes more than the product's own POST."""
+    return bool(listing.variants or listing.images)
 
 
-def publish_listing(ctx: Context, listing: Listing, out: Outcome) -> Link:
-    """Create the product of an unlinked listing, with its variants and pictures."""
-    check_publishable(listing)
+def product_body(ctx: Context, listing: Listing) -> dict[str, Any]:
+    """The ``POST /products`` body of a clean publish (brand and category found or created)."""
     status_id = ctx.refs.status_id()
-    category_id = ctx.refs.category(listing.categories[0], create=True, field="categories[0]")
+    ctx.field = "categories[0]"  # the field a refused or failed write of a reference names
+    category_id = ctx.refs.category(
+        listing.categories[0], create=True, field="categories[0]", publishing=True
+    )
+    ctx.field = "brand"
     brand_id = ctx.refs.brand(listing.brand) if listing.brand else None
+    ctx.field = "variants[0].options"
     for name in listing.option_names:
         ctx.refs.group(name, field="variants[0].options")
     # Without a listing price, the lowest variant price: every other variant is then a surcharge.
@@ -81,15 +97,24 @@ def publish_listing(ctx: Context, listing: Listing, out: Outcome) -> Link:
         body["quantity_on_hand"] = listing.quantity or 0
     if listing.hidden is not None:
         body["is_hidden"] = 1 if listing.hidden else 0
+    return body
+
+
+def publish_listing(ctx: Context, listing: Listing, out: Outcome) -> Link:
+    """Create the product of an unlinked listing, with its variants and pictures."""
+    check_publishable(listing)
+    body = product_body(ctx, listing)
+    marked = _needs_marker(listing)
+    sent = {**body, "is_hidden": 1, MARKER_FIELD: UNFINISHED} if marked else body
     product = ctx.create(
         "/products",
-        body,
+        sent,
         {"item_number": listing.sku},
         field="sku",
-        purpose=f"publish {listing.sku}",
+        purpose=f"publish {listing.sku}" + (" (hidden until complete)" if marked else ""),
     )
     pid = product["id"]
-    ctx.index.add_product({**body, "id": pid})
+    ctx.index.add_product({**sent, "id": pid})
     ctx.index.options[pid] = []
     ctx.index.pictures[pid] = []
     out.created = True
@@ -99,7 +124,65 @@ def publish_listing(ctx: Context, listing: Listing, out: Outcome) -> Link:
     add_variants(ctx, listing, link, out)
     for i, url in enumerate(listing.images):
         add_picture(ctx, pid, url, i, field=f"images[{i}]")
+    if marked:
+        _show(ctx, listing, pid, {}, out)
     return link
+
+
+def complete_listing(ctx: Context, listing: Listing, link: Link, out: Outcome) -> None:
+    """Finish a publish an earlier run began: the product ends as a clean publish makes it.
+
+    The product carries the unfinished mark (``marker.py``), so it is ours and was never shown:
+    its fields, option values, variant rows, prices and pictures are each made what a clean
+    publish of ``listing`` gives (missing ones created, differing ones restated), then the last
+    write shows it, with any product field that differed.
+    """
+    check_publishable(listing)
+    pid = link.product_id
+    if pid is None:
+        return
+    product = ctx.index.products[pid]
+    body = product_body(ctx, listing)
+    fix: dict[str, Any] = {}
+    for key, wanted in body.items():
+        if key != "is_hidden" and not _same(key, product.get(key), wanted):
+            fix[key] = wanted
+            out.change(_PRODUCT_NAMES.get(key, key), product.get(key), wanted)
+    product.update(body)  # what the last write makes it; variant prices compare against it
+    add_variants(ctx, listing, link, out, complete=True)
+    set_pictures(ctx, pid, listing.images, out, operation="publish")
+    _show(ctx, listing, pid, fix, out)
+    out.change("publish", "unfinished", "complete")
+
+
+def _show(ctx: Context, listing: Listing, pid: int, fix: dict[str, Any], out: Outcome) -> None:
+    """The publish's last write: clear the mark, show the product (unless the listing hides it)."""
+    product = ctx.index.products[pid]
+    body = {**fix, "is_hidden": 1 if listing.hidden else 0, MARKER_FIELD: ""}
+    ctx.write(
+        "PUT",
+        f"/products/{pid}",
+        body,
+        field=_PRODUCT_NAMES.get(next(iter(fix), "item_number"), "sku"),
+        purpose=f"publish {listing.sku} complete: show it",
+    )
+    if bool(product.get("is_hidden")) != bool(body["is_hidden"]):
+        out.change("hidden", bool(product.get("is_hidden")), bool(body["is_hidden"]))
+    product.update(body)
+    out.did("publish")
+
+
+def _same(key: str, store: Any, wanted: Any) -> bool:
+    """Whether a store product field already holds what a clean publish writes."""
+    if key in _MONEY:
+        return money_equal(store, wanted)
+    if key == "gtin":
+        return gtin_key(store) == gtin_key(wanted)
+    if isinstance(wanted, bool):
+        return bool(store) == wanted and store not in ("0", "false")
+    if isinstance(wanted, float) and isinstance(store, int | float):
+        return float(store) == wanted
+    return store == wanted
 
 
 def _dimension(value: float | None) -> str | None:
@@ -107,45 +190,6 @@ def _dimension(value: float | None) -> str | None:
     if value is None:
         return None
     return f"{value:g}"
-
-
-def add_picture(ctx: Context, pid: int, url: str, position: int, *, field: str) -> dict[str, Any]:
-    """Add one picture by URL (the external-URL route).
-
-    A POST whose answer was lost is found again among the product's pictures by URL, or by file
-    name when the store rewrote ``image_file`` to its downloaded copy (``pictures.py``).
-    """
-    body = {
-        "product_id": pid,
-        "image_file": url,
-        "is_primary": position == 0,
-        "sort_order": position + 1,
-        "download_external_image": True,
-    }
-    claimed = list(ctx.index.pictures.get(pid, []))
-
-    def find() -> dict[str, Any] | None:
-        return find_picture(read_pictures(ctx, pid), url, claimed)
-
-    ctx.field = field
-    created = ctx.creator.create(
-        "/product_pictures", body, find, purpose=f"picture {url}", field=field
-    )
-    picture = {**body, "id": created["id"]}
-    if isinstance(created.get("image_file"), str):
-        picture["image_file"] = created["image_file"]  # what the store kept
-    ctx.index.pictures.setdefault(pid, []).append(picture)
-    return picture
-
-
-def read_pictures(ctx: Context, pid: int) -> list[dict[str, Any]]:
-    """The product's pictures as the store has them now (one paged read)."""
-    return list(
-        ctx.session.iter_records(
-            "/product_pictures",
-            {"product_id": str(pid), "count": str(ctx.options.page_size), "fields": PICTURE_FIELDS},
-        )
-    )
 
 
 def _product_options(ctx: Context, pid: int) -> list[dict[str, Any]]:
@@ -165,10 +209,17 @@ def _product_options(ctx: Context, pid: int) -> list[dict[str, Any]]:
     return ctx.index.options[pid]
 
 
-def add_variants(ctx: Context, listing: Listing, link: Link, out: Outcome) -> None:
-    """Create the listing's variants that the store lacks (option values, rows, prices)."""
-    missing = [v for v in listing.variants if v.index not in link.variants]
-    if not missing or link.product_id is None:
+def add_variants(
+    ctx: Context, listing: Listing, link: Link, out: Outcome, *, complete: bool = False
+) -> None:
+    """Create the listing's variants that the store lacks (option values, rows, prices).
+
+    With ``complete`` (finishing an unfinished publish), every variant is made what a clean
+    publish makes it: existing option values and rows are restated where they differ, every
+    row is priced, and prices go where a clean publish puts them whatever an earlier run left.
+    """
+    variants = [v for v in listing.variants if complete or v.index not in link.variants]
+    if not variants or link.product_id is None:
         return
     pid = link.product_id
     product = ctx.index.products[pid]
@@ -184,8 +235,12 @@ def add_variants(ctx: Context, listing: Listing, link: Link, out: Outcome) -> No
     options = _product_options(ctx, pid)
     status_id = ctx.refs.status_id()
     order = _value_order(listing)
-    by_adjustment = _prices_by_adjustment(ctx, listing, pid)
-    for variant in missing:
+    # A clean publish starts from a product with no option values and no price rows.
+    if complete:
+        by_adjustment = len(listing.option_names) == 1
+    else:
+        by_adjustment = _prices_by_adjustment(ctx, listing, pid)
+    for variant in variants:
         links = []
         for name, value in variant.options.items():
             gid = ctx.refs.group(name, field=f"{variant.where}.options")
@@ -199,13 +254,18 @@ def add_variants(ctx: Context, listing: Listing, link: Link, out: Outcome) -> No
                     options=options,
                     field=f"{variant.where}.options",
                     adjustment=_adjustment(variant, product) if by_adjustment else None,
+                    restate=complete,
                 )
             )
-        vi_id = _add_row(ctx, pid, variant, links, status_id)
-        link.variants[variant.index] = vi_id
-        out.ids.setdefault("variant_inventory_ids", {})[variant.sku] = vi_id
-        out.change(f"variants[{variant.sku}]", None, "created")
-        out.did("publish")
+        vi_id = link.variants.get(variant.index)
+        if vi_id is None:
+            vi_id = _add_row(ctx, pid, variant, links, status_id)
+            link.variants[variant.index] = vi_id
+            out.ids.setdefault("variant_inventory_ids", {})[variant.sku] = vi_id
+            out.change(f"variants[{variant.sku}]", None, "created")
+            out.did("publish")
+        else:
+            _restate_row(ctx, vi_id, variant, status_id, out)
         price = variant.price
         cost = variant.cost
         if price is not None and money_equal(price, product.get("price")):
@@ -219,8 +279,8 @@ def add_variants(ctx: Context, listing: Listing, link: Link, out: Outcome) -> No
                 vi_id,
                 price,
                 cost,
-                scratch,
-                prefix="",
+                scratch if not complete else out,
+                prefix="" if not complete else f"variants[{variant.sku}].",
                 field_prefix=f"{variant.where}.",
                 operation="publish",
             )
@@ -270,9 +330,16 @@ def _option(
     options: list[dict[str, Any]],
     field: str,
     adjustment: float | None = None,
+    restate: bool = False,
 ) -> dict[str, Any]:
+    """The product's option value ``value`` of group ``gid``, created when missing.
+
+    ``restate``: an existing value gets the sort order and surcharge a clean publish gives it.
+    """
     for row in options:
         if row.get("variant_group_id") == gid and fold(row.get("description")) == fold(value):
+            if restate:
+                _restate_option(ctx, row, sort_order, adjustment, field=field)
             return row
     body = {
         "product_id": pid,
@@ -295,9 +362,32 @@ def _option(
     return row
 
 
-def _add_row(
-    ctx: Context, pid: int, variant: Variant, options: list[dict[str, Any]], status_id: int
-) -> int:
+def _restate_option(
+    ctx: Context, row: dict[str, Any], sort_order: int, adjustment: float | None, *, field: str
+) -> None:
+    fix: dict[str, Any] = {}
+    if row.get("sort_order") != sort_order:
+        fix["sort_order"] = sort_order
+    if not money_equal(row.get("price_adjustment") or 0, adjustment or 0):
+        fix["price_adjustment"] = adjustment or 0.0
+    kind = (row.get("price_adjustment_type") or "").strip().casefold()
+    if adjustment and kind != ADJUSTMENT_TYPE:
+        fix["price_adjustment_type"] = ADJUSTMENT_TYPE
+    if fix:
+        ctx.write(
+            "PUT",
+            f"/product_variants/{row['id']}",
+            fix,
+            field=field,
+            purpose=f"option {row.get('description')!r} as published",
+        )
+        row.update(fix)
+
+
+def _row_body(
+    pid: int, variant: Variant, options: list[dict[str, Any]], status_id: int
+) -> dict[str, Any]:
+    """The ``POST /variant_inventory`` body of a clean publish."""
     body: dict[str, Any] = {
         "product_id": pid,
         "item_number": variant.sku,
@@ -317,6 +407,13 @@ def _add_row(
         "variant_inventory_image": variant.image,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
+    return body
+
+
+def _add_row(
+    ctx: Context, pid: int, variant: Variant, options: list[dict[str, Any]], status_id: int
+) -> int:
+    body = _row_body(pid, variant, options, status_id)
     created = ctx.create(
         "/variant_inventory",
         body,
@@ -328,3 +425,40 @@ def _add_row(
     ctx.index.add_vi({**row, "id": created["id"]})
     ctx.index.vi_values[created["id"]] = [o["id"] for o in options]
     return created["id"]
+
+
+#: A variant row's fields as the listing names them (in results and failures).
+_ROW_NAMES = {
+    "item_number": "sku",
+    "inventory": "quantity",
+    "product_status_id": "status",
+    "description": "options",
+    "gtin": "gtin",
+    "manufacturer_item_number": "mpn",
+    "retail": "msrp",
+    "weight": "weight",
+    "variant_inventory_image": "image",
+}
+
+
+def _restate_row(ctx: Context, vi_id: int, variant: Variant, status_id: int, out: Outcome) -> None:
+    """An existing row of an unfinished publish gets the fields a clean publish gives it."""
+    row = ctx.index.vi[vi_id]
+    wanted = _row_body(0, variant, [], status_id)
+    fix: dict[str, Any] = {}
+    for key, value in wanted.items():
+        if key in ("product_id", "variants"):
+            continue
+        if not _same(key, row.get(key), value):
+            fix[key] = value
+            out.change(f"variants[{variant.sku}].{_ROW_NAMES[key]}", row.get(key), value)
+    if fix:
+        ctx.write(
+            "PUT",
+            f"/variant_inventory/{vi_id}",
+            fix,
+            field=f"{variant.where}.{_ROW_NAMES[next(iter(fix))]}",
+            purpose=f"variant {variant.sku} as published",
+        )
+        row.update(fix)
+        out.did("publish")

@@ -3,7 +3,8 @@
 Each kind is read once per run with one OR-ed lookup (more only past the URL cap), cached, and
 created only when missing and publish is on. Categories are matched by name and parent id (not by
 ``lookup_path``, which Cart.com fills only after ``rebuild_tree``); ``rebuild_tree`` is called
-once at the end of a run that created any category.
+once at the end of a run that created any category, or that published into a category whose
+``lookup_path`` is still empty (a run stopped before its rebuild left it so).
 """
 
 from __future__ import annotations
@@ -93,6 +94,10 @@ class References:
         self._group_looked: set[str] = set()
         self._category_looked: set[str] = set()
         self.created_categories = 0
+        #: Categories read without a ``lookup_path`` (never rebuilt into the tree).
+        self._unbuilt: set[int] = set()
+        #: A product was published into one of them: the tree needs its rebuild.
+        self.tree_stale = False
 
     # -- lookups (reads) ----------------------------------------------------------------------
     def _names_lookup(self, path: str, names: Iterable[str], fields: str) -> list[dict[str, Any]]:
@@ -161,9 +166,12 @@ class References:
         names = {part for p in paths for part in category_path(p)}
         names = {n for n in names if fold(n) not in self._category_looked}
         if names:
-            for row in self._names_lookup("/categories", names, "id,name,parent_category_id"):
+            fields = "id,name,parent_category_id,lookup_path"
+            for row in self._names_lookup("/categories", names, fields):
                 key = (row.get("parent_category_id") or 0, fold(row.get("name")))
                 self.categories[key] = min(row["id"], self.categories.get(key, row["id"]))
+                if not str(row.get("lookup_path") or "").strip():
+                    self._unbuilt.add(row["id"])
             self._category_looked |= {fold(n) for n in names}
 
     # -- resolution ---------------------------------------------------------------------------
@@ -177,8 +185,12 @@ class References:
             parent = found
         return parent or None
 
-    def category(self, path: str, *, create: bool, field: str) -> int:
-        """The id of a category path, creating missing parts when ``create``."""
+    def category(self, path: str, *, create: bool, field: str, publishing: bool = False) -> int:
+        """The id of a category path, creating missing parts when ``create``.
+
+        ``publishing``: a product is published into it; a part not rebuilt into the tree yet
+        (``lookup_path`` empty) gets the run's ``rebuild_tree``.
+        """
         parent = 0
         for part in category_path(path):
             found = self.categories.get((parent, fold(part)))
@@ -201,6 +213,8 @@ class References:
                 found = created["id"]
                 self.categories[(parent, fold(part))] = found
                 self.created_categories += 1
+            elif publishing and found in self._unbuilt:
+                self.tree_stale = True
             parent = found
         return parent
 

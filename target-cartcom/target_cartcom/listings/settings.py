@@ -95,10 +95,11 @@ LISTING_SETTINGS: list[th.Property] = [
             "Full-feed mode: what happens, at the end of the input, to every store item in "
             "`feed_scope` that no record named. ignore (default): nothing; zero: set its "
             "quantity to 0; hide: hide the product (a variant row of a product still in the "
-            "feed gets quantity 0, Cart.com rows have no hidden flag), and unhide the scope's "
-            "products that are back in the feed unless their record says hidden: true. Only "
-            "what differs is written; each missing item gets a result line (operation "
-            "missing). Guarded by `max_missing_fraction`."
+            "feed, or of a product holding rows outside the scope, gets quantity 0: Cart.com "
+            "rows have no hidden flag). Only what differs is written; each missing item gets a "
+            "result line (operation missing). Guarded by `max_missing_fraction` and "
+            "`confirmed_missing`; hide shows again only the products it hid itself, see "
+            "`full_feed_hidden_path`."
         ),
     ),
     th.Property(
@@ -118,11 +119,37 @@ LISTING_SETTINGS: list[th.Property] = [
         "max_missing_fraction",
         th.NumberType,
         default=0.2,
-        title="Largest fraction of the scope a full feed may change",
+        title="Largest share of the scope a full feed may leave out",
         description=(
-            "Safety rule of full-feed mode: when more than this fraction of the in-scope items "
-            "would be zeroed or hidden, none is changed, the run says why and exits non-zero, "
-            "so an empty or truncated feed can never wipe a catalog."
+            "Safety rule of full-feed mode, across runs: the in-scope items missing from the "
+            "feed, beyond `confirmed_missing`, may be at most this share of the in-scope items "
+            "on sale or missing. A run that would take an item off sale past it changes "
+            "nothing, says aborted naming this setting and exits non-zero. A feed that names no "
+            "in-scope item never changes anything."
+        ),
+    ),
+    th.Property(
+        "confirmed_missing",
+        th.IntegerType,
+        default=0,
+        title="Missing items you confirmed",
+        description=(
+            "How many in-scope items missing from the feed you accept as gone (full-feed "
+            "mode). When a run stops on `max_missing_fraction` and the removals are real, set "
+            "this to the number the message gives; the rule then allows "
+            "`max_missing_fraction` more from there."
+        ),
+    ),
+    th.Property(
+        "full_feed_hidden_path",
+        th.StringType,
+        title="File of the products full-feed mode hid",
+        description=(
+            "A JSON file, kept between runs (one per store), where `missing_listings: hide` "
+            "notes the products it hides, so that it shows them again when they come back to "
+            "the feed. Without it, or when the file is missing, no product is shown again "
+            "(the ones it hid stay hidden until you show them, or a record says hidden: "
+            "false); a product hidden by hand is never shown again."
         ),
     ),
     th.Property(
@@ -157,6 +184,10 @@ class ListingOptions:
     #: ``sku_prefix`` and/or ``brand``: what the feed owns.
     feed_scope: tuple[tuple[str, str], ...] = ()
     max_missing_fraction: float = 0.2
+    #: Missing items the merchant accepted as gone (the safety rule counts only the rest).
+    confirmed_missing: int = 0
+    #: Where ``hide`` notes the products it hid (None: it shows none again).
+    full_feed_hidden_path: str | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ListingOptions:
@@ -193,10 +224,21 @@ class ListingOptions:
         if not 0 <= fraction <= 1:
             msg = "`max_missing_fraction` must be a number from 0 to 1."
             raise ConfigurationError(msg)
+        confirmed = config.get("confirmed_missing") or 0
+        try:
+            confirmed = int(str(confirmed).strip())
+        except ValueError:
+            confirmed = -1
+        if confirmed < 0:
+            msg = "`confirmed_missing` must be a whole number, 0 or more."
+            raise ConfigurationError(msg)
+        hidden_path = str(config.get("full_feed_hidden_path") or "").strip() or None
         return cls(
             missing_listings=missing,
             feed_scope=scope,
             max_missing_fraction=fraction,
+            confirmed_missing=confirmed,
+            full_feed_hidden_path=hidden_path,
             operations=frozenset(ops),
             link_by=tuple(dict.fromkeys(link_by)),
             overwrite_fields=frozenset(fields),

@@ -86,7 +86,7 @@ class ListingsSink(CartcomSink):
     def clean_up(self) -> None:
         """At the end of the run: the flat rows, then one ``rebuild_tree`` if needed.
 
-        ``rebuild_tree`` once, if any category was created.
+        ``rebuild_tree`` once, if any category was created or published into before its rebuild.
         """
         if not self.run.aborted:
             if self.run.has_listings:
@@ -96,7 +96,7 @@ class ListingsSink(CartcomSink):
                 listings = self.run.listings
                 FullFeed(self.run, listings.named, listings.kept_hidden).apply()
         refs = self.run.listings.refs if self.run.has_listings else None
-        if refs is not None and refs.created_categories:
+        if refs is not None and (refs.created_categories or refs.tree_stale):
             self.run.writer.apply(
                 PlannedCall(
                     "POST",
@@ -106,4 +106,5 @@ class ListingsSink(CartcomSink):
                 )
             )
             refs.created_categories = 0
+            refs.tree_stale = False
         super().clean_up()

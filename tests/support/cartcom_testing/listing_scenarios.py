@@ -93,8 +93,10 @@ def run_target(
 def add_reference_data(store: Any, groups: tuple[str, ...] = ("Size", "Color")) -> None:
     """Seed an empty store with a status, the category path Apparel > Shirts, a brand and groups."""
     store.insert("product_statuses", {"id": 1, "name": "In Stock"})
-    store.insert("categories", {"id": 1, "name": "Apparel", "parent_category_id": 0})
-    store.insert("categories", {"id": 2, "name": "Shirts", "parent_category_id": 1})
+    apparel = {"id": 1, "name": "Apparel", "parent_category_id": 0, "lookup_path": "Apparel"}
+    store.insert("categories", apparel)
+    shirts = {"id": 2, "name": "Shirts", "parent_category_id": 1, "lookup_path": "Apparel > Shirts"}
+    store.insert("categories", shirts)
     store.insert("manufacturers", {"id": 1, "name": "Northwind"})
     for number, name in enumerate(groups, start=1):
         store.insert("variant_groups", {"id": number, "name": name, "display_type": "DropDown"})

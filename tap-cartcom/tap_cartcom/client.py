@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import queue
 import threading
 import time
@@ -32,7 +33,7 @@ from typing_extensions import override
 from tap_cartcom import sdk_private
 from tap_cartcom._client import CartcomAPIError, records_from_page
 from tap_cartcom._client.errors import Disposition
-from tap_cartcom._client.quirks import format_filter_datetime, parse_datetime, to_utc
+from tap_cartcom._client.quirks import format_filter_datetime, parse_datetime, to_local, to_utc
 from tap_cartcom._client.session import retry_wait_seconds
 from tap_cartcom._client.urls import chunks_for_url, ends_list_read, next_page_url
 from tap_cartcom.conform import compile_conformer
@@ -81,10 +82,16 @@ _PAYLOAD = "_cartcom_payload"
 SAFE_QUERY_CHARS = ":,+"
 
 
-class Plan(tuple):
-    """Where a schema's date-time fields are: ``(name, kind, sub-plan)`` entries.
+#: Suffix of the field that keeps a timestamp in the store's own time zone (``created_at_local``).
+LOCAL_SUFFIX = "_local"
 
-    ``label`` names the stream in the warning about an unparseable value.
+
+class Plan(tuple):
+    """Where a schema's date-time and number fields are: ``(name, kind, arg)`` entries.
+
+    Kinds: ``dt`` (to UTC; ``arg`` names the field that keeps the store's local time, or is
+    None), ``num`` (text to a number), ``obj`` and ``arr`` (``arg`` is the nested plan).
+    ``label`` names the stream in the warning about an unreadable value.
     """
 
     label: str = ""
@@ -147,13 +154,22 @@ def encode_query(params: Iterable[tuple[str, t.Any]]) -> str:
 
 
 def datetime_plan(schema: dict[str, t.Any], label: str = "") -> Plan:
-    """Compile where the date-time fields of ``schema`` are (top level and nested)."""
+    """Compile where the date-time and number fields of ``schema`` are (top level and nested).
+
+    A date-time field ``x`` whose schema also declares ``x_local`` gets that field filled with
+    the store's local time; a field typed only ``number`` (and null) is read from text when
+    the API sends it as text (product dimensions, a shipment's base cost).
+    """
+    properties = schema.get("properties") or {}
     plan: list[tuple[str, str, t.Any]] = []
-    for name, prop in (schema.get("properties") or {}).items():
+    for name, prop in properties.items():
         types = prop.get("type") or []
         types = [types] if isinstance(types, str) else types
         if prop.get("format") == "date-time":
-            plan.append((name, "dt", None))
+            local = name + LOCAL_SUFFIX
+            plan.append((name, "dt", local if local in properties else None))
+        elif "number" in types and set(types) <= {"number", "null"}:
+            plan.append((name, "num", None))
         elif "object" in types and prop.get("properties"):
             sub = datetime_plan(prop)
             if sub:
@@ -184,36 +200,70 @@ def _fast_utc(value: t.Any) -> str | None:
     return to_utc(value)
 
 
+def _fast_local(value: t.Any) -> str | None:
+    """``to_local`` with the same C fast path as ``_fast_utc``."""
+    if value.__class__ is str and len(value) >= 19:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return to_local(value)
+        if parsed.year >= 1000:
+            return parsed.isoformat(timespec="microseconds")
+    return to_local(value)
+
+
 #: Memoised: an order's items, payments and shipments repeat its timestamps.
 _utc = lru_cache(maxsize=16384)(_fast_utc)
+_local = lru_cache(maxsize=16384)(_fast_local)
+
+
+def number_from_text(text: str) -> float | None:
+    """A number sent as text (``"12.5"``); ``""`` is None; anything else raises ``ValueError``."""
+    stripped = text.strip()
+    if not stripped:
+        return None
+    number = float(stripped)
+    if not math.isfinite(number):
+        msg = f"not a finite number: {text!r}"
+        raise ValueError(msg)
+    return number
 
 
 def normalise(
     record: dict[str, t.Any], plan: Plan, _root: dict[str, t.Any] | None = None, _at: str = ""
 ) -> None:
-    """Rewrite the record's datetimes to UTC (``""`` to null), in place.
+    """Rewrite datetimes to UTC (``""`` to null) and numbers sent as text, in place.
 
-    An unparseable value becomes null, so the record stays valid and the run goes on, and a
-    warning names the stream, the record's ``id`` and the field (with the value: a datetime
-    field carries no secret).
+    A date-time field with a ``_local`` twin in the schema also gets the store's own local time
+    there (set once: a record normalised again keeps it). An unreadable value becomes null, so
+    the record stays valid and the run goes on, and a warning names the stream, the record's
+    ``id`` and the field (with the value: a datetime or a dimension carries no secret).
     """
     root = record if _root is None else _root
     for name, kind, sub in plan:
         value = record.get(name)
-        if value is None:
-            continue
         if kind == "dt":
+            if sub is not None and sub not in record:
+                try:
+                    record[sub] = None if value is None else _local(value)
+                except (TypeError, ValueError):
+                    record[sub] = None
+            if value is None:
+                continue
             try:
                 record[name] = _utc(value)
             except (TypeError, ValueError):
                 record[name] = None
-                LOGGER.warning(
-                    "Unparseable datetime in %s record id=%s, field `%s`: %.60r; emitted as null",
-                    getattr(plan, "label", "") or "a",
-                    root.get("id"),
-                    f"{_at}{name}",
-                    value,
-                )
+                _unreadable(plan, root, f"{_at}{name}", "datetime", value)
+        elif value is None:
+            continue
+        elif kind == "num":
+            if value.__class__ is str:
+                try:
+                    record[name] = number_from_text(value)
+                except ValueError:
+                    record[name] = None
+                    _unreadable(plan, root, f"{_at}{name}", "number", value)
         elif kind == "obj":
             if isinstance(value, dict):
                 normalise(value, _labelled(sub, plan), root, f"{_at}{name}.")
@@ -221,6 +271,17 @@ def normalise(
             for index, item in enumerate(value):
                 if isinstance(item, dict):
                     normalise(item, _labelled(sub, plan), root, f"{_at}{name}[{index}].")
+
+
+def _unreadable(plan: t.Any, root: dict[str, t.Any], field: str, what: str, value: t.Any) -> None:
+    LOGGER.warning(
+        "Unparseable %s in %s record id=%s, field `%s`: %.60r; emitted as null",
+        what,
+        getattr(plan, "label", "") or "a",
+        root.get("id"),
+        field,
+        value,
+    )
 
 
 def _labelled(sub: t.Any, parent: t.Any) -> t.Any:

@@ -273,6 +273,7 @@ MELTANO_PLUGINS = (
     ("extractors", "listings-feed", "tap-jsonl"),
     ("loaders", "target-cartcom", "target-cartcom"),
     ("loaders", "target-duckdb", "target-duckdb"),
+    ("loaders", "target-postgres", "target-postgres"),
     ("loaders", "target-jsonl", "target-jsonl"),
 )
 _STAMP_SOURCES = (
@@ -296,6 +297,7 @@ _PLUGIN_ENV_PREFIXES = (
     "SHIPMENTS_FEED_",
     "IMPORTED_ORDERS_",
     "TARGET_DUCKDB_",
+    "TARGET_POSTGRES_",
     "TARGET_JSONL_",
 )
 

@@ -19,6 +19,7 @@ import subprocess
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ import psycopg
 import pytest
 import requests
 import run_demo as demo
+from cartcom_client.quirks import parse_local
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.seed import seed_store
 from cartcom_sandbox.server import SandboxServer
@@ -197,7 +199,12 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
         server.base_url, out, tmp / "meltano.db", window_seconds=1, calls_per_window=1000
     )
     try:
-        with postgres_server() as pg:
+        # A server whose default time zone is neither UTC nor the store's, and the loader's
+        # role set to UTC as the README says: target-postgres writes `timestamp without time
+        # zone` in the session's zone.
+        with postgres_server(timezone="America/New_York") as pg:
+            with psycopg.connect(pg.url, autocommit=True) as conn:
+                conn.execute(f"ALTER ROLE {pg.user} SET timezone = 'UTC'")
             env.update(
                 TARGET_POSTGRES_HOST=pg.host,
                 TARGET_POSTGRES_PORT=str(pg.port),
@@ -323,6 +330,26 @@ def test_second_run_adds_exactly_the_new_rows(warehouse: Warehouse, loader: str)
     )
     assert rows[0] == [(status,)]
     assert [(Decimal(str(p)),) for (p,) in rows[1]] == [(Decimal(str(price)),)]
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+def test_timestamps_are_utc_and_local_twins_the_store_clock(
+    warehouse: Warehouse, loader: str
+) -> None:
+    """``created_at`` holds the UTC instant; ``created_at_local`` the store's clock and offset."""
+    rows = warehouse.sql(loader, "SELECT id, created_at, created_at_local FROM cartcom.orders")[0]
+    got = {int(i): (str(utc)[:26] if utc else None, local) for i, utc, local in rows}
+    want = {}
+    for order in warehouse.docs("orders"):
+        sent = order.get("created_at") or None
+        instant = parse_local(sent)
+        utc = instant.astimezone(UTC).replace(tzinfo=None) if instant else None
+        want[order["id"]] = (
+            str(utc)[:26] if utc else None,
+            instant.isoformat(timespec="microseconds") if instant else None,
+        )
+    assert got == want
+    assert {local[-6:] for _, local in got.values() if local} >= {"-05:00", "-06:00"}
 
 
 # ------------------------------------------------------------------ the README's merchant queries

@@ -64,18 +64,19 @@ def _as_system_user(parent: Path) -> str | None:
 
 
 @contextmanager
-def postgres_server(tries: int = 3) -> Iterator[Postgres]:
+def postgres_server(timezone: str = "UTC", tries: int = 3) -> Iterator[Postgres]:
     """Init a cluster in a new temp folder, start it on a free port, stop and delete it after.
 
-    ``fsync`` is off (``-F``) and initdb skips its syncs: a test's data lives for one session.
-    A port taken between choosing and binding it is retried with another.
+    ``timezone`` is the server's default session time zone (a merchant's server may not be in
+    UTC). ``fsync`` is off (``-F``) and initdb skips its syncs: a test's data lives for one
+    session. A port taken between choosing and binding it is retried with another.
     """
     parent = Path(tempfile.mkdtemp(prefix="cartcom-pg-"))
     data = parent / "data"
     try:
         user = _as_system_user(parent)
         ep.initdb(
-            ["--auth=trust", "--encoding=UTF8", "--no-sync", "-U", "postgres"],
+            ["--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync", "-U", "postgres"],
             pgdata=data,
             user=user,
         )
@@ -88,7 +89,7 @@ def postgres_server(tries: int = 3) -> Iterator[Postgres]:
                         "-l",
                         str(parent / "server.log"),
                         "-o",
-                        f"-h 127.0.0.1 -p {port} -k {data} -F",
+                        f"-h 127.0.0.1 -p {port} -k {data} -F -c timezone={timezone}",
                         "start",
                     ],
                     pgdata=data,

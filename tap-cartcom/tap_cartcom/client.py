@@ -95,11 +95,20 @@ class Plan(tuple):
     """
 
     label: str = ""
+    #: The entries by kind, so ``normalise`` walks each kind without dispatching per field.
+    dts: tuple[tuple[str, str | None], ...] = ()
+    nums: tuple[str, ...] = ()
+    objs: tuple[tuple[str, t.Any], ...] = ()
+    arrs: tuple[tuple[str, t.Any], ...] = ()
 
     def __new__(cls, entries: t.Iterable[tuple[str, str, t.Any]] = (), label: str = "") -> Plan:
         """A plan over ``entries``, labelled with the stream's name."""
         plan = super().__new__(cls, entries)
         plan.label = label
+        plan.dts = tuple((name, arg) for name, kind, arg in plan if kind == "dt")
+        plan.nums = tuple(name for name, kind, _ in plan if kind == "num")
+        plan.objs = tuple((name, arg) for name, kind, arg in plan if kind == "obj")
+        plan.arrs = tuple((name, arg) for name, kind, arg in plan if kind == "arr")
         return plan
 
 
@@ -240,34 +249,35 @@ def normalise(
     ``id`` and the field (with the value: a datetime or a dimension carries no secret).
     """
     root = record if _root is None else _root
-    for name, kind, sub in plan:
+    for name, local in plan.dts:
         value = record.get(name)
-        if kind == "dt":
-            if sub is not None and sub not in record:
-                try:
-                    record[sub] = None if value is None else _local(value)
-                except (TypeError, ValueError):
-                    record[sub] = None
-            if value is None:
-                continue
+        if local is not None and local not in record:
             try:
-                record[name] = _utc(value)
+                record[local] = None if value is None else _local(value)
             except (TypeError, ValueError):
-                record[name] = None
-                _unreadable(plan, root, f"{_at}{name}", "datetime", value)
-        elif value is None:
+                record[local] = None
+        if value is None:
             continue
-        elif kind == "num":
-            if value.__class__ is str:
-                try:
-                    record[name] = number_from_text(value)
-                except ValueError:
-                    record[name] = None
-                    _unreadable(plan, root, f"{_at}{name}", "number", value)
-        elif kind == "obj":
-            if isinstance(value, dict):
-                normalise(value, _labelled(sub, plan), root, f"{_at}{name}.")
-        elif isinstance(value, list):
+        try:
+            record[name] = _utc(value)
+        except (TypeError, ValueError):
+            record[name] = None
+            _unreadable(plan, root, f"{_at}{name}", "datetime", value)
+    for name in plan.nums:
+        value = record.get(name)
+        if value.__class__ is str:
+            try:
+                record[name] = number_from_text(value)
+            except ValueError:
+                record[name] = None
+                _unreadable(plan, root, f"{_at}{name}", "number", value)
+    for name, sub in plan.objs:
+        value = record.get(name)
+        if isinstance(value, dict):
+            normalise(value, _labelled(sub, plan), root, f"{_at}{name}.")
+    for name, sub in plan.arrs:
+        value = record.get(name)
+        if isinstance(value, list):
             for index, item in enumerate(value):
                 if isinstance(item, dict):
                     normalise(item, _labelled(sub, plan), root, f"{_at}{name}[{index}].")

@@ -2,6 +2,8 @@
 
 A listing is a parent product with optional ``variants``; without variants it is a simple
 product. UPC and GTIN both go to Cart.com's only barcode field, ``gtin`` (docs/api.md §9.18).
+Values given as text, as a CSV tap gives every cell, are read by ``cells.py`` (an empty cell is
+not given); ``option_columns.py`` makes a variant's options of CSV columns.
 """
 
 from __future__ import annotations

@@ -271,6 +271,7 @@ def pages_of_data(api: Api) -> None:
 MELTANO_PLUGINS = (
     ("extractors", "tap-cartcom", "tap-cartcom"),
     ("extractors", "listings-feed", "tap-jsonl"),
+    ("extractors", "supplier-csv", "tap-spreadsheets"),
     ("loaders", "target-cartcom", "target-cartcom"),
     ("loaders", "target-duckdb", "target-duckdb"),
     ("loaders", "target-jsonl", "target-jsonl"),
@@ -294,6 +295,7 @@ _PLUGIN_ENV_PREFIXES = (
     "TAP_JSONL_",
     "LISTINGS_FEED_",
     "SHIPMENTS_FEED_",
+    "SUPPLIER_CSV_",
     "IMPORTED_ORDERS_",
     "TARGET_DUCKDB_",
     "TARGET_JSONL_",

@@ -272,6 +272,7 @@ MELTANO_PLUGINS = (
     ("extractors", "tap-cartcom", "tap-cartcom"),
     ("extractors", "listings-feed", "tap-jsonl"),
     ("extractors", "supplier-csv", "tap-spreadsheets"),
+    ("extractors", "imported-orders", "tap-cartcom-import-log"),
     ("loaders", "target-cartcom", "target-cartcom"),
     ("loaders", "target-duckdb", "target-duckdb"),
     ("loaders", "target-jsonl", "target-jsonl"),

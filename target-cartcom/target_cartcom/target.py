@@ -141,6 +141,26 @@ class TargetCartcom(SecretSafeConfigValidation, Target):
         )
 
     @override
+    def _write_state_message(self, state: dict) -> None:
+        """Confirm ``state``, unless a record of this run is to be tried again.
+
+        The SDK writes the latest state after each drain. A run with a failure worth retrying
+        (``outcomes.worth_retrying``) confirms none from then on, so Meltano keeps the last
+        confirmed state and a tap that reads by position (tap-cartcom-import-log) sends that
+        record, and those after it, again. Overrides a private SDK method: the only one that
+        writes the state (``drain_all`` is final).
+        """
+        retries = self.run.results.retries
+        if retries:
+            self.logger.warning(
+                "State not confirmed: %s record(s) failed for a cause the next run may not "
+                "meet (see `retry` in the results); the next run gets them again",
+                retries,
+            )
+            return
+        super()._write_state_message(state)
+
+    @override
     def process_endofpipe(self) -> None:
         """Drain (which writes state), then close the results with the summary.
 

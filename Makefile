@@ -45,6 +45,7 @@ bench: install
 	$(BIN)/python bench/bench_target.py
 	$(BIN)/python bench/bench_get_orders.py
 	$(BIN)/python bench/bench_keyless.py
+	$(BIN)/python bench/bench_get_orders_history.py
 	$(BIN)/python bench/bench_many_stores.py
 
 clean:

@@ -161,7 +161,6 @@ class TargetCartcom(SecretSafeConfigValidation, Target):
             msg = f"{results.failed} record(s) failed; see the per-record results{where}."
             raise FailedRecordsError(msg)
 
-
     @classmethod
     @override
     def invoke(cls, *args: Any, **kwargs: Any) -> None:

@@ -401,9 +401,8 @@ def test_unreachable_store_aborts_with_the_reason(sandbox, tmp_path, monkeypatch
     assert result["error"] is not None
     assert result["summary"]["status"] == "aborted"
     host = base.split("://", 1)[1].split("/", 1)[0]
-    assert f"Cannot reach the store at {host} (from `api_url`): connection refused" in (
-        result["summary"]["reason"]
-    )
+    reason = result["summary"]["reason"]
+    assert f"Cannot reach the store at {host} (from `api_url`): connection refused" in reason
     assert result["results"] == []
 
 

@@ -12,9 +12,14 @@ the section says before `meltano install`. ``COMMANDS`` says what is done with e
 ``test_every_command_of_the_section_is_run`` fails when the section and the table differ.
 
 The only substitutions: `/path/to/clone` is this checkout, and port 8600 a free port (the
-sandbox is served on port 0 and prints its address). The guarantees are checked against the
-sandbox store: every order landed once in the JSON Lines file and in DuckDB, an edit reaches
-the warehouse, the feed's quantities and prices are the store's.
+sandbox is served on port 0 and prints its address). Three things that depend on nothing else
+start together, to keep the module short: the sandbox's `pip install` (run by this venv's pip
+into a venv of its own, `--python`), the project's `meltano init` and `meltano install`, and the
+whole --from-ref project; every other command runs in the section's order. Before the runs,
+the test sells some stock in the store (its own calls), so the feed has something to sync. The
+guarantees are checked against the sandbox store: every order landed once in the JSON Lines
+file and in DuckDB, an edit reaches the warehouse, the feed's quantities and prices are the
+store's.
 
 `git+file://` installs the COMMITTED tree (HEAD of this checkout), not the working copy: commit
 before running this test locally (it warns when the plugin folders have uncommitted changes).
@@ -28,10 +33,13 @@ import json
 import os
 import re
 import shlex
+import sqlite3
 import subprocess
 import sys
+import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,10 +147,27 @@ class Newcomer:
     tmp: Path
     project: Path
     sandbox_dir: Path
-    env: dict[str, str]
+    #: The clean environment: what the commands started at the beginning run with.
+    base: dict[str, str]
+    #: ``base`` plus what the section's `export` lines set so far.
+    env: dict[str, str] = field(default_factory=dict)
     address: str = ""  # host:port the sandbox serves on
     outputs: dict[str, str] = field(default_factory=dict)
     server: subprocess.Popen[str] | None = None
+    #: SKU -> the product as it was before the test sold some of its stock.
+    sold: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The --from-ref project's definitions as `meltano add` wrote them (``_hub_project``).
+    hub: Future[dict[str, Any]] | None = None
+    _log: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        """The section's exports start from the clean environment."""
+        self.env = dict(self.base)
+
+    @property
+    def sandbox_venv(self) -> Path:
+        """The venv the sandbox is installed into."""
+        return self.tmp / "sandbox-venv"
 
     def substitute(self, command: str) -> str:
         """The command with this checkout and the sandbox's real port."""
@@ -151,35 +176,49 @@ class Newcomer:
             command = command.replace(f"127.0.0.1:{PORT}", self.address)
         return command
 
-    def run(self, argv: list[str], cwd: Path, timeout: int = 600) -> str:
+    def run(self, argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
         """Run ``argv``; fail the test with the output's tail on a non-zero exit."""
         proc = subprocess.run(
-            argv, cwd=cwd, env=self.env, capture_output=True, text=True, timeout=timeout
+            argv,
+            cwd=cwd,
+            env=env or self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
         )
         log = proc.stdout + proc.stderr
-        with (self.tmp / "commands.log").open("a") as fh:
-            fh.write(f"\n===== {shlex.join(argv)} (exit {proc.returncode})\n{log}")
+        with self._log, (self.tmp / "commands.log").open("a") as fh:
+            fh.write(f"\n===== {shlex.join(map(str, argv))} (exit {proc.returncode})\n{log}")
         tail = [ln for ln in log.splitlines() if not ln.startswith(("│", "╭", "╰"))][-40:]
-        assert proc.returncode == 0, f"{shlex.join(argv)} failed:\n" + "\n".join(tail)
+        assert proc.returncode == 0, f"{shlex.join(map(str, argv))} failed:\n" + "\n".join(tail)
         return proc.stdout
 
-    def meltano(self, command: str, project: Path | None = None) -> str:
+    def meltano(
+        self, command: str, project: Path | None = None, env: dict[str, str] | None = None
+    ) -> str:
         """``meltano ...`` in the project, with the Meltano next to this interpreter."""
         argv = shlex.split(self.substitute(command))
-        return self.run([demo.meltano_bin(), *argv[1:]], project or self.project)
+        return self.run([demo.meltano_bin(), *argv[1:]], project or self.project, env)
 
-    def in_sandbox_venv(self, command: str) -> str:
-        """``pip ...`` or ``cartcom-sandbox ...`` from the sandbox's venv."""
+    def pip_install(self, command: str) -> str:
+        """``pip install ...`` into the sandbox's venv (this venv's pip, ``--python``)."""
         argv = shlex.split(self.substitute(command))
-        return self.run(
-            [str(self.tmp / "sandbox-venv" / "bin" / argv[0]), *argv[1:]], self.sandbox_dir
-        )
+        venv = [sys.executable, "-m", "venv", "--without-pip", str(self.sandbox_venv)]
+        self.run(venv, self.tmp, self.base)
+        pip = [sys.executable, "-m", "pip", "--python", str(self.sandbox_venv / "bin" / "python")]
+        return self.run([*pip, *argv[1:]], self.sandbox_dir, self.base)
+
+    def sandbox(self, command: str) -> str:
+        """``cartcom-sandbox ...`` from the sandbox's venv."""
+        argv = shlex.split(self.substitute(command))
+        return self.run([str(self.sandbox_venv / "bin" / argv[0]), *argv[1:]], self.sandbox_dir)
 
     def serve(self, command: str) -> None:
         """Start the sandbox as the section does, on a free port; keep its address."""
         argv = shlex.split(self.substitute(command.replace(f"--port {PORT}", "--port 0")))
         self.server = subprocess.Popen(
-            [str(self.tmp / "sandbox-venv" / "bin" / argv[0]), *argv[1:]],
+            [str(self.sandbox_venv / "bin" / argv[0]), *argv[1:]],
             cwd=self.sandbox_dir,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -202,6 +241,39 @@ class Newcomer:
         r.raise_for_status()
         return r.json() if r.content else None
 
+    def products(self) -> dict[str, dict[str, Any]]:
+        """The store's products by SKU."""
+        fields = "id,item_number,quantity_on_hand,price,use_variant_inventory"
+        rows = self.api("GET", "/products", params={"count": 1000, "fields": fields})
+        return {p["item_number"]: p for p in rows["products"]}
+
+    def sell_some_stock(self, count: int = 6) -> None:
+        """Change quantity and price of a few products the feed lists, as a day of sales would."""
+        feed = {r["sku"]: r for r in demo.read_jsonl(ROOT / "demo" / "data" / "listings.jsonl")}
+        products = self.products()
+        simple = sorted(
+            sku
+            for sku, row in feed.items()
+            if not row.get("variants")
+            and sku in products
+            and not products[sku]["use_variant_inventory"]
+        )
+        for sku in simple[:count]:
+            product = products[sku]
+            body = {"quantity_on_hand": int(feed[sku]["quantity"]) + 7}
+            body["price"] = round(float(feed[sku]["price"]) + 1.25, 2)
+            self.api("PUT", f"/products/{product['id']}", json=body)
+            self.sold[sku] = product
+
+    def state(self, state_id: str) -> dict[str, Any]:
+        """A pipeline's stored state, read from the project's system database."""
+        with sqlite3.connect(self.project / ".meltano" / "meltano.db") as db:
+            row = db.execute(
+                "SELECT completed_state FROM state WHERE state_id = ?", (state_id,)
+            ).fetchone()
+        assert row is not None, f"no state for {state_id}"
+        return json.loads(row[0])
+
 
 def _warn_if_uncommitted() -> None:
     dirty = subprocess.run(
@@ -221,7 +293,7 @@ def _warn_if_uncommitted() -> None:
 
 def _clean_env() -> dict[str, str]:
     """The shell's environment without anything that configures Meltano or these plugins."""
-    prefixes = ("MELTANO_", "CARTCOM_", "TAP_", "TARGET_", "LISTINGS_FEED_", "UV_PYTHON")
+    prefixes = ("MELTANO_", "CARTCOM_", "TAP_", "TARGET_", "LISTINGS_FEED_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     # Offline, as docs/meltano.md asks of every project here (`meltano init --no_usage_stats`
     # already writes the first into meltano.yml).
@@ -231,7 +303,8 @@ def _clean_env() -> dict[str, str]:
 
 def _init(newcomer: Newcomer, project: Path) -> None:
     """`meltano init` a project (the section's step 2 starts from one)."""
-    newcomer.run([demo.meltano_bin(), "init", "--no_usage_stats", project.name], project.parent)
+    argv = [demo.meltano_bin(), "init", "--no_usage_stats", project.name]
+    newcomer.run(argv, project.parent, newcomer.base)
 
 
 def _paste(project: Path) -> None:
@@ -245,31 +318,66 @@ def _paste(project: Path) -> None:
     yml.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
+def _project(newcomer: Newcomer) -> str:
+    """`meltano init`, the section's YAML pasted, then its `meltano install`."""
+    _init(newcomer, newcomer.project)
+    _paste(newcomer.project)
+    return newcomer.meltano("meltano install", env=newcomer.base)
+
+
+def _hub_project(newcomer: Newcomer) -> dict[str, Any]:
+    """The --from-ref route in a project of its own: the adds, `pip_url` set, `meltano install`.
+
+    Returns the definitions as `meltano add` wrote them, before `pip_url` was set.
+    """
+    project = newcomer.tmp / "hub-project"
+    _init(newcomer, project)
+    for command in [c for c in readme_commands() if COMMANDS.get(c) == HUB]:
+        newcomer.meltano(command, project, newcomer.base)
+    yml = project / "meltano.yml"
+    data = yaml.safe_load(yml.read_text())
+    added = json.loads(json.dumps(data["plugins"]))
+    for plugin in data["plugins"]["extractors"] + data["plugins"]["loaders"]:
+        plugin["pip_url"] = git_url(plugin["name"])  # as the section says, before the install
+    yml.write_text(yaml.safe_dump(data, sort_keys=False))
+    newcomer.meltano("meltano install", project, newcomer.base)
+    return added
+
+
 @pytest.fixture(scope="module")
 def newcomer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newcomer]:
     """Every command of the section, run in order; the sandbox still serving afterwards."""
     _warn_if_uncommitted()
     tmp = tmp_path_factory.mktemp("newcomer")
     (tmp / "sandbox").mkdir()
-    me = Newcomer(tmp, tmp / "my-project", tmp / "sandbox", _clean_env())
-    # The sandbox's venv (the section says "any Python 3.11+ environment").
-    me.run([sys.executable, "-m", "venv", str(tmp / "sandbox-venv")], tmp)
-    _init(me, me.project)
-    _paste(me.project)
+    me = Newcomer(tmp, tmp / "my-project", tmp / "sandbox", base=_clean_env())
+    (pip,) = [c for c in readme_commands() if COMMANDS.get(c) == SANDBOX and c.startswith("pip ")]
+    pool = ThreadPoolExecutor(max_workers=3)
+    jobs: dict[str, Callable[[], Any]] = {
+        pip: lambda: me.pip_install(pip),
+        "meltano install": lambda: _project(me),
+        HUB: lambda: _hub_project(me),
+    }
+    started = {key: pool.submit(job) for key, job in jobs.items()}
+    me.hub = started[HUB]
     try:
         for command in readme_commands():
             kind = COMMANDS.get(command)
             assert kind is not None, f"the section has a command the test does not know: {command}"
-            if kind == SANDBOX:
-                me.outputs[command] = me.in_sandbox_venv(command)
+            if command in started:
+                me.outputs[command] = started[command].result(timeout=900)
+            elif kind == SANDBOX:
+                me.outputs[command] = me.sandbox(command)
             elif kind == SERVE:
                 me.serve(command)
+                me.sell_some_stock()
             elif kind == ENV:
                 me.env.update({k: me.substitute(v) for k, v in exports(command).items()})
             elif kind == PROJECT:
                 me.outputs[command] = me.meltano(command)
         yield me
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         if me.server is not None:
             me.server.terminate()
             me.server.wait(timeout=30)
@@ -352,27 +460,28 @@ def test_the_sandbox_came_from_the_clone_into_its_own_venv(newcomer: Newcomer) -
 
 @slow
 def test_every_order_lands_once_in_the_jsonl_file(newcomer: Newcomer) -> None:
-    """tap-cartcom -> target-jsonl: every order of the store, once; the bookmark is stored."""
+    """tap-cartcom -> target-jsonl: every order of the store, once, read by `created_at`."""
     landed = demo.read_jsonl(newcomer.project / "output" / "orders" / "orders.jsonl")
     ids = [o["id"] for o in landed]
-    store = {
-        o["id"]
-        for o in newcomer.api("GET", "/orders", params={"count": 1000, "fields": "id"})["orders"]
-    }
+    rows = newcomer.api("GET", "/orders", params={"count": 1000, "fields": "id"})["orders"]
+    store = {o["id"] for o in rows}
     assert len(store) == 1000
     assert len(ids) == len(set(ids))
     assert set(ids) == store
-    state = json.loads(newcomer.meltano("meltano state get dev:tap-cartcom-to-target-jsonl"))
+    state = newcomer.state("dev:tap-cartcom-to-target-jsonl")
     assert state["singer_state"]["bookmarks"]["orders"]["replication_key"] == "created_at"
 
 
 @slow
 def test_the_warehouse_holds_every_order_once_and_sees_an_edit(newcomer: Newcomer) -> None:
-    """tap-cartcom-warehouse (updated_at) -> target-duckdb: one row per order, edits upserted."""
+    """tap-cartcom-warehouse (`updated_at`) -> target-duckdb: one row per order, edits upserted.
+
+    The order's status is changed in the store, then the section's run is run again.
+    """
     db = newcomer.project / "output" / "warehouse.duckdb"
     python = newcomer.project / ".meltano" / "loaders" / "target-duckdb" / "venv" / "bin" / "python"
 
-    def rows() -> dict[int, str]:
+    def rows() -> dict[int, int]:
         sql = "SELECT id, order_status_id FROM cartcom.orders"
         out = subprocess.run(
             [python, ROOT / "demo" / "query_duckdb.py", db, sql],
@@ -382,11 +491,13 @@ def test_the_warehouse_holds_every_order_once_and_sees_an_edit(newcomer: Newcome
         )
         found = json.loads(out.stdout)[0]
         assert len(found) == len({r[0] for r in found}), "an order has two rows"
-        return {int(r[0]): r[1] for r in found}
+        return {int(r[0]): int(r[1]) for r in found}
 
     store = newcomer.api("GET", "/orders", params={"count": 1000, "fields": "id,order_status_id"})
     before = {o["id"]: o["order_status_id"] for o in store["orders"]}
     assert rows() == before
+    state = newcomer.state("dev:tap-cartcom-warehouse-to-target-duckdb")
+    assert state["singer_state"]["bookmarks"]["orders"]["replication_key"] == "updated_at"
     order_id = min(before)
     statuses = newcomer.api("GET", "/order_statuses", params={"count": 100})["order_statuses"]
     moved = next(s["id"] for s in statuses if s["id"] != before[order_id])
@@ -397,21 +508,19 @@ def test_the_warehouse_holds_every_order_once_and_sees_an_edit(newcomer: Newcome
 
 @slow
 def test_the_feed_quantities_and_prices_are_the_stores(newcomer: Newcomer) -> None:
-    """listings-feed -> target-cartcom (link, sync): the store has each linked listing's values."""
-    feed = demo.read_jsonl(ROOT / "demo" / "data" / "listings.jsonl")
-    _rows, summary = demo.results(newcomer.project / "output" / "cartcom-results.jsonl")
+    """listings-feed -> target-cartcom (link, sync): what was sold is written back, only that."""
+    feed = {r["sku"]: r for r in demo.read_jsonl(ROOT / "demo" / "data" / "listings.jsonl")}
+    rows, summary = demo.results(newcomer.project / "output" / "cartcom-results.jsonl")
     assert summary["failed"] == 0
     assert summary["status"] == "completed"
-    products = newcomer.api(
-        "GET", "/products", params={"count": 1000, "fields": "item_number,quantity_on_hand,price"}
-    )["products"]
-    by_sku = {p["item_number"]: p for p in products}
-    simple = [r for r in feed if not r.get("variants") and r["sku"] in by_sku]
-    assert simple, "the feed should hold simple listings the store has"
-    for listing in simple:
-        product = by_sku[listing["sku"]]
-        assert product["quantity_on_hand"] == listing["quantity"], listing["sku"]
-        assert float(product["price"]) == pytest.approx(listing["price"]), listing["sku"]
+    assert newcomer.sold, "the test should have sold stock of some listed products"
+    products = newcomer.products()
+    for sku in newcomer.sold:
+        assert products[sku]["quantity_on_hand"] == feed[sku]["quantity"], sku
+        assert float(products[sku]["price"]) == pytest.approx(feed[sku]["price"]), sku
+    updated = {r["key"] for r in rows if r["outcome"] == "updated"}
+    assert updated == set(newcomer.sold)
+    assert summary["calls"]["writes"] == len(newcomer.sold)
 
 
 @slow
@@ -424,19 +533,14 @@ def test_about_lists_the_connection_settings(newcomer: Newcomer) -> None:
 
 @slow
 def test_the_hub_definitions_install_once_their_pip_url_is_set(newcomer: Newcomer) -> None:
-    """The --from-ref route: the section's `meltano add` commands, `pip_url` set, install."""
-    project = newcomer.tmp / "hub-project"
-    _init(newcomer, project)
-    for command in [c for c in readme_commands() if COMMANDS[c] == HUB]:
-        newcomer.meltano(command, project)
-    data = yaml.safe_load((project / "meltano.yml").read_text())
+    """The --from-ref route: the section's `meltano add`s, then `pip_url` set and installed."""
+    assert newcomer.hub is not None
+    added = newcomer.hub.result(timeout=900)  # the install after setting pip_url succeeded
     for kind, plugin in (("extractors", "tap-cartcom"), ("loaders", "target-cartcom")):
-        (added,) = [p for p in data["plugins"][kind] if p["name"] == plugin]
+        (definition,) = [p for p in added[kind] if p["name"] == plugin]
         hub = yaml.safe_load((ROOT / plugin / "meltano-hub.yml").read_text())
         for key in ("namespace", "settings", "capabilities", "executable", "pip_url"):
-            assert added[key] == hub[key], (plugin, key)
-        added["pip_url"] = git_url(plugin)  # as the section says, before `meltano install`
-    (project / "meltano.yml").write_text(yaml.safe_dump(data, sort_keys=False))
-    newcomer.meltano("meltano install", project)
-    about = newcomer.meltano("meltano invoke target-cartcom --about", project)
-    assert "operations" in about
+            assert definition[key] == hub[key], (plugin, key)
+    venvs = newcomer.tmp / "hub-project" / ".meltano"
+    assert (venvs / "extractors" / "tap-cartcom" / "venv" / "bin" / "tap-cartcom").exists()
+    assert (venvs / "loaders" / "target-cartcom" / "venv" / "bin" / "target-cartcom").exists()

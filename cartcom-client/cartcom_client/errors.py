@@ -215,6 +215,7 @@ class StoreUnreachableError(TransientAPIError):
         self.tries = tries
         why = f"{reason} ({detail})" if detail else str(reason)
         super().__init__(0, why, method=method, path=path)
+        self.args = (str(self),)  # what a generic handler logs (the SDK logs ``args[0]``)
 
     @property
     def transient(self) -> bool:
@@ -248,7 +249,7 @@ class StoreUnreachableError(TransientAPIError):
                     f"check {setting}: the store's domain, e.g. storename.americommerce.com "
                     "(for the sandbox, set `api_url` instead)"
                 )
-            return f"check the host in {setting}"
+            return f"check {setting} (its host)"
         if self.reason is Unreachable.TLS_CERTIFICATE:
             return (
                 f"check {setting}: it must name the store's own host, with a certificate this "

@@ -6,8 +6,8 @@ The acknowledgement step is included; the sandbox store is seeded relative to to
 Run 1 imports the window's Processing orders and acknowledges them. Between the runs, orders
 placed about 1 and 12 days earlier go Pending -> Processing, an imported order goes Shipped
 and back to Processing, and a Pending order placed 45 days ago turns Processing. Run 2 imports
-and acknowledges exactly the two late orders (the order moved back stays in Processing); run 3,
-with no change, imports and acknowledges nothing.
+and acknowledges exactly the two late orders (the acknowledgement sees only those: the order
+moved back stays in Processing); run 3, with no change, imports and acknowledges nothing.
 """
 
 from __future__ import annotations
@@ -143,22 +143,25 @@ def test_get_orders_imports_late_eligible_orders_once_through_meltano(tmp_path: 
                 server.store.get("orders", order_id)["order_status_id"] == status[demo.ACK_STATUS]
             )
         assert server.store.get("orders", old)["order_status_id"] == status["Processing"]
-        # The acknowledgement step replays the whole orders.jsonl (`imported-orders`), but the
-        # order moved back to Processing after its import and acknowledgement is stale: skipped,
-        # left in Processing. Each order is acknowledged once, right after its import.
+        # The acknowledgement step sees only the lines this run appended to orders.jsonl
+        # (`imported-orders` reads from where the last run stopped): the order moved back to
+        # Processing after its import and acknowledgement is not seen again, and stays there.
+        # Each order is acknowledged once, right after its import.
         puts = [c for c in server.calls.snapshot() if c.method == "PUT"]
         assert sorted(int(c.path.split("/")[-2]) for c in puts) == sorted([twelve_days, one_day])
         assert server.store.get("orders", reshipped)["order_status_id"] == status["Processing"]
         rows, summary = demo.results(out / "results" / "ack.jsonl")
         assert summary["failed"] == 0
-        skipped = [r for r in rows if r["outcome"] == "skipped"]
-        assert [(r["key"], r["field"]) for r in skipped] == [
-            (str(reshipped), "order_status_last_changed_at")
+        assert [(r["key"], r["outcome"]) for r in rows] == [
+            (str(twelve_days), "updated"),
+            (str(one_day), "updated"),
         ]
 
-        # Run 3: nothing changed in the store: nothing imported, nothing written.
+        # Run 3: nothing changed in the store: nothing imported, nothing read back, nothing written.
         server.calls.clear()
         assert run() == []
         assert not [c for c in server.calls.snapshot() if c.method in ("PUT", "POST")]
+        rows, summary = demo.results(out / "results" / "ack.jsonl")
+        assert (rows, summary["calls"]["reads"], summary["calls"]["writes"]) == ([], 0, 0)
     finally:
         server.stop()

@@ -1,20 +1,24 @@
-"""get-orders' acknowledgement stream map (meltano.yml `target-cartcom-ack`), without Meltano.
+"""get-orders' acknowledgement step (meltano.yml `target-cartcom-ack`), without Meltano.
 
-The map turns each replayed `orders` record into an `order_acknowledgements` record carrying the
-order's status stamp as the tap read it, or its `created_at` when the store had none. The
-target then skips an order whose status changed after its import, whatever the file replays.
+The map turns each `orders` record into an `order_acknowledgements` record carrying the order's
+status stamp as the tap read it, or its `created_at` when the store had none. The target then
+skips an order whose status changed after its import, whatever replays it. Paired with
+`imported-orders` (tap-cartcom-import-log), an acknowledgement that failed for a cause a later
+run may not meet is read and tried again by the next run.
 """
 
 from __future__ import annotations
 
 import io
 import json
+from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
 import requests
 import yaml
 from cartcom_client.quirks import to_utc
+from tap_cartcom.import_log import TapImportLog
 from target_cartcom.target import TargetCartcom
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,3 +105,88 @@ def test_ack_map_skips_orders_moved_back_after_import(seeded_sandbox, tmp_path: 
     assert [c.path for c in calls if c.method == "PUT"] == [f"/api/v1/orders/{fresh}/status"]
     for oid in (moved, never_stamped):
         assert seeded_sandbox.store.get("orders", oid)["order_status_id"] == processing
+
+
+def run_pair(
+    seeded_sandbox: Any, log: Path, state: dict | None, results: Path
+) -> tuple[dict | None, list[dict[str, Any]]]:
+    """`imported-orders target-cartcom-ack` in-process: the target's last state, and results.
+
+    No state (None) means the target confirmed none: Meltano keeps the one it had.
+    """
+    tap_out = io.StringIO()
+    with redirect_stdout(tap_out):
+        TapImportLog(config={"path": str(log)}, state=state, parse_env_config=False).sync_all()
+    target = TargetCartcom(
+        config={
+            "api_url": seeded_sandbox.base_url,
+            "access_token": seeded_sandbox.token,
+            "calls_per_window": 100_000,
+            "fail_on_record_errors": False,
+            **ack_config(),
+            "results_path": str(results),
+        },
+        parse_env_config=False,
+    )
+    target_out = io.StringIO()
+    with redirect_stdout(target_out):
+        target.listen(io.StringIO(tap_out.getvalue()))
+    states = [json.loads(line) for line in target_out.getvalue().splitlines() if line.strip()]
+    rows = [json.loads(x) for x in results.read_text().splitlines()][:-1]
+    return (states[-1] if states else None), rows
+
+
+def test_an_acknowledgement_that_failed_for_a_setting_is_tried_again(
+    seeded_sandbox, tmp_path: Path
+) -> None:
+    """A status the store lacks: no position confirmed, so the next run acknowledges them.
+
+    A line whose order the store does not have fails for good: the position moves past it.
+    """
+    base, headers = seeded_sandbox.base_url, seeded_sandbox.headers
+    first, second = seeded_sandbox.processing_order_ids[:2]
+    log = tmp_path / "orders.jsonl"
+    results = tmp_path / "ack.jsonl"
+
+    def imported(order_id: int) -> str:
+        doc = seeded_sandbox.store.get("orders", order_id)
+        line = {"id": order_id, "created_at": to_utc(doc["created_at"]), STAMP: to_utc(doc[STAMP])}
+        return json.dumps(line) + "\n"
+
+    log.write_text(imported(first) + imported(second))
+    state, rows = run_pair(seeded_sandbox, log, None, results)
+    assert state is None
+    assert [(r["key"], r["outcome"], r["field"], r.get("retry")) for r in rows] == [
+        (str(first), "failed", "status", True),
+        (str(second), "failed", "status", True),
+    ]
+
+    status = ack_config()["stream_maps"]["orders"]["status"].removeprefix("str('")
+    created = requests.post(
+        f"{base}/order_statuses",
+        json={"name": status.removesuffix("')"), "is_open": True},
+        headers=headers,
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    state, rows = run_pair(seeded_sandbox, log, None, results)
+    assert [(r["key"], r["outcome"]) for r in rows] == [
+        (str(first), "updated"),
+        (str(second), "updated"),
+    ]
+    for order_id in (first, second):
+        assert (
+            seeded_sandbox.store.get("orders", order_id)["order_status_id"] == created.json()["id"]
+        )
+    assert state is not None
+
+    with log.open("a") as fh:
+        fh.write(
+            json.dumps({"id": 999_999_999, "created_at": "2026-05-01T10:00:00.000000Z"}) + "\n"
+        )
+    after, rows = run_pair(seeded_sandbox, log, state, results)
+    assert [(r["key"], r["outcome"], r.get("retry")) for r in rows] == [
+        ("999999999", "failed", None)
+    ]
+    assert after is not None
+    assert run_pair(seeded_sandbox, log, after, results)[1] == []

@@ -26,6 +26,7 @@ from .errors import (
     CartcomAPIError,
     NotFoundError,
     RateLimitedError,
+    StoreUnreachableError,
     TransientAPIError,
 )
 from .pacing import DEFAULT_RETRY_AFTER, CallBudget, parse_retry_after
@@ -162,10 +163,12 @@ class CartcomSession:
     ) -> Any:
         """Send one call and return the parsed JSON body (None for 204).
 
-        Reads, PUTs and DELETEs are retried on 5xx, 429, timeouts, dropped connections and
-        truncated bodies. A POST is retried only when Cart.com cannot have applied it (429, or
-        the connection was never made), unless ``retry_unsafe``; otherwise the caller gets a
-        ``TransientAPIError`` and must look the record up again before re-posting.
+        Reads, PUTs and DELETEs are retried on 5xx, 429, timeouts, refused or dropped
+        connections and truncated bodies. A POST is retried only when Cart.com cannot have
+        applied it (429, or the connection was never made), unless ``retry_unsafe``; otherwise
+        the caller gets a ``TransientAPIError`` and must look the record up again before
+        re-posting. An unknown host or a refused TLS certificate is not retried: the
+        ``StoreUnreachableError`` (one line naming the host and the setting) comes at once.
 
         Writes never follow a redirect: ``requests`` would re-send a 307/308's body to wherever
         ``Location`` points. The 3xx comes back as a fatal ``CartcomAPIError``. Reads follow
@@ -193,13 +196,16 @@ class CartcomSession:
                     return _json_body(response)
                 error = CartcomAPIError.from_response(response, auth_type=self.settings.auth_type)
             except requests.exceptions.ConnectionError as exc:
-                never_sent = isinstance(exc, requests.exceptions.ConnectTimeout) or (
-                    "NewConnectionError" in repr(exc)
+                failed = exc.request.url if exc.request is not None else None
+                error = StoreUnreachableError.from_exception(
+                    exc,
+                    failed or url,
+                    setting=self.settings.url_setting,
+                    tries=attempt,
+                    method=method,
                 )
-                error = TransientAPIError(
-                    0, f"connection failed ({type(exc).__name__})", method=method, path=_path(url)
-                )
-                if not (idempotent or never_sent):
+                # A wrong host or a refused certificate stays wrong: no retry can mend it.
+                if not error.transient or not (idempotent or error.never_sent):
                     raise error from exc
             except (
                 requests.exceptions.Timeout,

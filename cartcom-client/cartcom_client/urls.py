@@ -28,6 +28,10 @@ API_PATH = "/api/v1"
 #: Cart.com runs on IIS/ASP.NET: a URL's path plus query must stay within 2,048 characters
 #: (docs/api.md §14), which bounds every batched read (select_many ids, OR-ed filters).
 MAX_URL_LENGTH = 2048
+#: A ``next_page`` link is the request's URL with ``page=N`` added (docs/api.md §1.3), so a read
+#: that may run to a second page (more matches than the store's largest ``count``) keeps this
+#: much of the cap free: up to page 99,999.
+NEXT_PAGE_ROOM = len("&page=99999")
 
 _PORT = re.compile(r"^[0-9]{1,5}$")
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")

@@ -122,6 +122,21 @@ def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="shipments nested under orders come without their items",
     )
     p.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        metavar="N",
+        help="a real store's answer time: each call that counts against the call limit is "
+        "answered N ms later (it counts when it arrives; default 0)",
+    )
+    p.add_argument(
+        "--latency-ms-per-kb",
+        type=float,
+        default=0.0,
+        metavar="M",
+        help="and M ms more per KiB of the answer's body (default 0)",
+    )
+    p.add_argument(
         "--list-key",
         action="append",
         default=[],
@@ -192,6 +207,7 @@ _PROFILE_OPTIONS = {
     "max_url_length": "max_url_length",
     "calls": "rate_calls",
     "plan": "rate_calls",
+    "latency_ms": "latency_ms",
 }
 
 
@@ -258,7 +274,13 @@ def serve(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
         external_images=args.external_images,
         shipment_items_in_order_expand=args.shipment_items_in_order_expand,
         timezone=args.timezone or "America/Chicago",
+        latency_ms=args.latency_ms,
+        latency_ms_per_kb=args.latency_ms_per_kb,
     )
+    try:
+        config.validate()
+    except ValueError as err:
+        raise SystemExit(f"serve: {err}") from None
     if args.profile:
         _apply_profile(config, args.profile, argv)
     server: SandboxServer
@@ -288,8 +310,11 @@ def serve(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     server._bind()
     print(server.base_url, flush=True)
     limit = config.calls_per_window()
+    latency = f" latency={config.latency_ms:g}ms" if config.latency_ms else ""
+    if config.latency_ms_per_kb:
+        latency += f"+{config.latency_ms_per_kb:g}ms/KiB"
     print(
-        f"plan={args.plan} limit={limit or 'unlimited'}/{args.window:g}s {where}",
+        f"plan={args.plan} limit={limit or 'unlimited'}/{args.window:g}s{latency} {where}",
         file=sys.stderr,
         flush=True,
     )

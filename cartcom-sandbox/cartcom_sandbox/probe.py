@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import math
 import os
 import re
 import sys
@@ -142,7 +143,11 @@ class Caller:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     session: requests.Session = field(default_factory=requests.Session)
+    timer: Callable[[], float] = time.perf_counter  # times each call (never faked by pacing)
     calls: int = 0
+    #: One entry per answered call: (the ``count`` asked, or None; ms to the answer's last
+    #: byte; the answer body's bytes).
+    timings: list[tuple[int | None, float, int]] = field(default_factory=list)
     _sent: deque = field(default_factory=deque)
     _pool_full: bool = False
 
@@ -170,6 +175,7 @@ class Caller:
         rel = path + ("?" + query if query else "")
         self._pace()
         self.calls += 1
+        started = self.timer()
         try:
             resp = self.session.request(
                 "GET",
@@ -191,6 +197,10 @@ class Caller:
             self._sent.append(self.clock())
             while len(self._sent) > self.calls_per_window:
                 self._sent.popleft()
+        # requests reads the whole body before returning: the time is the store's full answer
+        elapsed_ms = (self.timer() - started) * 1000
+        count = next((int(v) for k, v in params if k == "count" and v.isdigit()), None)
+        self.timings.append((count, elapsed_ms, len(resp.content)))
         limit = resp.headers.get("X-AC-Call-Limit")
         m = _CALL_LIMIT.match(limit or "")
         if m and int(m.group(1)) >= int(m.group(2)):
@@ -396,8 +406,48 @@ def run_probe(caller: Caller) -> dict[str, Any]:
         for name, types in findings.field_types.items()
     }
     report["unknown_fields"] = {name: len(found) for name, found in findings.unknown.items()}
+    report["call_latency_ms"] = latency_stats(caller.timings)
     report["differences"] = differences(report)
     return report
+
+
+def _nearest_rank(ordered: list[float], q: float) -> float:
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def _stats(times: list[float]) -> dict[str, Any]:
+    ordered = sorted(times)
+    return {
+        "calls": len(ordered),
+        "p50": round(_nearest_rank(ordered, 0.50), 1),
+        "p95": round(_nearest_rank(ordered, 0.95), 1),
+        "max": round(ordered[-1], 1),
+    }
+
+
+def latency_stats(timings: Sequence[tuple[int | None, float, int]]) -> dict[str, Any]:
+    """``call_latency_ms``: p50/p95/max over the answered calls, and by page size asked.
+
+    Percentiles are nearest-rank (each one a time some call took). ``by_page_size`` groups the
+    calls by the ``count`` they sent, with the median answer size in KiB, so a store whose
+    large pages are slower shows it; a size the probe asked once has ``calls: 1``.
+    """
+    if not timings:
+        return {"calls": 0, "note": "no call was answered"}
+    out = _stats([ms for _, ms, _ in timings])
+    groups: dict[int, list[tuple[float, int]]] = {}
+    for count, ms, size in timings:
+        if count is not None:
+            groups.setdefault(count, []).append((ms, size))
+    out["by_page_size"] = {
+        str(count): {
+            **_stats([ms for ms, _ in rows]),
+            "kib_p50": round(_nearest_rank(sorted(size for _, size in rows), 0.5) / 1024, 1),
+        }
+        for count, rows in sorted(groups.items())
+    }
+    out["measured_as"] = "from sending each GET to the last byte of its answer, at the probe"
+    return out
 
 
 def _note_call_limit(report: dict[str, Any], reply: Reply) -> None:
@@ -680,4 +730,11 @@ def main(args: argparse.Namespace) -> int:
             print(f"  {line}")
     else:
         print("No difference from the sandbox defaults.")
+    lat = report["call_latency_ms"]
+    if lat.get("calls"):
+        print(
+            f"Call latency: p50 {lat['p50']:g} ms, p95 {lat['p95']:g} ms, max {lat['max']:g} ms "
+            f"over {lat['calls']} calls (serve --profile applies the p50; the sandbox alone "
+            "answers in milliseconds)"
+        )
     return 1 if report["probe"]["stopped"] else 0

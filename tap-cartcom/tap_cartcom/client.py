@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import queue
+import sys
 import threading
 import time
 import typing as t
@@ -18,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property, lru_cache
 from urllib.parse import quote, urlsplit
 
+import backoff  # the SDK's retry library (it comes with singer-sdk)
 import msgspec
 import requests
 import requests.auth
@@ -32,7 +34,7 @@ from typing_extensions import override
 
 from tap_cartcom import sdk_private
 from tap_cartcom._client import CartcomAPIError, records_from_page
-from tap_cartcom._client.errors import Disposition
+from tap_cartcom._client.errors import Disposition, StoreUnreachableError
 from tap_cartcom._client.quirks import format_filter_datetime, parse_datetime, to_local, to_utc
 from tap_cartcom._client.session import retry_wait_seconds
 from tap_cartcom._client.urls import chunks_for_url, ends_list_read, next_page_url
@@ -77,6 +79,15 @@ RESUME_KEY = "resume"
 SMALL_ROWS_PAGE = 1000
 #: Where the parsed JSON body of a response is kept between validation and parsing.
 _PAYLOAD = "_cartcom_payload"
+#: What the retry loop retries: the list of the SDK's ``RESTStream.request_decorator`` (0.54).
+RETRIED_ERRORS = (
+    ConnectionResetError,
+    RetriableAPIError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 #: Characters sent literally in query values: ``+`` is Cart.com's space (`+AND+`, `+OR+`),
 #: ``:`` separates operator and value, ``,`` separates sort fields and ids.
 SAFE_QUERY_CHARS = ":,+"
@@ -597,6 +608,70 @@ class CartcomStream(RESTStream):
 
     # -- retries ----------------------------------------------------------------------------
     @override
+    def request_decorator(self, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+        """The SDK's retry loop, but a store that cannot be reached ends in one line.
+
+        Same exceptions retried, same ``backoff_*`` hooks as the SDK's own decorator, with
+        backoff's log lines off (``backoff_handler`` says each retry). A connection failure the
+        shared client calls not transient (an unknown host, a refused TLS certificate) is not
+        retried; one that outlasts every try becomes a ``StoreUnreachableError`` too. Its one
+        line names the host and the setting (``domain`` or ``api_url``), never the token.
+        """
+        setting = self._tap.connection.url_setting
+
+        def unreachable(
+            exc: requests.exceptions.ConnectionError,
+            prepared: requests.PreparedRequest,
+            tries: int,
+        ) -> StoreUnreachableError:
+            failed = exc.request.url if exc.request is not None else None
+            return StoreUnreachableError.from_exception(
+                exc,
+                failed or prepared.url or self.url_base,
+                setting=setting,
+                tries=tries,
+                method=prepared.method or "GET",
+            )
+
+        def send(prepared: requests.PreparedRequest, context: dict | None) -> t.Any:
+            try:
+                return func(prepared, context)
+            except requests.exceptions.ConnectionError as exc:
+                error = unreachable(exc, prepared, 1)
+                if error.transient:
+                    raise
+                raise error from exc
+
+        retried = backoff.on_exception(
+            self.backoff_wait_generator,
+            RETRIED_ERRORS,
+            max_tries=self.backoff_max_tries,
+            on_backoff=self.backoff_handler,
+            jitter=self.backoff_jitter,
+            logger=None,
+        )(send)
+
+        def call(prepared: requests.PreparedRequest, context: dict | None) -> t.Any:
+            try:
+                return retried(prepared, context)
+            except requests.exceptions.ConnectionError as exc:
+                raise unreachable(exc, prepared, self.backoff_max_tries()) from exc
+
+        return call
+
+    @override
+    def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
+        """The SDK's stream log, except that a store that cannot be reached is said once.
+
+        The SDK logs "An unhandled error occurred while syncing" at ERROR before the error
+        leaves the stream; for a ``StoreUnreachableError`` the tap's one line follows (see
+        ``TapCartcom.invoke``), so that line is kept at INFO.
+        """
+        if level >= logging.ERROR and isinstance(sys.exc_info()[1], StoreUnreachableError):
+            level = logging.INFO
+        super().log(message, *args, level=level, **kwargs)
+
+    @override
     def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:  # type: ignore[override]
         """Wait ``Retry-After`` on a 429 (seconds or HTTP-date), else grow exponentially."""
 
@@ -625,6 +700,10 @@ class CartcomStream(RESTStream):
         exc = details.get("exception")
         response = getattr(exc, "response", None)
         status = response.status_code if response is not None else type(exc).__name__
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            status = StoreUnreachableError.from_exception(
+                exc, self.url_base, setting=self._tap.connection.url_setting
+            ).message
         self.logger.warning(
             "Retrying %s after %s (try %s, waiting %.2f s)",
             self.path,

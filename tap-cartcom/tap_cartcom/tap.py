@@ -12,6 +12,7 @@ from singer_sdk import typing as th
 from typing_extensions import override
 
 from tap_cartcom._client import ConfigurationError, ConnectionSettings, connection_properties
+from tap_cartcom._client.errors import StoreUnreachableError
 from tap_cartcom._client.quirks import format_filter_datetime
 from tap_cartcom._client.sdk import SecretSafeConfigValidation
 from tap_cartcom._client.session import PacedAdapter, mount_pacing
@@ -212,10 +213,13 @@ class TapCartcom(SecretSafeConfigValidation, Tap):
     @classmethod
     @override
     def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
-        """The CLI: a refused Get Orders state is one error line and exit status 1."""
+        """The CLI: a refused Get Orders state or an unreachable store is one line, exit 1.
+
+        The unreachable store's line names its host and the setting the address came from.
+        """
         try:
             super().invoke(*args, **kwargs)
-        except StateError as err:
+        except (StateError, StoreUnreachableError) as err:
             cls.logger.error("%s", err)
             raise SystemExit(1) from None
 

@@ -37,6 +37,31 @@ class RecordError(Exception):
         self.message = message
 
 
+class SettingError(RecordError):
+    """A record failed because of a setting (a status name the store lacks), not its own data.
+
+    Fixing the setting or the store lets a later run through, so it is worth retrying.
+    """
+
+
+def worth_retrying(error: BaseException) -> bool:
+    """True when a later run may succeed where this record failed: the run confirms no state.
+
+    So a record whose source reads by position (the Get Orders import log) is read and tried
+    again by the next run. Worth it: a 5xx that outlasted the retries, a setting the store does
+    not match (``SettingError``), an unexpected error. Not worth it: the record's own data is
+    wrong (``RecordError``) or the store refused this record (another 4xx); those are reported
+    and left behind.
+    """
+    if isinstance(error, SettingError):
+        return True
+    if isinstance(error, RecordError):
+        return False
+    if isinstance(error, CartcomAPIError):
+        return error.disposition is Disposition.RETRY
+    return not isinstance(error, query.QueryValueError | RecursionError)
+
+
 def is_fatal(error: BaseException) -> bool:
     """True when no later record could succeed either, so the run must stop.
 
@@ -154,6 +179,8 @@ class Outcome:
     #: Operations that wrote something (``sync``, ``overwrite``...).
     wrote: list[str] = dataclasses.field(default_factory=list)
     created: bool = False
+    #: Failed for a cause a later run may not meet (``worth_retrying``).
+    retry: bool = False
 
     @property
     def failed(self) -> bool:
@@ -172,6 +199,7 @@ class Outcome:
     def fail(self, error: BaseException, field: str | None = None) -> None:
         """Mark the record failed by ``error`` (its field, else ``field``)."""
         err = as_record_error(error, field)
+        self.retry = worth_retrying(error)
         self.outcome = "failed"
         self.error = err.message
         self.field = err.field
@@ -193,6 +221,7 @@ class Outcome:
             error=self.error,
             field=self.field,
             warning=self.warning,
+            retry=True if self.failed and self.retry else None,
             planned_calls=(
                 [c.describe() for c in self.calls] if planned_calls is None else planned_calls
             ),

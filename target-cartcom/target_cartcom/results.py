@@ -36,6 +36,9 @@ class RecordResult:
     #: Something the merchant should know about a record that went through (a UPC link to
     #: an item with another SKU).
     warning: str | None = None
+    #: A failure the next run tries again (the store failed, or a setting): the run confirmed
+    #: no state, so a source read by position sends the record again.
+    retry: bool | None = None
     planned_calls: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     #: What the merchant knows the record by, beside ``key``: a listing's ``sku``; a
     #: shipment's ``shipment_id`` and the Cart.com ``order_id`` it went to.
@@ -78,6 +81,8 @@ class ResultsLog:
         self.dry_run = dry_run
         self.outcomes: dict[str, Counter[str]] = defaultdict(Counter)
         self.failures: list[RecordResult] = []
+        #: Failures the next run tries again (``RecordResult.retry``).
+        self.retries = 0
         self._lock = threading.Lock()
         self._file: IO[str] | None = None
         if self.path is not None:
@@ -90,6 +95,7 @@ class ResultsLog:
             self.outcomes[result.stream][result.outcome] += 1
             if result.outcome == "failed":
                 self.failures.append(result)
+                self.retries += bool(result.retry)
             if self._file is not None:
                 # A shallow view (not ``asdict``, which deep-copies): ~0.2 ms less per record.
                 line = {}

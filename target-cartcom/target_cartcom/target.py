@@ -12,6 +12,7 @@ from typing_extensions import override
 
 from target_cartcom import __name__ as package_name
 from target_cartcom._client import CartcomSession, ConfigurationError, connection_properties
+from target_cartcom._client.errors import StoreUnreachableError
 from target_cartcom._client.sdk import SecretSafeConfigValidation
 from target_cartcom.listings.settings import LISTING_SETTINGS
 from target_cartcom.orders.settings import ORDER_SETTINGS
@@ -141,6 +142,26 @@ class TargetCartcom(SecretSafeConfigValidation, Target):
         )
 
     @override
+    def _write_state_message(self, state: dict) -> None:
+        """Confirm ``state``, unless a record of this run is to be tried again.
+
+        The SDK writes the latest state after each drain. A run with a failure worth retrying
+        (``outcomes.worth_retrying``) confirms none from then on, so Meltano keeps the last
+        confirmed state and a tap that reads by position (tap-cartcom-import-log) sends that
+        record, and those after it, again. Overrides a private SDK method: the only one that
+        writes the state (``drain_all`` is final).
+        """
+        retries = self.run.results.retries
+        if retries:
+            self.logger.warning(
+                "State not confirmed: %s record(s) failed for a cause the next run may not "
+                "meet (see `retry` in the results); the next run gets them again",
+                retries,
+            )
+            return
+        super()._write_state_message(state)
+
+    @override
     def process_endofpipe(self) -> None:
         """Drain (which writes state), then close the results with the summary.
 
@@ -159,6 +180,20 @@ class TargetCartcom(SecretSafeConfigValidation, Target):
             where = f" in {results.path}" if results.path else " in the log"
             msg = f"{results.failed} record(s) failed; see the per-record results{where}."
             raise FailedRecordsError(msg)
+
+    @classmethod
+    @override
+    def invoke(cls, *args: Any, **kwargs: Any) -> None:
+        """The CLI: a store that cannot be reached ends the run in one line, exit status 1.
+
+        Every store call runs inside a batch or the end of the input, whose handlers log the
+        error once, as ``Run aborted: Cannot reach the store at <host> (from `<setting>`)...``,
+        and write the summary; the SDK would add the same error again, with a traceback.
+        """
+        try:
+            super().invoke(*args, **kwargs)
+        except StoreUnreachableError:
+            raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

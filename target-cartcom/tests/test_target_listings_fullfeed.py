@@ -463,8 +463,9 @@ def test_zero_writes_nothing_for_a_simple_product_already_at_0(simple_store):
     assert (line["sku"], line["outcome"]) == ("SIM-07", "unchanged")
 
 
-def test_a_product_the_feed_names_with_hidden_true_stays_hidden(store, tmp_path):
-    """Hidden by full-feed mode, then named with hidden: true: it stays hidden (no write)."""
+@pytest.mark.parametrize("says_hidden", [True, "TRUE", " yes "])
+def test_a_product_the_feed_names_with_hidden_true_stays_hidden(store, tmp_path, says_hidden):
+    """Hidden by full-feed mode, then named with hidden: true (any spelling): it stays hidden."""
     listings = catalog_listings(PRODUCTS)
     settings = {
         "missing_listings": "hide",
@@ -473,7 +474,7 @@ def test_a_product_the_feed_names_with_hidden_true_stays_hidden(store, tmp_path)
     }
     run(store, listings[1:], **settings)
     assert snapshot(store)["products"]["CAT-000001"][0] is True
-    _, writes = run(store, [{**listings[0], "hidden": True}, *listings[1:]], **settings)
+    _, writes = run(store, [{**listings[0], "hidden": says_hidden}, *listings[1:]], **settings)
     assert writes == []
     assert snapshot(store)["products"]["CAT-000001"][0] is True
     _, writes = run(store, listings, **settings)  # without hidden: true it is shown again

@@ -97,7 +97,7 @@ def test_a_good_listing_is_normalised():
     listing = parse_listing(
         {
             "sku": " TEE ",
-            "price": "19.999",
+            "price": "19.99",
             "quantity": "3",
             "upc": "036000291452",
             "hidden": 1,
@@ -107,7 +107,7 @@ def test_a_good_listing_is_normalised():
     )
     assert (listing.sku, listing.price, listing.quantity, listing.gtin, listing.hidden) == (
         "TEE",
-        20.0,
+        19.99,
         3,
         "036000291452",
         True,
@@ -338,6 +338,14 @@ def _outcome(record: dict, pick) -> tuple:
         {"price": "abc"},
         {"price": True},
         {"price": ""},
+        {"price": "  "},
+        {"price": "$1,299.00"},
+        {"price": "19.999"},
+        {"price": "€5"},
+        {"price": "12,50"},
+        {"quantity": ""},
+        {"quantity": "1,200.00"},
+        {"quantity": "1,200"},
         {"quantity": 3},
         {"quantity": -1},
         {"quantity": 10**18 - 1},

@@ -66,7 +66,7 @@ class ListingBatch:
         valid: list[tuple[int, Listing]] = []
         for pos, record in enumerate(records):
             try:
-                listing = parse_listing(record)
+                listing = parse_listing(record, self.options.option_columns)
                 self._check_duplicates(listing)
             except Exception as exc:
                 if is_fatal(exc):
@@ -217,6 +217,8 @@ class ListingBatch:
     def _apply(self, ctx: Context, listing: Listing, link: Link) -> RecordResult:
         ops = self.options.operations
         out = Outcome(STREAM, listing.sku)
+        if listing.notes:
+            out.warning = "; ".join(listing.notes)
         planned_before = len(ctx.writer.planned)
         ctx.field = None
         if link.other_skus:

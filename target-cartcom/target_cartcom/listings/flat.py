@@ -4,9 +4,11 @@ Relational sources (an ERP table through tap-postgres, a supplier's CSV) give on
 variant. A row whose ``parent_sku`` differs from its ``sku`` is one variant of the product
 ``parent_sku``: its ``VARIANT_FIELDS`` belong to the variant, every other field (title,
 description, brand, categories, images...) to the parent, and rows of one parent must agree on
-those. Stream maps can rename fields but cannot group rows, so the target groups them: rows
-are kept until the end of the input (whatever their order, however the SDK batches them),
-then each parent goes through the same path as the same listing given nested.
+those (by meaning: ``"TRUE"`` and ``"yes"`` agree; an empty cell gives nothing). Stream maps
+can rename fields but cannot group rows, so the target groups them: rows are kept until the end
+of the input (whatever their order, however the SDK batches them), then each parent goes
+through the same path as the same listing given nested. The ``option_columns`` of a row are its
+variant's options (``option_columns.py``); every row of a parent fills the same ones.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from target_cartcom.listings.cells import METADATA_PREFIX, is_given
+from target_cartcom.listings.option_columns import OptionColumns, filled, with_columns
+from target_cartcom.listings.record import field_meaning
 from target_cartcom.outcomes import RecordError, shorten
 from target_cartcom.results import RecordResult
 
@@ -89,23 +94,35 @@ class FlatRows:
         self.groups.setdefault(parent_sku, Group(parent_sku)).rows.append(Row(self._count, record))
         self._count += 1
 
-    def assemble(self) -> tuple[list[Assembled], list[tuple[Row, str, RecordError]]]:
+    def assemble(
+        self, columns: OptionColumns = ()
+    ) -> tuple[list[Assembled], list[tuple[Row, str, RecordError]]]:
         """Each parent as a nested listing; rows that disagree with their parent fail alone.
 
         The first row that gives a parent field sets it; a later row giving another value for
-        it fails, naming the field (the others go through).
+        it fails, naming the field (the others go through). Likewise the first row's filled
+        ``columns`` (option columns) are the parent's: a row filling others fails, naming one.
         """
         listings: list[Assembled] = []
         failed: list[tuple[Row, str, RecordError]] = []
         for group in self.groups.values():
             parent: dict[str, Any] = {"sku": group.parent_sku}
-            source: dict[str, int] = {}
+            meanings: dict[str, Any] = {}
+            source: dict[str, str] = {}
             kept: list[Row] = []
+            variants: list[dict[str, Any]] = []
+            first_filled: tuple[str, ...] = ()
             for row in group.rows:
                 try:
-                    content = _content(row.record)
+                    variant = _variant(row.record, columns)
+                    if columns:
+                        used = filled(row.record, columns)
+                        if kept:
+                            _check_filled(used, first_filled, kept[0], group.parent_sku)
+                    content = _content(row.record, columns)
+                    meaning = {name: field_meaning(name, v) for name, v in content.items()}
                     for name, value in content.items():
-                        if name in parent and parent[name] != value:
+                        if name in parent and meanings[name] != meaning[name]:
                             msg = (
                                 f"{shorten(value)} disagrees with {shorten(parent[name])} given "
                                 f"for parent {group.parent_sku!r} by an earlier row "
@@ -119,26 +136,64 @@ class FlatRows:
                 for name, value in content.items():
                     if name not in parent:
                         parent[name] = value
+                        meanings[name] = meaning[name]
                         source[name] = f"sku {row.record.get('sku')!r}"
+                if not kept and columns:
+                    first_filled = used
                 kept.append(row)
+                variants.append(variant)
             if not kept:
                 continue
-            parent["variants"] = [
-                {k: row.record[k] for k in VARIANT_FIELDS if row.record.get(k) is not None}
-                for row in kept
-            ]
+            parent["variants"] = variants
             listings.append(Assembled(group.parent_sku, parent, kept))
         return listings, failed
 
 
-def _content(record: dict[str, Any]) -> dict[str, Any]:
-    """The parent fields a row gives (absent and null ones are not given)."""
-    if "variants" in record and record["variants"] is not None:
+def _variant(record: dict[str, Any], columns: OptionColumns) -> dict[str, Any]:
+    """The row's variant fields that are given; its option columns in ``options``."""
+    variant = {k: record[k] for k in VARIANT_FIELDS if is_given(record.get(k))}
+    if columns:
+        options = with_columns(record, columns)
+        if options is not None:
+            variant["options"] = options
+    return variant
+
+
+def _check_filled(
+    used: tuple[str, ...], first: tuple[str, ...], first_row: Row, parent_sku: str
+) -> None:
+    """A row must fill the option columns its parent's first row fills, and only those."""
+    if used == first:
+        return
+    first_sku = first_row.record.get("sku")
+    missing = [c for c in first if c not in used]
+    if missing:
+        msg = (
+            f"empty, but parent {parent_sku!r}'s first row (sku {first_sku!r}) gives this "
+            "option: every variant of a parent needs a value in the same option columns"
+        )
+        raise RecordError(missing[0], msg)
+    extra = next(c for c in used if c not in first)
+    msg = (
+        f"given, but parent {parent_sku!r}'s first row (sku {first_sku!r}) leaves this option "
+        "column empty: every variant of a parent needs a value in the same option columns"
+    )
+    raise RecordError(extra, msg)
+
+
+def _content(record: dict[str, Any], columns: OptionColumns = ()) -> dict[str, Any]:
+    """The parent fields a row gives (absent, null and empty ones are not given)."""
+    if is_given(record.get("variants")):
         raise RecordError("variants", "a flat row (with parent_sku) is one variant: no variants")
+    skip = {column for column, _ in columns}
     return {
         k: v
         for k, v in record.items()
-        if k not in VARIANT_FIELDS and k not in _LINK_FIELDS and v is not None
+        if k not in VARIANT_FIELDS
+        and k not in _LINK_FIELDS
+        and k not in skip
+        and not k.startswith(METADATA_PREFIX)
+        and is_given(v)
     }
 
 

@@ -31,6 +31,7 @@ import requests
 
 from target_cartcom._client import CartcomSession, query
 from target_cartcom._client.quirks import records_from_page
+from target_cartcom._client.urls import NEXT_PAGE_ROOM
 from target_cartcom.listings.marker import MARKER_FIELD
 from target_cartcom.listings.record import Listing, gtin_key, sku_key, sku_spellings
 from target_cartcom.listings.settings import ListingOptions
@@ -401,10 +402,14 @@ class IndexBuilder:
         return {"count": count, "fields": ",".join((*VI_FIELDS, "variants"))}
 
     def _url_length(self, path: str, params: dict[str, str]) -> int:
-        """Length of path plus query string, as the server counts it."""
+        """Length of path plus query string, as the server counts it on a later page.
+
+        A lookup matching more rows than the store's largest ``count`` is paged, and its
+        ``next_page`` link adds ``page=N``: that room is kept free.
+        """
         prepared = requests.Request("GET", self.session.url(path), params=params).prepare()
         parts = urlsplit(prepared.url or "")
-        return len(parts.path) + 1 + len(parts.query)
+        return len(parts.path) + 1 + len(parts.query) + NEXT_PAGE_ROOM
 
     def _chunks(
         self,

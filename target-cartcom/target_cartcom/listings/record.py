@@ -2,6 +2,8 @@
 
 A listing is a parent product with optional ``variants``; without variants it is a simple
 product. UPC and GTIN both go to Cart.com's only barcode field, ``gtin`` (docs/api.md §9.18).
+Values given as text, as a CSV tap gives every cell, are read by ``cells.py`` (an empty cell is
+not given); ``option_columns.py`` makes a variant's options of CSV columns.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import math
 import string
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -16,6 +19,8 @@ from typing import Any
 from target_cartcom._client.gtin import gtin_key
 from target_cartcom._client.gtin import is_valid_gtin as check_digit_ok
 from target_cartcom._client.query import is_plain_value
+from target_cartcom.listings.cells import flag, is_given, number_text, text_list, whole_text
+from target_cartcom.listings.option_columns import OptionColumns, refuse_option_cells, with_columns
 from target_cartcom.outcomes import WHOLE_NUMBER_LIMIT, RecordError, lookup_value, whole_number
 
 __all__ = ["RecordError", "check_digit_ok", "gtin_key"]
@@ -129,8 +134,10 @@ class Listing:
     quantity: int | None = None
     hidden: bool | None = None
     variants: list[Variant] = field(default_factory=list)
-    #: Record keys present and non-null (overwrite replaces only these).
+    #: Record keys given: not null, not blank (overwrite replaces only these).
     present: frozenset[str] = frozenset()
+    #: What the result line says of how a value was read (a JSON amount rounded to the cent).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def option_names(self) -> list[str]:
@@ -150,13 +157,17 @@ def _text(record: dict[str, Any], key: str, where: str | None = None) -> str | N
     return text or None
 
 
-def _number(record: dict[str, Any], key: str, where: str) -> float | None:
+def _number(record: dict[str, Any], key: str, where: str, *, money: bool = False) -> float | None:
     value = record.get(key)
-    if value is None or value == "":
+    if value is None:
         return None
     kind = type(value)
     if kind is Decimal or kind is float or (kind is int and -_EXACT < value < _EXACT):
         result = float(value)  # what the Decimal route gives (JSON numbers), with less work
+    elif kind is str:
+        if not is_given(value):
+            return None  # an empty cell
+        result = float(number_text(value, where, money=money))
     else:
         result = _decimal_number(value, where)
     if not math.isfinite(result):
@@ -176,14 +187,26 @@ def _decimal_number(value: Any, where: str) -> float:
     return float(number)
 
 
-def _money(record: dict[str, Any], key: str, where: str) -> float | None:
-    value = _number(record, key, where)
-    return None if value is None else round(value, 2)
+def _cents(amount: float, where: str, notes: list[str]) -> float:
+    """A JSON amount to the cent; a rounding is noted for the result line (text never rounds)."""
+    rounded = round(amount, 2)
+    if rounded != amount:
+        notes.append(f"{where} {amount!r} rounded to the cent: {rounded:.2f}")
+    return rounded
+
+
+def _money(record: dict[str, Any], key: str, where: str, notes: list[str]) -> float | None:
+    value = _number(record, key, where, money=True)
+    return None if value is None else _cents(value, where, notes)
 
 
 def _quantity(record: dict[str, Any], key: str, where: str) -> int | None:
     value = record.get(key)
-    if value is None or value == "":
+    if type(value) is str:
+        if not is_given(value):
+            return None  # an empty cell
+        value = whole_text(value, where)
+    elif value is None:
         return None
     return whole_number(value, where)
 
@@ -209,31 +232,33 @@ def _gtin(record: dict[str, Any], where: str) -> str | None:
     return found.get("gtin") or found.get("upc")
 
 
-def _hidden(record: dict[str, Any]) -> bool | None:
-    value = record.get("hidden")
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return value
-    if value in (0, 1, "0", "1", "true", "false"):
-        return value in (1, "1", "true")
-    raise RecordError("hidden", f"expected true or false, got {value!r}")
-
-
-def _string_list(record: dict[str, Any], key: str) -> list[str]:
-    value = record.get(key)
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list):
-        raise RecordError(key, f"expected a list, got {type(value).__name__}")
+def _string_list(
+    record: dict[str, Any], key: str, check: Callable[[str], Any] | None = None, hint: str = ""
+) -> list[str]:
+    """A list field: a list of texts, or one text of ``|``-separated items; blanks dropped."""
     out = []
-    for i, item in enumerate(value):
-        if not isinstance(item, str) or not item.strip():
-            raise RecordError(f"{key}[{i}]", "expected a non-empty text")
-        out.append(item.strip())
+    for i, text in text_list(record.get(key), key):
+        if check is not None and not check(text):
+            raise RecordError(f"{key}[{i}]", hint)
+        out.append(text)
     return out
+
+
+def field_meaning(name: str, value: Any) -> Any:
+    """What a listing field's value means, so two spellings of it compare equal.
+
+    ``"TRUE"`` and ``"yes"`` (hidden), ``"0.40"`` and ``0.4`` (weight), ``"A|B"`` and
+    ``["A", "B"]`` (categories), ``" Tee "`` and ``"Tee"``; a bad value fails naming ``name``.
+    """
+    if name == "hidden":
+        return flag(value, name)
+    if name in ("categories", "images"):
+        return [text for _, text in text_list(value, name)]
+    if name in ("weight", "length", "width", "height"):
+        return _number({name: value}, name, name)
+    if type(value) is str:
+        return value.strip()
+    return value
 
 
 def category_path(path: str) -> tuple[str, ...]:
@@ -251,7 +276,7 @@ def _usual_amount(value: Any) -> float | None:
     return None
 
 
-def _variant(raw: Any, index: int) -> Variant:
+def _variant(raw: Any, index: int, notes: list[str], columns: OptionColumns) -> Variant:
     where = f"variants[{index}]"
     if not isinstance(raw, dict):
         raise RecordError(where, "expected an object")
@@ -263,7 +288,7 @@ def _variant(raw: Any, index: int) -> Variant:
         if not sku:
             raise RecordError(f"{where}.sku", "is required")
         _lookup_sku(f"{where}.sku", sku)
-    options_raw = get("options") or {}
+    options_raw = (with_columns(raw, columns, f"{where}.") if columns else get("options")) or {}
     if not isinstance(options_raw, dict):
         raise RecordError(f"{where}.options", 'expected an object such as {"Size": "M"}')
     options: dict[str, str] = {}
@@ -294,14 +319,14 @@ def _variant(raw: Any, index: int) -> Variant:
         ),
         mpn=None if get("mpn") is None else _text(raw, "mpn", f"{where}.mpn"),
         price=(
-            round(price, 2)
+            _cents(price, f"{where}.price", notes)
             if price is not None
             else None
             if get("price") is None
-            else _money(raw, "price", f"{where}.price")
+            else _money(raw, "price", f"{where}.price", notes)
         ),
-        msrp=None if get("msrp") is None else _money(raw, "msrp", f"{where}.msrp"),
-        cost=None if get("cost") is None else _money(raw, "cost", f"{where}.cost"),
+        msrp=None if get("msrp") is None else _money(raw, "msrp", f"{where}.msrp", notes),
+        cost=None if get("cost") is None else _money(raw, "cost", f"{where}.cost", notes),
         quantity=(
             quantity
             if usual_quantity
@@ -341,8 +366,12 @@ def _check_options(variants: list[Variant]) -> None:
         seen[combo] = v.index
 
 
-def parse_listing(record: dict[str, Any]) -> Listing:
-    """Validate one listing record; raise ``RecordError`` naming the first bad field."""
+def parse_listing(record: dict[str, Any], columns: OptionColumns = ()) -> Listing:
+    """Validate one listing record; raise ``RecordError`` naming the first bad field.
+
+    ``columns`` are the ``option_columns`` (column, option name): a nested variant's become
+    its options; the listing's own fail it (a product without a parent has no options).
+    """
     if not isinstance(record, dict):
         raise RecordError("record", "expected an object")
     sku = record.get("sku")
@@ -354,7 +383,10 @@ def parse_listing(record: dict[str, Any]) -> Listing:
     variants_raw = record.get("variants") or []
     if not isinstance(variants_raw, list):
         raise RecordError("variants", "expected a list")
-    variants = [_variant(raw, i) for i, raw in enumerate(variants_raw)]
+    if columns:
+        refuse_option_cells(record, columns)
+    notes: list[str] = []
+    variants = [_variant(raw, i, notes, columns) for i, raw in enumerate(variants_raw)]
     _check_options(variants)
     seen = {sku_key(sku): "sku"}
     for v in variants:
@@ -362,12 +394,11 @@ def parse_listing(record: dict[str, Any]) -> Listing:
         if key in seen:
             raise RecordError(f"{v.where}.sku", f"{v.sku!r} repeats {seen[key]}")
         seen[key] = f"{v.where}.sku"
-    categories = _string_list(record, "categories")
-    for i, path in enumerate(categories):
-        if not category_path(path):
-            raise RecordError(f"categories[{i}]", "expected a path such as 'Apparel > Shirts'")
-    present = frozenset(k for k, v in record.items() if v is not None)
-    # What is absent (None) costs no call: a sync sends a few of these fields.
+    categories = _string_list(
+        record, "categories", category_path, "expected a path such as 'Apparel > Shirts'"
+    )
+    present = frozenset(k for k, v in record.items() if is_given(v))
+    # What is not given (None, an empty cell) costs no call: a sync sends a few of these fields.
     return Listing(
         sku=sku,
         raw=record,
@@ -382,11 +413,12 @@ def parse_listing(record: dict[str, Any]) -> Listing:
         length=_number(record, "length", "length") if "length" in present else None,
         width=_number(record, "width", "width") if "width" in present else None,
         height=_number(record, "height", "height") if "height" in present else None,
-        price=_money(record, "price", "price") if "price" in present else None,
-        msrp=_money(record, "msrp", "msrp") if "msrp" in present else None,
-        cost=_money(record, "cost", "cost") if "cost" in present else None,
+        price=_money(record, "price", "price", notes) if "price" in present else None,
+        msrp=_money(record, "msrp", "msrp", notes) if "msrp" in present else None,
+        cost=_money(record, "cost", "cost", notes) if "cost" in present else None,
         quantity=_quantity(record, "quantity", "quantity") if "quantity" in present else None,
-        hidden=_hidden(record) if "hidden" in present else None,
+        hidden=flag(record.get("hidden"), "hidden") if "hidden" in present else None,
         variants=variants,
         present=present,
+        notes=notes,
     )

@@ -11,6 +11,7 @@ from singer_sdk import typing as th
 
 from target_cartcom._client import ConfigurationError
 from target_cartcom._client.settings import MAX_URL_LENGTH
+from target_cartcom.listings.option_columns import OptionColumns, read_setting
 
 OPERATIONS = ("link", "sync", "publish", "overwrite")
 LINK_KEYS = ("sku", "upc")
@@ -54,6 +55,18 @@ LISTING_SETTINGS: list[th.Property] = [
         default=list(OVERWRITE_FIELDS),
         title="Overwrite fields",
         description="Content fields that overwrite replaces when the listing carries them.",
+    ),
+    th.Property(
+        "option_columns",
+        th.ObjectType(additional_properties=th.StringType),
+        title="Option columns",
+        description=(
+            'Columns that hold a variant\'s option values, e.g. {"size": "Size", '
+            '"colour": "Colour"} (column as the tap names it -> option name): on a '
+            "variant row (parent_sku) or a nested variant, each non-empty cell becomes that "
+            "option's value, and the column is not a parent field. Every row of a parent fills "
+            "the same option columns; a product without variants leaves them empty."
+        ),
     ),
     th.Property(
         "product_status",
@@ -188,6 +201,8 @@ class ListingOptions:
     confirmed_missing: int = 0
     #: Where ``hide`` notes the products it hid (None: it shows none again).
     full_feed_hidden_path: str | None = None
+    #: (column, option name): CSV columns holding a variant's option values.
+    option_columns: OptionColumns = ()
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ListingOptions:
@@ -239,6 +254,7 @@ class ListingOptions:
             max_missing_fraction=fraction,
             confirmed_missing=confirmed,
             full_feed_hidden_path=hidden_path,
+            option_columns=read_setting(config.get("option_columns")),
             operations=frozenset(ops),
             link_by=tuple(dict.fromkeys(link_by)),
             overwrite_fields=frozenset(fields),

@@ -7,8 +7,10 @@ from typing import Any
 from typing_extensions import override
 
 from target_cartcom.listings.batch import ListingBatch
+from target_cartcom.listings.cells import flag, is_empty_row
 from target_cartcom.listings.flat import parent_of, row_result
 from target_cartcom.listings.fullfeed import FullFeed, named_skus
+from target_cartcom.outcomes import RecordError
 from target_cartcom.plan import PlannedCall
 from target_cartcom.results import RecordResult
 from target_cartcom.sinks import CartcomSink
@@ -32,9 +34,12 @@ class ListingsSink(CartcomSink):
         flat = listings.flat
         full_feed = listings.options.missing_listings != "ignore"
         for record in records:
+            if is_empty_row(record):
+                self._skip_empty_row()
+                continue
             if full_feed:
                 listings.named |= named_skus(record)
-                if isinstance(record, dict) and record.get("hidden") in (True, 1, "1", "true"):
+                if isinstance(record, dict) and _says_hidden(record):
                     listings.kept_hidden |= named_skus(record)
             parent = parent_of(record)
             if parent is None:
@@ -45,12 +50,24 @@ class ListingsSink(CartcomSink):
             self.run.progress.begin_batch(self.stream_name, len(nested))
             ListingBatch(self.run, nested).apply()
 
+    def _skip_empty_row(self) -> None:
+        """A row with every cell empty (a CSV's blank line) is no listing: skipped, said so."""
+        self.run.report(
+            RecordResult(
+                "listings",
+                None,
+                "validate",
+                "skipped",
+                error="an empty row: no field is given (a blank line of a CSV)",
+            )
+        )
+
     def apply_flat_rows(self) -> None:
         """Group the run's flat rows per parent and apply each parent as a nested listing."""
         flat = self.run.listings.flat
         if not len(flat):
             return
-        assembled, failed = flat.assemble()
+        assembled, failed = flat.assemble(self.run.listings.options.option_columns)
         flat.groups.clear()
         self.logger.info(
             "Flat feed: %d variant row(s) grouped into %d parent listing(s)",
@@ -108,3 +125,11 @@ class ListingsSink(CartcomSink):
             refs.created_categories = 0
             refs.tree_stale = False
         super().clean_up()
+
+
+def _says_hidden(record: dict[str, Any]) -> bool:
+    """Whether the record says ``hidden: true`` in any spelling (a bad value says nothing)."""
+    try:
+        return flag(record.get("hidden"), "hidden") is True
+    except RecordError:
+        return False

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from target_cartcom.orders.common import order_ref, parse_when
 from target_cartcom.orders.reads import OrderReader
 from target_cartcom.orders.statuses import UnknownStatusError
-from target_cartcom.outcomes import Outcome, RecordError, is_fatal, shorten
+from target_cartcom.outcomes import Outcome, RecordError, SettingError, is_fatal, shorten
 from target_cartcom.plan import PlannedCall
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ class AcknowledgementBatch:
         try:
             return int(self.ref.statuses.resolve(value)["id"])
         except UnknownStatusError as exc:
-            raise RecordError(field_name, str(exc)) from None
+            raise SettingError(field_name, str(exc)) from None
 
     def _from_statuses(self, value: Any) -> set[int] | None:
         if value is None or value == []:

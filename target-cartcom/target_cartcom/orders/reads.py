@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from target_cartcom._client import CartcomSession, NotFoundError, query
 from target_cartcom._client.settings import MAX_URL_LENGTH
+from target_cartcom._client.urls import NEXT_PAGE_ROOM
 from target_cartcom._client.urls import chunks_for_url as split_for_url
 
 MAX_PER_CALL = 100
@@ -88,7 +89,8 @@ class OrderReader:
         wanted = sorted({str(n) for n in numbers if str(n).strip()})
         tail = self._suffix() + f"&count={MAX_PER_CALL}"
         prefix = "orders?order_number="
-        fixed = len(self.base_path) + 1 + len(prefix) + len(tail)
+        # more than MAX_PER_CALL matches (duplicate numbers) page on, adding page=N to the URL
+        fixed = len(self.base_path) + 1 + len(prefix) + len(tail) + NEXT_PAGE_ROOM
         encoded = [query.encode(query.eq(n)) for n in wanted]
         found: dict[str, list[dict[str, Any]]] = {}
         for chunk in chunks_for_url(encoded, fixed, len("+OR+")):

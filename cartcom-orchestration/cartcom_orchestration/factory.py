@@ -78,8 +78,15 @@ def store_job(
             / "logs"
             / f"{job_name}-{context.run_id[:8]}-try{context.retry_number}.log"
         )
+
+        def waiting() -> None:
+            context.log.info(
+                f"store {store.name}: another run of this store is at work; {job_name} waits "
+                "for it to finish (one run per store at a time)"
+            )
+
         try:
-            report = run_meltano_job(config, project, store, job_name, log_path)
+            report = run_meltano_job(config, project, store, job_name, log_path, on_wait=waiting)
         except RunSetupError as err:
             raise Failure(str(err), allow_retries=False) from err
         meta = {**report.metadata(), "store": store.name, "log": str(log_path)}

@@ -3,7 +3,8 @@
 A store's run gets only its own credentials (every other store's variables and every plugin
 variable of the parent process are dropped), its own state ids (``--state-id-suffix <store>``),
 its own output folder and its own Meltano system folder (Meltano writes each run's plugin config
-and catalog there, so two stores running at once must not share it).
+and catalog there, so two stores running at once must not share it). A store's runs take turns:
+one ``meltano run`` per store at a time on this machine (``store_turn``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -287,6 +289,28 @@ def ensure_system_db(project: MeltanoProject, env: Mapping[str, str]) -> None:
             raise RunSetupError(msg)
 
 
+@contextmanager
+def store_turn(sys_dir: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold the store's turn: while held, no other run of this store starts ``meltano run``.
+
+    Dagster's pool ``cartcom/<store>`` (limit 1) is not enough alone: its claim is
+    check-then-act, so two runs claiming the pool at the same instant can both get its one slot
+    (two ``dagster job execute`` of a store started together did, 2 times in 40, on SQLite
+    storage). Meltano then refuses the second ("Another ... pipeline is already running") and
+    the retry policy spends a try on it. A lock on the store's system folder makes the second
+    run wait instead; the OS drops it when the process ends, however it ends. ``on_wait`` is
+    called once if the turn is taken.
+    """
+    with (sys_dir / "run.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def run_meltano_job(
     config: StoresConfig,
     project: MeltanoProject,
@@ -295,8 +319,12 @@ def run_meltano_job(
     log_path: Path,
     *,
     timeout: float | None = None,
+    on_wait: Callable[[], None] | None = None,
 ) -> RunReport:
-    """``meltano run --state-id-suffix <store> <job>``; the log goes to ``log_path``."""
+    """``meltano run --state-id-suffix <store> <job>`` in the store's turn; log in ``log_path``.
+
+    ``on_wait`` is called if another run of the store holds the turn (see ``store_turn``).
+    """
     env = store_env(config, project, store)
     ensure_system_db(project, env)
     cmd = [
@@ -309,25 +337,27 @@ def run_meltano_job(
         job,
     ]
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    started = time.time()
-    with log_path.open("w", encoding="utf-8") as fh:
-        proc = subprocess.run(
-            cmd,
-            cwd=project.root,
-            env=env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            check=False,
-            timeout=timeout,
-        )
-    report = RunReport(returncode=proc.returncode)
-    with log_path.open(encoding="utf-8", errors="replace") as fh:
-        parse_log(fh, report)
     plugins = set(project.plugins_of(job))
     results = [
         Path(env[o.env_var])
         for o in project.outputs
         if o.setting == "results_path" and o.plugin in plugins
     ]
-    read_summaries(results, report, since=started - 1)
+    # The results files are read in the turn too: the store's next run appends to them.
+    with store_turn(Path(env["MELTANO_SYS_DIR_ROOT"]), on_wait):
+        started = time.time()  # after any wait: this run's summaries, not the previous run's
+        with log_path.open("w", encoding="utf-8") as fh:
+            proc = subprocess.run(
+                cmd,
+                cwd=project.root,
+                env=env,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                check=False,
+                timeout=timeout,
+            )
+        report = RunReport(returncode=proc.returncode)
+        with log_path.open(encoding="utf-8", errors="replace") as fh:
+            parse_log(fh, report)
+        read_summaries(results, report, since=started - 1)
     return report

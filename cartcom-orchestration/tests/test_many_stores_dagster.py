@@ -24,7 +24,7 @@ import pytest
 import requests
 import run_demo as demo
 import yaml
-from cartcom_orchestration.run import RunReport, parse_log
+from cartcom_orchestration.report import RunReport, parse_log
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.seed import seed_store
 from cartcom_sandbox.server import SandboxServer

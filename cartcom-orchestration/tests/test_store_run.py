@@ -10,14 +10,10 @@ from typing import Any
 
 import pytest
 from cartcom_orchestration.factory import build
+from cartcom_orchestration.meltano_run import run_meltano_job
 from cartcom_orchestration.project import load_project
-from cartcom_orchestration.run import (
-    RunReport,
-    RunSetupError,
-    parse_log,
-    run_meltano_job,
-    store_env,
-)
+from cartcom_orchestration.report import RunReport, parse_log
+from cartcom_orchestration.store_run import RunSetupError, StoreRun
 from cartcom_orchestration.stores import load_stores
 from dagster import DagsterEventType, instance_for_test
 
@@ -35,6 +31,11 @@ stores:
     plan: steel
     jobs: [get-orders]
 """
+
+
+def store_env(cfg: Any, project: Any, store: Any, parent: dict[str, str]) -> dict[str, str]:
+    """The environment of the store's get-orders run."""
+    return StoreRun.build(cfg, project, store, "get-orders", attempt="t", environ=parent).env
 
 
 @pytest.fixture
@@ -281,8 +282,8 @@ def test_a_stores_runs_take_turns_and_other_stores_do_not_wait(
     acme, brand = cfg.stores
 
     def run(store: Any, name: str, on_wait: Any) -> RunReport:
-        log = tmp_path / "logs" / f"{name}.log"
-        return run_meltano_job(cfg, project, store, "get-orders", log, on_wait=on_wait)
+        run = StoreRun.build(cfg, project, store, "get-orders", attempt=name)
+        return run_meltano_job(run, on_wait=on_wait)
 
     def seen() -> list[str]:
         return events.read_text().splitlines() if events.exists() else []
@@ -327,7 +328,7 @@ def test_the_system_database_is_created_once_for_stores_starting_together(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Four stores start at once on a new database: one `meltano upgrade database`, not four."""
-    from cartcom_orchestration.run import ensure_system_db
+    from cartcom_orchestration.meltano_run import ensure_system_db
 
     db = tmp_path / "state" / "meltano.db"
     calls = tmp_path / "calls"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cartcom_orchestration.project import MeltanoProject
@@ -43,7 +43,8 @@ class StoreRun:
     log_path: Path
     #: The results files of the job's targets, whose summaries the report reads.
     results: tuple[Path, ...]
-    env: Mapping[str, str]
+    #: Holds the store's secrets: never in the run's repr.
+    env: Mapping[str, str] = field(repr=False)
 
     @classmethod
     def build(

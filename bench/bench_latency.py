@@ -28,8 +28,9 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cartcom_sandbox.probe import Caller, run_probe  # noqa: E402
 from cartcom_sandbox.seed import seed_store  # noqa: E402
+from cartcom_store_probe.calls import Caller  # noqa: E402
+from cartcom_store_probe.report import run_probe  # noqa: E402
 
 TOKEN = "bench-token"  # noqa: S105 - a local benchmark token
 WINDOW = 0.5  # a Steel pool over a short window: the probe paces itself, quickly

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import requests
 from cartcom_sandbox.config import SandboxConfig
-from cartcom_sandbox.probe import list_key_of
 from cartcom_sandbox.profile import load_report
 from cartcom_sandbox.resources import list_key
+from cartcom_store_probe.rows import list_key_of
 
 PROFILE = Path(__file__).parent / "profiles" / "old-dialect.json"
 #: Resources whose list key the field evidence and the spec disagree on.

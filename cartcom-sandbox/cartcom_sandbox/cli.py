@@ -11,7 +11,8 @@ import typing as t
 from collections.abc import Sequence
 from types import FrameType
 
-from cartcom_sandbox import probe
+from cartcom_store_probe import options as probe_options
+
 from cartcom_sandbox.config import PLANS, SandboxConfig
 from cartcom_sandbox.router import RouterUser, parse_users
 from cartcom_sandbox.server import RouterServer, SandboxServer
@@ -89,7 +90,7 @@ def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="status of an empty page 1 (default 200 with [])",
     )
     p.add_argument("--retry-after", choices=["seconds", "http-date"], default="seconds")
-    p.add_argument("--max-url-length", type=int, default=2048)
+    p.add_argument("--max-url-length", type=int, default=SandboxConfig.max_url_length)
     p.add_argument(
         "--max-body-bytes",
         type=int,
@@ -191,7 +192,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
-    probe.add_parser(sub)
+    probe_options.add_parser(sub)
     sub.add_parser("seed", help="build a deterministic store (see `seed --help`)", add_help=False)
     return parser
 
@@ -411,13 +412,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"cartcom-sandbox seed is not available: {err}", file=sys.stderr)
             return 2
         return int(seed.main(argv[1:]) or 0)
-    if argv and argv[0] == "probe" and probe.refuse_token_on_command_line(argv):
+    if argv and argv[0] == "probe" and probe_options.refuse_token_on_command_line(argv):
         return 2
     args = build_parser(argv).parse_args(argv)
     if args.command == "serve":
         return serve(args, argv)
     if args.command == "probe":
-        return probe.main(args)
+        # cartcom_store_probe talks through the shared client: loaded to probe, never to serve
+        from cartcom_store_probe.cli import main as probe  # noqa: PLC0415
+
+        return probe(args)
     return 2
 
 

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 
 # Calls per window (10 s) by Cart.com plan (docs/api.md §1.9). None means no limit.
+# Reference: cartcom_client/settings.py PLANS (tests/test_wire_rule_copies.py checks the copies).
 PLANS: dict[str, int | None] = {
     "steel": 5,
     "bronze": 10,
@@ -29,6 +30,7 @@ class SandboxConfig:
     max_count: int = 1000  # INF: §13 shows count=1000 works live
     count_over_max: str = "cap"  # "cap" (silently, INF) | "error" (400)
     empty_page_status: int = 200  # INF: page 1 with no rows: 200 + []; 404 is the other reading
+    # Reference: cartcom_client/urls.py MAX_URL_LENGTH (tests/test_wire_rule_copies.py checks it).
     max_url_length: int = 2048  # §14: IIS/ASP.NET query cap; path+query longer gives 414
     # INF: Cart.com's body limit is unknown. ASP.NET's default maxRequestLength is 4,096 KB; a
     # declared or streamed body over this many bytes gets 413 with the error envelope.

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cartcom_store_probe import REPORT_VERSION
+
 from cartcom_sandbox import resources as R  # noqa: N812
 from cartcom_sandbox.config import SandboxConfig
-from cartcom_sandbox.probe import REPORT_VERSION
 
 DATA_POINTS = ("fractional_digits", "utc_offsets", "flag_encoding", "null_vs_empty_dates")
 

@@ -20,16 +20,13 @@ import requests
 from cartcom_sandbox import cli
 from cartcom_sandbox import resources as R  # noqa: N812
 from cartcom_sandbox.config import SandboxConfig
-from cartcom_sandbox.probe import (
-    MAX_CALLS,
-    RESOURCES,
-    Caller,
-    ProbeStoppedError,
-    api_url_from,
-    latency_stats,
-    list_key_of,
-)
 from cartcom_sandbox.profile import apply_profile, load_report
+from cartcom_store_probe import MAX_CALLS, RESOURCES
+from cartcom_store_probe.calls import Caller, ProbeStoppedError
+from cartcom_store_probe.latency import latency_stats
+from cartcom_store_probe.rows import list_key_of
+from cartcom_store_probe.store_url import api_url_from
+from requests.adapters import HTTPAdapter
 
 WINDOW = 0.5  # a Steel-sized pool (5 calls) over a short window keeps the tests quick
 SECRET = "tok-Zq81-never-shown-7c3e"
@@ -515,77 +512,84 @@ def test_serve_refuses_a_file_that_is_not_a_report(tmp_path):
     assert "not a probe report" in proc.stderr
 
 
-class _FakeResponse:
-    status_code = 200
-    content = b"{}"
-
-    def __init__(self, limit: str) -> None:
-        self.headers = {"X-AC-Call-Limit": limit}
-
-    def json(self) -> dict[str, Any]:
-        return {}
-
-
 class _FakeStore:
-    """Answers every GET with 200; records the (fake) time and method of each call."""
+    """The network under the client's pacing adapter: answers every GET with 200 (or a 302).
+
+    Records the (fake) time and method of each call that reached it, and the last request.
+    """
 
     def __init__(self, clock: list[float], limit: int = 50) -> None:
         self.clock = clock
         self.limit = limit
         self.sent: list[tuple[str, float]] = []
+        self.redirect = False  # answer 302 to another host instead
 
-    def request(self, method: str, url: str, **kwargs: Any) -> _FakeResponse:
-        self.sent.append((method, self.clock[0]))
-        self.kwargs = kwargs
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        self.sent.append((request.method or "", self.clock[0]))
+        self.request = request
         used = sum(1 for _, t in self.sent if self.clock[0] - t < 10.0)
-        return _FakeResponse(f"{used}/{self.limit}")
+        response = requests.Response()
+        response.status_code = 302 if self.redirect else 200
+        response.headers["X-AC-Call-Limit"] = f"{used}/{self.limit}"
+        if self.redirect:
+            response.headers["Location"] = "https://elsewhere.example.net/api/v1/orders"
+        response._content = b"{}"
+        response.url = request.url or ""
+        response.request = request
+        return response
 
 
-def _caller(store: _FakeStore, clock: list[float], **kwargs: Any) -> Caller:
+def _caller(store: _FakeStore, clock: list[float], monkeypatch, **kwargs: Any) -> Caller:
+    """A Caller whose transport (under the client's PacedAdapter) is ``store``."""
+
     def sleep(seconds: float) -> None:
         clock[0] += max(0.0, seconds)
 
+    monkeypatch.setattr(HTTPAdapter, "send", lambda adapter, request, **kw: store.send(request))
     return Caller(
         "https://shop.example.com/api/v1",
         SECRET,
         sleep=sleep,
         clock=lambda: clock[0],
-        session=store,  # type: ignore[arg-type]
         **kwargs,
     )
 
 
-def test_probe_paces_at_the_steel_rate_by_default():
+def test_probe_paces_at_the_steel_rate_by_default(monkeypatch):
     """Without options: never more than 5 calls inside any 10 s (fake clock, no waiting)."""
     clock = [1000.0]
     store = _FakeStore(clock)
-    caller = _caller(store, clock)
+    caller = _caller(store, clock, monkeypatch)
     for _ in range(16):
         caller.get("/orders")
     times = [t for _, t in store.sent]
     assert all(later - earlier >= 10.0 for earlier, later in zip(times, times[5:], strict=False))
     assert times[-1] - times[0] < 31  # and not slower than needed: 16 calls in 4 windows
     assert {m for m, _ in store.sent} == {"GET"}
-    assert store.kwargs["allow_redirects"] is False  # a redirect could carry the token away
-    assert store.kwargs["headers"]["X-AC-Auth-Token"] == SECRET  # in the header, not the URL
+    assert store.request.headers["X-AC-Auth-Token"] == SECRET  # in the header, not the URL
+    assert SECRET not in (store.request.url or "")
+    store.redirect = True  # a redirect could carry the token away: it is not followed
+    with pytest.raises(ProbeStoppedError, match="302 redirect"):
+        caller.get("/orders")
+    assert len(store.sent) == 17
 
 
-def test_probe_sits_out_a_window_when_the_pool_is_used_up():
+def test_probe_sits_out_a_window_when_the_pool_is_used_up(monkeypatch):
     """Another app sharing the pool (header 2/2) makes the probe wait, never call into a 429."""
     clock = [0.0]
     store = _FakeStore(clock, limit=2)
-    caller = _caller(store, clock)
+    caller = _caller(store, clock, monkeypatch)
     for _ in range(6):
         caller.get("/orders")
     times = [t for _, t in store.sent]
     assert all(later - earlier >= 10.0 for earlier, later in zip(times, times[2:], strict=False))
 
 
-def test_probe_never_exceeds_its_call_budget():
+def test_probe_never_exceeds_its_call_budget(monkeypatch):
     """The ceiling is checked before each call: call 31 is refused without being sent."""
     clock = [0.0]
     store = _FakeStore(clock)
-    caller = _caller(store, clock, calls_per_window=50, window=0.001)
+    caller = _caller(store, clock, monkeypatch, calls_per_window=50, window=0.001)
     for _ in range(MAX_CALLS):
         caller.get("/orders")
     with pytest.raises(ProbeStoppedError, match="budget"):
@@ -604,18 +608,18 @@ def test_serve_knows_which_options_were_given_explicitly():
 class _SlowFirstAnswer(_FakeStore):
     """The first answer takes 3 s (the store counts a call somewhere before it answers)."""
 
-    def request(self, method: str, url: str, **kwargs: Any) -> _FakeResponse:
-        response = super().request(method, url, **kwargs)
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        response = super().send(request, **kwargs)
         if len(self.sent) == 1:
             self.clock[0] += 3.0
         return response
 
 
-def test_probe_paces_from_the_answers_not_the_sends():
+def test_probe_paces_from_the_answers_not_the_sends(monkeypatch):
     """A slow first answer: the sixth call still waits a full window after that answer."""
     clock = [0.0]
     store = _SlowFirstAnswer(clock)
-    caller = _caller(store, clock)
+    caller = _caller(store, clock, monkeypatch)
     for _ in range(6):
         caller.get("/orders")
     assert store.sent[5][1] >= 3.0 + 10.0
@@ -625,17 +629,17 @@ def test_probe_paces_from_the_answers_not_the_sends():
 class _SlowBigPages(_FakeStore):
     """Answers ``count=25`` in 0.4 s and ``count=2000`` in 1.2 s (of the fake clock)."""
 
-    def request(self, method: str, url: str, **kwargs: Any) -> _FakeResponse:
-        response = super().request(method, url, **kwargs)
-        self.clock[0] += 1.2 if "count=2000" in url else 0.4
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        response = super().send(request, **kwargs)
+        self.clock[0] += 1.2 if "count=2000" in (request.url or "") else 0.4
         return response
 
 
-def test_probe_measures_each_call_and_groups_by_page_size():
+def test_probe_measures_each_call_and_groups_by_page_size(monkeypatch):
     """p50/p95/max are nearest-rank over the calls; by_page_size keeps the sizes apart."""
     clock = [0.0]
     store = _SlowBigPages(clock)
-    caller = _caller(store, clock, timer=lambda: clock[0])
+    caller = _caller(store, clock, monkeypatch, timer=lambda: clock[0])
     for _ in range(4):
         caller.get("/orders", [("count", "25")])
     for _ in range(2):

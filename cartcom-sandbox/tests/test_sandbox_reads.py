@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from cartcom_sandbox.config import SandboxConfig
-from cartcom_sandbox.probe import list_key_of
+from cartcom_store_probe.rows import list_key_of
 
 # Orders around the US DST switch (2024-03-10 08:00 UTC): local offsets -06:00 then -05:00.
 ORDER_TIMES = [

@@ -10,7 +10,7 @@ import pytest
 import requests
 from cartcom_sandbox import clock
 from cartcom_sandbox.config import SandboxConfig
-from cartcom_sandbox.probe import list_key_of
+from cartcom_store_probe.rows import list_key_of
 
 
 def _seed(store) -> None:

@@ -369,7 +369,7 @@ def breakdown(paths: dict[str, Path], work: Path) -> dict[str, float]:
 
     timed(batch, "parse_listing", "validation: parse and check each listing")
     timed(state.ListingsState, "check_duplicates", "validation: SKUs seen twice in the input")
-    timed(session_module, "_json_body", "index: decode the catalog pages (msgspec)")
+    timed(session_module, "decode_response", "index: decode the catalog pages (msgspec)")
     timed(store_index.StoreIndex, "add_product", "index: index products, rows and prices")
     timed(index_builder.IndexBuilder, "_terms", "index: lookup terms and the auto estimate")
     timed(index_builder.IndexBuilder, "build", "index (all)")

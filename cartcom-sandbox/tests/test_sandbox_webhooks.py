@@ -6,6 +6,9 @@ sleeps; a receiver "hold" keeps a delivery unanswered until the test releases it
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import subprocess
 import sys
@@ -17,7 +20,7 @@ from typing import Any
 import pytest
 import requests
 from cartcom_sandbox.config import SandboxConfig
-from cartcom_sandbox.server import SandboxServer
+from cartcom_sandbox.server import RouterServer, SandboxServer
 
 WAIT = 20.0  # the longest any condition is waited for (a safety net, never a pace)
 
@@ -580,6 +583,38 @@ def test_delivery_log_keeps_no_secret(srv, receiver):
     assert json.loads(text)["deliveries"][0]["host"] == receiver.url("")
     assert json.loads(text)["deliveries"][0]["event_type"] == "NewOrder"
     assert "s3cr3t" not in repr(srv.deliveries.snapshot())
+
+
+def test_router_sites_send_their_own_deliveries(receiver):
+    secret = "router-s3cret"
+
+    def call(server: RouterServer, site: str, path: str, body: dict[str, Any]) -> Any:
+        message = f"POST&/api/v1{path}&agency".encode()
+        digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+        headers = {
+            "X-AC-PUB-Site-ID": site,
+            "X-AC-PUB-User": "agency",
+            "X-AC-PUB-Auth-Signature": base64.b64encode(digest).decode(),
+        }
+        resp = requests.post(server.base_url + path, json=body, headers=headers, timeout=10)
+        assert resp.status_code == 201, resp.text
+        return resp.json()
+
+    with RouterServer({"101": ":memory:", "202": ":memory:"}, [f"agency:{secret}"]) as server:
+        for site in ("101", "202"):
+            server.site(site).store.bulk_insert("order_statuses", [{"id": 1, "name": "New"}])
+        call(server, "101", "/webhooks", {"event_type": "NewOrder", "url": receiver.url("/101")})
+        order = {"order_status_id": 1, "customer_id": 0}
+        order |= {"order_shipping_address_id": 0, "order_billing_address_id": 0}
+        call(server, "202", "/orders", order)  # no subscription on site 202
+        made = call(server, "101", "/orders", order)
+        for site in ("101", "202"):
+            assert server.site(site).deliverer.wait_idle(WAIT)
+        assert [(d.site, d.event_type, d.resource_id) for d in server.deliveries] == [
+            ("101", "NewOrder", made["id"])
+        ]
+        assert [h["path"] for h in receiver.arrived] == ["/101"]
+        assert "agency" not in repr(server.deliveries.snapshot())
 
 
 def test_config_refuses_bad_webhook_switches():

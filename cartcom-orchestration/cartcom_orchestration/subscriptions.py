@@ -157,8 +157,9 @@ def reconcile_store(
         wanted = wanted_for(config, store, environ)
         session = session_factory(settings_for(store, environ))
     except (RunSetupError, ConfigurationError) as err:
-        out(f"{store.name}: {err}")
-        return Outcome(store.name, [], error=str(err))
+        said = str(err)  # a RunSetupError names the store already
+        out(said if said.startswith(f"store {store.name}:") else f"{store.name}: {said}")
+        return Outcome(store.name, [], error=said)
     outcome = Outcome(store.name, [])
     try:
         existing = list(session.iter_records("/webhooks"))

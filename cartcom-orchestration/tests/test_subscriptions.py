@@ -16,7 +16,7 @@ from cartcom_orchestration.project import load_project
 from cartcom_orchestration.store_run import StoreRun
 from cartcom_orchestration.stores import StoresFileError, load_stores
 from cartcom_sandbox.config import SandboxConfig
-from cartcom_sandbox.server import SandboxServer
+from cartcom_sandbox.server import RouterServer, SandboxServer
 
 ROOT = Path(__file__).resolve().parents[2]
 JOBS = {"get-orders": []}
@@ -203,6 +203,31 @@ def test_calls_are_paced_by_the_shared_client(tmp_path):
     finally:
         for server in servers.values():
             server.stop()
+
+
+def test_a_router_store_is_reconciled_through_the_router(tmp_path):
+    with RouterServer({"101": ":memory:"}, ["agency:router-s3cret"]) as router:
+        router.site("101").store.bulk_insert(
+            "webhooks", [_hook(1, "NewOrder", "https://partner.example.com/hook")]
+        )
+        path = tmp_path / "stores.yml"
+        path.write_text(
+            f"webhooks: {{receiver_url: '{RECEIVER}'}}\n"
+            "stores:\n"
+            f"  - {{name: brand, api_url: '{router.base_url}', plan: steel,\n"
+            "     router: {site_id: 101, user_name_env: PUB_USER, user_secret_env: PUB_SECRET},\n"
+            "     webhooks: {secret_env: BRAND_HOOK, events: [OrderShipped]}}\n"
+        )
+        env = {"PUB_USER": "agency", "PUB_SECRET": "router-s3cret", "BRAND_HOOK": SECRET}
+        [outcome] = subscriptions.reconcile(load_stores(path, JOBS), environ=env, out=print)
+        assert outcome.error is None
+        rows = _rows(router.site("101"))
+        assert rows[1]["url"] == "https://partner.example.com/hook"
+        assert [(r["event_type"], r["url"]) for i, r in rows.items() if i != 1] == [
+            ("OrderShipped", f"{RECEIVER}/brand/{SECRET}")
+        ]
+        assert {c.site for c in router.calls} == {"101"}
+        assert {c.status for c in router.calls} == {200, 201}
 
 
 def test_a_missing_or_weak_secret_stops_only_that_store(tmp_path, sandboxes):

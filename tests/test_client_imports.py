@@ -1,8 +1,9 @@
 """The shared client works under any package name, and each plugin uses only its own copy.
 
 The client's one source, cartcom-client/cartcom_client, ships inside each plugin as
-`tap_cartcom._client` / `target_cartcom._client`, and inside the sandbox's store probe as
-`cartcom_store_probe._client` (docs/architecture.md). A plugin installed on its own has no
+`tap_cartcom._client` / `target_cartcom._client`, inside the sandbox's store probe as
+`cartcom_store_probe._client`, and inside the orchestration (its `cartcom-subscriptions`) as
+`cartcom_orchestration._client` (docs/architecture.md). A plugin installed on its own has no
 top-level `cartcom_client`, so an absolute self-import inside the client, or a plugin module
 importing `cartcom_client`, works in this repo's venv and fails everywhere else. Plugin tests
 must use the plugin's copy too: its exception classes are not `cartcom_client`'s. The emulator
@@ -23,7 +24,11 @@ CLIENT = ROOT / "cartcom-client" / "cartcom_client"
 PLUGINS = {"tap-cartcom": "tap_cartcom", "target-cartcom": "target_cartcom"}
 #: Every package that ships the client as its `_client`: the plugins, and the store probe (a
 #: client of a real store) in the cartcom-sandbox distribution.
-CLIENT_HOLDERS = {**PLUGINS, "cartcom-sandbox": "cartcom_store_probe"}
+CLIENT_HOLDERS = {
+    **PLUGINS,
+    "cartcom-sandbox": "cartcom_store_probe",
+    "cartcom-orchestration": "cartcom_orchestration",  # cartcom-subscriptions
+}
 
 
 def absolute_imports_of(module: str, files: list[Path]) -> list[str]:
@@ -90,9 +95,9 @@ def test_private_client_is_the_one_source(folder: str) -> None:
 
 
 def test_every_client_holder_has_the_same_build_hook() -> None:
-    """`hatch_build.py` (refuses a wheel without the client) is one file in three places."""
+    """`hatch_build.py` (refuses a wheel without the client) is one file in four places."""
     tap, *others = (ROOT / folder / "hatch_build.py" for folder in CLIENT_HOLDERS)
-    assert len(others) == 2
+    assert len(others) == 3
     assert all(other.read_text() == tap.read_text() for other in others)
 
 

@@ -37,6 +37,7 @@ CLIENT_HOLDERS = {
     "tap-cartcom": "tap_cartcom",
     "target-cartcom": "target_cartcom",
     "cartcom-sandbox": "cartcom_store_probe",
+    "cartcom-orchestration": "cartcom_orchestration",  # cartcom-subscriptions
 }
 
 #: Folder names that are never runtime code.

@@ -136,14 +136,14 @@ def _environment(
         (path if not path.suffix else path.parent).mkdir(parents=True, exist_ok=True)
         env[var] = str(path)
     env.update(store.env)
-    conn = _connection(store, parent)
+    conn = connection_settings(store, parent)
     for plugin in CARTCOM_PLUGINS:
         for key, value in conn.items():
             env[f"{plugin}_{key}"] = value
     return env
 
 
-def _connection(store: Store, parent: Mapping[str, str]) -> dict[str, str]:
+def connection_settings(store: Store, parent: Mapping[str, str]) -> dict[str, str]:
     """The plugins' connection settings from the store's entry and its secrets' variables."""
     if store.router is not None:
         conn = {

@@ -19,15 +19,40 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from cartcom_orchestration.webhook_settings import (
+    StoreWebhooks,
+    WebhookDefaults,
+    parse_defaults,
+    parse_store,
+)
+
 STORES_FILE_VAR = "CARTCOM_STORES_FILE"
 PLANS = ("steel", "bronze", "silver", "gold")
 # Matched whole (``fullmatch``): with ``match`` and ``$``, a trailing newline would pass.
 _NAME = re.compile(r"[a-z0-9_]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?")
-_ENTRY_FIELDS = ("name", "domain", "api_url", "token_env", "router", "plan", "jobs", "env")
+_ENTRY_FIELDS = (
+    "name",
+    "domain",
+    "api_url",
+    "token_env",
+    "router",
+    "plan",
+    "jobs",
+    "env",
+    "webhooks",
+)
 _ROUTER_FIELDS = ("site_id", "user_name_env", "user_secret_env")
-_TOP_FIELDS = ("stores", "environment", "output_dir", "work_dir", "retries", "schedules")
+_TOP_FIELDS = (
+    "stores",
+    "environment",
+    "output_dir",
+    "work_dir",
+    "retries",
+    "schedules",
+    "webhooks",
+)
 #: Settings the orchestration sets from the entry's fields; an entry's ``env`` may not set them.
 CONNECTION_SETTINGS = (
     "API_URL",
@@ -72,13 +97,19 @@ class Store:
     token_env: str | None = None
     router: Router | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    #: Its webhook subscriptions (webhook_settings.py); None: it wants none.
+    webhooks: StoreWebhooks | None = None
 
     @property
     def secret_vars(self) -> tuple[str, ...]:
-        """The environment variables this store's credentials come from."""
+        """The environment variables this store's secrets come from.
+
+        Its webhook secret too: no Meltano run is given it.
+        """
+        hook = (self.webhooks.secret_env,) if self.webhooks is not None else ()
         if self.router is not None:
-            return (self.router.user_name_env, self.router.user_secret_env)
-        return (self.token_env,) if self.token_env else ()
+            return (self.router.user_name_env, self.router.user_secret_env, *hook)
+        return ((self.token_env,) if self.token_env else ()) + hook
 
 
 @dataclass(frozen=True)
@@ -100,6 +131,8 @@ class StoresConfig:
     work_dir: Path | None = None
     retries: Retries = Retries()
     schedules_running: bool = False
+    #: Where the webhook receiver listens, and the default events (None: no webhooks).
+    webhooks: WebhookDefaults | None = None
 
 
 def default_path(project_root: Path) -> Path:
@@ -256,6 +289,7 @@ def _entry(w: _Where, i: int, raw: Any, jobs: Mapping[str, Any]) -> Store:
         token_env=token_env,
         router=router,
         env=env,
+        webhooks=parse_store(w.fail, where, raw.get("webhooks")),
     )
 
 
@@ -362,6 +396,13 @@ def load_stores(path: Path, jobs: Mapping[str, Any]) -> StoresConfig:
             raise w.fail(f"stores[{i}] ({store.name}), `name`", "is used by another store")
         seen.add(store.name)
     _one_entry_per_store(w, stores)
+    webhooks = parse_defaults(w.fail, doc.get("webhooks"))
+    for i, store in enumerate(stores):
+        if store.webhooks is not None and webhooks is None:
+            raise w.fail(
+                f"stores[{i}] ({store.name}), `webhooks`",
+                "needs the top-level `webhooks.receiver_url` (where the receiver listens)",
+            )
     schedules = doc.get("schedules", "stopped")
     if schedules not in ("running", "stopped"):
         raise w.fail("`schedules`", f"must be running or stopped, got {schedules!r}")
@@ -386,4 +427,5 @@ def load_stores(path: Path, jobs: Mapping[str, Any]) -> StoresConfig:
         work_dir=folder("work_dir"),
         retries=_retries(w, doc.get("retries")),
         schedules_running=schedules == "running",
+        webhooks=webhooks,
     )

@@ -22,11 +22,13 @@ from werkzeug.wrappers import Request
 from cartcom_sandbox import jsonio, scopes
 from cartcom_sandbox.calllog import CallLog, CallRecord
 from cartcom_sandbox.config import SandboxConfig
+from cartcom_sandbox.delivery import Deliverer, DeliveryLog
 from cartcom_sandbox.engine import Engine
 from cartcom_sandbox.errors import ApiError, envelope
 from cartcom_sandbox.faults import Fault, FaultInjector
 from cartcom_sandbox.ratelimit import Decision, RateLimiter
 from cartcom_sandbox.store import Store
+from cartcom_sandbox.webhooks import Webhooks
 
 API = "/api/v1"
 ADMIN = "/_sandbox"
@@ -65,8 +67,9 @@ class SandboxApp:
         calls: CallLog,
         authenticate: Authenticator | None = None,
         site: str | None = None,
+        deliveries: DeliveryLog | None = None,
     ) -> None:
-        """Wire the parts together."""
+        """Wire the parts together (``deliveries``: the webhook delivery log to write to)."""
         self.authenticate = authenticate or self._token_auth
         self.site = site
         self.store = store
@@ -76,6 +79,9 @@ class SandboxApp:
         self.faults = faults
         self.calls = calls
         self.engine = Engine(store, config)
+        self.deliveries = deliveries if deliveries is not None else DeliveryLog()
+        self.deliverer = Deliverer(config, self.deliveries, site)
+        self.webhooks = Webhooks(self.engine, self.deliverer)
         self._cache: dict[tuple, tuple[float, bytes]] = {}
         self._cache_lock = threading.Lock()
         self.clock = time.monotonic  # the cache's clock (tests may replace it)
@@ -228,7 +234,7 @@ class SandboxApp:
             request_json = self._read_json(request)
             record["request_json"] = None if request_json is _INVALID else request_json
             sub = _JSON_SUFFIX.sub("", path[len(API) :])
-            self._check_scope(token, sub, method)  # type: ignore[arg-type]
+            self._check_scope(token, sub, method, request_json)  # type: ignore[arg-type]
             # Faults stand for failures behind auth and the limiter: they count as calls.
             fault = self.faults.pick(method, path)
             if fault is not None and fault.kind == "delay":
@@ -280,13 +286,19 @@ class SandboxApp:
             self.sleep(self.config.answer_delay(len(payload)))
         return self._respond(start_response, status, payload, headers)
 
-    def _check_scope(self, token: str, sub: str, method: str) -> None:
-        """401 (INF) when the token's scopes do not cover this route and method."""
+    def _check_scope(self, token: str, sub: str, method: str, body: Any = None) -> None:
+        """401 (INF) when the token's scopes do not cover this route and method.
+
+        A webhook subscription also needs the scope of its event (DOC: the docs' OrderPlaced
+        example needs ``orders`` and ``system``), checked on the ``event_type`` a write sends.
+        """
         granted = self.tokens.get(token)
         if granted is None:
             return
         first = next((p for p in sub.split("/") if p), "")
         need = scopes.missing_scope(granted, unquote_plus(first), method)
+        if need is None and first == "webhooks" and isinstance(body, dict):
+            need = scopes.missing_event_scope(granted, body.get("event_type"))
         if need is not None:
             raise ApiError(401, f"The token lacks the {need} scope required for {method} /{first}.")
 
@@ -446,6 +458,14 @@ class SandboxApp:
                     self.calls.clear()
                     return 204, None
                 return 200, {"calls": [c.as_dict() for c in self.calls]}
+            if sub == "/deliveries":
+                if method == "DELETE":
+                    self.deliveries.clear()
+                    return 204, None
+                return 200, {"deliveries": [d.as_dict() for d in self.deliveries]}
+            if sub == "/deliveries/wait" and method == "POST":
+                idle = self.deliverer.wait_idle(float((body or {}).get("timeout", 30)))
+                return 200, {"idle": idle, "pending": self.deliverer.pending()}
             if sub == "/faults/release" and method == "POST":
                 self.faults.release()
                 return 200, self.faults.state()

@@ -137,6 +137,7 @@ def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="M",
         help="and M ms more per KiB of the answer's body (default 0)",
     )
+    _webhook_options(p)
     p.add_argument(
         "--list-key",
         action="append",
@@ -152,6 +153,88 @@ def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "(options given explicitly win)",
     )
     return p
+
+
+def _webhook_options(p: argparse.ArgumentParser) -> None:
+    """Webhook delivery switches (docs/sandbox.md, "Webhooks"; INF unless marked DOC)."""
+    d = SandboxConfig
+    p.add_argument(
+        "--webhook-timeout",
+        type=float,
+        default=d.webhook_timeout,
+        metavar="S",
+        help="a delivery not answered within S seconds failed (default 3, DOC)",
+    )
+    p.add_argument(
+        "--webhook-retries",
+        type=int,
+        default=d.webhook_retries,
+        metavar="N",
+        help="tries a failed delivery N more times (default 0: none is documented)",
+    )
+    p.add_argument(
+        "--webhook-retry-seconds",
+        type=float,
+        default=d.webhook_retry_seconds,
+        metavar="S",
+        help="seconds between retries (default 1)",
+    )
+    p.add_argument(
+        "--webhook-order",
+        choices=["ordered", "concurrent"],
+        default=d.webhook_order,
+        help="one subscription's deliveries one at a time in event order (default), or each "
+        "at once on its own thread (later ones may overtake)",
+    )
+    p.add_argument(
+        "--webhook-status-events-on-put",
+        action="store_true",
+        default=d.webhook_status_events_on_put,
+        help="PUT /orders/{id} changing order_status_id fires the status events too (default: "
+        "only OrderUpdated; PUT /orders/{id}/status always fires them)",
+    )
+    p.add_argument(
+        "--no-webhook-order-placed-on-create",
+        action="store_false",
+        dest="webhook_order_placed_on_create",
+        default=d.webhook_order_placed_on_create,
+        help="an order created through the API fires no OrderPlaced",
+    )
+    p.add_argument(
+        "--webhook-drop-share",
+        type=float,
+        default=d.webhook_drop_share,
+        metavar="P",
+        help="fault: this share of deliveries is never sent (seeded; default 0)",
+    )
+    p.add_argument(
+        "--webhook-duplicate-share",
+        type=float,
+        default=d.webhook_duplicate_share,
+        metavar="P",
+        help="fault: this share of deliveries is sent twice (seeded; default 0)",
+    )
+    p.add_argument(
+        "--webhook-fault-seed",
+        type=int,
+        default=d.webhook_fault_seed,
+        metavar="N",
+        help="seed of the drop/duplicate draws (default 0)",
+    )
+
+
+#: serve options copied as they are onto SandboxConfig fields of the same name
+WEBHOOK_OPTIONS = (
+    "webhook_timeout",
+    "webhook_retries",
+    "webhook_retry_seconds",
+    "webhook_order",
+    "webhook_status_events_on_put",
+    "webhook_order_placed_on_create",
+    "webhook_drop_share",
+    "webhook_duplicate_share",
+    "webhook_fault_seed",
+)
 
 
 def _pub_values(argv: Sequence[str]) -> list[str]:
@@ -277,6 +360,7 @@ def serve(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
         timezone=args.timezone or "America/Chicago",
         latency_ms=args.latency_ms,
         latency_ms_per_kb=args.latency_ms_per_kb,
+        **{name: getattr(args, name) for name in WEBHOOK_OPTIONS},
     )
     try:
         config.validate()

@@ -53,6 +53,24 @@ class SandboxConfig:
     # arrives; concurrent calls wait concurrently. 0: the sandbox's own speed (milliseconds).
     latency_ms: float = 0.0
     latency_ms_per_kb: float = 0.0
+    # Webhook deliveries (docs/api.md §7, docs/sandbox.md "Webhooks"). DOC: the 3 s timeout
+    # (stated for reply hooks; applied to every delivery, INF), failure_type and fallback_url.
+    webhook_timeout: float = 3.0
+    # INF: no retry is documented; this many more tries of a failed delivery, this far apart.
+    webhook_retries: int = 0
+    webhook_retry_seconds: float = 1.0
+    # INF: "ordered" sends one subscription's deliveries one at a time in the order the events
+    # happened; "concurrent" sends each at once on its own thread (later ones may overtake).
+    webhook_order: str = "ordered"
+    # INF: PUT /orders/{id} changing order_status_id is presumably silent (only OrderUpdated);
+    # True fires the status events there too, as PUT /orders/{id}/status does (DOC).
+    webhook_status_events_on_put: bool = False
+    # INF: whether an order created through the API counts as "placed" (OrderPlaced).
+    webhook_order_placed_on_create: bool = True
+    # Fault switch: this share of deliveries is never sent, this share is sent twice (seeded).
+    webhook_drop_share: float = 0.0
+    webhook_duplicate_share: float = 0.0
+    webhook_fault_seed: int = 0
 
     def validate(self) -> None:
         """ValueError for a setting outside its choices."""
@@ -75,6 +93,30 @@ class SandboxConfig:
             raise ValueError("empty_page_status is 200 or 404")
         if not isinstance(self.max_body_bytes, int) or self.max_body_bytes < 1:
             raise ValueError("max_body_bytes is a positive whole number of bytes")
+        self._validate_webhooks()
+
+    def _validate_webhooks(self) -> None:
+        if not _number(self.webhook_timeout) or self.webhook_timeout <= 0:
+            raise ValueError("webhook_timeout is a number of seconds above 0")
+        if not _number(self.webhook_retry_seconds) or self.webhook_retry_seconds < 0:
+            raise ValueError("webhook_retry_seconds is a number of seconds, 0 or more")
+        retries = self.webhook_retries
+        if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
+            raise ValueError("webhook_retries is a whole number from 0 to 10")
+        if self.webhook_order not in ("ordered", "concurrent"):
+            raise ValueError("webhook_order is 'ordered' or 'concurrent'")
+        for name in ("webhook_drop_share", "webhook_duplicate_share"):
+            value = getattr(self, name)
+            if not _number(value) or not 0 <= value <= 1:
+                raise ValueError(f"{name} is a share from 0 to 1")
+        if self.webhook_drop_share + self.webhook_duplicate_share > 1:
+            raise ValueError("webhook_drop_share + webhook_duplicate_share is at most 1")
+        seed = self.webhook_fault_seed
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError("webhook_fault_seed is a whole number")
+        for name in ("webhook_status_events_on_put", "webhook_order_placed_on_create"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} is true or false")
 
     def answer_delay(self, body_bytes: int) -> float:
         """Seconds a counted call's answer of ``body_bytes`` waits before it is sent."""
@@ -87,3 +129,10 @@ class SandboxConfig:
         if self.plan not in PLANS:
             raise ValueError(f"unknown plan {self.plan!r}; choose one of {', '.join(PLANS)}")
         return PLANS[self.plan]
+
+
+def _number(value: object) -> bool:
+    """A finite int or float that is not a bool."""
+    return (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)  # type: ignore[arg-type]
+    )

@@ -14,6 +14,7 @@ from cartcom_sandbox import resources as R  # noqa: N812
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.errors import ApiError
 from cartcom_sandbox.store import Store
+from cartcom_sandbox.webhooks import Change, check_subscription
 
 Doc = dict[str, Any]
 # Children removed with their parent (INF: the admin deletes them too).
@@ -58,6 +59,13 @@ class Engine:
         self.store = store
         self.config = config
         self._write = threading.RLock()
+        #: Told of each committed write made through the API, in order (webhooks.Webhooks).
+        self.on_change: Callable[[Change], None] | None = None
+
+    def _changed(self, action: str, name: str, before: Doc | None, after: Doc | None) -> None:
+        """Report a committed write (call with the write lock held, so reports keep order)."""
+        if self.on_change is not None and after is not None:
+            self.on_change(Change(action, name, before, after))
 
     # ================================================================ reads
     def render(
@@ -318,10 +326,14 @@ class Engine:
                 self._external_image(fields, {})
             if name == "variant_inventory":
                 self._vi_variants(body, fields.get("product_id"))  # validate before writing
+            if name == "webhooks":
+                fields = check_subscription(fields, None)
             with self.store.transaction():
                 doc = self.store.insert(name, fields)
                 self._after_write(res, doc["id"], body, fields.get("product_id"))
-            return 201, self.render(res, [self.store.get(name, doc["id"]) or doc], set())[0]
+            stored = self.store.get(name, doc["id"]) or doc
+            self._changed("created", name, None, stored)
+            return 201, self.render(res, [stored], set())[0]
 
     def update(self, name: str, id_: int, body: Any) -> Doc:
         """``PUT /{res}/{id}``: partial update; the full resource back."""
@@ -340,10 +352,14 @@ class Engine:
             pid = fields.get("product_id", cur.get("product_id"))
             if name == "variant_inventory":
                 self._vi_variants(body, pid)
+            if name == "webhooks":
+                fields = check_subscription(fields, cur)
             with self.store.transaction():
                 self.store.update(name, id_, fields)
                 self._after_write(res, id_, body, pid)
-            return self.render(res, [self.store.get(name, id_) or {}], set())[0]
+            stored = self.store.get(name, id_)
+            self._changed("updated", name, cur, stored)
+            return self.render(res, [stored or {}], set())[0]
 
     def delete(self, name: str, id_: int) -> None:
         """``DELETE /{res}/{id}``: 204, or 404. Children of products/orders go too (INF)."""
@@ -376,6 +392,7 @@ class Engine:
                 )
             if order.get("order_status_id") != sid:
                 now = self.store.now()
+                before = order
                 order = self.store.update(
                     "orders",
                     id_,
@@ -386,6 +403,7 @@ class Engine:
                         "updated_at": now,
                     },
                 )
+                self._changed("status", "orders", before, order)
         return self.render(R.get("orders"), [order], set())[0]
 
     def post_shipment(self, body: Any) -> tuple[int, Doc]:
@@ -609,7 +627,8 @@ class Engine:
             field = "quantity_on_hand" if name == "products" else "inventory"
             cur = doc.get(field) or 0
             new = qty if op == "set" else cur + qty if op == "add" else cur - qty
-            doc = self.store.update(name, doc["id"], {field: new})
+            before, doc = doc, self.store.update(name, doc["id"], {field: new})
+            self._changed("updated", name, before, doc)
             return self._inventory_view(name, doc)
 
     def inventory_settings(self, body: Any = None) -> Doc:

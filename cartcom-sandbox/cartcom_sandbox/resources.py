@@ -11,6 +11,21 @@ import yaml
 
 SPEC_PATH = Path(__file__).parent / "spec" / "acapi.yaml"
 
+# Resources the spec lacks but the prose docs describe (docs/api.md §7, §9 item 1): their
+# fields, in the docs' order. Webhook subscriptions: DOC docs/webhooks.md, "works exactly the
+# same as any other API endpoint" (so the generic CRUD, paging and errors apply).
+PROSE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "webhooks": {
+        "id": {"type": "integer"},
+        "event_type": {"type": "string"},
+        "url": {"type": "string"},
+        "failure_type": {"type": "string"},
+        "store_id": {"type": "integer"},
+        "cache_length": {"type": "string"},
+        "fallback_url": {"type": "string"},
+    },
+}
+
 # Component schemas that are not root collections.
 _NOT_RESOURCES = {"inventory", "product_nested_variant", "theme_import"}
 
@@ -55,6 +70,7 @@ REQUIRED_OVERRIDES: dict[str, tuple[str, ...]] = {
     "order_shipments": ("order_id",),
     "profiles": (),
     "shipping_rate_adjustments": (),
+    "webhooks": ("event_type", "url"),  # INF: the docs mark nothing required
 }
 
 # List keys read by public clients written against live stores (docs/api.md §1.2, the table
@@ -105,6 +121,7 @@ FOREIGN_KEYS: dict[str, dict[str, tuple[str, int | None]]] = {
     "order_payments": {"order_id": ("orders", None)},
     "order_shipments": {"order_id": ("orders", None)},
     "shipping_provider_services": {"shipping_provider_id": ("shipping_providers", None)},
+    "webhooks": {"store_id": ("stores", None)},
 }
 
 # Extra hidden indexed columns (beyond created_at/updated_at and every *_id of the list below).
@@ -132,6 +149,7 @@ INDEXED: dict[str, tuple[str, ...]] = {
     "custom_shipping_methods": ("name",),
     "variant_groups": ("name",),
     "manufacturers": ("name",),
+    "webhooks": ("event_type", "store_id"),
 }
 
 
@@ -308,6 +326,8 @@ def catalogue() -> dict[str, Resource]:
             continue
         required = REQUIRED_OVERRIDES.get(name, req.get(name, ()))
         out[name] = _build(name, props, tuple(required))
+    for name, props in PROSE_SCHEMAS.items():
+        out[name] = _build(name, props, REQUIRED_OVERRIDES.get(name, ()))
     return out
 
 

@@ -34,6 +34,7 @@ from cartcom_sandbox import jsonio
 from cartcom_sandbox.app import ADMIN, API, SandboxApp, _reason
 from cartcom_sandbox.calllog import CallLog, CallRecord
 from cartcom_sandbox.config import SandboxConfig
+from cartcom_sandbox.delivery import Deliverer, DeliveryLog
 from cartcom_sandbox.errors import envelope
 from cartcom_sandbox.faults import FaultInjector
 from cartcom_sandbox.ratelimit import RateLimiter
@@ -206,6 +207,11 @@ class Site:
         """This site's settings (a copy per site)."""
         return self.app.config
 
+    @property
+    def deliverer(self) -> Deliverer:
+        """This site's webhook sender."""
+        return self.app.deliverer
+
 
 class RouterApp:
     """WSGI callable: picks the site's app by ``X-AC-PUB-Site-ID``; 401 for an unknown site.
@@ -263,8 +269,13 @@ def build_sites(
     config: SandboxConfig,
     admin_tokens: Mapping[str, Any],
     calls: CallLog,
+    *,
+    deliveries: DeliveryLog | None = None,
 ) -> dict[str, Site]:
-    """One app per site over its own store, budget, faults and settings; one shared call log."""
+    """One app per site over its own store, budget, faults, settings and webhook sender.
+
+    One call log and one delivery log for all (records name their site).
+    """
     for name, user in users.items():
         if (user.sites or frozenset()) - {str(k) for k in sites}:
             # the id is not quoted: a secret holding "@" would show its tail here
@@ -290,6 +301,7 @@ def build_sites(
             calls=calls,
             authenticate=SignatureCheck(users, str(site_id)),
             site=str(site_id),
+            deliveries=deliveries,
         )
         built[str(site_id)] = Site(str(site_id), store, app, owns)
     if not built:

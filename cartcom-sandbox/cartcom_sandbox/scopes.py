@@ -7,6 +7,7 @@ without a ``read_*`` twin (``settings``, ``system``, ...) allow every method too
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 # Scopes with a read-only twin (``read_<name>``).
 FAMILIES = ("catalog", "orders", "people", "content", "marketing")
@@ -89,10 +90,75 @@ _BY_SCOPE: dict[str, tuple[str, ...]] = {
         "payment_method_fields",
         "store_locations",  # INF
     ),
-    "system": ("stores", "sessions", "upload", "microstores"),  # microstores: INF
+    # webhooks: DOC docs/webhooks.md (with the event's own scope, see webhooks.EVENT_SCOPE)
+    "system": ("stores", "sessions", "upload", "microstores", "webhooks"),  # microstores: INF
     "import": ("import",),
 }
 RESOURCE_SCOPE: dict[str, str] = {r: s for s, names in _BY_SCOPE.items() for r in names}
+
+#: The scope a subscription to an event needs besides ``system``. DOC for OrderPlaced only
+#: (the docs' example needs "View and change order data"); the rest by the event's resource, INF.
+EVENT_SCOPE: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "AuthorizingPayment",
+            "CapturingPayment",
+            "GetDiscount",
+            "GetTax",
+            "NewOrder",
+            "NewQuote",
+            "NewValidOrder",
+            "OrderApproved",
+            "OrderCanceled",
+            "OrderDeclined",
+            "OrderPlaced",
+            "OrderShipped",
+            "OrderStatusChanged",
+            "OrderUpdated",
+            "PaymentProcessed",
+            "QuoteStatusChanged",
+            "QuoteUpdated",
+            "ValidateCart",
+            "ValidateCheckout",
+        ),
+        "orders",
+    ),
+    **dict.fromkeys(
+        (
+            "GetPrice",
+            "GetProductStatus",
+            "ProductCreated",
+            "ProductStatusChanged",
+            "ProductUpdated",
+            "ValidateProduct",
+        ),
+        "catalog",
+    ),
+    **dict.fromkeys(
+        (
+            "CustomerCreated",
+            "CustomerEmailUpdated",
+            "CustomerRegistered",
+            "CustomerUpdated",
+            "ValidateCustomer",
+        ),
+        "people",
+    ),
+}
+
+_EVENT_SCOPE_ANY_CASE = {name.lower(): scope for name, scope in EVENT_SCOPE.items()}
+
+
+def missing_event_scope(granted: frozenset[str] | None, event_type: Any) -> str | None:
+    """None when ``granted`` may subscribe to ``event_type`` (besides ``system``), else the need.
+
+    The event's family needs its read/write scope: "View and change order data" for OrderPlaced
+    in the docs' example. An unknown event type is not checked here (the write answers 409).
+    """
+    scope = _EVENT_SCOPE_ANY_CASE.get(event_type.lower()) if isinstance(event_type, str) else None
+    if granted is None or scope is None or scope in granted:
+        return None
+    return f"'{scope}'" + (f" ('read_{scope}' is read-only)" if f"read_{scope}" in granted else "")
 
 
 def required_scope(resource: str) -> str | None:

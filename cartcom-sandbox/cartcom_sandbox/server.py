@@ -12,6 +12,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from cartcom_sandbox.app import API, SandboxApp
 from cartcom_sandbox.calllog import CallLog
 from cartcom_sandbox.config import SandboxConfig
+from cartcom_sandbox.delivery import Deliverer, DeliveryLog
 from cartcom_sandbox.faults import FaultInjector
 from cartcom_sandbox.ratelimit import RateLimiter
 from cartcom_sandbox.router import RouterApp, RouterUser, Site, build_sites, parse_users
@@ -30,7 +31,10 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class SandboxServer:
-    """A running (or startable) emulator: ``base_url``, ``calls``, ``faults``, ``ratelimit``."""
+    """A running (or startable) emulator: ``base_url``, ``calls``, ``faults``, ``ratelimit``.
+
+    Webhooks: ``deliveries`` (the delivery log) and ``deliverer`` (``wait_idle()``).
+    """
 
     def __init__(
         self,
@@ -58,23 +62,32 @@ class SandboxServer:
             raise ValueError("at least one API token is required")
         self.token = self.tokens[0]
         self.calls = CallLog()
+        self.deliveries = DeliveryLog()
         self.faults = FaultInjector()
         self.ratelimit = RateLimiter(
             self.config.calls_per_window(), self.config.rate_window, self.config.retry_after_format
         )
-        self.app: SandboxApp | RouterApp = SandboxApp(
+        app = SandboxApp(
             self.store,
             self.config,
             self.scopes,
             ratelimit=self.ratelimit,
             faults=self.faults,
             calls=self.calls,
+            deliveries=self.deliveries,
         )
+        self.app: SandboxApp | RouterApp = app
+        self._deliverer = app.deliverer
         self.host = host
         self.port = port
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._serving = threading.Event()
+
+    @property
+    def deliverer(self) -> Deliverer:
+        """The webhook sender (``wait_idle()`` waits for every queued delivery)."""
+        return self._deliverer
 
     @property
     def root_url(self) -> str:
@@ -178,8 +191,9 @@ class RouterServer(SandboxServer):
         self.tokens = list(self.scopes)
         self.token = self.tokens[0] if self.tokens else ""
         self.calls = CallLog()
+        self.deliveries = DeliveryLog()
         self.sites: dict[str, Site] = build_sites(
-            sites, self.users, self.config, self.scopes, self.calls
+            sites, self.users, self.config, self.scopes, self.calls, deliveries=self.deliveries
         )
         self.app = RouterApp(self.sites, self.calls)
         self._owns_store = False
@@ -205,6 +219,11 @@ class RouterServer(SandboxServer):
         raise AttributeError(
             "a RouterServer has one call budget per site: use .site(SITE_ID).ratelimit"
         )
+
+    @property
+    def deliverer(self) -> Deliverer:  # type: ignore[override]
+        """No single webhook sender in router mode."""
+        raise AttributeError("a RouterServer sends webhooks per site: use .site(SITE_ID).deliverer")
 
     def site(self, site_id: str | int) -> Site:
         """One site's store, ratelimit, faults and config."""

@@ -69,13 +69,22 @@ def free_port() -> int:
 class Sandbox:
     """``cartcom-sandbox serve`` in a child process."""
 
-    def __init__(self, db: Path, *, calls: int | None = None, window: float = 1.0) -> None:
-        """Start serving ``db``; ``calls`` per ``window`` (None = unlimited)."""
+    def __init__(
+        self,
+        db: Path,
+        *,
+        calls: int | None = None,
+        window: float = 1.0,
+        flags: tuple[str, ...] = (),
+        tls: tuple[str, str] | None = None,
+    ) -> None:
+        """Start serving ``db``; ``calls`` per ``window`` (None = unlimited).
+
+        ``flags``: more ``serve`` options (``--latency-ms 600``). ``tls``: a (certificate, key)
+        pair to serve HTTPS with (``tls_serve.py``), for a client that only speaks https.
+        """
         self.port = free_port()
         args = [
-            PY,
-            "-m",
-            "cartcom_sandbox",
             "serve",
             "--db",
             str(db),
@@ -89,13 +98,22 @@ class Sandbox:
             str(window),
         ]
         args += ["--calls", str(calls)] if calls else ["--plan", "unlimited"]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.base_url = f"http://127.0.0.1:{self.port}/api/v1"
+        args += list(flags)
+        if tls:
+            launcher = [PY, str(Path(__file__).with_name("tls_serve.py")), *tls]
+        else:
+            launcher = [PY, "-m", "cartcom_sandbox"]
+        self.verify: str | bool = tls[0] if tls else True
+        self.root = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            launcher + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self.base_url = f"{self.root}/api/v1"
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
                 requests.get(
-                    f"http://127.0.0.1:{self.port}/_sandbox/health", headers=ADMIN, timeout=1
+                    f"{self.root}/_sandbox/health", headers=ADMIN, timeout=1, verify=self.verify
                 )
                 return
             except requests.RequestException:
@@ -104,12 +122,13 @@ class Sandbox:
 
     def calls(self) -> list[dict[str, Any]]:
         """The sandbox's call log."""
-        url = f"http://127.0.0.1:{self.port}/_sandbox/calls"
-        return requests.get(url, headers=ADMIN, timeout=30).json()["calls"]
+        url = f"{self.root}/_sandbox/calls"
+        return requests.get(url, headers=ADMIN, timeout=30, verify=self.verify).json()["calls"]
 
     def clear(self) -> None:
         """Forget the call log."""
-        requests.delete(f"http://127.0.0.1:{self.port}/_sandbox/calls", headers=ADMIN, timeout=10)
+        url = f"{self.root}/_sandbox/calls"
+        requests.delete(url, headers=ADMIN, timeout=10, verify=self.verify)
 
     def stop(self) -> None:
         """Stop the process."""

@@ -1,0 +1,423 @@
+"""Throughput at a real store's latency (issue 23): wall time against calls ÷ rate, per code tree.
+
+A real store answers a call in hundreds of milliseconds; a plugin that makes one call after the
+other then uses at most 1/latency calls per second, whatever its plan allows. Each scenario runs
+against ``cartcom-sandbox serve --latency-ms N --calls 5 --window 1`` (5 calls per 1-s window,
+each counted call answered N ms later), a fresh sandbox process per run, at each latency:
+
+- ``tap``: a first (full) run of orders with order_items and order_payments, 20,000 orders,
+  ``page_size`` 1000 (``bench_tap``'s store and child: the wall is the tap's ``sync_all``);
+- ``publish``: the target publishes 60 simple products with one image each into a store holding
+  their category (the wall is the whole ``target-cartcom`` process, start-up included);
+- ``sync``: the target syncs 10,000 listings (30,000 variant rows) of which 300 rows changed,
+  quantity or price (``bench_target``'s store and input; whole process);
+- ``peer``: Airbyte's source-cart 0.3.58 (its own venv in the cache dir) reads orders,
+  order_items and order_payments from the same store at the same latency and rate. It only
+  speaks ``https://{store_name}/api/v1/``, so its sandbox answers TLS (``tls_serve.py``: the
+  same server, its socket wrapped; the peer trusts the local certificate through
+  ``REQUESTS_CA_BUNDLE``). It does not pace itself, so it meets 429s where calls are fast.
+
+Measured per run: ``calls`` from the sandbox's own call log, ``n429`` among them, ``ideal`` =
+(calls - n429) ÷ rate (a 429 does not count against the limit), ``ratio`` = wall ÷ ideal, and
+for whole processes ``startup_s`` (process start to the first call's arrival). With
+``--baseline PATH`` (a worktree of another commit, after ``make install`` there) each scenario
+runs for that tree's venv and this one, alternating, so "before" and "after" are measured in one
+run; the tap's output of both trees is compared record for record at the first latency.
+
+Run: ``.venv/bin/python bench/bench_throughput.py [--baseline ../main-wt] [--latencies 0,600]
+[--scenarios tap,publish,sync,peer] [--quick]``. Results: bench/results/throughput.json
+(written after every run, so a stopped run keeps what it measured) and a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench_tap import ORDER_STREAMS, TOKEN, Sandbox, _commit, _same_records, run_child, seed
+from bench_tap import tap_config as _tap_config
+from bench_target import prepare, run_target
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "throughput.json"
+sys.path.insert(0, str(ROOT / "tests" / "support"))  # cartcom_testing: shared with the tests
+CALLS, WINDOW = 5, 1.0  # the issue's budget: 5 calls per 1-s window
+RATE = CALLS / WINDOW
+PEER = "airbyte-source-cart==0.3.58"
+FULL = {"orders": 20_000, "publish": 60, "sync_products": 10_000}
+QUICK = {"orders": 2_000, "publish": 10, "sync_products": 1_000}
+SCENARIOS = ("tap", "publish", "sync", "peer")
+
+
+# -- measures -----------------------------------------------------------------------------------
+def measures(calls: list[dict[str, Any]], wall: float, started: float | None) -> dict[str, Any]:
+    """Calls, 429s, ideal and ratio from the sandbox's call log; start-up when ``started``."""
+    n429 = sum(1 for c in calls if c["status"] == 429)
+    ideal = (len(calls) - n429) / RATE
+    out: dict[str, Any] = {
+        "wall_s": round(wall, 2),
+        "calls": len(calls),
+        "n429": n429,
+        "ideal_s": round(ideal, 2),
+        "ratio": round(wall / ideal, 3) if ideal else None,
+    }
+    if started is not None and calls:
+        out["startup_s"] = round(min(c["ts"] for c in calls) - started, 2)
+    return out
+
+
+def serve(db: Path, latency_ms: int, **kwargs: Any) -> Sandbox:
+    """A fresh sandbox at the issue's budget, answering each counted call ``latency_ms`` later."""
+    flags = ("--latency-ms", str(latency_ms))
+    return Sandbox(db, calls=CALLS, window=WINDOW, flags=flags, **kwargs)
+
+
+# -- the tap ------------------------------------------------------------------------------------
+def run_tap(db: Path, latency_ms: int, python: str, keep: Path | None) -> dict[str, Any]:
+    """One paced first run of the order streams, in a child process of ``python``'s venv."""
+    sandbox = serve(db, latency_ms)
+    try:
+        config = _tap_config(sandbox, calls_per_window=CALLS, window_seconds=WINDOW, page_size=1000)
+        spec = {"config": config, "streams": ORDER_STREAMS, "keep": str(keep) if keep else None}
+        run = run_child("tap", spec, python)
+        logged = sandbox.calls()
+    finally:
+        sandbox.stop()
+    return {**measures(logged, run["wall"], None), "records": run["records"]}
+
+
+def same_order(a: Path, b: Path) -> bool:
+    """Whether both outputs hold the same records in the same order within each stream."""
+
+    def by_stream(path: Path) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        with path.open() as fh:
+            for line in fh:
+                message = json.loads(line)
+                if message.get("type") == "RECORD":
+                    record = json.dumps(message["record"], sort_keys=True)
+                    out.setdefault(message["stream"], []).append(record)
+        return out
+
+    return by_stream(a) == by_stream(b)
+
+
+# -- the target ---------------------------------------------------------------------------------
+def publish_inputs(work: Path, products: int) -> dict[str, Path]:
+    """A store with the category and status a publish needs, and ``products`` simple listings."""
+    from cartcom_sandbox.store import Store
+    from cartcom_testing.listing_scenarios import add_reference_data, singer_lines
+
+    paths = {"db": work / "publish-base.db", "input": work / f"publish-{products}.jsonl"}
+    if not paths["db"].exists():
+        tmp = paths["db"].with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        store = Store(str(tmp))
+        add_reference_data(store)
+        store.close()
+        tmp.rename(paths["db"])
+    listings = [
+        {
+            "sku": f"BENCH-PUB-{n:04d}",
+            "title": f"Bench product {n}",
+            "categories": ["Apparel > Shirts"],
+            "price": 18.0,
+            "quantity": 5,
+            "images": [f"https://cdn.example.com/bench-pub-{n}.jpg"],
+        }
+        for n in range(1, products + 1)
+    ]
+    paths["input"].write_text(singer_lines(listings), encoding="utf-8")
+    return paths
+
+
+def run_target_paced(
+    base_db: Path, input_path: Path, latency_ms: int, exe: str, work: Path, **settings: Any
+) -> dict[str, Any]:
+    """One paced target run on a fresh copy of ``base_db`` (whole process, start-up included)."""
+    store = work / "store-run.db"
+    shutil.copyfile(base_db, store)
+    sandbox = serve(store, latency_ms)
+    try:
+        started = time.time()
+        run = run_target(
+            exe,
+            sandbox,
+            input_path,
+            work,
+            calls_per_window=CALLS,
+            window_seconds=WINDOW,
+            **settings,
+        )
+        logged = sandbox.calls()
+    finally:
+        sandbox.stop()
+    out = measures(logged, run["wall_s"], started)
+    out.update(
+        {
+            "writes": run["writes"],
+            "outcomes": run["outcomes"],
+            "failed": run["failed"],
+            "exit": run["exit"],
+        }
+    )
+    return out
+
+
+# -- the peer: Airbyte source-cart ------------------------------------------------------------
+def peer_venv(cache: Path) -> Path:
+    """The peer's venv (created and installed once, apart from the project's)."""
+    venv = cache / "airbyte-venv"
+    exe = venv / "bin" / "source-cart"
+    if not exe.exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
+        subprocess.run([*pip, "--disable-pip-version-check", PEER], check=True)
+    return exe
+
+
+def certificate(cache: Path) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 (made once with openssl)."""
+    cert, key = cache / "sandbox-cert.pem", cache / "sandbox-key.pem"
+    if not (cert.exists() and key.exists()):
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+             "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+             "-addext", "subjectAltName=IP:127.0.0.1"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    return str(cert), str(key)
+
+
+def peer_catalog(exe: Path, config_path: Path, work: Path) -> Path:
+    """The peer's configured catalog: the order streams, incremental on ``updated_at``."""
+    out = subprocess.run(
+        [str(exe), "discover", "--config", str(config_path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    catalog = next(
+        json.loads(line)["catalog"]
+        for line in out.stdout.splitlines()
+        if line.startswith("{") and json.loads(line).get("type") == "CATALOG"
+    )
+    streams = [
+        {
+            "stream": s,
+            "sync_mode": "incremental",
+            "cursor_field": ["updated_at"],
+            "destination_sync_mode": "append",
+        }
+        for s in catalog["streams"]
+        if s["name"] in ORDER_STREAMS
+    ]
+    path = work / "peer-catalog.json"
+    path.write_text(json.dumps({"streams": streams}))
+    return path
+
+
+def run_peer(db: Path, latency_ms: int, exe: Path, cache: Path, work: Path) -> dict[str, Any]:
+    """One first run of the peer's order streams against a TLS sandbox (whole process)."""
+    tls = certificate(cache)
+    sandbox = serve(db, latency_ms, tls=tls)
+    try:
+        config = {
+            "start_date": "2000-01-01T00:00:00Z",
+            "credentials": {
+                "auth_type": "SINGLE_STORE_ACCESS_TOKEN",
+                "access_token": TOKEN,
+                "store_name": f"127.0.0.1:{sandbox.port}",
+            },
+        }
+        config_path = work / "peer-config.json"
+        config_path.write_text(json.dumps(config))
+        catalog = peer_catalog(exe, config_path, work)
+        sandbox.clear()
+        env = {**os.environ, "REQUESTS_CA_BUNDLE": tls[0]}
+        out_path, err_path = work / "peer-out.jsonl", work / "peer-err.txt"
+        with out_path.open("wb") as out, err_path.open("wb") as err:
+            started, wall0 = time.time(), time.perf_counter()
+            code = subprocess.run(
+                [str(exe), "read", "--config", str(config_path), "--catalog", str(catalog)],
+                stdout=out,
+                stderr=err,
+                env=env,
+                check=False,
+            ).returncode
+            wall = time.perf_counter() - wall0
+        logged = sandbox.calls()
+    finally:
+        sandbox.stop()
+    records: dict[str, int] = {}
+    errors: list[str] = []
+    with out_path.open() as fh:
+        for line in fh:
+            if not line.startswith("{"):
+                continue
+            message = json.loads(line)
+            if message.get("type") == "RECORD":
+                stream = message["record"]["stream"]
+                records[stream] = records.get(stream, 0) + 1
+            elif message.get("type") == "TRACE" and message["trace"].get("type") == "ERROR":
+                errors.append(message["trace"]["error"].get("message", "")[:300])
+    out_path.unlink()
+    by_path: dict[str, int] = {}
+    for c in logged:
+        by_path[c["path"]] = by_path.get(c["path"], 0) + 1
+    result = measures(logged, wall, started)
+    result.update({"records": sum(records.values()), "records_by_stream": records})
+    result.update({"calls_by_path": by_path, "exit": code, "errors": errors})
+    return result
+
+
+# -- the benchmark ------------------------------------------------------------------------------
+def main() -> None:
+    """Every scenario at every latency for each tree; bench/results/throughput.json; a table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", help="a worktree of another commit, with its .venv")
+    parser.add_argument("--latencies", default="0,300,600,1200", help="ms, comma-separated")
+    parser.add_argument("--peer-latencies", help="ms for the peer (default: --latencies)")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args()
+    sizes = dict(QUICK if args.quick else FULL)
+    latencies = [int(x) for x in args.latencies.split(",")]
+    peer_latencies = [int(x) for x in (args.peer_latencies or args.latencies).split(",")]
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    unknown = set(scenarios) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios {sorted(unknown)}; known: {', '.join(SCENARIOS)}")
+    cache = Path(os.environ.get("BENCH_CACHE") or ROOT / ".bench-cache")
+    work = cache / "throughput"
+    work.mkdir(parents=True, exist_ok=True)
+
+    bin_dir = Path(sys.executable).parent
+    trees: dict[str, dict[str, Any]] = {}
+    if args.baseline:
+        base = Path(args.baseline).resolve()
+        venv = base / ".venv" / "bin"
+        trees["baseline"] = {"path": str(base), "commit": _commit(base), "bin": venv}
+    trees["current"] = {"path": str(ROOT), "commit": _commit(ROOT), "bin": bin_dir}
+
+    results: dict[str, Any] = {
+        "benchmark": "throughput",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "loadavg_before": [round(x, 2) for x in os.getloadavg()],
+        },
+        "budget": {"calls_per_window": CALLS, "window_s": WINDOW},
+        "trees": {k: {"path": v["path"], "commit": v["commit"]} for k, v in trees.items()},
+        "sizes": {
+            "orders": sizes["orders"],
+            "page_size": 1000,
+            "publish_simple_products_with_one_image": sizes["publish"],
+            "sync_listings": sizes["sync_products"],
+            "sync_variant_rows": sizes["sync_products"] * 3,
+            "sync_changed_rows": sizes["sync_products"] * 3 // 100,
+        },
+        "quick": args.quick,
+        "scenarios": {},
+    }
+    out_file = Path(args.out)
+
+    def save() -> None:
+        results["machine"]["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+    def record(scenario: str, latency: int, tree: str, run: dict[str, Any]) -> None:
+        run["loadavg_1m"] = round(os.getloadavg()[0], 2)
+        results["scenarios"].setdefault(scenario, {}).setdefault(str(latency), {})[tree] = run
+        print(scenario, f"{latency}ms", tree, json.dumps(run), flush=True)
+        save()
+
+    orders_db = work / f"orders-{sizes['orders']}.db"
+    if "tap" in scenarios or "peer" in scenarios:
+        seed(orders_db, sizes["orders"])
+    if "publish" in scenarios:
+        publish = publish_inputs(work, sizes["publish"])
+    if "sync" in scenarios:
+        sync = prepare(work, sizes["sync_products"])
+    if "peer" in scenarios:
+        peer_exe = peer_venv(cache)
+        results["peer"] = {"package": PEER, "transport": "https (bench/tls_serve.py)"}
+
+    for i, latency in enumerate(latencies):
+        for scenario in scenarios:
+            if scenario == "peer":
+                continue
+            for tree, spec in trees.items():
+                if scenario == "tap":
+                    keep = work / f"tap-records-{tree}.jsonl" if i == 0 and args.baseline else None
+                    run = run_tap(orders_db, latency, str(spec["bin"] / "python"), keep)
+                elif scenario == "publish":
+                    exe = str(spec["bin"] / "target-cartcom")
+                    operations = ["link", "sync", "publish"]
+                    run = run_target_paced(
+                        publish["db"], publish["input"], latency, exe, work, operations=operations
+                    )
+                else:
+                    exe = str(spec["bin"] / "target-cartcom")
+                    run = run_target_paced(sync["db"], sync["changed"], latency, exe, work)
+                record(scenario, latency, tree, run)
+            if scenario == "tap" and i == 0 and args.baseline:
+                a, b = work / "tap-records-baseline.jsonl", work / "tap-records-current.jsonl"
+                results["tap_output"] = {
+                    **_same_records(b, a),
+                    "same_order_within_streams": same_order(a, b),
+                }
+                a.unlink()
+                b.unlink()
+                save()
+        if "peer" in scenarios and latency in peer_latencies:
+            record("peer", latency, "peer", run_peer(orders_db, latency, peer_exe, cache, work))
+    for latency in peer_latencies:
+        if "peer" in scenarios and latency not in latencies:
+            record("peer", latency, "peer", run_peer(orders_db, latency, peer_exe, cache, work))
+    save()
+    print_table(results)
+    print(f"results: {out_file}")
+
+
+def print_table(results: dict[str, Any]) -> None:
+    """Rows: scenario and tree; columns: latencies; cells: wall ÷ ideal (calls, 429s)."""
+    latencies = sorted({int(ms) for runs in results["scenarios"].values() for ms in runs})
+    rows: list[tuple[str, list[str]]] = []
+    for scenario, runs in results["scenarios"].items():
+        trees = sorted({t for by_tree in runs.values() for t in by_tree})
+        for tree in trees:
+            cells = []
+            for ms in latencies:
+                run = runs.get(str(ms), {}).get(tree)
+                cells.append(
+                    f"{run['ratio']:.2f} ({run['calls']}, {run['n429']})"
+                    if run and run["ratio"] is not None
+                    else "-"
+                )
+            rows.append((f"{scenario} [{tree}]", cells))
+    load = results["machine"]
+    print(f"load average before/after: {load['loadavg_before'][0]} / {load['loadavg_after'][0]}")
+    print(f"wall ÷ ideal (calls, 429s) at {CALLS} calls per {WINDOW:g}-s window")
+    width = max(len(name) for name, _ in rows) if rows else 10
+    print(f"{'':<{width}}  " + "  ".join(f"{f'{ms} ms':>16}" for ms in latencies))
+    for name, cells in rows:
+        print(f"{name:<{width}}  " + "  ".join(f"{c:>16}" for c in cells))
+    if "tap_output" in results:
+        print(f"tap output, baseline vs current: {results['tap_output']}")
+
+
+if __name__ == "__main__":
+    main()

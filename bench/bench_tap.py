@@ -77,17 +77,27 @@ class Sandbox:
         window: float = 1.0,
         flags: tuple[str, ...] = (),
         tls: tuple[str, str] | None = None,
+        router: tuple[str, str, str] | None = None,
     ) -> None:
         """Start serving ``db``; ``calls`` per ``window`` (None = unlimited).
 
         ``flags``: more ``serve`` options (``--latency-ms 600``). ``tls``: a (certificate, key)
         pair to serve HTTPS with (``tls_serve.py``), for a client that only speaks https.
+        ``router``: (site id, user, secret) to serve ``db`` as that site of a Central API Router
+        (the secret passed in the environment, never on the command line).
         """
         self.port = free_port()
+        self.admin = dict(ADMIN)
+        env = dict(os.environ)
+        store = ["--db", str(db)]
+        if router:
+            site, user, secret = router
+            store = ["--router", "--site", f"{site}={db}", "--pub-user-env", f"{user}=BENCH_PUB"]
+            env["BENCH_PUB"] = secret
+            self.admin["X-AC-PUB-Site-ID"] = site
         args = [
             "serve",
-            "--db",
-            str(db),
+            *store,
             "--port",
             str(self.port),
             "--token",
@@ -106,14 +116,17 @@ class Sandbox:
         self.verify: str | bool = tls[0] if tls else True
         self.root = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            launcher + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            launcher + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
         )
         self.base_url = f"{self.root}/api/v1"
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
                 requests.get(
-                    f"{self.root}/_sandbox/health", headers=ADMIN, timeout=1, verify=self.verify
+                    f"{self.root}/_sandbox/health",
+                    headers=self.admin,
+                    timeout=1,
+                    verify=self.verify,
                 )
                 return
             except requests.RequestException:
@@ -123,12 +136,12 @@ class Sandbox:
     def calls(self) -> list[dict[str, Any]]:
         """The sandbox's call log."""
         url = f"{self.root}/_sandbox/calls"
-        return requests.get(url, headers=ADMIN, timeout=30, verify=self.verify).json()["calls"]
+        return requests.get(url, headers=self.admin, timeout=30, verify=self.verify).json()["calls"]
 
     def clear(self) -> None:
         """Forget the call log."""
         url = f"{self.root}/_sandbox/calls"
-        requests.delete(url, headers=ADMIN, timeout=10, verify=self.verify)
+        requests.delete(url, headers=self.admin, timeout=10, verify=self.verify)
 
     def stop(self) -> None:
         """Stop the process."""

@@ -38,12 +38,22 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench_tap import ORDER_STREAMS, TOKEN, Sandbox, _commit, _same_records, run_child, seed
-from bench_tap import tap_config as _tap_config
+from bench_tap import (
+    ORDER_STREAMS,
+    TOKEN,
+    Sandbox,
+    _by_path,
+    _commit,
+    _same_records,
+    run_child,
+    seed,
+    tap_config,
+)
 from bench_target import prepare, run_target
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +65,10 @@ PEER = "airbyte-source-cart==0.3.58"
 FULL = {"orders": 20_000, "publish": 60, "sync_products": 10_000}
 QUICK = {"orders": 2_000, "publish": 10, "sync_products": 1_000}
 SCENARIOS = ("tap", "publish", "sync", "peer")
+START = "2000-01-01T00:00:00Z"  # every seeded order is newer: a first, full run
+# The peer as a Central API Router partner (its host is fixed in source-cart's code).
+ROUTER_HOST, ROUTER_SITE, ROUTER_USER = "public.americommerce.com", "101", "bench-partner"
+ROUTER_SECRET = "bench-secret"  # noqa: S105 - a local benchmark secret
 
 
 # -- measures -----------------------------------------------------------------------------------
@@ -70,7 +84,9 @@ def measures(calls: list[dict[str, Any]], wall: float, started: float | None) ->
         "ratio": round(wall / ideal, 3) if ideal else None,
     }
     if started is not None and calls:
-        out["startup_s"] = round(min(c["ts"] for c in calls) - started, 2)
+        startup = min(c["ts"] for c in calls) - started
+        out["startup_s"] = round(startup, 2)
+        out["ratio_after_startup"] = round((wall - startup) / ideal, 3) if ideal else None
     return out
 
 
@@ -85,13 +101,17 @@ def run_tap(db: Path, latency_ms: int, python: str, keep: Path | None) -> dict[s
     """One paced first run of the order streams, in a child process of ``python``'s venv."""
     sandbox = serve(db, latency_ms)
     try:
-        config = _tap_config(sandbox, calls_per_window=CALLS, window_seconds=WINDOW, page_size=1000)
+        config = tap_config(sandbox, calls_per_window=CALLS, window_seconds=WINDOW, page_size=1000)
         spec = {"config": config, "streams": ORDER_STREAMS, "keep": str(keep) if keep else None}
         run = run_child("tap", spec, python)
         logged = sandbox.calls()
     finally:
         sandbox.stop()
-    return {**measures(logged, run["wall"], None), "records": run["records"]}
+    return {
+        **measures(logged, run["wall"], None),
+        "records": run["records"],
+        "calls_by_path": _by_path(logged),
+    }
 
 
 def same_order(a: Path, b: Path) -> bool:
@@ -144,6 +164,8 @@ def run_target_paced(
 ) -> dict[str, Any]:
     """One paced target run on a fresh copy of ``base_db`` (whole process, start-up included)."""
     store = work / "store-run.db"
+    for leftover in ("-wal", "-shm"):  # a stopped sandbox's journal must not replay on the copy
+        Path(f"{store}{leftover}").unlink(missing_ok=True)
     shutil.copyfile(base_db, store)
     sandbox = serve(store, latency_ms)
     try:
@@ -185,13 +207,13 @@ def peer_venv(cache: Path) -> Path:
 
 
 def certificate(cache: Path) -> tuple[str, str]:
-    """A self-signed certificate for 127.0.0.1 (made once with openssl)."""
-    cert, key = cache / "sandbox-cert.pem", cache / "sandbox-key.pem"
+    """A self-signed certificate for the router's host and 127.0.0.1 (made once with openssl)."""
+    cert, key = cache / "peer-cert.pem", cache / "peer-key.pem"
     if not (cert.exists() and key.exists()):
         subprocess.run(
             ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
-             "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-             "-addext", "subjectAltName=IP:127.0.0.1"],
+             "-keyout", str(key), "-out", str(cert), "-subj", f"/CN={ROUTER_HOST}",
+             "-addext", f"subjectAltName=DNS:{ROUTER_HOST},IP:127.0.0.1"],
             check=True, capture_output=True,
         )  # fmt: skip
     return str(cert), str(key)
@@ -225,24 +247,40 @@ def peer_catalog(exe: Path, config_path: Path, work: Path) -> Path:
     return path
 
 
-def run_peer(db: Path, latency_ms: int, exe: Path, cache: Path, work: Path) -> dict[str, Any]:
-    """One first run of the peer's order streams against a TLS sandbox (whole process)."""
+def run_peer(
+    db: Path, latency_ms: int, exe: Path, cache: Path, work: Path, *, auth: str
+) -> dict[str, Any]:
+    """One first run of the peer's order streams against a TLS sandbox (whole process).
+
+    ``auth`` ``router`` (the Central API Router: the store served as a router site, the
+    router's host resolved to it in the peer's process only, ``peer_site/``) or ``token`` (a
+    single store by access token: 0.3.58 on airbyte-cdk 7 sends no token, so every call is 401).
+    """
     tls = certificate(cache)
-    sandbox = serve(db, latency_ms, tls=tls)
-    try:
-        config = {
-            "start_date": "2000-01-01T00:00:00Z",
-            "credentials": {
-                "auth_type": "SINGLE_STORE_ACCESS_TOKEN",
-                "access_token": TOKEN,
-                "store_name": f"127.0.0.1:{sandbox.port}",
-            },
+    env = {**os.environ, "REQUESTS_CA_BUNDLE": tls[0]}
+    if auth == "router":
+        sandbox = serve(db, latency_ms, tls=tls, router=(ROUTER_SITE, ROUTER_USER, ROUTER_SECRET))
+        credentials = {
+            "auth_type": "CENTRAL_API_ROUTER",
+            "user_name": ROUTER_USER,
+            "user_secret": ROUTER_SECRET,
+            "site_id": ROUTER_SITE,
         }
+        site = str(Path(__file__).with_name("peer_site"))
+        env.update({"PYTHONPATH": site, "BENCH_PEER_HOST": ROUTER_HOST})
+        env["BENCH_PEER_PORT"] = str(sandbox.port)
+    else:
+        sandbox = serve(db, latency_ms, tls=tls)
+        credentials = {
+            "auth_type": "SINGLE_STORE_ACCESS_TOKEN",
+            "access_token": TOKEN,
+            "store_name": f"127.0.0.1:{sandbox.port}",
+        }
+    try:
         config_path = work / "peer-config.json"
-        config_path.write_text(json.dumps(config))
+        config_path.write_text(json.dumps({"start_date": START, "credentials": credentials}))
         catalog = peer_catalog(exe, config_path, work)
         sandbox.clear()
-        env = {**os.environ, "REQUESTS_CA_BUNDLE": tls[0]}
         out_path, err_path = work / "peer-out.jsonl", work / "peer-err.txt"
         with out_path.open("wb") as out, err_path.open("wb") as err:
             started, wall0 = time.time(), time.perf_counter()
@@ -270,12 +308,11 @@ def run_peer(db: Path, latency_ms: int, exe: Path, cache: Path, work: Path) -> d
             elif message.get("type") == "TRACE" and message["trace"].get("type") == "ERROR":
                 errors.append(message["trace"]["error"].get("message", "")[:300])
     out_path.unlink()
-    by_path: dict[str, int] = {}
-    for c in logged:
-        by_path[c["path"]] = by_path.get(c["path"], 0) + 1
     result = measures(logged, wall, started)
     result.update({"records": sum(records.values()), "records_by_stream": records})
-    result.update({"calls_by_path": by_path, "exit": code, "errors": errors})
+    result.update({"calls_by_path": _by_path(logged), "exit": code, "errors": errors, "auth": auth})
+    if code:
+        result["stderr_tail"] = err_path.read_text(errors="replace")[-1500:]
     return result
 
 
@@ -287,8 +324,12 @@ def main() -> None:
     parser.add_argument("--latencies", default="0,300,600,1200", help="ms, comma-separated")
     parser.add_argument("--peer-latencies", help="ms for the peer (default: --latencies)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--peer-auth", choices=("router", "token"), default="router")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument(
+        "--update", action="store_true", help="add to --out's runs instead of replacing them"
+    )
     args = parser.parse_args()
     sizes = dict(QUICK if args.quick else FULL)
     latencies = [int(x) for x in args.latencies.split(",")]
@@ -300,7 +341,17 @@ def main() -> None:
     cache = Path(os.environ.get("BENCH_CACHE") or ROOT / ".bench-cache")
     work = cache / "throughput"
     work.mkdir(parents=True, exist_ok=True)
+    # Each invocation's run files (store copies, configs, outputs) apart from another's.
+    scratch = Path(tempfile.mkdtemp(prefix="run-", dir=work))
+    try:
+        _bench(args, (sizes, latencies, peer_latencies, scenarios), cache, work, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
+
+def _bench(args: argparse.Namespace, plan: tuple, cache: Path, work: Path, scratch: Path) -> None:
+    """The runs of one invocation; ``work`` holds the stores and inputs, ``scratch`` the rest."""
+    sizes, latencies, peer_latencies, scenarios = plan
     bin_dir = Path(sys.executable).parent
     trees: dict[str, dict[str, Any]] = {}
     if args.baseline:
@@ -332,6 +383,15 @@ def main() -> None:
         "scenarios": {},
     }
     out_file = Path(args.out)
+    if args.update and out_file.exists():
+        # Another invocation's runs (say, the peer measured apart) kept beside this one's.
+        earlier = json.loads(out_file.read_text(encoding="utf-8"))
+        results["scenarios"] = earlier.get("scenarios", {})
+        results["trees"] = {**earlier.get("trees", {}), **results["trees"]}
+        results["earlier"] = [
+            *earlier.pop("earlier", []),
+            {k: earlier.get(k) for k in ("when", "machine", "sizes", "quick", "peer")},
+        ]
 
     def save() -> None:
         results["machine"]["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
@@ -353,7 +413,11 @@ def main() -> None:
         sync = prepare(work, sizes["sync_products"])
     if "peer" in scenarios:
         peer_exe = peer_venv(cache)
-        results["peer"] = {"package": PEER, "transport": "https (bench/tls_serve.py)"}
+        results["peer"] = {
+            "package": PEER,
+            "auth": args.peer_auth,
+            "transport": "https (bench/tls_serve.py)",
+        }
 
     for i, latency in enumerate(latencies):
         for scenario in scenarios:
@@ -361,20 +425,27 @@ def main() -> None:
                 continue
             for tree, spec in trees.items():
                 if scenario == "tap":
-                    keep = work / f"tap-records-{tree}.jsonl" if i == 0 and args.baseline else None
+                    keep = (
+                        scratch / f"tap-records-{tree}.jsonl" if i == 0 and args.baseline else None
+                    )
                     run = run_tap(orders_db, latency, str(spec["bin"] / "python"), keep)
                 elif scenario == "publish":
                     exe = str(spec["bin"] / "target-cartcom")
                     operations = ["link", "sync", "publish"]
                     run = run_target_paced(
-                        publish["db"], publish["input"], latency, exe, work, operations=operations
+                        publish["db"],
+                        publish["input"],
+                        latency,
+                        exe,
+                        scratch,
+                        operations=operations,
                     )
                 else:
                     exe = str(spec["bin"] / "target-cartcom")
-                    run = run_target_paced(sync["db"], sync["changed"], latency, exe, work)
+                    run = run_target_paced(sync["db"], sync["changed"], latency, exe, scratch)
                 record(scenario, latency, tree, run)
             if scenario == "tap" and i == 0 and args.baseline:
-                a, b = work / "tap-records-baseline.jsonl", work / "tap-records-current.jsonl"
+                a, b = scratch / "tap-records-baseline.jsonl", scratch / "tap-records-current.jsonl"
                 results["tap_output"] = {
                     **_same_records(b, a),
                     "same_order_within_streams": same_order(a, b),
@@ -383,10 +454,20 @@ def main() -> None:
                 b.unlink()
                 save()
         if "peer" in scenarios and latency in peer_latencies:
-            record("peer", latency, "peer", run_peer(orders_db, latency, peer_exe, cache, work))
+            record(
+                "peer",
+                latency,
+                "peer",
+                run_peer(orders_db, latency, peer_exe, cache, scratch, auth=args.peer_auth),
+            )
     for latency in peer_latencies:
         if "peer" in scenarios and latency not in latencies:
-            record("peer", latency, "peer", run_peer(orders_db, latency, peer_exe, cache, work))
+            record(
+                "peer",
+                latency,
+                "peer",
+                run_peer(orders_db, latency, peer_exe, cache, scratch, auth=args.peer_auth),
+            )
     save()
     print_table(results)
     print(f"results: {out_file}")
@@ -408,6 +489,13 @@ def print_table(results: dict[str, Any]) -> None:
                     else "-"
                 )
             rows.append((f"{scenario} [{tree}]", cells))
+            after = [runs.get(str(ms), {}).get(tree) or {} for ms in latencies]
+            if any(run.get("ratio_after_startup") for run in after):
+                cells = [
+                    f"{run['ratio_after_startup']:.2f}" if run.get("ratio_after_startup") else "-"
+                    for run in after
+                ]
+                rows.append((f"  after start-up [{tree}]", cells))
     load = results["machine"]
     print(f"load average before/after: {load['loadavg_before'][0]} / {load['loadavg_after'][0]}")
     print(f"wall ÷ ideal (calls, 429s) at {CALLS} calls per {WINDOW:g}-s window")

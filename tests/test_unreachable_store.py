@@ -39,10 +39,10 @@ def getaddrinfo(host, *args, **kwargs):
     return _resolve(host, *args, **kwargs)
 
 socket.getaddrinfo = getaddrinfo
-import tap_cartcom.client
+import tap_cartcom.http
 import target_cartcom._client.session
 
-tap_cartcom.client.retry_wait_seconds = lambda *_: 0.0
+tap_cartcom.http.retry_wait_seconds = lambda *_: 0.0
 target_cartcom._client.session.retry_wait_seconds = lambda *_: 0.0
 if sys.argv[1] == "tap":
     from tap_cartcom.tap import TapCartcom as plugin

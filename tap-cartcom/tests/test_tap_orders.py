@@ -427,14 +427,14 @@ def _orders_stream(**extra):
 
 def test_select_many_chunks_fit_2048_chars():
     """Six-digit ids split into the fewest URLs of at most 2,048 characters (path and query)."""
-    from tap_cartcom.client import encode_query
+    from tap_cartcom._client.query import query_string
 
     stream = _orders_stream()
     ids = list(range(100001, 100001 + 600 * 37, 37))  # 600 scattered six-digit ids
     chunks = stream.select_many_chunks(ids)
     assert [i for chunk in chunks for i in chunk] == ids
     for chunk in chunks:
-        query = encode_query([("count", len(ids)), ("ids", ",".join(map(str, chunk)))])
+        query = query_string([("count", len(ids)), ("ids", ",".join(map(str, chunk)))])
         assert len(f"/api/v1/order_addresses/select_many?{query}") <= 2048
     assert len(chunks) == 3  # 600 x 7 characters need 3 URLs, no more
     assert stream.address_plan(ids) == ("select_many", 3)

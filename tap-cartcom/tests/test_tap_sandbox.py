@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import jsonschema
 import pytest
 import requests
-import tap_cartcom.client as tap_client
+import tap_cartcom.http as tap_http
 from cartcom_sandbox.clock import normalise_input
 from cartcom_testing.runs import longest_gap, run_tap, utc_datetime
 from tap_cartcom._client.quirks import to_utc
@@ -177,7 +177,7 @@ def test_pending_then_eligible_on_sandbox(seeded_sandbox):
 
 def test_interrupted_run_loses_no_order(seeded_sandbox, monkeypatch):
     """A dropped connection then 503s until retries run out: run 1 fails, run 2 completes it."""
-    monkeypatch.setattr(tap_client, "retry_wait_seconds", lambda response, attempt: 0.01)
+    monkeypatch.setattr(tap_http, "retry_wait_seconds", lambda response, attempt: 0.01)
     server = seeded_sandbox
     config = sandbox_config(server, page_size=100)
     server.faults.script(

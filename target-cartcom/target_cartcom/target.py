@@ -17,11 +17,11 @@ from target_cartcom._client.sdk import SecretSafeConfigValidation
 from target_cartcom.listings.settings import LISTING_SETTINGS
 from target_cartcom.orders.settings import ORDER_SETTINGS
 from target_cartcom.outcomes import describe
-from target_cartcom.plan import Writer
 from target_cartcom.reader import RecordReader, UnreadableRecord, fewer_collections
 from target_cartcom.results import RecordResult, ResultsLog
-from target_cartcom.run import RunContext
+from target_cartcom.run_context import RunContext
 from target_cartcom.sinks import CartcomSink
+from target_cartcom.writer import Writer
 
 #: The sink of each stream, as (module, class): imported when its stream's SCHEMA arrives, so a
 #: listings sync never loads the order sinks (start-up is a share of every run's CPU).

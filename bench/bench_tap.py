@@ -228,6 +228,7 @@ def child_tap(spec: dict[str, Any]) -> dict[str, Any]:
     finally:
         sys.stdout = real
         out.close()
+    pacing = getattr(tap, "pacing", None)
     records = 0
     with out_path.open("rb") as fh:
         for line in fh:
@@ -238,8 +239,9 @@ def child_tap(spec: dict[str, Any]) -> dict[str, Any]:
         "wall": wall,
         "cpu": cpu,
         "records": records,
-        "calls": sum(tap.pacing.calls.values()),
-        "rate_limited": tap.pacing.rate_limited,
+        # None where a tree paces elsewhere (the sandbox's call log is the measure that counts).
+        "calls": sum(pacing.calls.values()) if pacing else None,
+        "rate_limited": pacing.rate_limited if pacing else None,
         "maxrss_mb": peak_rss_mb(),
     }
 

@@ -11,22 +11,35 @@ each counted call answered N ms later), a fresh sandbox process per run, at each
   their category (the wall is the whole ``target-cartcom`` process, start-up included);
 - ``sync``: the target syncs 10,000 listings (30,000 variant rows) of which 300 rows changed,
   quantity or price (``bench_target``'s store and input; whole process);
-- ``peer``: Airbyte's source-cart 0.3.58 (its own venv in the cache dir) reads orders,
-  order_items and order_payments from the same store at the same latency and rate. It only
-  speaks ``https://{store_name}/api/v1/``, so its sandbox answers TLS (``tls_serve.py``: the
-  same server, its socket wrapped; the peer trusts the local certificate through
-  ``REQUESTS_CA_BUNDLE``). It does not pace itself, so it meets 429s where calls are fast.
+- ``peer``: Airbyte's source-cart 0.3.58 (its own venv in the cache dir, installed by the
+  bench from the package index) reads orders, order_items and order_payments from the same
+  store at the same latency and rate (a source: the tap side only). By default it signs in as a
+  Central API Router partner (``--peer-auth router``): its router host is fixed in its code, so
+  the store is served as a router site over TLS (``tls_serve.py``: the same server, its socket
+  wrapped; the peer trusts the local certificate through ``REQUESTS_CA_BUNDLE``) and
+  ``peer_site/`` resolves that host to the sandbox in the peer's process only. (By access token,
+  0.3.58 on airbyte-cdk 7 sends no token: every call answers 401.) It does not pace itself, so
+  it meets 429s where calls are fast; the wall is the whole ``read`` process.
 
 Measured per run: ``calls`` from the sandbox's own call log, ``n429`` among them, ``ideal`` =
 (calls - n429) ÷ rate (a 429 does not count against the limit), ``ratio`` = wall ÷ ideal, and
-for whole processes ``startup_s`` (process start to the first call's arrival). With
-``--baseline PATH`` (a worktree of another commit, after ``make install`` there) each scenario
-runs for that tree's venv and this one, alternating, so "before" and "after" are measured in one
-run; the tap's output of both trees is compared record for record at the first latency.
+for whole processes ``startup_s`` (process start to the first call's arrival) and the ratio
+without it. With ``--baseline PATH`` (a worktree of another commit, after ``make install``
+there) each scenario runs for that tree's venv and this one, one after the other, so "before"
+and "after" are measured in one run; at every latency the tap's output of both trees is
+compared (same records, same order within each stream, same final STATE but the window ends),
+and the target's outcomes are compared in the table's notes. ``--setting KEY=JSON`` passes a
+setting to the current tree's tap and target only (``max_in_flight=4``).
 
-Run: ``.venv/bin/python bench/bench_throughput.py [--baseline ../main-wt] [--latencies 0,600]
-[--scenarios tap,publish,sync,peer] [--quick]``. Results: bench/results/throughput.json
-(written after every run, so a stopped run keeps what it measured) and a table.
+Every latency uses the same sizes (``sizes`` in the results, printed under the table). Each
+scenario and latency runs once per tree (baseline, then current, then the next scenario), so
+compare ratios of one invocation, and read ``loadavg_1m`` beside each run.
+
+Run: ``make bench-throughput BENCH_BASELINE=../before BENCH_ARGS="--latencies 0,600"``, or
+``.venv/bin/python bench/bench_throughput.py [--baseline ../before] [--latencies 0,600]
+[--scenarios tap,publish,sync,peer] [--quick] [--setting KEY=JSON]``. Results:
+bench/results/throughput.json (written after every run, so a stopped run keeps what it
+measured) and a Markdown table.
 """
 
 from __future__ import annotations
@@ -97,11 +110,15 @@ def serve(db: Path, latency_ms: int, **kwargs: Any) -> Sandbox:
 
 
 # -- the tap ------------------------------------------------------------------------------------
-def run_tap(db: Path, latency_ms: int, python: str, keep: Path | None) -> dict[str, Any]:
+def run_tap(
+    db: Path, latency_ms: int, python: str, keep: Path | None, settings: dict[str, Any]
+) -> dict[str, Any]:
     """One paced first run of the order streams, in a child process of ``python``'s venv."""
     sandbox = serve(db, latency_ms)
     try:
-        config = tap_config(sandbox, calls_per_window=CALLS, window_seconds=WINDOW, page_size=1000)
+        config = tap_config(
+            sandbox, calls_per_window=CALLS, window_seconds=WINDOW, page_size=1000, **settings
+        )
         spec = {"config": config, "streams": ORDER_STREAMS, "keep": str(keep) if keep else None}
         run = run_child("tap", spec, python)
         logged = sandbox.calls()
@@ -114,20 +131,42 @@ def run_tap(db: Path, latency_ms: int, python: str, keep: Path | None) -> dict[s
     }
 
 
-def same_order(a: Path, b: Path) -> bool:
-    """Whether both outputs hold the same records in the same order within each stream."""
+def compare_outputs(baseline: Path, current: Path) -> dict[str, Any]:
+    """The current tree's tap output against the baseline's, on the same store.
 
-    def by_stream(path: Path) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
+    Same records (sorted canonical JSON), the same order within each stream, and the same final
+    STATE apart from each stream's ``replication_key_value``: a first run bookmarks the end of
+    its window, the run's own clock, so that value differs between any two runs (both present).
+    """
+
+    def read(path: Path) -> tuple[dict[str, list[str]], dict[str, Any]]:
+        streams: dict[str, list[str]] = {}
+        state: dict[str, Any] = {}
         with path.open() as fh:
             for line in fh:
                 message = json.loads(line)
                 if message.get("type") == "RECORD":
                     record = json.dumps(message["record"], sort_keys=True)
-                    out.setdefault(message["stream"], []).append(record)
-        return out
+                    streams.setdefault(message["stream"], []).append(record)
+                elif message.get("type") == "STATE":
+                    state = message["value"]
+        return streams, state
 
-    return by_stream(a) == by_stream(b)
+    def without_window_ends(state: dict[str, Any]) -> dict[str, Any]:
+        bookmarks = {
+            name: {k: v for k, v in mark.items() if k != "replication_key_value"}
+            | {"has_replication_key_value": "replication_key_value" in mark}
+            for name, mark in state.get("bookmarks", {}).items()
+        }
+        return {**state, "bookmarks": bookmarks}
+
+    (a, state_a), (b, state_b) = read(baseline), read(current)
+    return {
+        **_same_records(current, baseline),
+        "same_order_within_streams": a == b,
+        "same_final_state_but_window_ends": without_window_ends(state_a)
+        == without_window_ends(state_b),
+    }
 
 
 # -- the target ---------------------------------------------------------------------------------
@@ -330,7 +369,18 @@ def main() -> None:
     parser.add_argument(
         "--update", action="store_true", help="add to --out's runs instead of replacing them"
     )
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="a tap and target setting for the current tree only (say max_in_flight=4)",
+    )
     args = parser.parse_args()
+    try:
+        args.settings = {k: json.loads(v) for k, v in (x.split("=", 1) for x in args.setting)}
+    except ValueError as exc:
+        parser.error(f"--setting takes KEY=JSON: {exc}")
     sizes = dict(QUICK if args.quick else FULL)
     latencies = [int(x) for x in args.latencies.split(",")]
     peer_latencies = [int(x) for x in (args.peer_latencies or args.latencies).split(",")]
@@ -380,6 +430,7 @@ def _bench(args: argparse.Namespace, plan: tuple, cache: Path, work: Path, scrat
             "sync_changed_rows": sizes["sync_products"] * 3 // 100,
         },
         "quick": args.quick,
+        "settings_current": args.settings,
         "scenarios": {},
     }
     out_file = Path(args.out)
@@ -388,6 +439,7 @@ def _bench(args: argparse.Namespace, plan: tuple, cache: Path, work: Path, scrat
         earlier = json.loads(out_file.read_text(encoding="utf-8"))
         results["scenarios"] = earlier.get("scenarios", {})
         results["trees"] = {**earlier.get("trees", {}), **results["trees"]}
+        results["tap_output"] = earlier.get("tap_output", {})
         results["earlier"] = [
             *earlier.pop("earlier", []),
             {k: earlier.get(k) for k in ("when", "machine", "sizes", "quick", "peer")},
@@ -419,37 +471,37 @@ def _bench(args: argparse.Namespace, plan: tuple, cache: Path, work: Path, scrat
             "transport": "https (bench/tls_serve.py)",
         }
 
-    for i, latency in enumerate(latencies):
+    for latency in latencies:
         for scenario in scenarios:
             if scenario == "peer":
                 continue
             for tree, spec in trees.items():
+                settings = args.settings if tree == "current" else {}
                 if scenario == "tap":
-                    keep = (
-                        scratch / f"tap-records-{tree}.jsonl" if i == 0 and args.baseline else None
-                    )
-                    run = run_tap(orders_db, latency, str(spec["bin"] / "python"), keep)
+                    keep = scratch / f"tap-records-{tree}.jsonl" if args.baseline else None
+                    python = str(spec["bin"] / "python")
+                    run = run_tap(orders_db, latency, python, keep, settings)
                 elif scenario == "publish":
                     exe = str(spec["bin"] / "target-cartcom")
-                    operations = ["link", "sync", "publish"]
                     run = run_target_paced(
                         publish["db"],
                         publish["input"],
                         latency,
                         exe,
                         scratch,
-                        operations=operations,
+                        operations=["link", "sync", "publish"],
+                        **settings,
                     )
                 else:
                     exe = str(spec["bin"] / "target-cartcom")
-                    run = run_target_paced(sync["db"], sync["changed"], latency, exe, scratch)
+                    run = run_target_paced(
+                        sync["db"], sync["changed"], latency, exe, scratch, **settings
+                    )
                 record(scenario, latency, tree, run)
-            if scenario == "tap" and i == 0 and args.baseline:
+            if scenario == "tap" and args.baseline:
+                # At every latency: an order that only breaks when calls overlap shows here.
                 a, b = scratch / "tap-records-baseline.jsonl", scratch / "tap-records-current.jsonl"
-                results["tap_output"] = {
-                    **_same_records(b, a),
-                    "same_order_within_streams": same_order(a, b),
-                }
+                results.setdefault("tap_output", {})[str(latency)] = compare_outputs(a, b)
                 a.unlink()
                 b.unlink()
                 save()
@@ -473,38 +525,60 @@ def _bench(args: argparse.Namespace, plan: tuple, cache: Path, work: Path, scrat
     print(f"results: {out_file}")
 
 
+GOALS = {"tap": 1.15, "publish": 1.2, "sync": 1.2}  # issue 23's wall ÷ ideal, at 600 ms
+
+
 def print_table(results: dict[str, Any]) -> None:
-    """Rows: scenario and tree; columns: latencies; cells: wall ÷ ideal (calls, 429s)."""
+    """A Markdown table: a row per scenario and tree, a column per latency.
+
+    A cell: wall ÷ ideal, then wall seconds, calls and 429s (the peer's figures to compare are
+    its wall and calls). The target rows add the ratio without the process's start-up.
+    """
     latencies = sorted({int(ms) for runs in results["scenarios"].values() for ms in runs})
-    rows: list[tuple[str, list[str]]] = []
+    trees = results["trees"]
+    sizes = results["sizes"]
+    print(
+        f"\nwall ÷ ideal (ideal = calls ÷ rate) at {CALLS} calls per {WINDOW:g}-s window, "
+        f"`cartcom-sandbox serve --latency-ms L`; cell: ratio (wall s, calls, 429s)\n"
+    )
+    print("| scenario | tree | " + " | ".join(f"{ms} ms" for ms in latencies) + " |")
+    print("|---|---|" + "---:|" * len(latencies))
     for scenario, runs in results["scenarios"].items():
-        trees = sorted({t for by_tree in runs.values() for t in by_tree})
-        for tree in trees:
-            cells = []
-            for ms in latencies:
-                run = runs.get(str(ms), {}).get(tree)
-                cells.append(
-                    f"{run['ratio']:.2f} ({run['calls']}, {run['n429']})"
-                    if run and run["ratio"] is not None
-                    else "-"
-                )
-            rows.append((f"{scenario} [{tree}]", cells))
-            after = [runs.get(str(ms), {}).get(tree) or {} for ms in latencies]
-            if any(run.get("ratio_after_startup") for run in after):
+        for tree in sorted({t for by_tree in runs.values() for t in by_tree}):
+            label = f"{tree} ({trees[tree]['commit']})" if tree in trees else tree
+            row = [runs.get(str(ms), {}).get(tree) or {} for ms in latencies]
+            cells = [
+                f"{r['ratio']:.2f} ({r['wall_s']:.1f} s, {r['calls']}, {r['n429']})"
+                if r.get("ratio") is not None
+                else "-"
+                for r in row
+            ]
+            print(f"| {scenario} | {label} | " + " | ".join(cells) + " |")
+            if scenario != "peer" and any(r.get("ratio_after_startup") for r in row):
                 cells = [
-                    f"{run['ratio_after_startup']:.2f}" if run.get("ratio_after_startup") else "-"
-                    for run in after
+                    f"{r['ratio_after_startup']:.2f}" if r.get("ratio_after_startup") else "-"
+                    for r in row
                 ]
-                rows.append((f"  after start-up [{tree}]", cells))
+                print(f"| {scenario}, after start-up | {label} | " + " | ".join(cells) + " |")
+    print(
+        f"\nsizes (at every latency): tap {sizes['orders']:,} orders with items and payments, "
+        f"page {sizes['page_size']}; publish {sizes['publish_simple_products_with_one_image']} "
+        f"simple products with one image; sync {sizes['sync_changed_rows']} changed variant rows "
+        f"of {sizes['sync_variant_rows']:,}" + (" (--quick)" if results["quick"] else "")
+    )
+    print("issue 23's goal at 600 ms: " + ", ".join(f"{k} ≤ {v}" for k, v in GOALS.items()))
+    if results.get("settings_current"):
+        print(f"current tree's settings: {results['settings_current']}")
+    for ms, compared in results.get("tap_output", {}).items():
+        print(f"tap output at {ms} ms, current vs baseline: {compared}")
+    for scenario in ("publish", "sync"):
+        for ms, by_tree in results["scenarios"].get(scenario, {}).items():
+            if len(by_tree) == 2:
+                outcomes = [r["outcomes"] for r in by_tree.values()]
+                if outcomes[0] != outcomes[1]:
+                    print(f"{scenario} at {ms} ms: outcomes differ between trees: {outcomes}")
     load = results["machine"]
     print(f"load average before/after: {load['loadavg_before'][0]} / {load['loadavg_after'][0]}")
-    print(f"wall ÷ ideal (calls, 429s) at {CALLS} calls per {WINDOW:g}-s window")
-    width = max(len(name) for name, _ in rows) if rows else 10
-    print(f"{'':<{width}}  " + "  ".join(f"{f'{ms} ms':>16}" for ms in latencies))
-    for name, cells in rows:
-        print(f"{name:<{width}}  " + "  ".join(f"{c:>16}" for c in cells))
-    if "tap_output" in results:
-        print(f"tap output, baseline vs current: {results['tap_output']}")
 
 
 if __name__ == "__main__":

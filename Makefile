@@ -7,7 +7,7 @@ PKGS   := pyproject.toml cartcom-client/pyproject.toml cartcom-sandbox/pyproject
           tap-cartcom/pyproject.toml target-cartcom/pyproject.toml \
           cartcom-orchestration/pyproject.toml
 
-.PHONY: install test test-profile lint demo bench clean
+.PHONY: install test test-profile lint demo bench bench-throughput clean
 
 install: $(STAMP)
 
@@ -48,6 +48,14 @@ bench: install
 	$(BIN)/python bench/bench_keyless.py
 	$(BIN)/python bench/bench_get_orders_history.py
 	$(BIN)/python bench/bench_many_stores.py
+
+# Issue 23: wall ÷ (calls ÷ rate) at a store's latency (0, 300, 600, 1200 ms), tap, target and
+# Airbyte's source-cart; 40 to 55 minutes, apart from `bench`. BENCH_BASELINE=<a worktree of the
+# "before" commit, after make install there> measures it in the same run; BENCH_ARGS adds
+# options (--latencies 0,600, --scenarios tap,peer, --quick, --setting max_in_flight=4).
+bench-throughput: install
+	$(BIN)/python bench/bench_throughput.py $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE)) \
+		$(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .demo

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -64,6 +65,8 @@ class PacedAdapter(HTTPAdapter):
         self.auth = auth
         self.calls: Counter[str] = Counter()
         self.rate_limited = 0
+        #: Several workers send through one adapter: counts stay exact.
+        self._counting = threading.Lock()
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         """Sign (or strip), wait for the budget, send, then learn from the answer."""
@@ -75,10 +78,12 @@ class PacedAdapter(HTTPAdapter):
             response = super().send(request, **kwargs)
             headers = response.headers
         finally:
-            self.calls[(request.method or "GET").upper()] += 1
+            with self._counting:
+                self.calls[(request.method or "GET").upper()] += 1
             self.budget.release(headers)
         if response.status_code == 429:
-            self.rate_limited += 1
+            with self._counting:
+                self.rate_limited += 1
             wait = parse_retry_after(response.headers.get("Retry-After"))
             self.budget.block_for(
                 min(DEFAULT_RETRY_AFTER if wait is None else wait, MAX_WAIT_SECONDS)
@@ -133,6 +138,7 @@ class CartcomSession:
         )
         self.adapter = mount_pacing(self.http, settings)
         self.retries = 0
+        self._counting = threading.Lock()  # retries counted exactly, from any worker
 
     # -- counters ---------------------------------------------------------------------------
     @property
@@ -223,7 +229,8 @@ class CartcomSession:
             if not retryable or attempt == self.max_tries:
                 raise error
             wait = retry_wait_seconds(response, attempt)
-            self.retries += 1
+            with self._counting:
+                self.retries += 1
             self.logger.warning(
                 "Retrying %s %s after %s (try %d of %d, waiting %.1f s)",
                 method,

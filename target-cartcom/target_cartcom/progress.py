@@ -5,7 +5,9 @@ At the steel plan (5 calls per 10 s) a batch of listings can take half an hour. 
 progress: records done out of the batch, outcomes so far, calls used (reads and writes), the
 pace in calls per window, and an ETA for the batch. The ETA takes the calls a record has needed
 so far in this batch, times the records left, at the plan's rate (or the observed time per
-record when that is slower, e.g. on an unlimited plan).
+record when that is slower, e.g. on an unlimited plan). Records being handled (several at once
+with ``max_in_flight``) count as half done: their calls so far are in the count, so counting
+them as not started would make each record look dearer than it is.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class _Batch:
     started: float
     calls_at_start: int
     done: int = 0
+    #: Records whose handling has begun (done ones included).
+    begun: int = 0
     #: Outcomes of records handled but not reported yet.
     pending: Counter[str] = field(default_factory=Counter)
 
@@ -76,6 +80,13 @@ class Progress:
                 batch.pending[outcome] -= 1  # counted when it was handled
             else:
                 batch.done = min(batch.total, batch.done + 1)
+
+    def begun(self, stream: str) -> None:
+        """One record of the batch is being handled (several may be at once)."""
+        with self._lock:
+            batch = self.batches.get(stream)
+            if batch is not None:
+                batch.begun += 1
 
     def handled(self, stream: str, outcome: str) -> None:
         """One record of the batch is handled; its line is written at the batch's end."""
@@ -128,12 +139,14 @@ class Progress:
         with self._lock:
             batches = dict(self.batches)
         for stream, batch in batches.items():
-            left = max(0, batch.total - batch.done)
+            # Records in progress count as half done (their calls so far are in ``used``).
+            done = batch.done + max(0, batch.begun - batch.done) / 2
+            left = max(0.0, batch.total - done)
             used = calls - batch.calls_at_start
             eta: float | None = None
             if batch.done:
-                by_calls = used / batch.done * left / rate
-                by_time = (now - batch.started) / batch.done * left
+                by_calls = used / done * left / rate
+                by_time = (now - batch.started) / done * left
                 eta = max(by_calls, by_time)
             out.append(
                 {

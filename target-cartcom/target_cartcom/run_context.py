@@ -4,7 +4,8 @@
 paced session (one call budget per store), the writer (which only plans in a dry run), the
 per-record results, the logger, and a registry of each stream family's state (its settings,
 reference caches and cross-batch memory: ``listings/state.py``, ``orders/reference.py``), which
-the family defines and the run only keeps. A sink made again after a schema change gets the same
+the family defines and the run only keeps, and the one turn that the workers writing several
+listings at once take (``turns.py``). A sink made again after a schema change gets the same
 context, so nothing is read twice in a run.
 """
 
@@ -12,11 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any, Protocol, Self, TypeVar
 
-from target_cartcom._client import CartcomSession, ConnectionSettings
+from target_cartcom._client import CartcomSession, ConfigurationError, ConnectionSettings
 from target_cartcom.progress import DEFAULT_INTERVAL, Progress
 from target_cartcom.results import RecordResult, ResultsLog
+from target_cartcom.turns import Turns, TurnTakingSession
 from target_cartcom.writer import PlannedCall, Writer
 
 
@@ -30,6 +33,14 @@ class StreamState(Protocol):
 
 
 S = TypeVar("S", bound=StreamState)
+
+#: Listings written at once by default. A window's calls go out as a burst that must end within
+#: the window, so it takes the plan's rate times the latency in flight: 6 for gold (5 calls/s)
+#: at 1.2 s per answer; 8 leaves room up to 1.6 s (measured: docs/listings.md, "Several
+#: listings at once").
+DEFAULT_MAX_IN_FLIGHT = 8
+#: ``requests`` keeps 10 connections per host open: more workers would open and drop one a call.
+MOST_IN_FLIGHT = 10
 
 
 class RunContext:
@@ -45,6 +56,8 @@ class RunContext:
         self._writer: Writer | None = None
         self._results: ResultsLog | None = None
         self._states: dict[type, Any] = {}
+        #: The one turn the workers of a batch take (``turns.py``).
+        self.turns = Turns()
         #: Why the run stopped early, or None.
         self.aborted: str | None = None
         #: Entries a stream adds to the summary line (full-feed mode's ``full_feed`` counts).
@@ -69,8 +82,14 @@ class RunContext:
             settings = ConnectionSettings.from_config(self.config, user_agent=self.user_agent)
             for note in settings.notes:
                 self.logger.warning(note)
-            self._session = CartcomSession(settings, logger=self.logger)
+            _ = self.max_in_flight  # checked with the other settings, before any call
+            self._session = TurnTakingSession(settings, logger=self.logger, turns=self.turns)
         return self._session
+
+    @cached_property
+    def max_in_flight(self) -> int:
+        """Listings written at once, so calls in flight at once, at most (``max_in_flight``)."""
+        return _max_in_flight(self.config)
 
     @property
     def writer(self) -> Writer:
@@ -147,3 +166,21 @@ class RunContext:
         self.results.close(summary)
         if self._session is not None:
             self._session.close()
+
+
+def _max_in_flight(config: Mapping[str, Any]) -> int:
+    """The ``max_in_flight`` setting, checked: a whole number from 1 to ``MOST_IN_FLIGHT``."""
+    value = config.get("max_in_flight")
+    if value is None:
+        return DEFAULT_MAX_IN_FLIGHT
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = 0
+    if not 1 <= number <= MOST_IN_FLIGHT:
+        msg = (
+            f"`max_in_flight` must be a whole number from 1 to {MOST_IN_FLIGHT} (the "
+            f"connections kept open to the store), got {value!r}."
+        )
+        raise ConfigurationError(msg)
+    return number

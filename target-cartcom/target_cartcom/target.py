@@ -19,7 +19,7 @@ from target_cartcom.orders.settings import ORDER_SETTINGS
 from target_cartcom.outcomes import describe
 from target_cartcom.reader import RecordReader, UnreadableRecord, fewer_collections
 from target_cartcom.results import RecordResult, ResultsLog
-from target_cartcom.run_context import RunContext
+from target_cartcom.run_context import DEFAULT_MAX_IN_FLIGHT, RunContext
 from target_cartcom.sinks import CartcomSink
 from target_cartcom.writer import Writer
 
@@ -79,6 +79,21 @@ class TargetCartcom(SecretSafeConfigValidation, Target):
                 "How often a long batch logs one progress line per stream: records done out of "
                 "the batch, outcomes so far, calls used, the pace in calls per window and an "
                 "ETA. 0 turns the lines off."
+            ),
+        ),
+        th.Property(
+            "max_in_flight",
+            th.IntegerType,
+            default=DEFAULT_MAX_IN_FLIGHT,
+            title="Listings written at once",
+            description=(
+                "How many listings are written at the same time, so how many calls may wait "
+                "for the store's answer at once. Each listing's writes keep their order "
+                "(product, variant rows, prices, pictures); the call budget still paces every "
+                "call, and a 429 pauses them all. Results and dry runs are the same as one at "
+                "a time. The default keeps a plan of 5 calls per second busy at a store that "
+                "takes up to 1.6 s per answer; 1 writes one listing after the other, 10 is the "
+                "most."
             ),
         ),
         *LISTING_SETTINGS,

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.server import SandboxServer
-from cartcom_testing.listing_scenarios import add_reference_data, singer_lines
+from cartcom_testing.listing_scenarios import add_reference_data, published, singer_lines
 from cartcom_testing.runs import run_listings as run
 from cartcom_testing.runs import write_routes
 from target_cartcom.listings.flat import VARIANT_FIELDS
@@ -80,82 +80,6 @@ STEPS = [
 
 
 # -- the store, as rows to compare -----------------------------------------------------------
-_NOISE = {"id", "created_at", "updated_at"}
-
-
-def _plain(doc: dict[str, Any], *drop: str) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k not in _NOISE and k not in drop}
-
-
-def category_path(sb: Any, category_id: int | None) -> list[tuple[str, Any]]:
-    """The category and its parents, as (name, lookup_path) from the root."""
-    out = []
-    current = sb.store.get("categories", category_id) if category_id else None
-    while current is not None:
-        out.append((current["name"], current.get("lookup_path")))
-        parent = current.get("parent_category_id")
-        current = sb.store.get("categories", parent) if parent else None
-    return list(reversed(out))
-
-
-def published(sb: Any, sku: str) -> dict[str, Any]:
-    """Everything the store holds for the product ``sku``, ids and timestamps left out.
-
-    Foreign keys become what they name: the brand's name, the category path (with its
-    ``lookup_path``), the status name, option values as group name and value.
-    """
-    products = sb.store.query("products", {"item_number": sku})
-    assert len(products) == 1, f"{len(products)} products with SKU {sku!r}"
-    product = products[0]
-    pid = product["id"]
-    groups = {g["id"]: g["name"] for g in sb.store.query("variant_groups")}
-    brand = sb.store.get("manufacturers", product["manufacturer_id"])
-    status = sb.store.get("product_statuses", product["product_status_id"])
-    values = {v["id"]: v for v in sb.store.query("product_variants", {"product_id": pid})}
-    rows = sb.store.query("variant_inventory", {"product_id": pid})
-    makeup = sb.store.vi_variants([r["id"] for r in rows])
-    sku_of = {r["id"]: r["item_number"] for r in rows}
-    pricing = sb.store.query("product_pricing", {"product_id": pid})
-    pictures = sb.store.query("product_pictures", {"product_id": pid})
-    return {
-        "product": _plain(product, "manufacturer_id", "primary_category_id", "product_status_id"),
-        "brand": brand["name"] if brand else None,
-        "category": category_path(sb, product["primary_category_id"]),
-        "status": status["name"],
-        "option_values": sorted(
-            (
-                (groups[v["variant_group_id"]], v["description"]),
-                _plain(v, "product_id", "variant_group_id"),
-            )
-            for v in values.values()
-        ),
-        "variant_rows": {
-            r["item_number"]: {
-                **_plain(r, "product_id"),
-                "made_of": sorted(
-                    (groups[m["variant_group_id"]], values[m["id"]]["description"])
-                    for m in makeup.get(r["id"], [])
-                ),
-            }
-            for r in rows
-        },
-        "price_rows": sorted(
-            json.dumps(
-                {
-                    "row": sku_of.get(p["variant_inventory_id"]),
-                    **_plain(p, "product_id", "variant_inventory_id"),
-                },
-                sort_keys=True,
-            )
-            for p in pricing
-        ),
-        "pictures": sorted(json.dumps(_plain(p, "product_id"), sort_keys=True) for p in pictures),
-        "brands named": len(sb.store.query("manufacturers", {"name": "Converge Co"})),
-        "categories named": len(sb.store.query("categories", {"name": "Converge"})),
-        "groups": sorted(groups.values()),
-    }
-
-
 def hidden_products(sb: Any, sku: str) -> list[int]:
     """``is_hidden`` of every product with SKU ``sku``."""
     return [p["is_hidden"] for p in sb.store.query("products", {"item_number": sku})]

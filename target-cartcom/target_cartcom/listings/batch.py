@@ -3,12 +3,15 @@
 One result line per listing. Any error while handling one listing (a bad value, a store error on
 its write, a bug) fails that listing only, naming its field when known; only what no later
 listing could survive stops the run (``outcomes.is_fatal``). All I/O goes through the run's
-``RunContext``.
+``RunContext``. What needs the whole batch (validation, duplicate SKUs, the index, links and
+claims, the references' lookups) is done first, in input order; then up to ``max_in_flight``
+listings are written at once (``turns.py``), and the results still come in input order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from target_cartcom.listings.context import Context
@@ -113,10 +116,20 @@ class ListingBatch:
             builder.load_unfinished(index, unfinished)
         self._load_option_values(builder, index, linked)
         self._prepare_references(refs, linked, index)
-        for pos, listing in valid:
-            if pos in links:
-                result = results[pos] = self._apply(ctx, listing, links[pos])
-                run.progress.handled(STREAM, result.outcome)
+
+        def apply_one(item: tuple[int, Listing]) -> None:
+            pos, listing = item
+            run.progress.begun(STREAM)
+            # Its own context: the field of the write in progress is the listing's.
+            result = results[pos] = self._apply(replace(ctx), listing, links[pos])
+            run.progress.handled(STREAM, result.outcome)
+
+        # Everything the whole batch decides (duplicates, links, claims) is decided above; the
+        # listings are then written several at once (``turns.py``). A dry run writes nothing,
+        # so it plans one listing after the other, each plan its own slice of the writer's.
+        todo = [(pos, listing) for pos, listing in valid if pos in links]
+        in_flight = 1 if options.dry_run else run.max_in_flight
+        run.turns.run(todo, apply_one, max_in_flight=in_flight)
 
     def _link(self, listing: Listing, index: StoreIndex) -> Link:
         link = link_listing(listing, index, self.options.link_by)

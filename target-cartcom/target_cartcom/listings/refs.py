@@ -10,12 +10,16 @@ once at the end of a run that created any category, or that published into a cat
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any
 
 from target_cartcom._client import CartcomSession, ConfigurationError, TransientAPIError, query
 from target_cartcom._client.urls import lookup_chunks
 from target_cartcom.listings.record import RecordError, category_path
 from target_cartcom.writer import PlannedCall, Writer
+
+if TYPE_CHECKING:
+    from target_cartcom.turns import Turns
 
 
 def fold(text: str | None) -> str:
@@ -79,9 +83,15 @@ class References:
         status: str,
         page_size: int,
         max_url_length: int,
+        turns: Turns | None = None,
     ) -> None:
-        """Resolve through ``session``; create through ``creator``."""
+        """Resolve through ``session``; create through ``creator``.
+
+        With ``turns``, a find-or-create keeps the turn (``turns.py``): listings written at
+        once never create the same brand, category or group twice.
+        """
         self.session = session
+        self.turns = turns
         self.creator = creator
         self.status_setting = status
         self.page_size = page_size
@@ -99,6 +109,9 @@ class References:
         self._unbuilt: set[int] = set()
         #: A product was published into one of them: the tree needs its rebuild.
         self.tree_stale = False
+
+    def _pinned(self) -> AbstractContextManager[None]:
+        return self.turns.pinned() if self.turns is not None else nullcontext()
 
     # -- lookups (reads) ----------------------------------------------------------------------
     def _names_lookup(self, path: str, names: Iterable[str], fields: str) -> list[dict[str, Any]]:
@@ -119,6 +132,10 @@ class References:
 
     def status_id(self) -> int:
         """The product status for new products and variant rows (one read, once per run)."""
+        with self._pinned():
+            return self._read_status_id()
+
+    def _read_status_id(self) -> int:
         if self._status_id is None:
             setting = self.status_setting.strip()
             if setting.isdigit():
@@ -182,6 +199,10 @@ class References:
         ``publishing``: a product is published into it; a part not rebuilt into the tree yet
         (``lookup_path`` empty) gets the run's ``rebuild_tree``.
         """
+        with self._pinned():
+            return self._category(path, create=create, field=field, publishing=publishing)
+
+    def _category(self, path: str, *, create: bool, field: str, publishing: bool) -> int:
         parent = 0
         for part in category_path(path):
             found = self.categories.get((parent, fold(part)))
@@ -225,30 +246,32 @@ class References:
     def brand(self, name: str, *, field: str = "brand") -> int:
         """The manufacturer id of a brand, created when missing."""
         key = fold(name)
-        if key not in self.brands:
-            created = self.creator.create(
-                "/manufacturers",
-                {"name": name},
-                lambda: self.creator.find_one("/manufacturers", query.exact({"name": name})),
-                purpose=f"create brand {name!r}",
-                field=field,
-            )
-            self.brands[key] = created["id"]
-        return self.brands[key]
+        with self._pinned():
+            if key not in self.brands:
+                created = self.creator.create(
+                    "/manufacturers",
+                    {"name": name},
+                    lambda: self.creator.find_one("/manufacturers", query.exact({"name": name})),
+                    purpose=f"create brand {name!r}",
+                    field=field,
+                )
+                self.brands[key] = created["id"]
+            return self.brands[key]
 
     def group(self, name: str, *, field: str) -> int:
         """The variant group id of an option name, created when missing."""
         key = fold(name)
-        if key not in self.groups:
-            created = self.creator.create(
-                "/variant_groups",
-                {"name": name, "display_type": "DropDown"},
-                lambda: self.creator.find_one("/variant_groups", query.exact({"name": name})),
-                purpose=f"create variant group {name!r}",
-                field=field,
-            )
-            self.groups[key] = created["id"]
-        return self.groups[key]
+        with self._pinned():
+            if key not in self.groups:
+                created = self.creator.create(
+                    "/variant_groups",
+                    {"name": name, "display_type": "DropDown"},
+                    lambda: self.creator.find_one("/variant_groups", query.exact({"name": name})),
+                    purpose=f"create variant group {name!r}",
+                    field=field,
+                )
+                self.groups[key] = created["id"]
+            return self.groups[key]
 
 
 def _carried(name: str) -> bool:

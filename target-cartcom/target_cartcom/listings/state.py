@@ -53,6 +53,7 @@ class ListingsState:
             status=options.product_status,
             page_size=options.page_size,
             max_url_length=options.max_url_length,
+            turns=run.turns,
         )
         return cls(options, refs)
 

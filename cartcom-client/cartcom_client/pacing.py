@@ -4,11 +4,18 @@ Cart.com allows a fixed number of calls per 10-second window per store (5 to 50 
 reports ``X-AC-Call-Limit: used/limit`` on every response; past the limit it answers 429 with
 ``Retry-After`` (seconds, or an HTTP-date; docs/api.md §1.9, §13).
 
-The budget keeps a log of when each of its recent calls *completed*. A call may start only when
-fewer than ``limit`` calls completed within the last window. Using completion times (not send
-times) guarantees that no server-side window, fixed or sliding, ever sees more than ``limit``
-of our calls, whatever the latency. The server's own count, read from ``X-AC-Call-Limit``,
-tightens the budget when other clients share the store's pool.
+The store counts a call when it arrives (INF: the sandbox does, as rate limiters do), then works
+on it; the answer comes back after that work. The budget keeps, for each recent call, the latest
+moment the store can have counted it, and lets a call start only when fewer than ``limit`` calls
+can have been counted within the last window (plus ``margin``): no server-side window, fixed or
+sliding, sees more than ``limit`` of our calls. A call in flight counts from the moment it is
+let go. Once answered, it was counted no later than its answer's time less the quickest answer
+of the run (the store's work and the way back take at least that; never before it was sent):
+a call that arrives late, held up on the way or in the store's queue, is answered late too, and
+keeps its slot that much longer. So a store that takes a second per answer holds each slot for
+about one window after the call was sent, not one window after its answer, and several calls in
+flight use the budget at its rate whatever the latency. The server's own count, read from
+``X-AC-Call-Limit``, tightens the budget when other clients share the store's pool.
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections import deque
+import typing as t
+from bisect import bisect_right, insort
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -63,8 +71,23 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - current)
 
 
+class _Sent(t.NamedTuple):
+    """A call in flight: when it was let go, the calls held then (itself included), and others'.
+
+    ``others`` is how many other clients' calls the budget had counted by then.
+    """
+
+    at: float
+    held: int
+    others: int
+
+
 class CallBudget:
-    """A thread-safe budget of ``calls`` per ``window`` seconds, shared by every request."""
+    """A thread-safe budget of ``calls`` per ``window`` seconds, shared by every request.
+
+    ``acquire`` and ``release`` bracket one call and are made by the same thread (the pacing
+    adapter's ``send``), so the budget knows which call each release ends.
+    """
 
     def __init__(
         self,
@@ -72,41 +95,51 @@ class CallBudget:
         window: float,
         *,
         margin: float | None = None,
+        in_flight: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        """Start with an empty log; ``margin`` pads each window against clock skew."""
+        """Start with an empty log; ``margin`` pads each window against clock skew.
+
+        ``in_flight`` caps the calls waiting for their answer at once (None: no cap).
+        """
         if calls < 1 or window <= 0:
             msg = "a call budget needs at least 1 call per positive window"
             raise ValueError(msg)
         self.calls = calls
         self.window = float(window)
         self.margin = 0.01 * self.window + 0.005 if margin is None else margin
+        self.in_flight = in_flight
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._completed: deque[float] = deque()
-        self._in_flight = 0
+        # The latest moment each recent answered call can have been counted, sorted.
+        self._counted: list[float] = []
+        self._flying = 0  # calls let go and not answered yet: they count from now on
+        self._quickest: float | None = None  # the quickest answer of the run, in seconds
+        self._sent = threading.local()  # this thread's calls in flight (``_Sent``)
+        self._others = 0  # calls of other clients counted so far (from ``X-AC-Call-Limit``)
         self._blocked_until = 0.0
         self.waited = 0.0
         self.server_limit: int | None = None
 
     def _prune(self, now: float) -> None:
         horizon = now - self.window - self.margin
-        while self._completed and self._completed[0] <= horizon:
-            self._completed.popleft()
+        del self._counted[: bisect_right(self._counted, horizon)]
 
     def _wait_needed(self, now: float) -> float:
         if now < self._blocked_until:
             return self._blocked_until - now
+        if self.in_flight is not None and self._flying >= self.in_flight:
+            return 0.005  # look again once one of them is answered
         self._prune(now)
-        excess = len(self._completed) + self._in_flight - self.calls
+        excess = len(self._counted) + self._flying - self.calls
         if excess < 0:
             return 0.0
-        if excess < len(self._completed):
-            # The call may start once enough of the oldest completions leave the window.
-            return max(self._completed[excess] + self.window + self.margin - now, 0.001)
-        # Only in-flight calls fill the budget: wait for one of them to complete.
+        if excess < len(self._counted):
+            # The call may start once enough of the oldest counts leave the window.
+            return max(self._counted[excess] + self.window + self.margin - now, 0.001)
+        # Only calls in flight fill the budget: wait for one of them to be answered.
         return 0.005
 
     def acquire(self) -> float:
@@ -117,28 +150,46 @@ class CallBudget:
                 now = self._clock()
                 wait = self._wait_needed(now)
                 if wait <= 0:
-                    self._in_flight += 1
+                    self._flying += 1
+                    held = len(self._counted) + self._flying
+                    self._calls_in_flight().append(_Sent(now, held, self._others))
                     self.waited += waited
                     return waited
             self._sleep(wait)
             waited += wait
 
+    def _calls_in_flight(self) -> list[_Sent]:
+        sent = getattr(self._sent, "calls", None)
+        if sent is None:
+            sent = self._sent.calls = []
+        return sent
+
     def release(self, headers: Mapping[str, str] | None = None) -> None:
-        """Record that a call completed, and learn from ``X-AC-Call-Limit`` when present."""
+        """Record that a call was answered, and learn from ``X-AC-Call-Limit`` when present.
+
+        The store's ``used`` counts the calls in its window when this one arrived; ours then
+        were the calls the budget held when this one was let go. The difference, less what
+        other answers have taught since, is other clients' calls: they take slots too.
+        """
         with self._lock:
             now = self._clock()
-            self._in_flight = max(0, self._in_flight - 1)
-            self._completed.append(now)
+            self._flying = max(0, self._flying - 1)
+            sent = self._calls_in_flight()
+            call = sent.pop(0) if sent else _Sent(now, len(self._counted) + 1, self._others)
+            took = now - call.at
+            self._quickest = took if self._quickest is None else min(self._quickest, took)
+            counted = max(call.at, now - self._quickest)
+            insort(self._counted, counted)
             parsed = parse_call_limit((headers or {}).get("X-AC-Call-Limit"))
             if parsed is None:
                 return
             used, limit = parsed
             self.server_limit = limit
             self.calls = min(self.calls, limit)
-            self._prune(now)
-            # Other clients of the same store use the same pool: count their calls as ours.
-            for _ in range(used - len(self._completed) - self._in_flight):
-                self._completed.append(now)
+            others = used - call.held - (self._others - call.others)
+            for _ in range(others):
+                insort(self._counted, counted)
+            self._others += max(0, others)
 
     def block_for(self, seconds: float) -> None:
         """Send nothing for ``seconds`` (after a 429 with ``Retry-After``)."""

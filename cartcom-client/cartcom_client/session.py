@@ -99,10 +99,16 @@ def retry_wait_seconds(response: requests.Response | None, attempt: int) -> floa
     return min(0.5 * 2 ** (attempt - 1), 30.0) + random.uniform(0, 0.25)
 
 
-def mount_pacing(session: requests.Session, settings: ConnectionSettings) -> PacedAdapter:
-    """Mount a pacing adapter for every URL of ``session``; return it."""
+def mount_pacing(
+    session: requests.Session, settings: ConnectionSettings, *, in_flight: int | None = None
+) -> PacedAdapter:
+    """Mount a pacing adapter for every URL of ``session``; return it.
+
+    ``in_flight`` caps the calls of every thread sharing ``session`` that wait for their answer
+    at once (None: no cap beyond the call budget).
+    """
     adapter = PacedAdapter(
-        CallBudget(settings.calls_per_window, settings.window_seconds),
+        CallBudget(settings.calls_per_window, settings.window_seconds, in_flight=in_flight),
         origin=settings.base_url,
         auth=settings.auth,
     )

@@ -277,6 +277,28 @@ def next_page_url(link: object, base: str) -> str:
     return root.origin + path + (f"?{query}" if query else "")
 
 
+def numbered_pages(link: object, base: str, last_page: int) -> list[str] | None:
+    """The URLs of pages 2 to ``last_page`` of a read, from page 1's ``next_page`` link.
+
+    Cart.com's ``next_page`` is the request's URL with ``page=N`` (docs/api.md §1.3), so page
+    ``k`` is the same link with ``page=k``: the pages can be requested in any order. Each URL is
+    the link re-rooted by ``next_page_url`` with only its page number changed, so it keeps the
+    length the URL cap allowed for (``NEXT_PAGE_ROOM``). None when the link is not of that kind
+    (no single ``page=2``): the caller follows ``next_page`` from page to page instead.
+    """
+    url = next_page_url(link, base)
+    head, _, query = url.partition("?")
+    pairs = query.split("&") if query else []
+    at = [i for i, pair in enumerate(pairs) if pair.partition("=")[0] == "page"]
+    if len(at) != 1 or pairs[at[0]] != "page=2" or len(str(last_page)) > len("99999"):
+        return None
+    urls = []
+    for page in range(2, last_page + 1):
+        pairs[at[0]] = f"page={page}"
+        urls.append(f"{head}?{'&'.join(pairs)}")
+    return urls
+
+
 def ends_list_read(url: str) -> bool:
     """Whether a 404 answering this list read means "no more records" rather than an error.
 

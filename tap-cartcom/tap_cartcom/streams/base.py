@@ -3,15 +3,18 @@
 A stream reaches its tap only through ``TapRun`` (the connection, the one paced session, the
 run's clock and the Get Orders settings), handed over when the tap builds it. The wire rules it
 applies are the shared client's, fitted to the SDK's hooks in ``tap_cartcom.http``; pages are
-read one ahead (``prefetch``), records normalised (``normalise``) and conformed (``conform``).
+read ahead, several at once, and handed over in order (``prefetch``), records normalised
+(``normalise``) and conformed (``conform``).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 import typing as t
+from contextlib import closing
 from functools import cached_property
 from urllib.parse import urlsplit
 
@@ -23,7 +26,7 @@ from tap_cartcom import sdk_private
 from tap_cartcom._client import records_from_page
 from tap_cartcom._client.errors import StoreUnreachableError
 from tap_cartcom._client.query import query_string
-from tap_cartcom._client.urls import chunks_for_url, next_page_url
+from tap_cartcom._client.urls import chunks_for_url, next_page_url, numbered_pages
 from tap_cartcom.conform import CompiledConformance
 from tap_cartcom.http import (
     NextPagePaginator,
@@ -36,7 +39,7 @@ from tap_cartcom.http import (
     with_retries,
 )
 from tap_cartcom.normalise import NormalisePlan, normalise, normalise_plan, to_utc_fast
-from tap_cartcom.prefetch import read_ahead
+from tap_cartcom.prefetch import read_ahead, read_in_order
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -51,6 +54,10 @@ if t.TYPE_CHECKING:
 #: ``count`` asked for small rows (addresses; ids and keys): live stores answer 1000 (field
 #: evidence, docs/api.md §13) and the tap follows ``next_page`` if a store caps it lower.
 SMALL_ROWS_PAGE = 1000
+#: A page as the reader hands it over: its records and the position of its last row.
+Page = tuple[list[dict[str, t.Any]], tuple[str, int] | None]
+#: Guards the stream's call counter, which the page workers share.
+_CALLS_LOCK = threading.Lock()
 
 
 class TapRun(t.Protocol):
@@ -63,6 +70,10 @@ class TapRun(t.Protocol):
     @property
     def http_session(self) -> requests.Session:
         """The one session every stream shares, with the store's call budget mounted."""
+
+    @property
+    def max_in_flight(self) -> int:
+        """Calls waiting for their answer at once; the session's budget holds every call to it."""
 
     @property
     def sync_started_at(self) -> datetime:
@@ -191,7 +202,8 @@ class CartcomStream(CompiledConformance, RESTStream):
 
     def send_counted(self, prepared: requests.PreparedRequest, context: dict | None) -> t.Any:
         """Send through the SDK's retry loop, counting the call for the progress lines."""
-        self.calls_made += 1
+        with _CALLS_LOCK:
+            self.calls_made += 1
         return sdk_private.send(self, prepared, context)
 
     def page_position(self, response: requests.Response) -> tuple[str, int] | None:
@@ -223,29 +235,77 @@ class CartcomStream(CompiledConformance, RESTStream):
             f"{key} {reached}" if reached else "not reached yet",
         )
 
+    def read_page(self, response: requests.Response) -> tuple[Page, requests.Response]:
+        """A page's records (parsed, with their extra reads) and position, and its answer."""
+        return (list(self.parse_response(response)), self.page_position(response)), response
+
+    def numbered_pages(self, first: requests.Response) -> list[str] | None:
+        """The URLs of the read's other pages, from page 1's ``total_count`` and ``next_page``.
+
+        The page size is what page 1 held (a store may serve fewer than ``count`` asks). None
+        when page 1 says too little to number them: the read then follows ``next_page``.
+        """
+        payload = payload_of(first)
+        if not isinstance(payload, dict) or not payload.get("next_page"):
+            return None
+        total, rows = payload.get("total_count"), records_from_page(payload)
+        if not isinstance(total, int) or isinstance(total, bool) or not rows:
+            return None
+        last_page = -(-total // len(rows))
+        return numbered_pages(payload["next_page"], self.url_base, last_page)
+
     @override
     def request_records(self, context: dict | None) -> Iterator[dict[str, t.Any]]:
-        """Read the pages one ahead of the records being processed (``prefetch.read_ahead``).
+        """Read the pages ahead of the records being processed, and hand them over in order.
 
-        A page is parsed in the reading thread too, so its own extra reads (addresses) overlap
-        as well; a ``PageEnd`` follows each page's records where ``marks_page_ends``.
+        Page 1 says how many pages the read has (``total_count``, and the page size the store
+        serves); the others are read by up to ``max_in_flight`` workers at once
+        (``prefetch.read_in_order``), each page parsed by its worker so its own extra reads
+        (addresses) overlap too. A store whose page 1 does not say (no ``total_count``, a
+        ``next_page`` that is not numbered) is read by following ``next_page``, one page ahead
+        (``prefetch.read_ahead``). A ``PageEnd`` follows each page's records where
+        ``marks_page_ends``.
         """
         paginator = self.get_new_paginator()
 
-        def pages() -> Iterator[tuple[list[dict[str, t.Any]], tuple[str, int] | None]]:
+        def follow(response: requests.Response | None) -> Iterator[tuple[Page, t.Any]]:
+            if response is not None:
+                paginator.advance(response)
+                yield self.read_page(response)
             while not paginator.finished:
                 prepared = sdk_private.prepare_page(self, context, paginator)
                 response = self.send_counted(prepared, context)
                 paginator.advance(response)
-                position = self.page_position(response)
-                yield list(self.parse_response(response)), position
+                yield self.read_page(response)
 
+        def fetch(url: str | requests.Response) -> tuple[Page, requests.Response]:
+            if not isinstance(url, str):
+                return self.read_page(url)  # page 1, already read
+            prepared = self.build_prepared_request(method="GET", url=url, headers=self.http_headers)
+            return self.read_page(self.send_counted(prepared, context))
+
+        def pages() -> Iterator[tuple[Page, t.Any]]:
+            first = self.send_counted(sdk_private.prepare_page(self, context, paginator), context)
+            others = self.numbered_pages(first) if self.run.max_in_flight > 1 else None
+            if others is None:
+                yield from read_ahead(follow(first), self.prefetch_pages, name)
+                return
+            last = first
+            reader = read_in_order(fetch, [first, *others], self.run.max_in_flight, name)
+            with closing(reader):
+                for page, last in reader:
+                    yield page, last
+            # More rows than page 1 counted: follow the last page's ``next_page`` from there.
+            paginator.advance(last)
+            if not paginator.finished:
+                yield from read_ahead(follow(None), self.prefetch_pages, name)
+
+        name = f"{self.name}-pages"
         interval = float(self.config.get("progress_interval_seconds", 30) or 0)
         last_line = time.monotonic()
         records = pages_read = 0
-        reader = read_ahead(pages(), self.prefetch_pages, f"{self.name}-pages")
-        try:
-            for page, position in reader:
+        with closing(pages()) as reader:
+            for (page, position), _ in reader:
                 yield from page
                 if self.marks_page_ends:
                     yield PageEnd(page, position)  # type: ignore[misc]
@@ -254,8 +314,6 @@ class CartcomStream(CompiledConformance, RESTStream):
                 if interval > 0 and time.monotonic() - last_line >= interval:
                     last_line = time.monotonic()
                     self.progress_line(records, pages_read, page[-1] if page else None)
-        finally:
-            reader.close()
 
     # -- responses --------------------------------------------------------------------------
     @override
@@ -354,16 +412,24 @@ class CartcomStream(CompiledConformance, RESTStream):
             for chunk in chunks_for_url((str(i) for i in ids), fixed, len(","))
         ]
 
-    def iter_list(self, path: str, params: list[tuple[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
+    def iter_list(
+        self,
+        path: str,
+        params: list[tuple[str, t.Any]],
+        on_call: t.Callable[[], None] | None = None,
+    ) -> Iterator[dict[str, t.Any]]:
         """Every record of an extra list read, paged by the stream's own ``NextPagePaginator``.
 
         Same session, pacing, retries and ``validate_response`` as the stream's pages; the
         paginator stops at the last page or a tolerated 404, and refuses a link seen twice.
+        ``on_call`` is told of each page's call (the stream's counter is shared by workers).
         """
         url = url_for(self.url_base, path, params)
         paginator = self.get_new_paginator()
         while not paginator.finished:
             prepared = self.build_prepared_request(method="GET", url=url, headers=self.http_headers)
+            if on_call is not None:
+                on_call()
             response = self.send_counted(prepared, None)
             yield from records_from_page(payload_of(response))
             paginator.advance(response)

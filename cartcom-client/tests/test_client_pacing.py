@@ -112,6 +112,63 @@ def test_budget_in_flight_calls_count():
     assert clock.now - 1000.0 >= 1.0  # then it still waits out the completed call's window
 
 
+def test_budget_counts_a_slow_answer_from_when_the_call_left():
+    """Five calls answered in 0.6 s: the sixth may leave one window after the five left.
+
+    The store counted them when they arrived, and no answer came quicker than 0.6 s: they
+    arrived no later than their answer's time less 0.6 s, which is when they left.
+    """
+    clock = FakeClock()
+    budget = CallBudget(5, 1.0, margin=0.0, clock=clock, sleep=clock.sleep)
+    start = clock.now
+    for _ in range(5):
+        budget.acquire()
+    clock.now += 0.6
+    for _ in range(5):
+        budget.release()
+    budget.acquire()
+    assert clock.now - start == pytest.approx(1.0)
+
+
+def test_budget_keeps_the_slot_of_a_call_held_up_on_its_way():
+    """A call answered 0.3 s slower than the quickest keeps its slot 0.3 s longer.
+
+    It may have arrived 0.3 s late (held up on its way, or in the store's queue): its slot is
+    kept until one window after that, not after it left.
+    """
+    clock = FakeClock()
+    budget = CallBudget(1, 1.0, margin=0.0, clock=clock, sleep=clock.sleep)
+    budget.acquire()
+    clock.now += 0.6  # the quickest answer
+    budget.release()
+    budget.acquire()
+    left = clock.now
+    assert left == pytest.approx(1001.0)
+    clock.now += 0.9
+    budget.release()
+    budget.acquire()
+    assert clock.now - left == pytest.approx(0.3 + 1.0)
+
+
+def test_budget_caps_the_calls_in_flight():
+    """``in_flight=2``: a third call waits for an answer, though the window has room for 50."""
+    clock = FakeClock()
+    released = []
+
+    def sleep(seconds):
+        if not released:
+            budget.release()  # one of the two calls in flight is answered meanwhile
+            released.append(clock.now)
+        clock.now += seconds
+
+    budget = CallBudget(50, 10.0, in_flight=2, clock=clock, sleep=sleep)
+    budget.acquire()
+    budget.acquire()
+    budget.acquire()
+    assert released  # the third call waited, and went once an answer freed a place
+    assert clock.now - 1000.0 < 0.1  # not for the window: the window had room
+
+
 def test_budget_adopts_lower_server_limit_and_counts_other_clients():
     """``X-AC-Call-Limit: 4/5`` under a budget of 50: limit drops to 5, four slots are used."""
     clock = FakeClock()

@@ -8,7 +8,7 @@ is left here has no public equivalent; check these on every SDK upgrade.
   tap needs it for the extra reads a page triggers (batched addresses, the status list) so that
   they share the pacing, the retry loop and ``validate_response`` with the page reads.
 - ``RESTStream._prepare_request``: builds a page's request from the paginator, used by the tap's
-  prefetching ``request_records`` (one page read ahead while the current one is emitted).
+  ``request_records`` for page 1 and for reads that follow ``next_page`` links.
 - ``Stream._write_schema_message`` / ``_write_record_message``: an embedded child stream
   (order items, shipments, payments) is written from its parent's expanded record, with no call
   and without the SDK's per-parent child sync (which would resend SCHEMA and STATE per order).

@@ -70,11 +70,12 @@ class TapCartcom(SecretSafeConfigValidation, Tap):
             default=DEFAULT_MAX_IN_FLIGHT,
             title="Calls in flight",
             description=(
-                "Pages read at once: after page 1, the other pages of a read are requested by "
-                "this many workers and written strictly in page order. Never more calls per "
-                "window than `calls_per_window` allows. Raise it when the store is slow to "
-                "answer (at 0.6 s per answer, 5 calls per second need 3 in flight); 1 reads "
-                "one page ahead, one call at a time."
+                "Calls waiting for the store's answer at once. After page 1, the other pages "
+                "of a read (and each page's address reads) are requested this many at a time "
+                "and written strictly in page order: the same records, in the same order, as "
+                "one at a time. The plan's calls per window still bound them. A store that "
+                "answers in 0.6 s needs 3 to use 5 calls a second; raise it for slower stores. "
+                "A killed run re-reads at most this many pages. 1: one call at a time."
             ),
         ),
         th.Property(

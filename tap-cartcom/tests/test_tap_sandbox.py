@@ -269,8 +269,7 @@ def test_calls_bound_for_orders_with_children_and_addresses(seeded_sandbox):
         assert [c.path for c in keyless] == ["/api/v1/orders"]
         rows_per_page = min(page, server.config.max_count)  # a store may cap count lower
         assert sorted(c.path for c in calls if c not in keyless) == sorted(
-            ["/api/v1/orders", "/api/v1/order_addresses/select_many"]
-            * math.ceil(n / rows_per_page)
+            ["/api/v1/orders", "/api/v1/order_addresses/select_many"] * math.ceil(n / rows_per_page)
         )
         for record in run["records"]["orders"]:
             assert record["billing_address"] is None or (

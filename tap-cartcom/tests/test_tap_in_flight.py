@@ -166,10 +166,12 @@ def test_calls_in_flight_and_per_window_stay_within_the_setting_and_the_plan(see
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("sandbox_config", [SandboxConfig(plan="unlimited")])
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(plan="unlimited", latency_ms=500)])
 def test_a_429_pauses_every_worker_until_retry_after(seeded_sandbox, monkeypatch):
     """A 429 with ``Retry-After: 2`` on one page: no worker starts a call for 2 s.
 
+    The other workers' pages are answered with it, and have their address reads and the next
+    pages to go on with (half a second later): only a pause shared by every worker holds them.
     The store's log is read from the moment the tap took the 429 in (a call already sent then
     may still arrive just after it): nothing arrives until ``Retry-After`` has run out.
     """
@@ -185,7 +187,7 @@ def test_a_429_pauses_every_worker_until_retry_after(seeded_sandbox, monkeypatch
     server.faults.script(
         [{"kind": "status", "status": 429, "path": "/orders", "after": 3, "retry_after": "2"}]
     )
-    run = run_tap(config_for(server, max_in_flight=4), streams=("orders",))
+    run = run_tap(config_for(server, max_in_flight=4), streams=ORDER_FAMILY)
     assert {r["id"] for r in run["records"]["orders"]} == order_ids(server)
     calls = [c for c in server.calls if c.path.startswith("/api/v1/")]
     assert [c.status for c in calls].count(429) == 1

@@ -11,6 +11,7 @@ from cartcom_client.urls import (
     base_url,
     chunks_for_url,
     next_page_url,
+    numbered_pages,
     origin_of,
     parse_url,
 )
@@ -162,6 +163,37 @@ def test_hostile_next_page_links_are_refused(link):
     """A relative, user-info, control-character or out-of-API link is refused, never resolved."""
     with pytest.raises(UnsafeURLError, match="`next_page`"):
         next_page_url(link, BASE)
+
+
+def test_numbered_pages_change_only_the_page_number_of_page_ones_link():
+    """Pages 2 to N of a read: page 1's ``next_page``, re-rooted, with ``page=k`` in its place."""
+    link = (
+        "https://store-1.americommerce.com/api/v1/orders?count=2&page=2&created_at=gte:2024-01-01"
+    )
+    assert numbered_pages(link, BASE, 4) == [
+        f"{BASE}/orders?count=2&page={k}&created_at=gte:2024-01-01" for k in (2, 3, 4)
+    ]
+    assert numbered_pages(link, BASE, 1) == []
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "/api/v1/orders?count=2",  # no page number: follow the link instead
+        "/api/v1/orders?page=3",  # not page 2: the numbering is not Cart.com's
+        "/api/v1/orders?page=2&page=2",
+        "/api/v1/orders?cursor=abc",
+    ],
+)
+def test_numbered_pages_refuse_a_link_that_is_not_page_two(link):
+    """None: the read follows ``next_page`` from page to page."""
+    assert numbered_pages(link, BASE, 5) is None
+
+
+def test_numbered_pages_refuse_hostile_links():
+    """The same strict re-rooting as ``next_page_url``."""
+    with pytest.raises(UnsafeURLError, match="`next_page`"):
+        numbered_pages("//evil.example/api/v1/orders?page=2", BASE, 3)
 
 
 def test_origin_of_compares_scheme_host_and_port():

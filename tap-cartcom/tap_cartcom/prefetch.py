@@ -139,30 +139,3 @@ def read_in_order(
         deadline = time.monotonic() + STOP_WAIT_SECONDS
         for thread in threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
-
-
-def in_background(work: Callable[[], T], name: str) -> Callable[[], T]:
-    """Start ``work()`` in a thread ``name`` now; the callable returned waits for its result.
-
-    The result (or the exception ``work`` raised) is handed over when asked for, so the calls
-    ``work`` makes overlap with whatever the caller does meanwhile.
-    """
-    outcome: list[tuple[bool, t.Any]] = []
-
-    def run() -> None:
-        try:
-            outcome.append((True, work()))
-        except BaseException as exc:  # handed over when the result is asked for
-            outcome.append((False, exc))
-
-    worker = threading.Thread(target=run, name=name, daemon=True)
-    worker.start()
-
-    def result() -> T:
-        worker.join()
-        ok, value = outcome[0]
-        if not ok:
-            raise value
-        return value
-
-    return result

@@ -412,24 +412,16 @@ class CartcomStream(CompiledConformance, RESTStream):
             for chunk in chunks_for_url((str(i) for i in ids), fixed, len(","))
         ]
 
-    def iter_list(
-        self,
-        path: str,
-        params: list[tuple[str, t.Any]],
-        on_call: t.Callable[[], None] | None = None,
-    ) -> Iterator[dict[str, t.Any]]:
+    def iter_list(self, path: str, params: list[tuple[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
         """Every record of an extra list read, paged by the stream's own ``NextPagePaginator``.
 
         Same session, pacing, retries and ``validate_response`` as the stream's pages; the
         paginator stops at the last page or a tolerated 404, and refuses a link seen twice.
-        ``on_call`` is told of each page's call (the stream's counter is shared by workers).
         """
         url = url_for(self.url_base, path, params)
         paginator = self.get_new_paginator()
         while not paginator.finished:
             prepared = self.build_prepared_request(method="GET", url=url, headers=self.http_headers)
-            if on_call is not None:
-                on_call()
             response = self.send_counted(prepared, None)
             yield from records_from_page(payload_of(response))
             paginator.advance(response)

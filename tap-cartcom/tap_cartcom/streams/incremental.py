@@ -17,7 +17,6 @@ from tap_cartcom._client.quirks import format_filter_datetime, parse_datetime
 from tap_cartcom.keyless import STATE_KEY as KEYLESS_KEY
 from tap_cartcom.keyless import KeylessIds
 from tap_cartcom.normalise import to_utc_fast
-from tap_cartcom.prefetch import in_background
 from tap_cartcom.streams.base import SMALL_ROWS_PAGE, PageEnd
 from tap_cartcom.streams.embedded import ParentWithEmbeddedChildren
 
@@ -66,9 +65,6 @@ class WindowedStream(ParentWithEmbeddedChildren):
         self._after: tuple[str, int] | None = None
         #: Ids of the rows without a key value emitted before (``keyless`` in the state).
         self._keyless = KeylessIds()
-        #: The list of the rows without a key value, as ``start_keyless_read`` started it.
-        self._keyless_rows: t.Callable[[], tuple[dict[int, dict[str, t.Any]], int]]
-        self._keyless_rows = self.keyless_rows
 
     @property
     def sort(self) -> str:  # type: ignore[override]
@@ -153,7 +149,6 @@ class WindowedStream(ParentWithEmbeddedChildren):
                 *self._after,
             )
         self.start_children()
-        self.start_keyless_read()
         for record in super().get_records(context):
             if isinstance(record, PageEnd):
                 self._checkpoint_page(state, record)
@@ -294,51 +289,29 @@ class WindowedStream(ParentWithEmbeddedChildren):
             *self.extra_filters(None),
         ]
 
-    def start_keyless_read(self) -> None:
-        """Start listing the rows without a key value now, beside the window's pages.
-
-        The list asks nothing of the window's read, and its records are still written after
-        the window's (``read_keyless``): only its call overlaps. With ``max_in_flight`` 1 it is
-        made when ``read_keyless`` needs it, one call after the other.
-        """
-        if self.run.max_in_flight > 1:
-            self._keyless_rows = in_background(self.keyless_rows, f"{self.name}-keyless")
-        else:
-            self._keyless_rows = self.keyless_rows
-
-    def keyless_rows(self) -> tuple[dict[int, dict[str, t.Any]], int]:
-        """The light rows without a key value, by id, and the calls their list read took.
-
-        One list read sorted by the key (those rows come first, 1000 ids a page) is followed
-        only while its pages hold nothing else: one call while the store has fewer such rows.
-        """
-        calls: list[None] = []
-        found: dict[int, dict[str, t.Any]] = {}
-        for row in self.iter_list(self.path, self.keyless_query(), lambda: calls.append(None)):
-            if not isinstance(row, dict):
-                continue
-            if self.key_of(row) is not None:
-                break  # sorted: every row without a key value came before this one
-            if isinstance(row.get("id"), int):
-                found[row["id"]] = row
-        return found, len(calls)
-
     def read_keyless(self, state: dict[str, t.Any]) -> Iterator[dict[str, t.Any]]:
         """Emit the rows no window can match (key null or ``""``) not emitted before.
 
-        The rows are listed by ``keyless_rows`` (started beside the window's read by
-        ``start_keyless_read``). The new ones are then read in full by ``select_many``
-        (URL-sized chunks, the stream's ``expand``) and go through the same per-record path as
-        the window's rows. The memory keeps only the ids still without a key, and a STATE
-        follows each chunk's records.
+        One list read sorted by the key (those rows come first, 1000 ids a page) is followed
+        only while its pages hold nothing else: one call while the store has fewer such rows.
+        The new ones are then read in full by ``select_many`` (URL-sized chunks, the stream's
+        ``expand``) and go through the same per-record path as the window's rows. The memory
+        keeps only the ids still without a key, and a STATE follows each chunk's records.
         """
         key = self.replication_key
         same_key = state.get("replication_key") in (None, key)
         self._keyless = KeylessIds.from_state(
             state.get(KEYLESS_KEY) if same_key else None, self.name
         )
-        found, calls = self._keyless_rows()
-        self._keyless_rows = self.keyless_rows
+        calls = self.calls_made
+        found: dict[int, dict[str, t.Any]] = {}
+        for row in self.iter_list(self.path, self.keyless_query()):
+            if not isinstance(row, dict):
+                continue
+            if self.key_of(row) is not None:
+                break  # sorted: every row without a key value came before this one
+            if isinstance(row.get("id"), int):
+                found[row["id"]] = row
         self._keyless.keep_only(found)
         new = sorted(
             i for i, row in found.items() if i not in self._keyless and self.keyless_wanted(row)
@@ -346,7 +319,6 @@ class WindowedStream(ParentWithEmbeddedChildren):
         params = (("expand", self.expand),) if self.expand else ()
         emitted = 0
         for chunk in self.select_many_chunks_for(self.path, new, params):
-            calls += 1
             response = self.fetch_response(
                 f"{self.path}/select_many",
                 [("count", len(new)), *params, ("ids", ",".join(str(i) for i in chunk))],
@@ -361,6 +333,7 @@ class WindowedStream(ParentWithEmbeddedChildren):
             self.state_manager.is_flushed = False
             sdk_private.write_state(self)
         self.remember(state)
+        calls = self.calls_made - calls
         self.logger.info(
             "%s: %d rows without a %s read apart, %d emitted (%d call%s)",
             self.name,

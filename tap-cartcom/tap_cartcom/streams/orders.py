@@ -96,7 +96,6 @@ class OrdersStream(WindowedStream):
         self._ledger.forget_before(format_filter_datetime(start)[:10])  # type: ignore[arg-type]
         state[STATE_KEY] = self._ledger.to_state()
         self.start_children()
-        self.start_keyless_read()
         statuses = self.run.order_status_ids()
         resume = self._get_orders_resume(state, statuses)
         for status_id in statuses:

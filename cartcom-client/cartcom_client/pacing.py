@@ -10,12 +10,14 @@ moment the store can have counted it, and lets a call start only when fewer than
 can have been counted within the last window (plus ``margin``): no server-side window, fixed or
 sliding, sees more than ``limit`` of our calls. A call in flight counts from the moment it is
 let go. Once answered, it was counted no later than its answer's time less the quickest answer
-of the run (the store's work and the way back take at least that; never before it was sent):
-a call that arrives late, held up on the way or in the store's queue, is answered late too, and
-keeps its slot that much longer. So a store that takes a second per answer holds each slot for
-about one window after the call was sent, not one window after its answer, and several calls in
-flight use the budget at its rate whatever the latency. The server's own count, read from
-``X-AC-Call-Limit``, tightens the budget when other clients share the store's pool.
+before it (the store's work and the way back take at least that): a call that arrives late,
+held up on the way or in the store's queue, is answered late too, and keeps its slot that much
+longer. An answer quicker than every one before it (the run's first, too) counts at its
+answer's time, as nothing bounds the store's work on it. So a store that takes a second per
+answer holds each slot for about one window after the call was sent, not one window after its
+answer, and several calls in flight use the budget at its rate whatever the latency. The
+server's own count, read from ``X-AC-Call-Limit``, tightens the budget when other clients share
+the store's pool.
 """
 
 from __future__ import annotations
@@ -177,8 +179,12 @@ class CallBudget:
             sent = self._calls_in_flight()
             call = sent.pop(0) if sent else _Sent(now, len(self._counted) + 1, self._others)
             took = now - call.at
-            self._quickest = took if self._quickest is None else min(self._quickest, took)
-            counted = max(call.at, now - self._quickest)
+            if self._quickest is None or took < self._quickest:
+                # Quicker than any answer before it: nothing says how long the store worked on
+                # it after counting it, so it counts as if counted when its answer came back.
+                self._quickest, counted = took, now
+            else:
+                counted = now - self._quickest
             insort(self._counted, counted)
             parsed = parse_call_limit((headers or {}).get("X-AC-Call-Limit"))
             if parsed is None:

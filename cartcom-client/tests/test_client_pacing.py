@@ -113,20 +113,25 @@ def test_budget_in_flight_calls_count():
 
 
 def test_budget_counts_a_slow_answer_from_when_the_call_left():
-    """Five calls answered in 0.6 s: the sixth may leave one window after the five left.
+    """Calls answered in 0.6 s, once one has been: the next may leave a window after they left.
 
     The store counted them when they arrived, and no answer came quicker than 0.6 s: they
-    arrived no later than their answer's time less 0.6 s, which is when they left.
+    arrived no later than their answer's time less 0.6 s, which is when they left. The run's
+    first answer counts when it came back (nothing bounded the store's work on it yet).
     """
     clock = FakeClock()
     budget = CallBudget(5, 1.0, margin=0.0, clock=clock, sleep=clock.sleep)
-    start = clock.now
-    for _ in range(5):
-        budget.acquire()
-    clock.now += 0.6
-    for _ in range(5):
-        budget.release()
     budget.acquire()
+    clock.now += 0.6
+    budget.release()  # counted at 1000.6
+    assert budget.acquire() == 0.0
+    for _ in range(3):
+        budget.acquire()
+    start = clock.now
+    clock.now += 0.6
+    for _ in range(4):
+        budget.release()  # each counted at 1000.6: when it left
+    budget.acquire()  # the sixth: the first four still count until 1001.6, the fifth too
     assert clock.now - start == pytest.approx(1.0)
 
 
@@ -139,15 +144,20 @@ def test_budget_keeps_the_slot_of_a_call_held_up_on_its_way():
     clock = FakeClock()
     budget = CallBudget(1, 1.0, margin=0.0, clock=clock, sleep=clock.sleep)
     budget.acquire()
-    clock.now += 0.6  # the quickest answer
+    clock.now += 0.6  # the run's first answer: counted when it came back
     budget.release()
     budget.acquire()
-    left = clock.now
-    assert left == pytest.approx(1001.0)
+    second = clock.now
+    assert second == pytest.approx(1000.6 + 1.0)
+    clock.now += 0.6  # as quick as the quickest: counted when it left
+    budget.release()
+    budget.acquire()
+    third = clock.now
+    assert third - second == pytest.approx(1.0)
     clock.now += 0.9
     budget.release()
     budget.acquire()
-    assert clock.now - left == pytest.approx(0.3 + 1.0)
+    assert clock.now - third == pytest.approx(0.3 + 1.0)
 
 
 def test_budget_caps_the_calls_in_flight():

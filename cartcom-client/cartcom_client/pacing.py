@@ -4,20 +4,20 @@ Cart.com allows a fixed number of calls per 10-second window per store (5 to 50 
 reports ``X-AC-Call-Limit: used/limit`` on every response; past the limit it answers 429 with
 ``Retry-After`` (seconds, or an HTTP-date; docs/api.md §1.9, §13).
 
-The store counts a call when it arrives (INF: the sandbox does, as rate limiters do), then works
-on it; the answer comes back after that work. The budget keeps, for each recent call, the latest
-moment the store can have counted it, and lets a call start only when fewer than ``limit`` calls
-can have been counted within the last window (plus ``margin``): no server-side window, fixed or
-sliding, sees more than ``limit`` of our calls. A call in flight counts from the moment it is
-let go. Once answered, it was counted no later than its answer's time less the quickest answer
-before it (the store's work and the way back take at least that): a call that arrives late,
-held up on the way or in the store's queue, is answered late too, and keeps its slot that much
-longer. An answer quicker than every one before it (the run's first, too) counts at its
-answer's time, as nothing bounds the store's work on it. So a store that takes a second per
-answer holds each slot for about one window after the call was sent, not one window after its
-answer, and several calls in flight use the budget at its rate whatever the latency. The
-server's own count, read from ``X-AC-Call-Limit``, tightens the budget when other clients share
-the store's pool.
+The store counts a call when it arrives (INF: the sandbox does, as rate limiters do), then
+works on it; the answer comes back after that work. The budget keeps, for each recent call, the
+latest moment the store can have counted it, and lets a call start only when fewer than
+``limit`` calls can have been counted within the last window (plus ``margin``): no server-side
+window, fixed or sliding, sees more than ``limit`` of our calls. A call in flight counts from
+the moment it is let go. Once answered, it was counted no later than its answer's time less the
+quickest answer of its kind (method and path) before it (the store's work and the way back take
+at least that): a call that arrives late, held up on the way or in the store's queue, is
+answered late too, and keeps its slot that much longer. An answer quicker than every one of its
+kind before it (the first of its kind, too) counts at its answer's time, as nothing bounds the
+store's work on it. So a store that takes a second per answer holds each slot for about one
+window after the call was sent, not one window after its answer, and several calls in flight
+use the budget at its rate whatever the latency. The server's own count, read from
+``X-AC-Call-Limit``, tightens the budget when other clients share the store's pool.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ class CallBudget:
         # The latest moment each recent answered call can have been counted, sorted.
         self._counted: list[float] = []
         self._flying = 0  # calls let go and not answered yet: they count from now on
-        self._quickest: float | None = None  # the quickest answer of the run, in seconds
+        self._quickest: dict[str, float] = {}  # the quickest answer of each kind, in seconds
         self._sent = threading.local()  # this thread's calls in flight (``_Sent``)
         self._others = 0  # calls of other clients counted so far (from ``X-AC-Call-Limit``)
         self._blocked_until = 0.0
@@ -166,8 +166,11 @@ class CallBudget:
             sent = self._sent.calls = []
         return sent
 
-    def release(self, headers: Mapping[str, str] | None = None) -> None:
+    def release(self, headers: Mapping[str, str] | None = None, kind: str = "") -> None:
         """Record that a call was answered, and learn from ``X-AC-Call-Limit`` when present.
+
+        ``kind`` names what was asked (the method and path): the store's work on a page of
+        orders is compared with the quickest page of orders, not with a quick small read.
 
         The store's ``used`` counts the calls in its window when this one arrived; ours then
         were the calls the budget held when this one was let go. The difference, less what
@@ -179,12 +182,13 @@ class CallBudget:
             sent = self._calls_in_flight()
             call = sent.pop(0) if sent else _Sent(now, len(self._counted) + 1, self._others)
             took = now - call.at
-            if self._quickest is None or took < self._quickest:
-                # Quicker than any answer before it: nothing says how long the store worked on
-                # it after counting it, so it counts as if counted when its answer came back.
-                self._quickest, counted = took, now
+            quickest = self._quickest.get(kind)
+            if quickest is None or took < quickest:
+                # Quicker than any answer of its kind before it: nothing says how long the store
+                # worked on it after counting it, so it counts as counted when it came back.
+                self._quickest[kind], counted = took, now
             else:
-                counted = now - self._quickest
+                counted = now - quickest
             insort(self._counted, counted)
             parsed = parse_call_limit((headers or {}).get("X-AC-Call-Limit"))
             if parsed is None:

@@ -78,9 +78,10 @@ class PacedAdapter(HTTPAdapter):
             response = super().send(request, **kwargs)
             headers = response.headers
         finally:
+            method = (request.method or "GET").upper()
             with self._counting:
-                self.calls[(request.method or "GET").upper()] += 1
-            self.budget.release(headers)
+                self.calls[method] += 1
+            self.budget.release(headers, kind=f"{method} {urlsplit(request.url or '').path}")
         if response.status_code == 429:
             with self._counting:
                 self.rate_limited += 1

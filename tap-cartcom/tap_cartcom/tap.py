@@ -32,8 +32,8 @@ DEFAULT_LOOKBACK_DAYS = 3
 #: reviews, fraud holds and back-orders, and is the window Flxpoint-style imports use.
 DEFAULT_GET_ORDERS_DAYS = 30
 #: Calls waiting for their answer at once: rate x answer time. 5 calls a second (gold) with
-#: pages of 1,000 orders answered in 1.2 s need 6 (bench/bench_tap_in_flight.py: at 1,200 ms
-#: 4 in flight gave 1.73 x the ideal, 6 gave 1.46; at 600 ms no difference within noise).
+#: pages of 1,000 orders answered in 1.2 s need 6 (docs/tap.md, "Pacing and calls", has the
+#: figures of bench/bench_tap_in_flight.py for 4, 6 and 8).
 DEFAULT_MAX_IN_FLIGHT = 6
 
 

@@ -127,6 +127,33 @@ def test_budget_adopts_lower_server_limit_and_counts_other_clients():
     assert clock.now - start == pytest.approx(10.0)
 
 
+def test_calls_in_flight_are_not_counted_twice_against_the_server_count():
+    """``3/5`` while three of our calls are out: the server's 3 are ours, two more start now.
+
+    The server counts the calls it received, in-flight ones included; counting them again as
+    other clients' calls would hold back calls the store's window still has room for.
+    """
+    clock = FakeClock()
+    budget = CallBudget(5, 10.0, margin=0.0, clock=clock, sleep=clock.sleep)
+    for _ in range(3):
+        budget.acquire()
+    budget.release({"X-AC-Call-Limit": "3/5"})  # one completes; two are still in flight
+    assert budget.acquire() == 0.0
+    assert budget.acquire() == 0.0
+    assert clock.slept == []
+
+
+def test_a_shorter_retry_after_does_not_shorten_an_earlier_one():
+    """A 429 saying 5 s, then another saying 1 s: nothing is sent for the full 5 s."""
+    clock = FakeClock()
+    budget = CallBudget(50, 10.0, clock=clock, sleep=clock.sleep)
+    budget.block_for(5.0)
+    budget.block_for(1.0)
+    start = clock.now
+    budget.acquire()
+    assert clock.now - start == pytest.approx(5.0)
+
+
 def test_budget_never_raises_limit_from_header():
     """A higher server limit does not loosen the configured budget."""
     budget = CallBudget(5, 10.0)

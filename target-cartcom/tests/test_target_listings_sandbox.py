@@ -469,6 +469,49 @@ def test_publish_three_variant_product_takes_thirteen_calls(sandbox):
     assert len(calls) == 13
 
 
+def test_publish_gives_option_values_the_feed_order(sandbox):
+    """Sizes given M, XS, L show in the store's drop-down as M, XS, L (sort order 1, 2, 3).
+
+    The feed's order is the merchant's (a size chart); neither alphabetical nor reversed.
+    """
+    add_reference_data(sandbox.store, groups=("Size",))
+    sizes = ("M", "XS", "L")
+    tee = {
+        "sku": "TEE-ORDER",
+        "title": "Sizes in feed order",
+        "categories": ["Apparel > Shirts"],
+        "price": 18.0,
+        "variants": [
+            {"sku": f"TEE-ORDER-{s}", "options": {"Size": s}, "quantity": 1} for s in sizes
+        ],
+    }
+    result, _calls = run(sandbox, [tee], operations=ALL_OPS)
+    pid = result.by_sku()["TEE-ORDER"]["ids"]["product_id"]
+    values = rows(sandbox, "product_variants", product_id=pid)
+    by_order = sorted((v["sort_order"], v["description"]) for v in values)
+    assert by_order == [(1, "M"), (2, "XS"), (3, "L")]
+
+
+def test_variants_added_to_a_simple_product_track_stock_per_variant(sandbox):
+    """A simple product published again with variants keeps stock per variant row.
+
+    Without ``use_variant_inventory`` on the product, Cart.com would keep selling from the
+    product's own stock and ignore the variant rows' quantities.
+    """
+    add_reference_data(sandbox.store, groups=("Size",))
+    simple = {"sku": "CAP-1", "title": "Cap", "categories": ["Apparel"], "price": 12.0}
+    first, _ = run(sandbox, [{**simple, "quantity": 4}], operations=ALL_OPS)
+    pid = first.by_sku()["CAP-1"]["ids"]["product_id"]
+    assert not sandbox.store.get("products", pid)["use_variant_inventory"]
+    stock = (("S", 2), ("L", 5))
+    variants = [{"sku": f"CAP-1-{s}", "options": {"Size": s}, "quantity": q} for s, q in stock]
+    second, _ = run(sandbox, [{**simple, "variants": variants}], operations=ALL_OPS)
+    assert second.by_sku()["CAP-1"]["ids"]["product_id"] == pid
+    assert sandbox.store.get("products", pid)["use_variant_inventory"]
+    in_store = {r["item_number"]: r["inventory"] for r in rows(sandbox, "variant_inventory")}
+    assert in_store == {"CAP-1-S": 2, "CAP-1-L": 5}
+
+
 def test_publish_call_formula_with_brand_pictures_and_prices(sandbox):
     add_reference_data(sandbox.store, groups=("Size",))
     tee = {

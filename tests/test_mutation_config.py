@@ -32,6 +32,8 @@ def test_every_module_its_tests_and_its_functions_exist():
             assert (ROOT / test).is_file(), test
         missing = set(module.get("functions", [])) - definitions(path)
         assert not missing, (module["name"], missing)
+        # The fork server imports the sandbox once for every run: it must never be mutated.
+        assert not module["path"].startswith("cartcom-sandbox/"), module["name"]
 
 
 def test_every_equivalent_mutant_names_its_module_line_and_reason():

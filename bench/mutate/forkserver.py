@@ -33,15 +33,27 @@ import sys
 import time
 from pathlib import Path
 
+# The packages ``make mutate`` mutates: never imported by the server, so every child imports
+# them from the (mutated) copy. The sandbox (the test store) imports none of them and is never
+# mutated; it is warmed with the pytest plugins, whose modules pytest would otherwise re-rewrite
+# for assertions in every child (bytecode is not written, so nothing is cached between runs).
 PROJECT_PACKAGES = (
     "cartcom_client",
-    "cartcom_sandbox",
     "tap_cartcom",
     "target_cartcom",
     "cartcom_orchestration",
 )
 # Imported once by the server; a child only imports what its tests add.
 WARM = (
+    "cartcom_sandbox.pytest_plugin",
+    "cartcom_sandbox.server",
+    "cartcom_sandbox.app",
+    "cartcom_sandbox.store",
+    "cartcom_sandbox.seed",
+    "singer_sdk.testing.pytest_plugin",
+    "platformdirs.pytest_plugin",
+    "anyio.pytest_plugin",
+    "requests_mock.contrib._pytest_plugin",
     "pytest",
     "_pytest.python",
     "_pytest.assertion.rewrite",
@@ -64,6 +76,9 @@ def _warm() -> None:
     for name in WARM:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
+    sandbox = sys.modules.get("cartcom_sandbox")
+    if sandbox is not None and not str(sandbox.__file__).startswith(os.getcwd()):
+        raise SystemExit(f"forkserver: cartcom_sandbox imported from {sandbox.__file__}")
     leaked = sorted(name for name in sys.modules if name.split(".")[0] in PROJECT_PACKAGES)
     if leaked:
         raise SystemExit(f"forkserver: a warm-up import loaded project modules: {leaked[:5]}")

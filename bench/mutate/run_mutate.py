@@ -145,6 +145,12 @@ class Lane:
         self.python = python
         self.env = lane_env(self.copy)
         check_imports(python, self.copy, self.env)
+        # Bytecode checked against the source's hash on every import: a mutated file is always
+        # compiled afresh (children write no bytecode), the others load from cache.
+        packages = [str(self.copy / name) for name in PACKAGE_DIRS]
+        compile_all = [python, "-m", "compileall", "-q", "-j", "0"]
+        compile_all += ["--invalidation-mode", "checked-hash", *packages]
+        subprocess.run(compile_all, cwd=self.copy, env=self.env, check=True)
         self.socket = self.dir / "pytest.sock"
         self.log = self.dir / "pytest.log"
         self.server = subprocess.Popen(
@@ -396,6 +402,11 @@ def main() -> int:
     parser.add_argument("--results", type=Path, default=ROOT / "bench/results/mutation.json")
     parser.add_argument("--python", default=str(ROOT / ".venv/bin/python"))
     parser.add_argument("--min-score", type=float, default=0.0)
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="keep the other modules' results from --results (a re-run of some modules)",
+    )
     options = parser.parse_args()
 
     settings, modules, equivalents = load_config(options.config)
@@ -437,8 +448,13 @@ def main() -> int:
                 except Exception as error:  # reported per module; the others go on
                     raw[module.name] = {"error": repr(error)}
                 result = raw[module.name]
-                note = result.get("error", f"{len(result.get('mutants', []))} mutants")
-                print(f"[{lane.number}] {module.name}: {note.splitlines()[0]}", flush=True)
+                if "error" in result:
+                    note = result["error"].splitlines()[0]
+                else:
+                    entry = summarise(module, result, equivalents)
+                    note = f"{entry['generated']} mutants, score {entry['score']}%"
+                elapsed = time.monotonic() - started
+                print(f"[{lane.number}] {module.name}: {note} ({elapsed:.0f} s)", flush=True)
 
         threads = [threading.Thread(target=worker, args=(lane,), daemon=True) for lane in lanes]
         for thread in threads:
@@ -455,11 +471,18 @@ def main() -> int:
     self_usage = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = sum(u.ru_utime + u.ru_stime for u in (self_usage, children))
-    order = {m.name: i for i, m in enumerate(load_config(options.config)[1])}
+    all_modules = load_config(options.config)[1]
     results = {
-        m.name: summarise(m, raw.get(m.name, {"error": "not run"}), equivalents)
-        for m in sorted(modules, key=lambda m: order[m.name])
+        m.name: summarise(m, raw[m.name], equivalents)
+        for m in all_modules
+        if m.name in raw or m in modules
     }
+    for m in modules:
+        results.setdefault(m.name, summarise(m, {"error": "not run"}, equivalents))
+    if options.update:
+        kept = {name: entry for name, entry in previous.items() if name not in results}
+        merged = results | kept
+        results = {m.name: merged[m.name] for m in all_modules if m.name in merged}
     stale = [
         {"module": e.module, "operator": e.operator, "line": e.line}
         for e in equivalents

@@ -21,6 +21,7 @@ module scores under ``--min-score``.
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import json
 import os
@@ -211,6 +212,28 @@ def request_for(settings: dict, module: Module, map_file: Path, timeout: float) 
     }
 
 
+def annotations(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Where the type annotations are: code never run, so left out as a comment would be.
+
+    With ``from __future__ import annotations`` (required of every module mutated) they are
+    never evaluated: a mutant there (``str | None`` made ``str & None``) changes nothing.
+    """
+    spans = []
+    for node in ast.walk(ast.parse(source)):
+        found = []
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns:
+            found.append(node.returns)
+        elif (isinstance(node, ast.arg) and node.annotation) or isinstance(node, ast.AnnAssign):
+            found.append(node.annotation)
+        spans += [((a.lineno, a.col_offset), (a.end_lineno, a.end_col_offset)) for a in found]
+    return spans
+
+
+def in_annotation(position: tuple[int, int], spans: list) -> bool:
+    """``position`` (line, column) lies inside one of the annotation ``spans``."""
+    return any(start <= tuple(position) < end for start, end in spans)
+
+
 def run_module(lane: Lane, settings: dict, module: Module, include: re.Pattern) -> dict:
     """Baseline, then every mutant of ``module`` in scope; the raw results."""
     started = time.monotonic()
@@ -242,6 +265,10 @@ def run_module(lane: Lane, settings: dict, module: Module, include: re.Pattern) 
     )
     cosmic_ray = str(Path(sys.executable).with_name("cosmic-ray"))
     lane.run([cosmic_ray, "init", str(config), str(session)], check=True)
+    source = (ROOT / module.path).read_text(encoding="utf-8")
+    if "from __future__ import annotations" not in source:
+        return {"error": "annotations are evaluated here: add `from __future__ import annotations`"}
+    spans = annotations(source)
     with use_db(str(session), WorkDB.Mode.open) as db:
         # What cr-filter-operators does, plus the functions in scope, in one transaction.
         skipped = WorkResult(output="out of scope", worker_outcome=WorkerOutcome.SKIPPED)
@@ -250,6 +277,7 @@ def run_module(lane: Lane, settings: dict, module: Module, include: re.Pattern) 
             for item in db.work_items
             if not include.match(item.mutations[0].operator_name)
             or (module.functions and item.mutations[0].definition_name not in module.functions)
+            or in_annotation(item.mutations[0].start_pos, spans)
         ]
         db.set_multiple_results(out_of_scope, skipped)
     exec_log = lane.dir / f"{slug}.exec.log"

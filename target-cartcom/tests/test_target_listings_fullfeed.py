@@ -512,3 +512,129 @@ def test_confirmed_missing_must_be_a_whole_number():
         with pytest.raises(ConfigurationError, match="confirmed_missing"):
             ListingOptions.from_config({**scope, "confirmed_missing": bad})
     assert ListingOptions.from_config({**scope, "confirmed_missing": "36"}).confirmed_missing == 36
+
+
+# -- what the operator reads: the summary, the refusal, the warnings, the hidden file -----------
+HIDE = {"missing_listings": "hide", "feed_scope": {"brand": "Northwind"}}
+
+
+def test_a_refused_run_reports_nothing_taken_off_sale_and_names_confirmed_items(store, tmp_path):
+    """Refused: the summary says 0 taken off sale and 0 shown again; the share has 4 decimals.
+
+    The refusal names the items confirmed by ``confirmed_missing`` only when there are some.
+    """
+    listings = catalog_listings(PRODUCTS)
+    feed = listings[:26]  # 14 of 40 products gone: 42 of 120 rows
+    settings = {**HIDE, "full_feed_hidden_path": str(tmp_path / "hidden.json")}
+    results = tmp_path / "results.jsonl"
+    with pytest.raises(MissingFractionError) as refused:
+        run(store, feed, results_path=str(results), **settings)
+    assert "confirmed by confirmed_missing" not in refused.value.message
+    lines = [json.loads(x) for x in results.read_text().splitlines()]
+    assert [x for x in lines[:-1] if x.get("changes")] == []  # nothing changed, none claimed
+    summary = lines[-1]["full_feed"]
+    assert (summary["taken_off_sale"], summary["shown_again"]) == (0, 0)
+    assert summary["share"] == round(42 / 120, 4) == 0.35
+    with pytest.raises(MissingFractionError) as refused:
+        run(store, feed, confirmed_missing=3, **settings)
+    assert "42 in-scope items are missing from the feed (3 confirmed by confirmed_missing)" in (
+        refused.value.message
+    )
+
+
+def test_the_share_has_four_decimals(store):
+    """1 row of 120 missing: the summary's share is 0.0083 (what the log's percentage rounds)."""
+    feed = catalog_listings(PRODUCTS)
+    feed[0] = {**feed[0], "variants": feed[0]["variants"][1:]}
+    result, _ = run(store, feed, missing_listings="zero", feed_scope={"sku_prefix": "CAT-"})
+    assert result.summary["full_feed"]["share"] == 0.0083
+
+
+def test_warnings_only_when_the_bound_is_passed_or_confirmed_missing_is_loose(store, caplog):
+    """Within the bound: no warning; ``confirmed_missing`` above the missing count: one."""
+    feed, _gone = feed_without(10)
+    settings = {"missing_listings": "zero", "feed_scope": {"sku_prefix": "CAT-"}}
+    with caplog.at_level("WARNING"):
+        run(store, feed, **settings)
+    assert [r.getMessage() for r in caplog.records if "Full feed" in r.getMessage()] == []
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        run(store, feed, confirmed_missing=50, **settings)
+    warned = [r.getMessage() for r in caplog.records if "Full feed" in r.getMessage()]
+    assert len(warned) == 1
+    assert "confirmed_missing (50) is more than the 12 item(s) now missing" in warned[0]
+
+
+def test_a_zeroed_row_reports_its_ids_and_its_stock_change(store):
+    """Each row zeroed says which row (``variant_inventory_id``) and its stock, old and new."""
+    listings = catalog_listings(PRODUCTS)
+    rows = {v["item_number"]: v for v in store.store.query("variant_inventory")}
+    gone = listings[0]["sku"]
+    result, _ = run(store, listings[1:], missing_listings="zero", feed_scope={"sku_prefix": "CAT-"})
+    zeroed = [r for r in result.results if r["operation"] == "missing"]
+    assert len(zeroed) == 3
+    for line in zeroed:
+        row = rows[line["sku"]]
+        assert line["sku"].startswith(gone)
+        assert line["outcome"] == "updated"
+        assert line["ids"] == {"product_id": row["product_id"], "variant_inventory_id": row["id"]}
+        assert line["changes"] == {"quantity": {"old": row["inventory"], "new": 0}}
+
+
+def test_a_product_shown_again_leaves_the_hidden_file(store, tmp_path):
+    """Hidden when it left, shown when it is back: the file no longer lists it.
+
+    So a merchant who hides it by hand later keeps it hidden.
+    """
+    listings = catalog_listings(PRODUCTS)
+    path = tmp_path / "hidden.json"
+    settings = {**HIDE, "full_feed_hidden_path": str(path)}
+    run(store, listings[1:], **settings)
+    first = store.store.query("products", {"item_number": listings[0]["sku"]})[0]
+    assert json.loads(path.read_text())["products"] == {str(first["id"]): listings[0]["sku"]}
+    run(store, listings, **settings)
+    assert json.loads(path.read_text())["products"] == {}
+    store.store.update("products", first["id"], {"is_hidden": 1})  # the merchant hides it now
+    _, writes = run(store, listings, **settings)
+    assert writes == []
+    assert snapshot(store)["products"][listings[0]["sku"]][0] is True
+
+
+def test_a_product_shown_by_hand_leaves_the_hidden_file(store, tmp_path):
+    """Hidden by full-feed mode, then shown by the merchant: the file forgets it.
+
+    Full-feed mode shows again only what it hid and what is still hidden; a product the merchant
+    already showed is theirs again (hidden by hand later, it stays hidden).
+    """
+    listings = catalog_listings(PRODUCTS)
+    path = tmp_path / "hidden.json"
+    settings = {**HIDE, "full_feed_hidden_path": str(path)}
+    run(store, listings[1:], **settings)
+    first = store.store.query("products", {"item_number": listings[0]["sku"]})[0]
+    store.store.update("products", first["id"], {"is_hidden": 0})  # shown by hand
+    run(store, listings, **settings)  # back in the feed: nothing to show again
+    assert json.loads(path.read_text())["products"] == {}
+
+
+def test_a_row_with_one_unit_left_is_on_sale(store):
+    """Every row down to its last unit: still on sale, so 8 of 40 products gone is 0.2, zeroed."""
+    for row in store.store.query("variant_inventory"):
+        store.store.update("variant_inventory", row["id"], {"inventory": 1})
+    feed = [
+        {**x, "variants": [{**v, "quantity": 1} for v in x["variants"]]}
+        for x in catalog_listings(PRODUCTS)[8:]
+    ]
+    result, writes = run(store, feed, missing_listings="zero", feed_scope={"sku_prefix": "CAT-"})
+    assert result.exit_error is None
+    assert result.summary["full_feed"]["on_sale"] == 96
+    assert len(writes) == 24
+
+
+def test_a_sold_out_catalog_fed_whole_has_a_share_of_0(store):
+    """Nothing on sale and nothing missing: the summary's share is 0, not a negative number."""
+    feed = [
+        {**x, "variants": [{**v, "quantity": 0} for v in x["variants"]]}
+        for x in catalog_listings(PRODUCTS)
+    ]
+    result, _ = run(store, feed, missing_listings="zero", feed_scope={"sku_prefix": "CAT-"})
+    assert (result.summary["full_feed"]["on_sale"], result.summary["full_feed"]["share"]) == (0, 0)

@@ -638,3 +638,58 @@ def test_a_sold_out_catalog_fed_whole_has_a_share_of_0(store):
     ]
     result, _ = run(store, feed, missing_listings="zero", feed_scope={"sku_prefix": "CAT-"})
     assert (result.summary["full_feed"]["on_sale"], result.summary["full_feed"]["share"]) == (0, 0)
+
+
+def test_a_refusal_in_zero_mode_says_zeroed_and_counts_the_scope(store):
+    """14 of 40 products gone (42 of 120 rows): "would be zeroed", "of the 120 in-scope items"."""
+    feed = catalog_listings(PRODUCTS)[14:]
+    with pytest.raises(MissingFractionError) as refused:
+        run(store, feed, missing_listings="zero", feed_scope={"sku_prefix": "CAT-"})
+    assert "42 of them would be zeroed now" in refused.value.message
+    assert "are 35% of the 120 in-scope items on sale or missing" in refused.value.message
+
+
+def test_every_missing_item_confirmed_leaves_a_share_of_0(store):
+    """``confirmed_missing`` covering all 42 missing rows: share 0, the rows are zeroed."""
+    feed = catalog_listings(PRODUCTS)[14:]
+    settings = {"missing_listings": "zero", "feed_scope": {"sku_prefix": "CAT-"}}
+    result, writes = run(store, feed, confirmed_missing=42, **settings)
+    full_feed = result.summary["full_feed"]
+    assert (full_feed["share"], full_feed["named"], full_feed["in_scope"]) == (0, 78, 120)
+    assert len(writes) == 42
+
+
+def test_hide_mode_lines_say_what_changed_and_the_store_holds_a_plain_flag(store, tmp_path):
+    """Hiding: each row of the product says is_hidden false -> true; shown again: true -> false.
+
+    The store's flag is the plain 1 Cart.com writes for a hidden product, and 0 once shown.
+    """
+    listings = catalog_listings(PRODUCTS)
+    settings = {**HIDE, "full_feed_hidden_path": str(tmp_path / "hidden.json")}
+    gone = listings[0]["sku"]
+    hid, _ = run(store, listings[1:], **settings)
+    lines = [r for r in hid.results if r["operation"] == "missing"]
+    assert [r["changes"] for r in lines] == [{"is_hidden": {"old": False, "new": True}}] * 3
+    assert [r["outcome"] for r in lines] == ["updated"] * 3
+    (product,) = store.store.query("products", {"item_number": gone})
+    assert product["is_hidden"] == 1
+    back, _ = run(store, listings, **settings)
+    (shown,) = [r for r in back.results if r["operation"] == "reappeared"]
+    assert (shown["sku"], shown["outcome"]) == (gone, "updated")
+    assert shown["changes"] == {"is_hidden": {"old": True, "new": False}}
+    assert back.summary["full_feed"]["shown_again"] == 1
+    assert back.summary["full_feed"]["on_sale"] == 120  # shown again: on sale in this run
+    assert store.store.get("products", product["id"])["is_hidden"] == 0
+
+
+def test_a_dry_run_never_writes_the_hidden_file(store, tmp_path):
+    """A product hidden by a run comes back: a dry run plans to show it, the file keeps it."""
+    listings = catalog_listings(PRODUCTS)
+    path = tmp_path / "hidden.json"
+    settings = {**HIDE, "full_feed_hidden_path": str(path)}
+    run(store, listings[1:], **settings)
+    before = path.read_text()
+    dry, writes = run(store, listings, dry_run=True, **settings)
+    assert writes == []
+    assert [r["sku"] for r in dry.results if r["operation"] == "reappeared"] == [listings[0]["sku"]]
+    assert path.read_text() == before

@@ -512,6 +512,21 @@ def test_variants_added_to_a_simple_product_track_stock_per_variant(sandbox):
     assert in_store == {"CAP-1-S": 2, "CAP-1-L": 5}
 
 
+@pytest.mark.parametrize(("hidden", "stored"), [(True, 1), (False, 0)])
+def test_a_simple_product_is_published_as_the_feed_says(sandbox, hidden, stored):
+    """Hidden or shown as the feed says; no quantity given is none in stock (never 1 by default).
+
+    The result line says the listing was published and created.
+    """
+    add_reference_data(sandbox.store)
+    mug = {"sku": "MUG-P", "title": "Mug", "categories": ["Apparel"], "price": 9.0}
+    result, _calls = run(sandbox, [{**mug, "hidden": hidden}], operations=ALL_OPS)
+    line = result.by_sku()["MUG-P"]
+    assert (line["outcome"], line["operation"]) == ("created", "publish")
+    product = sandbox.store.get("products", line["ids"]["product_id"])
+    assert (product["is_hidden"], product["quantity_on_hand"]) == (stored, 0)
+
+
 def test_publish_call_formula_with_brand_pictures_and_prices(sandbox):
     add_reference_data(sandbox.store, groups=("Size",))
     tee = {

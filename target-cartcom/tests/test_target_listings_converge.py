@@ -659,3 +659,43 @@ def test_a_simple_product_without_pictures_costs_no_extra_call(fresh):
     _, calls = run(sb, [simple], operations=PUBLISH)
     assert write_routes(calls) == [("POST", "/products")]
     assert "keywords" not in next(c.request_json for c in calls if c.method == "POST")
+
+
+def test_a_publish_stopped_part_way_completes_as_the_changed_feed_says(fresh):
+    """Stopped at its first picture, then the feed changed: the rerun gives the new feed's publish.
+
+    Whatever the first run wrote (product fields, option values and their order, surcharges,
+    rows) is restated to what a clean publish of the changed feed makes on a fresh store, and
+    the result line names the product fields that changed.
+    """
+    sb = fresh()
+    sb.faults.script(
+        [{"kind": "status", "status": 400, "method": "POST", "path": "/product_pictures"}]
+    )
+    run(sb, [TEE], operations=PUBLISH, fail_on_record_errors=False)
+    sb.faults.clear()
+    assert hidden_products(sb, "CNV") == [1]
+    changed = copy.deepcopy(TEE)
+    changed.update(title="Converge Tee 2", weight=0.75, mpn="CNV-02", hidden=True)
+    small, medium, large = changed["variants"]
+    small.update(price=19.0, quantity=4, mpn="S-2")
+    large.update(price=24.0)
+    changed["variants"] = [medium, small, large]  # M first: sort orders change
+    again, _ = run(sb, [changed], operations=PUBLISH)
+    line = again.by_sku()["CNV"]
+    assert line["outcome"] == "updated"
+    assert line["changes"] == {
+        "title": {"old": "Converge Tee", "new": "Converge Tee 2"},
+        "weight": {"old": 0.5, "new": 0.75},
+        "mpn": {"old": "CNV-01", "new": "CNV-02"},
+        "variants[CNV-S].price": {"old": 18.0, "new": 19.0},
+        "variants[CNV-S].quantity": {"old": 1, "new": 4},
+        "variants[CNV-S].mpn": {"old": None, "new": "S-2"},
+        "images": {"old": [], "new": TEE["images"]},
+        "publish": {"old": "unfinished", "new": "complete"},
+    }
+    reference = fresh()
+    run(reference, [changed], operations=PUBLISH)
+    assert published(sb, "CNV") == published(reference, "CNV")
+    _, calls = run(sb, [changed], operations=PUBLISH)
+    assert write_routes(calls) == []

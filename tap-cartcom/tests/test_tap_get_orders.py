@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -468,3 +469,66 @@ def test_ids_of_an_older_emitted_map_are_not_imported_again(fake):
     marks = run["state"]["bookmarks"]["orders"]
     assert "emitted" not in marks
     assert len(EmittedOrders.from_state(marks[STATE_KEY])) == len(fake.orders)
+
+
+# -- a run that fails part-way, resumed in process (issue 26) -------------------------------------
+def _orders_pages(server: Any, status_id: int, since: int) -> int:
+    """``GET /orders`` calls for ``status_id`` among the sandbox's calls from index ``since``."""
+    return sum(
+        1
+        for c in server.calls.snapshot()[since:]
+        if c.path == "/api/v1/orders" and re.search(rf"order_status_id={status_id}(&|$)", c.query)
+    )
+
+
+def test_a_run_failed_part_way_resumes_after_its_last_checkpoint(server):
+    """Pending and Processing; the run fails on Processing's 3rd page (a 400, never retried).
+
+    From its last STATE the next run reads no Pending page again and starts Processing after
+    the last checkpointed page: together the two runs emit each eligible order exactly once.
+    """
+    statuses = order_status_ids(server)
+    config = config_for(server, order_status_names=["Pending", "Processing"])
+    reference = ids_of(run_tap(config, streams=("orders",)))
+    pending_pages = _orders_pages(server, statuses["Pending"], 0)
+    processing_pages = _orders_pages(server, statuses["Processing"], 0)
+    assert pending_pages >= 2
+    assert processing_pages >= 4
+    since = len(server.calls)
+    fault = {"kind": "status", "status": 400, "path": "/orders", "after": pending_pages + 2}
+    server.faults.script([fault])
+    failed = run_tap(config, streams=("orders",), expect_error=True)
+    server.faults.clear()
+    first = [r["id"] for r in failed["records"].get("orders", [])]
+    assert first
+    assert failed["state"]["bookmarks"]["orders"]["resume"]["status_id"] == statuses["Processing"]
+    since = len(server.calls)
+    resumed = run_tap(config, state=failed["state"], streams=("orders",))
+    second = ids_of(resumed)
+    assert _orders_pages(server, statuses["Pending"], since) == 0
+    # Processing from its 3rd page, the one that failed: pages 1 and 2 were checkpointed.
+    assert _orders_pages(server, statuses["Processing"], since) == processing_pages - 2
+    assert sorted(first + second) == sorted(reference)
+    assert not set(first) & set(second)
+    assert "resume" not in resumed["state"]["bookmarks"]["orders"]
+
+
+def test_a_resume_point_of_a_status_no_longer_selected_is_dropped(server):
+    """The saved position belongs to a status the config no longer reads: the whole window."""
+    statuses = order_status_ids(server)
+    config = config_for(server, order_status_names=["Processing"])
+    reference = ids_of(run_tap(config, streams=("orders",)))
+    state = {
+        "bookmarks": {
+            "orders": {
+                "resume": {
+                    "replication_key": "created_at",
+                    "status_id": statuses["Pending"],
+                    "after": ["2020-01-01T00:00:00Z", 1],
+                }
+            }
+        }
+    }
+    again = run_tap(config, state=state, streams=("orders",))
+    assert sorted(ids_of(again)) == sorted(reference)
+    assert "resume" not in again["state"]["bookmarks"]["orders"]

@@ -234,6 +234,19 @@ def in_annotation(position: tuple[int, int], spans: list) -> bool:
     return any(start <= tuple(position) < end for start, end in spans)
 
 
+def is_bare_star(operator: str, position: tuple[int, int], lines: list[str]) -> bool:
+    """The bare ``*`` of a signature, which cosmic-ray takes for the product ``*``.
+
+    It makes the next parameters keyword-only; there is no operator, so no mutant (``*,``
+    made ``/,`` is a signature edit, left out as annotations are).
+    """
+    if not operator.startswith("core/ReplaceBinaryOperator_Mul_"):
+        return False
+    line, column = position
+    text = lines[line - 1]
+    return text[column : column + 1] == "*" and text[column + 1 :].lstrip()[:1] in (",", ")", "")
+
+
 def run_module(lane: Lane, settings: dict, module: Module, include: re.Pattern) -> dict:
     """Baseline, then every mutant of ``module`` in scope; the raw results."""
     started = time.monotonic()
@@ -269,6 +282,7 @@ def run_module(lane: Lane, settings: dict, module: Module, include: re.Pattern) 
     if "from __future__ import annotations" not in source:
         return {"error": "annotations are evaluated here: add `from __future__ import annotations`"}
     spans = annotations(source)
+    lines = source.splitlines()
     with use_db(str(session), WorkDB.Mode.open) as db:
         # What cr-filter-operators does, plus the functions in scope, in one transaction.
         skipped = WorkResult(output="out of scope", worker_outcome=WorkerOutcome.SKIPPED)
@@ -278,6 +292,7 @@ def run_module(lane: Lane, settings: dict, module: Module, include: re.Pattern) 
             if not include.match(item.mutations[0].operator_name)
             or (module.functions and item.mutations[0].definition_name not in module.functions)
             or in_annotation(item.mutations[0].start_pos, spans)
+            or is_bare_star(item.mutations[0].operator_name, item.mutations[0].start_pos, lines)
         ]
         db.set_multiple_results(out_of_scope, skipped)
     exec_log = lane.dir / f"{slug}.exec.log"

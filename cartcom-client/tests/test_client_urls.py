@@ -199,3 +199,109 @@ def test_chunks_honour_max_items_and_refuse_a_value_too_long_alone():
     assert len(list(chunks_for_url(values, 10, 1))) == 1
     with pytest.raises(ValueError, match="too long"):
         list(chunks_for_url(["x" * 2040], 10, 1))
+
+
+# -- the edges of each rule (issue 26's mutation survivors) ------------------------------------
+from cartcom_client.urls import (  # noqa: E402
+    MAX_URL_LENGTH,
+    check_secret,
+    url_base,
+)
+
+
+@pytest.mark.parametrize("char", ["!", "~"])
+def test_the_first_and_last_printable_ascii_characters_are_accepted(char):
+    """``!`` (0x21) and ``~`` (0x7E) are plain ASCII a URL may hold."""
+    assert parse_url(f"https://shop.example.com/api/v1/{char}").path == f"/api/v1/{char}"
+
+
+@pytest.mark.parametrize(
+    ("char", "kind"),
+    [
+        (" ", "a space or control character"),
+        ("\x7f", "a space or control character"),
+        ("\x80", "a non-ASCII character"),
+        ("é", "a non-ASCII character"),
+    ],
+)
+def test_a_character_outside_printable_ascii_is_named_for_what_it_is(char, kind):
+    """The refusal says which kind of character, and where."""
+    with pytest.raises(UnsafeURLError, match=f"holds {kind} at position 9"):
+        parse_url(f"https://a{char}b.com/api/v1")
+
+
+@pytest.mark.parametrize(
+    ("url", "accepted"),
+    [
+        ("https://shop.example.com./api/v1", "shop.example.com"),
+        ("https://" + "a" * 63 + "." + "b" * 63 + "." + "c" * 63 + "." + "d" * 61 + "/x", True),
+        ("https://" + "a" * 63 + "." + "b" * 63 + "." + "c" * 63 + "." + "d" * 62 + "/x", False),
+        ("https://[::1/api/v1", "invalid IPv6 host"),
+        ("https://[::1]x/api/v1", "invalid IPv6 host"),
+        ("https://shop]/api/v1", "invalid host name"),
+        ("https://a.1./api/v1", "neither a name nor a dotted IPv4 address"),
+        ("https://ab.c-./api/v1", "invalid host name"),
+        ("https://shop.example.com:1/api/v1", True),
+        ("https://shop.example.com:65535/api/v1", True),
+        ("https://shop.example.com:65536/api/v1", False),
+    ],
+)
+def test_host_and_port_limits(url, accepted):
+    """A host of up to 253 characters (a final dot allowed), a bracketed IPv6, ports 1-65535.
+
+    A refusal says which rule the host broke.
+    """
+    if accepted is False or (isinstance(accepted, str) and " " in accepted):
+        with pytest.raises(UnsafeURLError, match=accepted or None):
+            parse_url(url)
+        return
+    parsed = parse_url(url)
+    if isinstance(accepted, str):
+        assert parsed.host == accepted
+
+
+def test_plain_http_to_a_router_names_the_router_credentials():
+    """The refusal says what would travel in clear: the router's user and signatures."""
+    with pytest.raises(UnsafeURLError, match="the router user and its signatures must not"):
+        parse_url("http://router.example.com/", "router_url")
+    with pytest.raises(UnsafeURLError, match="the access token must not"):
+        parse_url("http://shop.example.com/api/v1", "api_url")
+
+
+def test_default_ports_are_one_origin_and_blanks_around_a_setting_are_dropped():
+    """``:80`` on http and ``:443`` on https are the defaults: same origin, not kept."""
+    assert origin_of("http://127.0.0.1/api/v1") == origin_of("http://127.0.0.1:80/api/v1")
+    assert origin_of("http://127.0.0.1:80/x") == "http://127.0.0.1:80"
+    assert origin_of("https://a.com/x") == "https://a.com:443"
+    assert origin_of("https://a.com/x/../y") == "https://a.com:443"  # the path is not checked
+    assert str(parse_url("http://127.0.0.1:80/api/v1")) == "http://127.0.0.1/api/v1"
+    assert url_base("  https://a.com/api/v1/  ", "api_url") == "https://a.com/api/v1"
+
+
+def test_a_next_page_path_with_an_empty_fragment_is_refused():
+    """``/api/v1/orders?page=2#``: a fragment, even empty, is refused."""
+    with pytest.raises(UnsafeURLError, match="fragment"):
+        next_page_url("/api/v1/orders?page=2#", "https://a.com/api/v1")
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"), [(" x", True), ("a~b", True), ("a\x7fb", False), ("a\x1fb", False)]
+)
+def test_a_secret_may_hold_spaces_and_tildes_not_del(value, accepted):
+    """Printable ASCII from space (0x20) to ``~`` (0x7E); DEL is not printable."""
+    if accepted:
+        assert check_secret(f"k{value}", "access_token") == f"k{value}"
+        return
+    with pytest.raises(ConfigurationError, match="not printable ASCII"):
+        check_secret(value, "access_token")
+
+
+def test_chunks_fill_a_url_to_exactly_its_cap():
+    """Values fill a URL to 2,048 characters exactly, separators counted; one more splits."""
+    assert MAX_URL_LENGTH == 2048
+    values = ["x" * 99] * 20  # 20 x 99 + 19 separators = 1,999
+    assert [len(c) for c in chunks_for_url(values, 49, 1)] == [20]
+    assert [len(c) for c in chunks_for_url(values, 50, 1)] == [19, 1]
+    assert [len(c) for c in chunks_for_url(["x" * 1998], 50, 1)] == [1]
+    with pytest.raises(ValueError, match=r"too long for one request: 'x{40}'\.\.\."):
+        list(chunks_for_url(["x" * 1999], 50, 1))

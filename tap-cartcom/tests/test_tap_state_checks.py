@@ -254,3 +254,41 @@ def test_a_zlib_bomb_stops_a_real_tap_at_once_and_cleanly(sandbox, tmp_path, siz
     assert "Traceback" not in err
     assert out == ""
     assert len(sandbox.calls) == 0
+
+
+# -- the id ranges against a plain set (issue 26's mutation survivors) -------------------------
+def test_id_ranges_hold_exactly_what_a_set_holds_in_any_order_of_arrival():
+    """Ids added in a shuffled order, many adjacent (runs merge left, right and both ways).
+
+    After every add the ranges answer membership, count and "already there" as a set does, and
+    survive their own encoding; a seeded shuffle, so the same sequence every run.
+    """
+    rng = random.Random(26)
+    ids = [n for n in range(1, 400) if rng.random() < 0.6]
+    arrivals = ids + rng.sample(ids, 40)  # 40 repeats
+    rng.shuffle(arrivals)
+    ranges, seen = DayRanges(), set()
+    for order_id in arrivals:
+        assert ranges.add(order_id) is (order_id not in seen)
+        seen.add(order_id)
+        assert len(ranges) == len(seen)
+    assert [n for n in range(0, 401) if n in ranges] == sorted(seen)
+    again = DayRanges.decode(ranges.encode())
+    assert (again.starts, again.ends) == (ranges.starts, ranges.ends)
+
+
+def test_a_range_past_the_largest_order_id_is_refused_wherever_it_is():
+    """The last range, not only the first, must stay within a 64-bit order id."""
+    with pytest.raises(ValueError, match="an id past"):
+        DayRanges.decode(f"1:1,{2**63 - 1},1")
+
+
+def test_an_order_without_a_usable_creation_time_or_id_was_never_emitted():
+    """``has`` answers no for a missing day or an id that is not a number (never "skip it")."""
+    emitted = EmittedOrders()
+    emitted.add("2024-05-01T10:00:00Z", 5)
+    assert emitted.has("2024-05-01T23:59:59Z", 5)
+    assert EmittedOrders.day_of("2024-05-01") == "2024-05-01"
+    assert not emitted.has(None, 5)
+    assert not emitted.has("2024-05", 5)
+    assert not emitted.has("2024-05-01T10:00:00Z", "5")

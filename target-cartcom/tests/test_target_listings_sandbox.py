@@ -492,6 +492,46 @@ def test_publish_gives_option_values_the_feed_order(sandbox):
     assert by_order == [(1, "M"), (2, "XS"), (3, "L")]
 
 
+def test_a_created_listing_line_names_each_variant_row_it_created(sandbox):
+    """The result line lists every variant created, with its row id; no quantity is 0 in stock.
+
+    Two option dimensions (size and colour, so prices go on price rows): a variant priced
+    above the product gets a price row; one with no price, or the product's, gets none.
+    """
+    add_reference_data(sandbox.store)
+    tee = {
+        "sku": "TEE-IDS",
+        "title": "Ids",
+        "categories": ["Apparel > Shirts"],
+        "price": 10.0,
+        "variants": [
+            {"sku": "TEE-IDS-S-R", "options": {"Size": "S", "Color": "Red"}, "price": 12.0},
+            {"sku": "TEE-IDS-M-R", "options": {"Size": "M", "Color": "Red"}, "quantity": 2},
+            {"sku": "TEE-IDS-L-R", "options": {"Size": "L", "Color": "Red"}, "price": 10.0},
+        ],
+    }
+    result, _calls = run(sandbox, [tee], operations=ALL_OPS)
+    line = result.by_sku()["TEE-IDS"]
+    rows_in_store = {r["item_number"]: r for r in rows(sandbox, "variant_inventory")}
+    assert line["ids"]["variant_inventory_ids"] == {
+        sku: row["id"] for sku, row in rows_in_store.items()
+    }
+    assert {k: v for k, v in line["changes"].items() if k.startswith("variants[")} == {
+        "variants[TEE-IDS-S-R]": {"old": None, "new": "created"},
+        "variants[TEE-IDS-M-R]": {"old": None, "new": "created"},
+        "variants[TEE-IDS-L-R]": {"old": None, "new": "created"},
+    }
+    assert {sku: row["inventory"] for sku, row in rows_in_store.items()} == {
+        "TEE-IDS-S-R": 0,
+        "TEE-IDS-M-R": 2,
+        "TEE-IDS-L-R": 0,
+    }
+    assert base_price(sandbox, rows_in_store["TEE-IDS-S-R"]["id"]) == 12.0
+    for same_as_product in ("TEE-IDS-M-R", "TEE-IDS-L-R"):  # no price, or the product's
+        row_id = rows_in_store[same_as_product]["id"]
+        assert rows(sandbox, "product_pricing", variant_inventory_id=row_id) == []
+
+
 def test_variants_added_to_a_simple_product_track_stock_per_variant(sandbox):
     """A simple product published again with variants keeps stock per variant row.
 

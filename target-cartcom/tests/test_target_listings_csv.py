@@ -511,3 +511,13 @@ def test_a_row_of_empty_cells_is_skipped_and_said_so(sandbox):
     assert [(r["outcome"], r["operation"]) for r in run.results] == [("skipped", "validate")] * 2
     assert "an empty row" in run.results[0]["error"]
     assert sandbox.store.query("products") == []
+
+
+def test_a_row_missing_several_option_columns_names_the_first_in_column_order():
+    """The first row fills size and colour, the second neither: it fails naming ``size``."""
+    rows = [
+        csv_row(sku="K-S-R", parent_sku="K", size="S", colour="Red"),
+        csv_row(sku="K-X", parent_sku="K"),
+    ]
+    _listings, failed = assemble(rows)
+    assert [(row.record["sku"], err.field) for row, _, err in failed] == [("K-X", "size")]

@@ -165,6 +165,26 @@ def test_a_dry_run_plans_a_parents_calls_on_its_first_row_only(sandbox):
     assert planned["TEE-M"] == planned["TEE-L"] == []
 
 
+def test_a_row_with_an_empty_sku_fails_its_parent_and_its_line_has_no_sku(sandbox, caplog):
+    """A variant row whose SKU cell is empty: the parent fails; that row's line has no SKU.
+
+    The log says so too (``listings None failed``), never an empty-looking ``''``.
+    """
+    add_reference_data(sandbox.store)
+    rows = variant_rows("TEE", ("S", "M"), title="Tee", categories=["Apparel > Shirts"])
+    rows[1]["sku"] = ""
+    with caplog.at_level("WARNING"):
+        result, writes = run(sandbox, rows)
+    assert "listings None failed (sku): is required" in caplog.text
+    assert writes == []
+    lines = sorted(result.results, key=lambda r: "sku" not in r)
+    assert [(r.get("sku"), r["parent_sku"], r["outcome"]) for r in lines] == [
+        ("TEE-S", "TEE", "failed"),
+        (None, "TEE", "failed"),
+    ]
+    assert lines[1]["field"] == "sku"
+
+
 def test_flat_feed_leaves_the_store_as_the_nested_feed_does(two_stores):
     """The demo feed nested in one store, flat (shuffled, 7 rows a batch) in the other.
 

@@ -65,7 +65,7 @@ $(MUTATE_STAMP): bench/mutate/requirements.txt bench/mutate/operators/pyproject.
 		-r bench/mutate/requirements.txt
 	$(MUTATE_VENV)/bin/python -m pip install -q --disable-pip-version-check \
 		--force-reinstall --no-deps ./bench/mutate/operators
-	@rm -rf bench/mutate/operators/build
+	@rm -rf bench/mutate/operators/build bench/mutate/operators/*.egg-info
 	@touch $(MUTATE_STAMP)
 
 clean:

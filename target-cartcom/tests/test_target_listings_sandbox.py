@@ -567,6 +567,18 @@ def test_a_simple_product_is_published_as_the_feed_says(sandbox, hidden, stored)
     assert (product["is_hidden"], product["quantity_on_hand"]) == (stored, 0)
 
 
+def test_sync_shows_a_hidden_product_when_the_feed_says_hidden_false(sandbox):
+    """Hidden in the store, ``hidden: false`` in the feed: sync writes the plain flag 0."""
+    add_reference_data(sandbox.store)
+    mug = {"sku": "MUG-S", "title": "Mug", "categories": ["Apparel"], "price": 9.0}
+    first, _ = run(sandbox, [{**mug, "hidden": True}], operations=ALL_OPS)
+    pid = first.by_sku()["MUG-S"]["ids"]["product_id"]
+    assert sandbox.store.get("products", pid)["is_hidden"] == 1
+    again, _ = run(sandbox, [{**mug, "hidden": False}], operations=["link", "sync"])
+    assert again.by_sku()["MUG-S"]["changes"] == {"hidden": {"old": True, "new": False}}
+    assert sandbox.store.get("products", pid)["is_hidden"] == 0
+
+
 def test_publish_call_formula_with_brand_pictures_and_prices(sandbox):
     add_reference_data(sandbox.store, groups=("Size",))
     tee = {

@@ -194,6 +194,7 @@ def test_tracking_link_and_ship_date_reach_the_store_and_a_replay_names_the_ship
     }
     first, _ = ship(sandbox, tmp_path, record)
     (stored,) = sandbox.store.query("order_shipments", {"order_id": ORDER})
+    assert (first[0]["outcome"], first[0]["ids"]["shipment_id"]) == ("created", stored["id"])
     assert stored["tracking_url"] == "https://track.example.com/1Z999"
     assert stored["shipped_at"].startswith("2024-05-02")
     assert set(first[0]["changes"]) >= {"items", "tracking_numbers", "tracking_url"}
@@ -249,4 +250,65 @@ def test_a_line_of_quantity_zero_does_not_ship(sandbox, tmp_path):
     results, calls = ship(sandbox, tmp_path, {"shipment_id": "S1", "items": items})
     assert (results[0]["outcome"], results[0]["field"]) == ("failed", "items[0].order_item_id")
     assert "does not ship" in results[0]["error"]
+    assert calls == []
+
+
+def store_lines(sandbox: Any, name: str) -> dict[int, int | None]:
+    """Every line the store holds for shipment ``name``, zeros and nulls included."""
+    (shipment,) = [
+        s
+        for s in sandbox.store.query("order_shipments", {"order_id": ORDER})
+        if s["shipment_name"] == name
+    ]
+    lines = sandbox.store.shipment_items([shipment["id"]])[shipment["id"]]
+    return {x["id"]: x["quantity_shipped"] for x in lines}
+
+
+def test_a_line_the_first_candidate_cannot_take_is_not_sent_at_all(sandbox, tmp_path):
+    """SKU A on two lines, the first shipped already: 1 of A ships from line 2 alone.
+
+    Line 1, with nothing left, is not sent as a line of 0.
+    """
+    make_order(
+        sandbox,
+        [{"id": 1, "sku": "A", "quantity": 1}, {"id": 2, "sku": "A", "quantity": 1}],
+        shipments=[("S0", {1: 1})],
+    )
+    ship(sandbox, tmp_path, {"shipment_id": "S1", "items": [{"sku": "A", "quantity": 1}]})
+    assert store_lines(sandbox, "S1") == {2: 1}
+    assert status(sandbox) == SHIPPED
+
+
+def test_a_shipment_line_the_store_lists_without_a_quantity_ships_nothing(sandbox, tmp_path):
+    """A line with no quantity shipped (an import, a manual edit) counts as 0 of that line."""
+    make_order(sandbox, [{"id": 1, "sku": "A", "quantity": 2}], shipments=[("S0", {1: None})])
+    ship(sandbox, tmp_path, {"shipment_id": "S1"})
+    assert shipped_lines(sandbox, "S1") == {1: 2}
+    results, calls = ship(
+        sandbox, tmp_path, {"shipment_id": "S0", "items": [{"sku": "A", "quantity": 2}]}
+    )
+    assert (results[0]["outcome"], results[0]["field"]) == ("failed", "items[0].quantity")
+    assert calls == []
+
+
+def test_resending_a_shipment_whose_line_had_no_quantity_writes_its_lines(sandbox, tmp_path):
+    """The store's line without a quantity is no line: sending S0 with 1 of A updates it."""
+    make_order(sandbox, [{"id": 1, "sku": "A", "quantity": 2}], shipments=[("S0", {1: None})])
+    results, calls = ship(
+        sandbox, tmp_path, {"shipment_id": "S0", "items": [{"sku": "A", "quantity": 1}]}
+    )
+    assert results[0]["outcome"] == "updated"
+    assert results[0]["changes"]["items"] == {
+        "old": [],
+        "new": [{"order_item_id": 1, "quantity": 1}],
+    }
+    assert len(calls) >= 1
+    assert shipped_lines(sandbox, "S0") == {1: 1}
+
+
+def test_an_unknown_carrier_is_refused_naming_the_carrier(sandbox, tmp_path):
+    """A carrier the store has no method for fails the record naming ``carrier``."""
+    make_order(sandbox, [{"id": 1, "sku": "A", "quantity": 1}])
+    results, calls = ship(sandbox, tmp_path, {"shipment_id": "S1", "carrier": "Pigeon Post"})
+    assert (results[0]["outcome"], results[0]["field"]) == ("failed", "carrier")
     assert calls == []

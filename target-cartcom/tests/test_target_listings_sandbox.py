@@ -579,6 +579,31 @@ def test_sync_shows_a_hidden_product_when_the_feed_says_hidden_false(sandbox):
     assert sandbox.store.get("products", pid)["is_hidden"] == 0
 
 
+def test_a_quantity_for_a_product_stocked_per_variant_is_refused(sandbox):
+    """``quantity`` alone for a product stocked per variant row: refused naming ``quantity``.
+
+    The product's own stock is not the one Cart.com sells from; nothing is written.
+    """
+    add_reference_data(sandbox.store, groups=("Size",))
+    tee = {
+        "sku": "TEE-Q",
+        "title": "Stocked per size",
+        "categories": ["Apparel > Shirts"],
+        "price": 18.0,
+        "variants": [{"sku": f"TEE-Q-{s}", "options": {"Size": s}, "quantity": 1} for s in "SM"],
+    }
+    run(sandbox, [tee], operations=ALL_OPS)
+    result, calls = run(
+        sandbox,
+        [{"sku": "TEE-Q", "quantity": 5}],
+        operations=["link", "sync"],
+        fail_on_record_errors=False,
+    )
+    line = result.by_sku()["TEE-Q"]
+    assert (line["outcome"], line["field"]) == ("failed", "quantity")
+    assert write_routes(calls) == []
+
+
 def test_publish_call_formula_with_brand_pictures_and_prices(sandbox):
     add_reference_data(sandbox.store, groups=("Size",))
     tee = {

@@ -154,6 +154,49 @@ def test_a_shorter_retry_after_does_not_shorten_an_earlier_one():
     assert clock.now - start == pytest.approx(5.0)
 
 
+def test_the_default_margin_pads_each_window_by_1_percent_and_5_ms():
+    """Clock skew between us and Cart.com: the sixth call of 5 per 10 s waits 10.105 s."""
+    clock = FakeClock()
+    budget = CallBudget(5, 10.0, clock=clock, sleep=clock.sleep)
+    for _ in range(5):
+        budget.acquire()
+        budget.release()
+    assert budget.acquire() == pytest.approx(10.105)
+
+
+def test_a_call_starts_within_1_ms_of_the_window_freeing():
+    """Whatever is left of the wait, however small, the call never waits more than 1 ms over."""
+    clock = FakeClock()
+    budget = CallBudget(1, 10.0, margin=0.0, clock=clock, sleep=clock.sleep)
+    budget.acquire()
+    budget.release()
+    clock.now += 10.0 - 0.0004  # 0.4 ms before the completion leaves the window
+    waited = budget.acquire()
+    assert 0.0004 <= waited <= 0.001
+
+
+def test_a_call_waiting_on_calls_in_flight_looks_again_within_5_ms():
+    """Only calls in flight fill the budget: the waiter notices a completion within 5 ms.
+
+    (The completion then holds its place in the window: the call waits for it to leave.)
+    """
+    clock = FakeClock()
+
+    def sleep(seconds):
+        clock.slept.append(seconds)
+        clock.now += seconds
+        if len(clock.slept) == 1:
+            budget.release()  # the call in flight completes while the waiter sleeps
+
+    budget = CallBudget(2, 10.0, margin=0.0, clock=clock, sleep=sleep)
+    budget.acquire()
+    budget.acquire()
+    budget.acquire()
+    # It looked again within 5 ms, then waited for that completion to leave the window.
+    assert 0 < clock.slept[0] <= 0.005
+    assert clock.slept[1:] == [pytest.approx(10.0)]
+
+
 def test_budget_never_raises_limit_from_header():
     """A higher server limit does not loosen the configured budget."""
     budget = CallBudget(5, 10.0)

@@ -197,6 +197,36 @@ def test_a_call_waiting_on_calls_in_flight_looks_again_within_5_ms():
     assert clock.slept[1:] == [pytest.approx(10.0)]
 
 
+def test_a_call_limit_of_one_is_a_limit():
+    """``0/1``: a store allowing one call per window is read as such, not ignored."""
+    assert parse_call_limit("0/1") == (0, 1)
+
+
+def test_the_server_count_is_read_against_the_calls_still_in_the_window():
+    """A slow call: our 5 earlier calls left the window while it ran.
+
+    So its ``5/5`` means 5 calls of other clients, and the next call waits a full window.
+    """
+    clock = FakeClock()
+    budget = CallBudget(10, 10.0, margin=0.0, clock=clock, sleep=clock.sleep)
+    for _ in range(5):
+        budget.acquire()
+        budget.release()
+    clock.now += 9.0
+    budget.acquire()
+    clock.now += 2.0  # the call takes 2 s: the 5 earlier ones are now out of the window
+    budget.release({"X-AC-Call-Limit": "5/5"})
+    assert budget.acquire() == pytest.approx(10.0)
+
+
+def test_a_retry_after_of_0_holds_nothing():
+    """``Retry-After: 0``: the next call goes at once."""
+    clock = FakeClock()
+    budget = CallBudget(5, 10.0, clock=clock, sleep=clock.sleep)
+    budget.block_for(0.0)
+    assert budget.acquire() == 0.0
+
+
 def test_budget_never_raises_limit_from_header():
     """A higher server limit does not loosen the configured budget."""
     budget = CallBudget(5, 10.0)

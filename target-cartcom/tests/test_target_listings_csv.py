@@ -521,3 +521,23 @@ def test_a_row_missing_several_option_columns_names_the_first_in_column_order():
     ]
     _listings, failed = assemble(rows)
     assert [(row.record["sku"], err.field) for row, _, err in failed] == [("K-X", "size")]
+
+
+def test_an_empty_first_option_column_does_not_hide_the_next():
+    """Size empty, colour given: the variant's option is the colour alone."""
+    rows = [
+        csv_row(sku="C-R", parent_sku="C", colour="Red"),
+        csv_row(sku="C-B", parent_sku="C", colour="Blue"),
+    ]
+    (listing,), failed = assemble(rows)
+    assert failed == []
+    assert [v["options"] for v in listing.record["variants"]] == [
+        {"Colour": "Red"},
+        {"Colour": "Blue"},
+    ]
+
+
+def test_option_columns_from_the_environment_must_be_json():
+    """``TARGET_CARTCOM_OPTION_COLUMNS`` holds JSON text: anything else is refused, not guessed."""
+    with pytest.raises(ConfigurationError, match="must be an object"):
+        ListingOptions.from_config({"option_columns": "size=Size"})

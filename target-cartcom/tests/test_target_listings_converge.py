@@ -877,3 +877,23 @@ def test_a_dry_run_says_a_publish_with_variants_is_hidden_until_complete(fresh):
     dry, _ = run(sb, [TEE, simple], operations=PUBLISH, dry_run=True)
     posts = [c.purpose for c in dry.planned if (c.method, c.path) == ("POST", "/products")]
     assert posts == ["publish CNV (hidden until complete)", "publish PLAIN"]
+
+
+def test_a_publish_completed_with_a_weight_the_first_run_lacked_writes_it(fresh):
+    """Stopped at its first picture without a weight; the feed then gives one (0.5).
+
+    The store holds no weight: the completion writes 0.5 and names the change.
+    """
+    sb = fresh()
+    sb.faults.script(
+        [{"kind": "status", "status": 400, "method": "POST", "path": "/product_pictures"}]
+    )
+    weightless = copy.deepcopy(TEE)
+    del weightless["weight"]
+    run(sb, [weightless], operations=PUBLISH, fail_on_record_errors=False)
+    sb.faults.clear()
+    assert sb.store.query("products", {"item_number": "CNV"})[0]["weight"] is None
+    result, _ = run(sb, [TEE], operations=PUBLISH)
+    line = result.by_sku()["CNV"]
+    assert (line["outcome"], line["changes"]["weight"]) == ("updated", {"old": None, "new": 0.5})
+    assert sb.store.query("products", {"item_number": "CNV"})[0]["weight"] == 0.5

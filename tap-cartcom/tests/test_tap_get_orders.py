@@ -532,3 +532,13 @@ def test_a_resume_point_of_a_status_no_longer_selected_is_dropped(server):
     again = run_tap(config, state=state, streams=("orders",))
     assert sorted(ids_of(again)) == sorted(reference)
     assert "resume" not in again["state"]["bookmarks"]["orders"]
+
+
+def test_get_orders_sends_each_child_streams_schema_before_its_first_record(server):
+    """Order items selected with Get Orders: a target reads the items' SCHEMA before any item."""
+    config = config_for(server, order_status_names=["Processing"])
+    run = run_tap(config, streams=("orders", "order_items"))
+    assert run["records"]["order_items"]
+    kinds = [(m["type"], m.get("stream")) for m in run["messages"]]
+    first_item = kinds.index(("RECORD", "order_items"))
+    assert ("SCHEMA", "order_items") in kinds[:first_item]

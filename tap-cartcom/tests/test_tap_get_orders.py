@@ -481,14 +481,21 @@ def _orders_pages(server: Any, status_id: int, since: int) -> int:
     )
 
 
-def test_a_run_failed_part_way_resumes_after_its_last_checkpoint(server):
+@pytest.mark.parametrize(
+    "window",
+    [{}, {"orders_created_within_days": 45}],
+    ids=["default window", "orders_created_within_days"],
+)
+def test_a_run_failed_part_way_resumes_after_its_last_checkpoint(server, window):
     """Pending and Processing; the run fails on Processing's 3rd page (a 400, never retried).
 
     From its last STATE the next run reads no Pending page again and starts Processing after
     the last checkpointed page: together the two runs emit each eligible order exactly once.
+    With ``orders_created_within_days`` the window starts exactly at that age, and the resumed
+    read still starts after the checkpoint, not at the start of the window.
     """
     statuses = order_status_ids(server)
-    config = config_for(server, order_status_names=["Pending", "Processing"])
+    config = config_for(server, order_status_names=["Pending", "Processing"], **window)
     reference = ids_of(run_tap(config, streams=("orders",)))
     pending_pages = _orders_pages(server, statuses["Pending"], 0)
     processing_pages = _orders_pages(server, statuses["Processing"], 0)

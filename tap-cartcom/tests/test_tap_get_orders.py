@@ -471,6 +471,26 @@ def test_ids_of_an_older_emitted_map_are_not_imported_again(fake):
     assert len(EmittedOrders.from_state(marks[STATE_KEY])) == len(fake.orders)
 
 
+def test_ids_of_an_older_emitted_map_from_before_the_window_are_not_kept(fake):
+    """The state keeps the window's days only: an older map's id from before it is dropped.
+
+    The window of a run at 2024-03-06 13:00 starts on 2024-02-05; an id the plain mode emitted
+    on 2024-02-03 is not carried into the Get Orders state (the next run cannot read it anyway).
+    """
+    from tap_test_support import base_config
+
+    for order in fake.orders:
+        order["order_status_id"] = 2  # Processing
+    now = datetime(2024, 3, 6, 12, tzinfo=UTC)
+    plain = run_tap(base_config(lookback_days=1), streams=("orders",), now=now)
+    plain["state"]["bookmarks"]["orders"]["emitted"]["999999"] = "2024-02-03T10:00:00Z"
+    config = base_config(order_status_names=["Processing"], lookback_days=1)
+    run = run_tap(config, state=plain["state"], streams=("orders",), now=now + timedelta(hours=1))
+    kept = EmittedOrders.from_state(run["state"]["bookmarks"]["orders"][STATE_KEY])
+    assert not kept.has("2024-02-03T10:00:00Z", 999999)
+    assert len(kept) == len(fake.orders)
+
+
 # -- a run that fails part-way, resumed in process (issue 26) -------------------------------------
 def _orders_pages(server: Any, status_id: int, since: int) -> int:
     """``GET /orders`` calls for ``status_id`` among the sandbox's calls from index ``since``."""

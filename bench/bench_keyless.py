@@ -44,7 +44,7 @@ from cartcom_sandbox.clock import normalise_input
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.seed import seed_store
 from cartcom_sandbox.server import SandboxServer
-from tap_cartcom.client import WindowedStream
+from tap_cartcom.streams.incremental import WindowedStream
 from tap_cartcom.tap import TapCartcom
 
 ROOT = Path(__file__).resolve().parent.parent

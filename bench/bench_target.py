@@ -348,8 +348,8 @@ def breakdown(paths: dict[str, Path], work: Path) -> dict[str, float]:
     from collections import Counter
 
     import target_cartcom._client.session as session_module
-    from target_cartcom.listings import batch, index
-    from target_cartcom.run import RunContext
+    from target_cartcom.listings import batch, index_builder, state, store_index
+    from target_cartcom.run_context import RunContext
 
     spent: Counter[str] = Counter()
     undo: list[tuple[Any, str, Any]] = []
@@ -368,11 +368,11 @@ def breakdown(paths: dict[str, Path], work: Path) -> dict[str, float]:
         setattr(owner, name, wrapper)
 
     timed(batch, "parse_listing", "validation: parse and check each listing")
-    timed(batch.ListingBatch, "_check_duplicates", "validation: SKUs seen twice in the input")
+    timed(state.ListingsState, "check_duplicates", "validation: SKUs seen twice in the input")
     timed(session_module, "_json_body", "index: decode the catalog pages (msgspec)")
-    timed(index.StoreIndex, "add_product", "index: index products, rows and prices")
-    timed(index.IndexBuilder, "_terms", "index: lookup terms and the auto estimate")
-    timed(index.IndexBuilder, "build", "index (all)")
+    timed(store_index.StoreIndex, "add_product", "index: index products, rows and prices")
+    timed(index_builder.IndexBuilder, "_terms", "index: lookup terms and the auto estimate")
+    timed(index_builder.IndexBuilder, "build", "index (all)")
     timed(batch.ListingBatch, "_link", "plan: link each listing")
     timed(batch.ListingBatch, "_apply", "plan: compare and plan each listing (sync)")
     timed(RunContext, "report", "results: one line per listing")

@@ -203,6 +203,12 @@ def api_tour(api: Api, anon: Api) -> None:
     show_call(api, f"/products?count=100&page={pages + 1}", f"(page {pages + 1} of {pages})")
     show_call(anon, "/products?count=1", "(no X-AC-Auth-Token)")
 
+    heading("List keys: a child resource lists under its nested name (docs/api.md §1.2)")
+    print("  as public clients written against live stores read them; the tap and target find")
+    print("  the list by shape (the one array that is not paging), so either key works")
+    for path in ("/order_items", "/order_shipments", "/order_addresses", "/product_variants"):
+        show_call(api, f"{path}?count=2&fields=id")
+
 
 def burst(db: Path) -> None:
     """Show the steel plan's 5 calls per 10 s: the 6th call in the window gets 429."""
@@ -275,6 +281,7 @@ MELTANO_PLUGINS = (
     ("extractors", "imported-orders", "tap-cartcom-import-log"),
     ("loaders", "target-cartcom", "target-cartcom"),
     ("loaders", "target-duckdb", "target-duckdb"),
+    ("loaders", "target-postgres", "target-postgres"),
     ("loaders", "target-jsonl", "target-jsonl"),
 )
 _STAMP_SOURCES = (
@@ -299,6 +306,7 @@ _PLUGIN_ENV_PREFIXES = (
     "SUPPLIER_CSV_",
     "IMPORTED_ORDERS_",
     "TARGET_DUCKDB_",
+    "TARGET_POSTGRES_",
     "TARGET_JSONL_",
 )
 

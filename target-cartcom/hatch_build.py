@@ -1,9 +1,10 @@
 """Build hook: refuse to build a wheel without the shared Cart.com client inside.
 
-The client's one source is cartcom-client/cartcom_client; the plugin's package reaches it
-through the committed symlink ``<package>/_client`` (hatchling follows it, and an sdist holds
-real files). A checkout without symlinks (Git on Windows without ``core.symlinks``) would
-otherwise build a wheel that fails on its first import.
+The client's one source is cartcom-client/cartcom_client; the package that uses it (the
+plugin's, or the one named by the hook's ``client-package`` setting: the sandbox's probe)
+reaches it through the committed symlink ``<package>/_client`` (hatchling follows it, and an
+sdist holds real files). A checkout without symlinks (Git on Windows without
+``core.symlinks``) would otherwise build a wheel that fails on its first import.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ class SharedClientCheck(BuildHookInterface):
 
     def initialize(self, version: str, build_data: dict) -> None:
         """Fail the build with the fix when the client is missing."""
-        package = self.metadata.name.replace("-", "_")
+        package = self.config.get("client-package") or self.metadata.name.replace("-", "_")
         client = Path(self.root, package, "_client")
         if not (client / "__init__.py").is_file():
             msg = (

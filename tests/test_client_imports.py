@@ -1,15 +1,19 @@
 """The shared client works under any package name, and each plugin uses only its own copy.
 
 The client's one source, cartcom-client/cartcom_client, ships inside each plugin as
-`tap_cartcom._client` / `target_cartcom._client` (docs/architecture.md). A plugin installed on
-its own has no top-level `cartcom_client`, so an absolute self-import inside the client, or a
-plugin module importing `cartcom_client`, works in this repo's venv and fails everywhere else.
-Plugin tests must use the plugin's copy too: its exception classes are not `cartcom_client`'s.
+`tap_cartcom._client` / `target_cartcom._client`, and inside the sandbox's store probe as
+`cartcom_store_probe._client` (docs/architecture.md). A plugin installed on its own has no
+top-level `cartcom_client`, so an absolute self-import inside the client, or a plugin module
+importing `cartcom_client`, works in this repo's venv and fails everywhere else. Plugin tests
+must use the plugin's copy too: its exception classes are not `cartcom_client`'s. The emulator
+itself never loads the client: it must not share code with what it tests.
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +21,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT = ROOT / "cartcom-client" / "cartcom_client"
 PLUGINS = {"tap-cartcom": "tap_cartcom", "target-cartcom": "target_cartcom"}
+#: Every package that ships the client as its `_client`: the plugins, and the store probe (a
+#: client of a real store) in the cartcom-sandbox distribution.
+CLIENT_HOLDERS = {**PLUGINS, "cartcom-sandbox": "cartcom_store_probe"}
 
 
 def absolute_imports_of(module: str, files: list[Path]) -> list[str]:
@@ -63,26 +70,52 @@ def test_client_imports_itself_only_relatively() -> None:
     assert absolute_imports_of("cartcom_client", files) == []
 
 
-@pytest.mark.parametrize("folder", list(PLUGINS))
+@pytest.mark.parametrize("folder", list(CLIENT_HOLDERS))
 def test_plugin_uses_its_private_client(folder: str) -> None:
     """Plugin code and its tests import (and patch) `<package>._client`, never `cartcom_client`."""
     files = _py(ROOT / folder)
-    assert any(PLUGINS[folder] in p.parts for p in files)
+    assert any(CLIENT_HOLDERS[folder] in p.parts for p in files)
     assert absolute_imports_of("cartcom_client", files) == []
-    other = next(pkg for f, pkg in PLUGINS.items() if f != folder)
-    assert absolute_imports_of(other, files) == [], "a plugin never imports the other one"
+    for other in (pkg for f, pkg in PLUGINS.items() if f != folder):
+        assert absolute_imports_of(other, files) == [], "a plugin never imports the other one"
 
 
-@pytest.mark.parametrize("folder", list(PLUGINS))
+@pytest.mark.parametrize("folder", list(CLIENT_HOLDERS))
 def test_private_client_is_the_one_source(folder: str) -> None:
     """`<package>/_client` is the committed symlink to cartcom-client/cartcom_client."""
-    link = ROOT / folder / PLUGINS[folder] / "_client"
+    link = ROOT / folder / CLIENT_HOLDERS[folder] / "_client"
     assert link.is_symlink()
     assert link.readlink() == Path("../../cartcom-client/cartcom_client")
     assert link.resolve() == CLIENT.resolve()
 
 
-def test_both_plugins_have_the_same_build_hook() -> None:
-    """`hatch_build.py` (refuses a wheel without the client) is one file in two places."""
-    tap, target = (ROOT / folder / "hatch_build.py" for folder in PLUGINS)
-    assert tap.read_text() == target.read_text()
+def test_every_client_holder_has_the_same_build_hook() -> None:
+    """`hatch_build.py` (refuses a wheel without the client) is one file in three places."""
+    tap, *others = (ROOT / folder / "hatch_build.py" for folder in CLIENT_HOLDERS)
+    assert len(others) == 2
+    assert all(other.read_text() == tap.read_text() for other in others)
+
+
+#: Imports what ``cartcom-sandbox serve`` and the pytest fixtures load, builds the CLI's parser
+#: (which offers ``probe``), and prints every loaded module that is a copy of the client.
+_EMULATOR_LOADS = """
+import sys
+import cartcom_sandbox.cli, cartcom_sandbox.server, cartcom_sandbox.profile
+import cartcom_sandbox.pytest_plugin, cartcom_sandbox.seed
+cartcom_sandbox.cli.build_parser()
+print([m for m in sys.modules if m.split(".")[0] == "cartcom_client" or "._client" in m])
+"""
+
+
+def test_the_emulator_never_loads_the_client() -> None:
+    """Serving, seeding and the fixtures load no copy of the client; the probe alone does."""
+
+    def loaded(code: str) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+        )
+        return proc.stdout.strip()
+
+    assert loaded(_EMULATOR_LOADS) == "[]"
+    probe = _EMULATOR_LOADS.replace("import sys", "import sys, cartcom_store_probe.cli")
+    assert "cartcom_store_probe._client.session" in loaded(probe)  # the check sees a copy

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 import run_demo as demo
-from cartcom_client.quirks import to_utc
+from cartcom_client.quirks import records_from_page, to_utc
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.seed import seed_store
 from cartcom_sandbox.server import SandboxServer
@@ -266,7 +266,7 @@ def test_publish_listings_creates_what_is_missing_and_links_the_rest(pipeline: P
     product = pipeline.get("/products", item_number=simple["sku"])["products"][0]
     assert product["item_name"] == simple["title"]
     assert float(product["price"]) == pytest.approx(simple["price"])
-    pictures = pipeline.get("/product_pictures", product_id=product["id"])["product_pictures"]
+    pictures = records_from_page(pipeline.get("/product_pictures", product_id=product["id"]))
     assert len(pictures) == len(simple["images"])
     variant = next(r for r in new if r.get("variants"))
     rows_ = pipeline.get(
@@ -336,9 +336,11 @@ def test_push_tracking_upserts_shipments_and_marks_orders_shipped(pipeline: Pipe
     assert summary["failed"] == 0
     assert summary["outcomes"] == {"order_shipments": {"created": len(shipments)}}
     for rec in shipments:
-        found = pipeline.get(
-            "/order_shipments", order_id=rec["order_id"], shipment_name=rec["shipment_id"]
-        )["order_shipments"]
+        found = records_from_page(
+            pipeline.get(
+                "/order_shipments", order_id=rec["order_id"], shipment_name=rec["shipment_id"]
+            )
+        )
         assert len(found) == 1
         assert rec["tracking_numbers"][0] in found[0]["tracking_numbers"]
         order = pipeline.get(f"/orders/{rec['order_id']}", fields="order_status_id")

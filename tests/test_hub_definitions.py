@@ -87,7 +87,7 @@ def test_readme_definitions_agree_with_the_hub_files() -> None:
     block = text.split("<!-- own-project-yaml -->", 1)[1].split("<!-- /own-project-yaml -->")[0]
     plugins = yaml.safe_load(block.split("```yaml", 1)[1].split("```", 1)[0])["plugins"]
     pasted = {p["name"]: p for p in plugins["extractors"] + plugins["loaders"]}
-    assert set(pasted) == set(PLUGINS)
+    assert set(PLUGINS) <= set(pasted)  # with the loaders and the feed they pair with
     for plugin in PLUGINS:
         hub = yaml.safe_load(docs.hub_file(plugin).read_text())
         mine = pasted[plugin]

@@ -2,10 +2,10 @@
 
 Each distribution is built the way `python -m build` builds it: an sdist first, then the wheel
 FROM that sdist (the path PyPI users and `pip install <sdist>` take). A wheel fails when it holds
-tests, benchmarks, the demo, listing scenarios or the conformance machinery; a plugin wheel
-fails when its private client (`<package>/_client`) is missing or differs from the one source,
-cartcom-client/cartcom_client, or when the two plugin wheels share a file (they are installed
-side by side in one venv by `make install`).
+tests, benchmarks, the demo, listing scenarios or the conformance machinery; a plugin wheel (and
+the sandbox's, for its store probe) fails when its private client (`<package>/_client`) is
+missing or differs from the one source, cartcom-client/cartcom_client, or when the two plugin
+wheels share a file (they are installed side by side in one venv by `make install`).
 """
 
 from __future__ import annotations
@@ -23,15 +23,21 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT = ROOT / "cartcom-client" / "cartcom_client"
-#: distribution folder -> its top-level package
+#: distribution folder -> its top-level packages
 DISTRIBUTIONS = {
-    "tap-cartcom": "tap_cartcom",
-    "target-cartcom": "target_cartcom",
-    "cartcom-client": "cartcom_client",
-    "cartcom-sandbox": "cartcom_sandbox",
-    "cartcom-orchestration": "cartcom_orchestration",
+    "tap-cartcom": {"tap_cartcom"},
+    "target-cartcom": {"target_cartcom"},
+    "cartcom-client": {"cartcom_client"},
+    "cartcom-sandbox": {"cartcom_sandbox", "cartcom_store_probe"},  # the emulator; the probe
+    "cartcom-orchestration": {"cartcom_orchestration"},
 }
 PLUGINS = ("tap-cartcom", "target-cartcom")
+#: distribution folder -> the package that carries the client as `_client`
+CLIENT_HOLDERS = {
+    "tap-cartcom": "tap_cartcom",
+    "target-cartcom": "target_cartcom",
+    "cartcom-sandbox": "cartcom_store_probe",
+}
 
 #: Folder names that are never runtime code.
 _DEV_DIRS = {"tests", "test", "bench", "benchmarks", "demo", "cartcom_testing", "conformance"}
@@ -105,20 +111,20 @@ def test_dev_only_files_are_recognised() -> None:
 
 @pytest.mark.parametrize("folder", list(DISTRIBUTIONS))
 def test_wheel_holds_only_runtime_code(folder: str, wheels: dict[str, zipfile.ZipFile]) -> None:
-    """No tests, bench, demo, scenario or conformance code in the wheel; one package only."""
+    """No tests, bench, demo, scenario or conformance code in the wheel; its own packages only."""
     names = wheels[folder].namelist()
     assert dev_only_files(names) == []
     tops = {PurePosixPath(n).parts[0] for n in names if ".dist-info/" not in n}
-    assert tops == {DISTRIBUTIONS[folder]}
+    assert tops == DISTRIBUTIONS[folder]
 
 
-@pytest.mark.parametrize("plugin", PLUGINS)
+@pytest.mark.parametrize("plugin", list(CLIENT_HOLDERS))
 def test_plugin_wheel_carries_the_shared_client(
     plugin: str, wheels: dict[str, zipfile.ZipFile]
 ) -> None:
     """`<package>/_client` holds every module of cartcom_client, byte for byte."""
     wheel = wheels[plugin]
-    prefix = f"{DISTRIBUTIONS[plugin]}/_client/"
+    prefix = f"{CLIENT_HOLDERS[plugin]}/_client/"
     shipped = {n[len(prefix) :]: wheel.read(n) for n in wheel.namelist() if n.startswith(prefix)}
     source = {
         p.relative_to(CLIENT).as_posix(): p.read_bytes()

@@ -8,6 +8,7 @@ from .errors import (
     NotFoundError,
     RateLimitedError,
     RouterAuthenticationError,
+    StoreUnreachableError,
     TransientAPIError,
     ValidationError,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "RateLimitedError",
     "RouterAuth",
     "RouterAuthenticationError",
+    "StoreUnreachableError",
     "TransientAPIError",
     "ValidationError",
     "collection_key",

@@ -17,25 +17,35 @@ PAGING_KEYS = frozenset({"total_count", "next_page", "previous_page"})
 _FRACTION = re.compile(r"(\.\d+)")
 
 
+def parse_local(value: Any) -> datetime | None:
+    """Parse a Cart.com datetime as the store wrote it: its own offset kept (none if absent).
+
+    ``""``/None give None; more than 6 fractional digits (Cart.com sends up to 7) are truncated
+    to microseconds. Unparseable values raise ``ValueError``.
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value
+    text = str(value).strip()
+    if not text:
+        return None
+    text = text.replace(" ", "T", 1) if "T" not in text and " " in text else text
+    if text.endswith(("z", "Z")):
+        text = text[:-1] + "+00:00"
+    text = _FRACTION.sub(lambda m: m.group(1)[:7], text, count=1)
+    return datetime.fromisoformat(text)
+
+
 def parse_datetime(value: Any) -> datetime | None:
     """Parse a Cart.com datetime into an aware UTC ``datetime``; ``""``/None give None.
 
     Values without an offset are taken as UTC (the only safe reading without the store's zone).
     More than 6 fractional digits (Cart.com sends up to 7) are truncated to microseconds.
     """
-    if value is None:
+    parsed = parse_local(value)
+    if parsed is None:
         return None
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        text = str(value).strip()
-        if not text:
-            return None
-        text = text.replace(" ", "T", 1) if "T" not in text and " " in text else text
-        if text.endswith(("z", "Z")):
-            text = text[:-1] + "+00:00"
-        text = _FRACTION.sub(lambda m: m.group(1)[:7], text, count=1)
-        parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
@@ -51,6 +61,19 @@ def to_utc(value: Any) -> str | None:
     if parsed is None:
         return None
     return parsed.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def to_local(value: Any) -> str | None:
+    """The store's own wall-clock time with its offset, in one form (``...T23:30:00.000000-06:00``).
+
+    The same instant as ``to_utc``, left in the time zone the store answered in, so its first
+    ten characters are the store's own calendar day. A value sent without an offset stays
+    without one. Unparseable values raise ``ValueError``.
+    """
+    parsed = parse_local(value)
+    if parsed is None:
+        return None
+    return parsed.isoformat(timespec="microseconds")
 
 
 def format_filter_datetime(value: datetime) -> str:

@@ -162,7 +162,9 @@ ROUTER_SETTINGS = ("site_id", "user_name", "user_secret", "router_url")
 class ConnectionSettings:
     """Validated connection settings; the token and the router secret are kept out of ``repr``.
 
-    ``notes`` are warnings for the plugin to log (settings given but not used).
+    ``notes`` are warnings for the plugin to log (settings given but not used). ``url_setting``
+    is the setting ``base_url`` came from (``domain``, ``api_url`` or ``router_url``), named by
+    the message of a store that cannot be reached.
     """
 
     base_url: str
@@ -175,6 +177,7 @@ class ConnectionSettings:
     user_name: str = ""
     user_secret: str = field(default="", repr=False)
     notes: tuple[str, ...] = ()
+    url_setting: str = "api_url"
 
     @property
     def auth(self) -> Auth:
@@ -236,7 +239,14 @@ class ConnectionSettings:
             if unused
             else ()
         )
-        return cls(base_url=base_url, access_token=token, notes=notes, **common)
+        url_setting = "api_url" if config.get("api_url") not in (None, "") else "domain"
+        return cls(
+            base_url=base_url,
+            access_token=token,
+            notes=notes,
+            url_setting=url_setting,
+            **common,
+        )
 
     @classmethod
     def _router(cls, config: Mapping[str, Any], common: dict[str, Any]) -> ConnectionSettings:
@@ -276,5 +286,6 @@ class ConnectionSettings:
             user_name=user_name,
             user_secret=secret,
             notes=notes,
+            url_setting="router_url",
             **common,
         )

@@ -18,16 +18,26 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import TypeVar
+from urllib.parse import quote_plus, urlsplit
 
+import requests
+
+from . import query
 from .errors import ConfigurationError
+
+_Item = TypeVar("_Item")
 
 API_PATH = "/api/v1"
 #: Cart.com runs on IIS/ASP.NET: a URL's path plus query must stay within 2,048 characters
 #: (docs/api.md §14), which bounds every batched read (select_many ids, OR-ed filters).
 MAX_URL_LENGTH = 2048
+#: A ``next_page`` link is the request's URL with ``page=N`` added (docs/api.md §1.3), so a read
+#: that may run to a second page (more matches than the store's largest ``count``) keeps this
+#: much of the cap free: up to page 99,999.
+NEXT_PAGE_ROOM = len("&page=99999")
 
 _PORT = re.compile(r"^[0-9]{1,5}$")
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
@@ -303,6 +313,50 @@ def check_secret(value: object, setting: str, what: str = "a Cart.com API token"
     return text
 
 
+def url_length(url: str, params: Mapping[str, str]) -> int:
+    """Path, ``?`` and query of a GET of ``url`` with ``params``: what the URL cap counts.
+
+    Measured on the request as ``requests`` prepares it, so every encoding rule is the one sent.
+    """
+    prepared = requests.Request("GET", url, params=params).prepare()
+    parts = urlsplit(prepared.url or "")
+    return len(parts.path) + 1 + len(parts.query)
+
+
+def pack_for_url(
+    items: Iterable[_Item],
+    fixed_chars: int,
+    cost: Callable[[_Item, _Item | None], int],
+    *,
+    max_items: int | None = None,
+    max_chars: int = MAX_URL_LENGTH,
+) -> Iterator[list[_Item]]:
+    """The one URL-cap packing: ``items`` in order, as many per URL as fit ``max_chars``.
+
+    ``fixed_chars`` is the length of everything else in path plus query; ``cost(item, previous)``
+    the characters ``item`` adds after ``previous``, the item before it in the same URL (None
+    when it opens one). Cart.com (IIS) caps path plus query at ``MAX_URL_LENGTH`` (docs/api.md
+    §14). Lengths are added up item by item, so packing is linear. An item that cannot fit even
+    alone raises ``ValueError``.
+    """
+    chunk: list[_Item] = []
+    used = fixed_chars
+    for item in items:
+        extra = cost(item, chunk[-1] if chunk else None)
+        full = max_items is not None and len(chunk) >= max_items
+        if chunk and (full or used + extra > max_chars):
+            yield chunk
+            chunk, used = [], fixed_chars
+            extra = cost(item, None)
+        if not chunk and fixed_chars + extra > max_chars:
+            msg = f"a single value is too long for one request: {str(item)[:40]!r}..."
+            raise ValueError(msg)
+        chunk.append(item)
+        used += extra
+    if chunk:
+        yield chunk
+
+
 def chunks_for_url(
     values: Iterable[str],
     fixed_chars: int,
@@ -311,26 +365,60 @@ def chunks_for_url(
     max_items: int | None = None,
     max_chars: int = MAX_URL_LENGTH,
 ) -> Iterator[list[str]]:
-    """Split encoded ``values`` into lists whose joined length fits one URL.
+    """Split encoded ``values`` into lists whose joined length fits one URL (``pack_for_url``).
 
     ``fixed_chars`` is the length of everything else in path plus query (the API path, the
     parameter names, ``fields``/``expand``); ``separator_chars`` the length of what joins two
-    values (1 for ``,`` in ``ids=``, 4 for ``+OR+``). Cart.com (IIS) caps path plus query at
-    ``MAX_URL_LENGTH`` (docs/api.md §14). A value that cannot fit even alone raises ``ValueError``.
+    values (1 for ``,`` in ``ids=``, 4 for ``+OR+``). A value that cannot fit even alone raises
+    ``ValueError``.
     """
-    chunk: list[str] = []
-    used = fixed_chars
-    for value in values:
-        cost = len(value) + (separator_chars if chunk else 0)
-        full = max_items is not None and len(chunk) >= max_items
-        if chunk and (full or used + cost > max_chars):
-            yield chunk
-            chunk, used = [], fixed_chars
-            cost = len(value)
-        if fixed_chars + len(value) > max_chars:
-            msg = f"a single value is too long for one request: {value[:40]!r}..."
-            raise ValueError(msg)
-        chunk.append(value)
-        used += cost
-    if chunk:
-        yield chunk
+
+    def cost(value: str, previous: str | None) -> int:
+        return len(value) if previous is None else len(value) + separator_chars
+
+    return pack_for_url(values, fixed_chars, cost, max_items=max_items, max_chars=max_chars)
+
+
+#: ``+OR+``: two conditions OR-ed within one field, once form-encoded.
+_OR_LENGTH = len(quote_plus(" OR "))
+#: ``OR+``: the start of a field's value that ORs it with the fields before it.
+_OR_PREVIOUS_LENGTH = len(quote_plus("OR "))
+
+
+def lookup_chunks(
+    url: str,
+    params: Mapping[str, str],
+    fields: Mapping[str, Iterable[object]],
+    *,
+    max_items: int | None = None,
+    max_chars: int = MAX_URL_LENGTH,
+) -> Iterator[dict[str, str]]:
+    """The parameters of each GET that looks up ``fields``' values, every URL within the cap.
+
+    Each is ``params`` and ``query.fields_any`` of as many exact-match terms (``query.term``)
+    as fit one URL of ``url`` (``pack_for_url``), with ``NEXT_PAGE_ROOM`` kept free: a lookup
+    that matches more rows than a page holds runs on to a next page, whose link adds ``page=N``.
+    ``max_items`` caps the terms per GET. Terms are made as packing reaches them, so a caller
+    that stops early (it only needs to know whether there is more than one GET) pays for no more.
+    """
+
+    def terms() -> Iterator[tuple[str, str, int]]:
+        for name, values in fields.items():
+            for value in values:
+                text = query.term(value)
+                yield name, text, query.encoded_length(text)
+
+    def cost(item: tuple[str, str, int], previous: tuple[str, str, int] | None) -> int:
+        name, _, length = item
+        if previous is None:  # &name=term
+            return 2 + len(name) + length
+        if previous[0] == name:  # +OR+term
+            return _OR_LENGTH + length
+        return 2 + len(name) + _OR_PREVIOUS_LENGTH + length  # &name=OR+term
+
+    fixed = url_length(url, params) + NEXT_PAGE_ROOM
+    for chunk in pack_for_url(terms(), fixed, cost, max_items=max_items, max_chars=max_chars):
+        grouped: dict[str, list[str]] = {}
+        for name, text, _ in chunk:
+            grouped.setdefault(name, []).append(text)
+        yield {**params, **query.fields_any(grouped)}

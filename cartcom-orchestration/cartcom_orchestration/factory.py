@@ -17,8 +17,9 @@ from dagster import (
     op,
 )
 
+from cartcom_orchestration.meltano_run import run_meltano_job
 from cartcom_orchestration.project import MeltanoProject, find_root, load_project
-from cartcom_orchestration.run import RunSetupError, output_dir, run_meltano_job
+from cartcom_orchestration.store_run import RunSetupError, StoreRun
 from cartcom_orchestration.stores import Store, StoresConfig, default_path, load_stores
 
 STORE_TAG = "cartcom/store"
@@ -73,16 +74,20 @@ def store_job(
     )
     def meltano_run(context: OpExecutionContext) -> Output[None]:
         _check_pool(context, pool)
-        log_path = (
-            output_dir(config, project, store)
-            / "logs"
-            / f"{job_name}-{context.run_id[:8]}-try{context.retry_number}.log"
-        )
+
+        def waiting() -> None:
+            context.log.info(
+                f"store {store.name}: another run of this store is at work; {job_name} waits "
+                "for it to finish (one run per store at a time)"
+            )
+
+        attempt = f"{context.run_id[:8]}-try{context.retry_number}"
         try:
-            report = run_meltano_job(config, project, store, job_name, log_path)
+            run = StoreRun.build(config, project, store, job_name, attempt=attempt)
+            report = run_meltano_job(run, on_wait=waiting)
         except RunSetupError as err:
             raise Failure(str(err), allow_retries=False) from err
-        meta = {**report.metadata(), "store": store.name, "log": str(log_path)}
+        meta = {**report.metadata(), "store": store.name, "log": str(run.log_path)}
         if report.returncode != 0:
             reason = report.reason
             hint = ""

@@ -3,12 +3,17 @@
 import json
 import sqlite3
 import stat
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cartcom_orchestration.factory import build
+from cartcom_orchestration.meltano_run import run_meltano_job
 from cartcom_orchestration.project import load_project
-from cartcom_orchestration.run import RunReport, RunSetupError, parse_log, store_env
+from cartcom_orchestration.report import RunReport, parse_log
+from cartcom_orchestration.store_run import RunSetupError, StoreRun
 from cartcom_orchestration.stores import load_stores
 from dagster import DagsterEventType, instance_for_test
 
@@ -26,6 +31,11 @@ stores:
     plan: steel
     jobs: [get-orders]
 """
+
+
+def store_env(cfg: Any, project: Any, store: Any, parent: dict[str, str]) -> dict[str, str]:
+    """The environment of the store's get-orders run."""
+    return StoreRun.build(cfg, project, store, "get-orders", attempt="t", environ=parent).env
 
 
 @pytest.fixture
@@ -239,6 +249,68 @@ def test_transient_failures_are_retried_and_bad_credentials_are_not(
         }
 
 
+TURNS_MELTANO = """#!/bin/sh
+# Stands in for meltano: notes when a store's run starts and ends; acme's runs end only once
+# the file {go} exists (the test creates it when acme's second run finds the turn taken).
+store=$(basename "$MELTANO_SYS_DIR_ROOT")
+echo "start $store" >> "{events}"
+i=0
+while [ "$store" = acme ] && [ ! -e "{go}" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+echo "end $store" >> "{events}"
+"""
+
+
+def test_a_stores_runs_take_turns_and_other_stores_do_not_wait(
+    config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """acme's second run starts meltano only after its first has ended; brand runs meanwhile.
+
+    Dagster's pool can let two runs of a store through at once (its claim is check-then-act),
+    so the turn is also held on the store's system folder.
+    """
+    cfg, project = config
+    events, go = tmp_path / "events", tmp_path / "go"
+    fake = tmp_path / "meltano"
+    fake.write_text(TURNS_MELTANO.format(events=events, go=go))
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("CARTCOM_MELTANO_BIN", str(fake))
+    for var in ("ACME_TOKEN", "PUB_USER", "PUB_SECRET"):
+        monkeypatch.setenv(var, "x")
+    db = tmp_path / "meltano.db"  # an existing system database: no `meltano upgrade database`
+    sqlite3.connect(db).execute("CREATE TABLE t (x)").connection.close()
+    monkeypatch.setenv("MELTANO_DATABASE_URI", f"sqlite:///{db}")
+    acme, brand = cfg.stores
+
+    def run(store: Any, name: str, on_wait: Any) -> RunReport:
+        run = StoreRun.build(cfg, project, store, "get-orders", attempt=name)
+        return run_meltano_job(run, on_wait=on_wait)
+
+    def seen() -> list[str]:
+        return events.read_text().splitlines() if events.exists() else []
+
+    brand_waited: list[bool] = []
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(run, acme, "acme-1", None)
+        deadline = time.monotonic() + 120
+        while "start acme" not in seen():  # the first run is in meltano, holding acme's turn
+            assert not first.done(), first.result()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        run(brand, "brand", lambda: brand_waited.append(True))
+        second = pool.submit(run, acme, "acme-2", go.touch)
+        first.result(timeout=120)
+        second.result(timeout=120)
+    assert brand_waited == []
+    assert seen() == [
+        "start acme",
+        "start brand",
+        "end brand",
+        "end acme",
+        "start acme",
+        "end acme",
+    ]
+
+
 def test_a_pool_without_a_limit_refuses_to_run(config, tmp_path: Path, monkeypatch) -> None:
     """No limit of 1 on the store's pool: the op fails before starting meltano."""
     cfg, _project = config
@@ -256,9 +328,7 @@ def test_the_system_database_is_created_once_for_stores_starting_together(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Four stores start at once on a new database: one `meltano upgrade database`, not four."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from cartcom_orchestration.run import ensure_system_db
+    from cartcom_orchestration.meltano_run import ensure_system_db
 
     db = tmp_path / "state" / "meltano.db"
     calls = tmp_path / "calls"

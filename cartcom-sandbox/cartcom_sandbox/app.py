@@ -79,6 +79,7 @@ class SandboxApp:
         self._cache: dict[tuple, tuple[float, bytes]] = {}
         self._cache_lock = threading.Lock()
         self.clock = time.monotonic  # the cache's clock (tests may replace it)
+        self.sleep = time.sleep  # waits out the store's latency (tests may replace it)
 
     def _cached(
         self, environ: dict[str, Any], method: str, token: str | None, path: str, query: str
@@ -195,6 +196,7 @@ class SandboxApp:
         headers: dict[str, str] = {}
         fault: Fault | None = None
         decision: Decision = self.ratelimit.peek(rate_key)
+        counted = False  # in the call window: the store works on it, so it takes its latency
         try:
             raw_uri = (
                 environ.get("REQUEST_URI")
@@ -213,6 +215,7 @@ class SandboxApp:
             if not valid:
                 raise ApiError(401, refusal or "Not authorized.")
             decision = self.ratelimit.hit(rate_key)  # type: ignore[arg-type]
+            counted = decision.allowed
             if not decision.allowed:
                 headers["Retry-After"] = decision.retry_after or "10"
                 # INF: Cart.com's text is not documented; a router site's budget is the site's
@@ -265,10 +268,16 @@ class SandboxApp:
         except Exception as err:  # the real API leaks server text in 500s, we keep it short
             status, body = 500, envelope(500, f"Sandbox error: {type(err).__name__}: {err}")
         headers["X-AC-Call-Limit"] = decision.header
-        if fault is not None and fault.kind in ("drop", "truncate"):
-            return self._sabotage(environ, fault, status, body, headers=headers, record=record)
         payload = body if isinstance(body, bytes) else b"" if body is None else jsonio.dumps(body)
+        if fault is not None and fault.kind in ("drop", "truncate"):
+            if counted:
+                self.sleep(self.config.answer_delay(len(payload)))
+            return self._sabotage(environ, fault, status, body, headers=headers, record=record)
         self.calls.append(CallRecord(status=status, bytes=len(payload), **record))
+        if counted:
+            # The store's latency, after the call was counted (on arrival) and logged, before
+            # the answer leaves; each request has its own thread, so others are not held.
+            self.sleep(self.config.answer_delay(len(payload)))
         return self._respond(start_response, status, payload, headers)
 
     def _check_scope(self, token: str, sub: str, method: str) -> None:

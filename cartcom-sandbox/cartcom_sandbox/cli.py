@@ -11,7 +11,8 @@ import typing as t
 from collections.abc import Sequence
 from types import FrameType
 
-from cartcom_sandbox import probe
+from cartcom_store_probe import options as probe_options
+
 from cartcom_sandbox.config import PLANS, SandboxConfig
 from cartcom_sandbox.router import RouterUser, parse_users
 from cartcom_sandbox.server import RouterServer, SandboxServer
@@ -89,7 +90,7 @@ def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="status of an empty page 1 (default 200 with [])",
     )
     p.add_argument("--retry-after", choices=["seconds", "http-date"], default="seconds")
-    p.add_argument("--max-url-length", type=int, default=2048)
+    p.add_argument("--max-url-length", type=int, default=SandboxConfig.max_url_length)
     p.add_argument(
         "--max-body-bytes",
         type=int,
@@ -120,6 +121,21 @@ def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         action="store_false",
         dest="shipment_items_in_order_expand",
         help="shipments nested under orders come without their items",
+    )
+    p.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        metavar="N",
+        help="a real store's answer time: each call that counts against the call limit is "
+        "answered N ms later (it counts when it arrives; default 0)",
+    )
+    p.add_argument(
+        "--latency-ms-per-kb",
+        type=float,
+        default=0.0,
+        metavar="M",
+        help="and M ms more per KiB of the answer's body (default 0)",
     )
     p.add_argument(
         "--list-key",
@@ -176,7 +192,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
-    probe.add_parser(sub)
+    probe_options.add_parser(sub)
     sub.add_parser("seed", help="build a deterministic store (see `seed --help`)", add_help=False)
     return parser
 
@@ -192,6 +208,7 @@ _PROFILE_OPTIONS = {
     "max_url_length": "max_url_length",
     "calls": "rate_calls",
     "plan": "rate_calls",
+    "latency_ms": "latency_ms",
 }
 
 
@@ -258,7 +275,13 @@ def serve(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
         external_images=args.external_images,
         shipment_items_in_order_expand=args.shipment_items_in_order_expand,
         timezone=args.timezone or "America/Chicago",
+        latency_ms=args.latency_ms,
+        latency_ms_per_kb=args.latency_ms_per_kb,
     )
+    try:
+        config.validate()
+    except ValueError as err:
+        raise SystemExit(f"serve: {err}") from None
     if args.profile:
         _apply_profile(config, args.profile, argv)
     server: SandboxServer
@@ -288,8 +311,11 @@ def serve(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     server._bind()
     print(server.base_url, flush=True)
     limit = config.calls_per_window()
+    latency = f" latency={config.latency_ms:g}ms" if config.latency_ms else ""
+    if config.latency_ms_per_kb:
+        latency += f"+{config.latency_ms_per_kb:g}ms/KiB"
     print(
-        f"plan={args.plan} limit={limit or 'unlimited'}/{args.window:g}s {where}",
+        f"plan={args.plan} limit={limit or 'unlimited'}/{args.window:g}s{latency} {where}",
         file=sys.stderr,
         flush=True,
     )
@@ -386,13 +412,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"cartcom-sandbox seed is not available: {err}", file=sys.stderr)
             return 2
         return int(seed.main(argv[1:]) or 0)
-    if argv and argv[0] == "probe" and probe.refuse_token_on_command_line(argv):
+    if argv and argv[0] == "probe" and probe_options.refuse_token_on_command_line(argv):
         return 2
     args = build_parser(argv).parse_args(argv)
     if args.command == "serve":
         return serve(args, argv)
     if args.command == "probe":
-        return probe.main(args)
+        # cartcom_store_probe talks through the shared client: loaded to probe, never to serve
+        from cartcom_store_probe.cli import main as probe  # noqa: PLC0415
+
+        return probe(args)
     return 2
 
 

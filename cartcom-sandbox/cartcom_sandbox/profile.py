@@ -1,9 +1,9 @@
 """A probe report as a sandbox profile: the serving knobs a store's report determines.
 
 Only facts the probe pinned down are applied (an exact ``max_count``, a seen empty page status,
-list keys seen, the call limit, an exact URL cap). Facts about stored records (timestamp
-digits and offsets, flag encoding, null or empty dates) describe the data, which the seed
-decides, so they are reported as not applied rather than silently ignored.
+list keys seen, the call limit, an exact URL cap, the median call's latency). Facts about stored
+records (timestamp digits and offsets, flag encoding, null or empty dates) describe the data,
+which the seed decides, so they are reported as not applied rather than silently ignored.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cartcom_store_probe import REPORT_VERSION
+
 from cartcom_sandbox import resources as R  # noqa: N812
 from cartcom_sandbox.config import SandboxConfig
-from cartcom_sandbox.probe import REPORT_VERSION
 
 DATA_POINTS = ("fractional_digits", "utc_offsets", "flag_encoding", "null_vs_empty_dates")
 
@@ -47,8 +48,11 @@ def _value(report: dict[str, Any], point: str) -> Any:
     return entry.get("value", "unknown") if isinstance(entry, dict) else "unknown"
 
 
-def profile_from(report: dict[str, Any], *, rate: bool = True) -> Profile:
-    """The knobs ``report`` determines; ``rate=False`` leaves the call limit alone (tests)."""
+def profile_from(report: dict[str, Any], *, rate: bool = True, latency: bool = True) -> Profile:
+    """The knobs ``report`` determines.
+
+    ``rate=False`` leaves the call limit alone and ``latency=False`` the answer time (tests).
+    """
     prof = Profile()
     s = prof.settings
 
@@ -97,6 +101,17 @@ def profile_from(report: dict[str, Any], *, rate: bool = True) -> Profile:
             f"call_limit_header: format {cl.get('format')!r}; the sandbox sends only used/limit"
         )
 
+    lat = report.get("call_latency_ms")
+    p50 = lat.get("p50") if isinstance(lat, dict) else None
+    if isinstance(p50, (int, float)) and not isinstance(p50, bool) and 0 <= p50 < 600_000:
+        if latency:
+            s["latency_ms"] = float(p50)
+            prof.applied.append(f"latency_ms={p50:g} (the probe's median call)")
+        else:
+            prof.not_applied.append("call latency: left to the caller here")
+    else:
+        prof.not_applied.append("call_latency_ms: not measured")
+
     cap = _value(report, "url_cap")
     if isinstance(cap, int) and cap > 0:
         s["max_url_length"] = cap
@@ -110,9 +125,11 @@ def profile_from(report: dict[str, Any], *, rate: bool = True) -> Profile:
     return prof
 
 
-def apply_profile(config: SandboxConfig, report: dict[str, Any], *, rate: bool = True) -> Profile:
+def apply_profile(
+    config: SandboxConfig, report: dict[str, Any], *, rate: bool = True, latency: bool = True
+) -> Profile:
     """Set on ``config`` every knob ``report`` determines (validated); returns the Profile."""
-    prof = profile_from(report, rate=rate)
+    prof = profile_from(report, rate=rate, latency=latency)
     for key, value in prof.settings.items():
         setattr(config, key, value)
     config.validate()

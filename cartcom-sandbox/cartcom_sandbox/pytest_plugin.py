@@ -10,7 +10,8 @@ Override ``sandbox_config`` in a conftest or test module to change behaviour, e.
 the dialect a ``cartcom-sandbox probe`` report determines, so a whole suite can be rerun against
 a store that differs from the defaults: for the session, every ``SandboxConfig`` starts from the
 profile's knobs (the ``sandbox_config`` fixture and configs that tests build themselves), and a
-knob a test passes explicitly keeps the test's value. The call limit is left to the tests.
+knob a test passes explicitly keeps the test's value. The call limit and the answer latency are
+left to the tests.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     from cartcom_sandbox.profile import load_report, profile_from  # noqa: PLC0415
 
-    settings = profile_from(load_report(path), rate=False).settings
+    settings = profile_from(load_report(path), rate=False, latency=False).settings
     names = [f.name for f in dataclasses.fields(SandboxConfig)]
 
     def init(self: SandboxConfig, *args: Any, **kwargs: Any) -> None:
@@ -80,7 +81,7 @@ def pytest_report_header(config: pytest.Config) -> str | None:
         return None
     from cartcom_sandbox.profile import load_report, profile_from  # noqa: PLC0415
 
-    prof = profile_from(load_report(path), rate=False)
+    prof = profile_from(load_report(path), rate=False, latency=False)
     return f"cartcom-sandbox profile {path}: " + "; ".join(prof.applied)
 
 
@@ -102,7 +103,7 @@ def sandbox_config(sandbox_profile: dict[str, Any] | None) -> SandboxConfig:
     if sandbox_profile is not None:
         from cartcom_sandbox.profile import apply_profile  # noqa: PLC0415
 
-        apply_profile(config, sandbox_profile, rate=False)
+        apply_profile(config, sandbox_profile, rate=False, latency=False)
     return config
 
 

@@ -15,6 +15,7 @@ from cartcom_sandbox.errors import ApiError
 from cartcom_sandbox.store import Store
 
 RESERVED = frozenset({"page", "count", "sort", "fields", "expand", "ids"})
+# Reference: cartcom_client/query.py OPERATORS (tests/test_wire_rule_copies.py checks the copies).
 OPERATORS = {
     "eq": "=",
     "not": "!=",

@@ -57,11 +57,21 @@ REQUIRED_OVERRIDES: dict[str, tuple[str, ...]] = {
     "shipping_rate_adjustments": (),
 }
 
-# List keys seen in the field (§13); every other resource answers under its own name.
+# List keys read by public clients written against live stores (docs/api.md §1.2, the table
+# there cites each client's repository and path): a child resource answers under its nested
+# name. Every other resource answers under its own name (the spec's keys, INF for most).
 DEFAULT_LIST_KEYS = {
-    "order_items": "items",
-    "order_payments": "payments",
-    "shipping_provider_services": "services",
+    "order_items": "items",  # Airbyte source-cart, Americommerce4Net, sparkpay
+    "order_payments": "payments",  # Airbyte source-cart, sparkpay, sparkpay-signifyd
+    "order_shipments": "shipments",  # Americommerce4Net, sparkpay, Pipedream
+    "order_addresses": "addresses",  # Americommerce4Net, sparkpay, Pipedream
+    "product_variants": "variants",  # Americommerce4Net, sparkpay
+    "product_pictures": "pictures",  # Americommerce4Net, sparkpay
+    "shipping_provider_services": "services",  # the official Python example
+    "blog_posts": "posts",  # sparkpay only
+    "custom_field_values": "values",  # sparkpay only
+    "gift_certificate_transactions": "transactions",  # sparkpay only
+    "price_calculators": "price_calculation",  # sparkpay only
 }
 
 # Foreign keys checked on writes: field -> (resource, value that means "none" or None).

@@ -20,12 +20,25 @@ import requests
 from cartcom_sandbox import cli
 from cartcom_sandbox import resources as R  # noqa: N812
 from cartcom_sandbox.config import SandboxConfig
-from cartcom_sandbox.probe import MAX_CALLS, RESOURCES, Caller, ProbeStoppedError, api_url_from
 from cartcom_sandbox.profile import apply_profile, load_report
+from cartcom_store_probe import MAX_CALLS, RESOURCES
+from cartcom_store_probe.calls import Caller, ProbeStoppedError
+from cartcom_store_probe.latency import latency_stats
+from cartcom_store_probe.rows import list_key_of
+from cartcom_store_probe.store_url import api_url_from
+from requests.adapters import HTTPAdapter
 
 WINDOW = 0.5  # a Steel-sized pool (5 calls) over a short window keeps the tests quick
 SECRET = "tok-Zq81-never-shown-7c3e"
-PROFILE = Path(__file__).parents[2] / "tests" / "profiles" / "nondefault-store.json"
+PROFILE = Path(__file__).parents[2] / "tests" / "profiles" / "old-dialect.json"
+#: The old dialect (make test-profile): what the sandbox and the spec said before the field
+#: evidence: every list under its resource's name, count capped at 100, an empty page 1 is 404.
+OLD_DIALECT_KEYS = [f"--list-key={name}={name}" for name in RESOURCES if R.list_key(name) != name]
+
+
+def without_latency(report: dict[str, Any]) -> dict[str, Any]:
+    """The report but its timings (they differ from run to run)."""
+    return {k: v for k, v in report.items() if k != "call_latency_ms"}
 
 
 def probe(
@@ -114,11 +127,8 @@ def test_probe_detects_non_default_knobs_and_the_profile_round_trips(
 ):
     """Must show: each non-default knob is detected; serving the report probes the same."""
     first = Served(
-        store_copy,
-        "--max-count", "500",
-        "--empty-page-status", "404",
-        "--list-key", "order_shipments=shipments",
-    )  # fmt: skip
+        store_copy, "--max-count", "100", "--empty-page-status", "404", *OLD_DIALECT_KEYS
+    )
     try:
         code, report1, out1 = probe(
             first.base_url, tmp_path / "r1.json", SECRET, capsys, monkeypatch
@@ -128,10 +138,9 @@ def test_probe_detects_non_default_knobs_and_the_profile_round_trips(
         served1 = first.stop()
     assert code == 0, out1
     assert report1["probe"]["stopped"] is None
-    assert report1["max_count"]["value"] == 500
+    assert report1["max_count"]["value"] == 100
     assert report1["empty_page_status"]["value"] == 404
-    assert report1["list_keys"]["value"]["order_shipments"] == "shipments"
-    assert report1["list_keys"]["value"]["order_items"] == "items"  # a default, seen as such
+    assert report1["list_keys"]["value"] == {name: name for name in RESOURCES}
     assert report1["url_cap"]["value"] == 2048
     assert report1["call_limit_header"]["value"] == {"format": "used/limit", "limit": 5}
     # every point carries evidence: the path probed and the status
@@ -145,12 +154,18 @@ def test_probe_detects_non_default_knobs_and_the_profile_round_trips(
         "evidence"
     ]
     # the differences against the defaults are printed, not silently absorbed
-    assert "max_count: the store shows 500, the sandbox default is 1000" in out1
+    assert "max_count: the store shows 100, the sandbox default is 1000" in out1
     assert "empty_page_status: the store shows 404" in out1
-    assert "list_keys.order_shipments: the store shows 'shipments'" in out1
+    assert (
+        "list_keys.order_addresses: the store shows 'order_addresses', "
+        "the sandbox default is 'addresses'"
+    ) in out1
+    assert "list_keys.order_items: the store shows 'order_items'" in out1
     assert len(calls) == report1["probe"]["calls"]
-    # make test's profile run serves this very report (regenerate it the same way if it moves)
-    assert report1 == load_report(PROFILE), "tests/profiles/nondefault-store.json is stale"
+    assert report1["call_latency_ms"]["calls"] == len(calls)
+    # make test-profile serves this very report (regenerate it the same way if it moves)
+    stale = "tests/profiles/old-dialect.json is stale"
+    assert without_latency(report1) == without_latency(load_report(PROFILE)), stale
 
     profile = tmp_path / "profile.json"
     shutil.copyfile(tmp_path / "r1.json", profile)
@@ -162,11 +177,12 @@ def test_probe_detects_non_default_knobs_and_the_profile_round_trips(
     finally:
         served2 = second.stop()
     assert code == 0, out2
-    assert "profile: applied max_count=500" in served2
+    assert "profile: applied max_count=100" in served2
     assert "profile: applied empty_page_status=404" in served2
-    assert "order_shipments=shipments" in served2
+    assert "order_shipments=order_shipments" in served2
+    assert f"profile: applied latency_ms={report1['call_latency_ms']['p50']:g}" in served2
     assert "profile: not applied: flag_encoding" in served2
-    assert report2 == report1
+    assert without_latency(report2) == without_latency(report1)
     for text in (out1, out2, served1, served2, (tmp_path / "r1.json").read_text()):
         assert SECRET not in text
 
@@ -182,7 +198,8 @@ def test_probe_reports_the_defaults_as_no_difference(seeded_sandbox, tmp_path, c
         "call_limit_header.limit: the store shows 1000000, the sandbox default is 5"
     ]
     assert report["empty_page_status"]["value"] == 200
-    assert report["list_keys"]["value"]["order_shipments"] == "order_shipments"
+    assert report["list_keys"]["value"]["order_shipments"] == "shipments"
+    assert report["list_keys"]["value"]["order_addresses"] == "addresses"
     assert report["max_count"]["value"] == "unknown"
     assert report["max_count"]["at_least"] == seeded_sandbox.counts["order_items"]
     assert report["flag_encoding"]["value"] == "mixed"
@@ -428,11 +445,17 @@ def test_profile_applies_only_what_the_report_determines(tmp_path):
     """Exact facts become knobs; bounds and data facts are reported as not applied."""
     report = load_report(PROFILE)
     config = SandboxConfig(plan="unlimited")
-    prof = apply_profile(config, report, rate=False)
-    assert (config.max_count, config.empty_page_status) == (500, 404)
-    assert config.list_keys["order_shipments"] == "shipments"
+    prof = apply_profile(config, report, rate=False, latency=False)
+    assert (config.max_count, config.empty_page_status) == (100, 404)
+    assert config.list_keys["order_shipments"] == "order_shipments"
     assert config.calls_per_window() is None  # rate=False leaves the pool alone
+    assert config.latency_ms == 0  # latency=False leaves the answer time alone
+    assert "call latency: left to the caller here" in prof.not_applied
     assert any(line.startswith("utc_offsets") for line in prof.not_applied)
+    prof = apply_profile(config, report)
+    assert config.latency_ms == report["call_latency_ms"]["p50"] > 0
+    unmeasured = apply_profile(SandboxConfig(), without_latency(report))
+    assert "call_latency_ms: not measured" in unmeasured.not_applied
 
     bound = dict(report, max_count={"value": "unknown", "at_least": 742, "evidence": []})
     config = SandboxConfig()
@@ -449,14 +472,16 @@ def test_profile_never_serves_a_list_key_the_probe_did_not_name(tmp_path):
     config = SandboxConfig(plan="unlimited")
     prof = apply_profile(config, dict(report, list_keys={"value": keys, "evidence": []}))
     assert "orders" not in config.list_keys
-    assert config.list_keys["order_shipments"] == "shipments"
+    assert config.list_keys["order_shipments"] == "order_shipments"
     assert "list_keys of orders: a name the project lacks" in prof.not_applied
 
 
 def test_serve_flags_given_explicitly_win_over_the_profile(store_copy, tmp_path):
     """``--profile`` with ``--max-count 300``: the flag wins, and the server says so."""
     profile = PROFILE
-    served = Served(store_copy, "--profile", str(profile), "--max-count", "300")
+    served = Served(
+        store_copy, "--profile", str(profile), "--max-count", "300", "--latency-ms", "0"
+    )
     try:
         resp = requests.get(
             served.base_url + "/order_items?count=1000&fields=id",
@@ -468,9 +493,10 @@ def test_serve_flags_given_explicitly_win_over_the_profile(store_copy, tmp_path)
         )
     finally:
         text = served.stop()
-    assert len(resp.json()["items"]) == 300
+    assert len(resp.json()[list_key_of(resp.json())]) == 300
     assert empty.status_code == 404
     assert "profile: max_count kept from the command line" in text
+    assert "profile: latency_ms kept from the command line" in text
 
 
 def test_serve_refuses_a_file_that_is_not_a_report(tmp_path):
@@ -486,77 +512,84 @@ def test_serve_refuses_a_file_that_is_not_a_report(tmp_path):
     assert "not a probe report" in proc.stderr
 
 
-class _FakeResponse:
-    status_code = 200
-    content = b"{}"
-
-    def __init__(self, limit: str) -> None:
-        self.headers = {"X-AC-Call-Limit": limit}
-
-    def json(self) -> dict[str, Any]:
-        return {}
-
-
 class _FakeStore:
-    """Answers every GET with 200; records the (fake) time and method of each call."""
+    """The network under the client's pacing adapter: answers every GET with 200 (or a 302).
+
+    Records the (fake) time and method of each call that reached it, and the last request.
+    """
 
     def __init__(self, clock: list[float], limit: int = 50) -> None:
         self.clock = clock
         self.limit = limit
         self.sent: list[tuple[str, float]] = []
+        self.redirect = False  # answer 302 to another host instead
 
-    def request(self, method: str, url: str, **kwargs: Any) -> _FakeResponse:
-        self.sent.append((method, self.clock[0]))
-        self.kwargs = kwargs
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        self.sent.append((request.method or "", self.clock[0]))
+        self.request = request
         used = sum(1 for _, t in self.sent if self.clock[0] - t < 10.0)
-        return _FakeResponse(f"{used}/{self.limit}")
+        response = requests.Response()
+        response.status_code = 302 if self.redirect else 200
+        response.headers["X-AC-Call-Limit"] = f"{used}/{self.limit}"
+        if self.redirect:
+            response.headers["Location"] = "https://elsewhere.example.net/api/v1/orders"
+        response._content = b"{}"
+        response.url = request.url or ""
+        response.request = request
+        return response
 
 
-def _caller(store: _FakeStore, clock: list[float], **kwargs: Any) -> Caller:
+def _caller(store: _FakeStore, clock: list[float], monkeypatch, **kwargs: Any) -> Caller:
+    """A Caller whose transport (under the client's PacedAdapter) is ``store``."""
+
     def sleep(seconds: float) -> None:
         clock[0] += max(0.0, seconds)
 
+    monkeypatch.setattr(HTTPAdapter, "send", lambda adapter, request, **kw: store.send(request))
     return Caller(
         "https://shop.example.com/api/v1",
         SECRET,
         sleep=sleep,
         clock=lambda: clock[0],
-        session=store,  # type: ignore[arg-type]
         **kwargs,
     )
 
 
-def test_probe_paces_at_the_steel_rate_by_default():
+def test_probe_paces_at_the_steel_rate_by_default(monkeypatch):
     """Without options: never more than 5 calls inside any 10 s (fake clock, no waiting)."""
     clock = [1000.0]
     store = _FakeStore(clock)
-    caller = _caller(store, clock)
+    caller = _caller(store, clock, monkeypatch)
     for _ in range(16):
         caller.get("/orders")
     times = [t for _, t in store.sent]
     assert all(later - earlier >= 10.0 for earlier, later in zip(times, times[5:], strict=False))
     assert times[-1] - times[0] < 31  # and not slower than needed: 16 calls in 4 windows
     assert {m for m, _ in store.sent} == {"GET"}
-    assert store.kwargs["allow_redirects"] is False  # a redirect could carry the token away
-    assert store.kwargs["headers"]["X-AC-Auth-Token"] == SECRET  # in the header, not the URL
+    assert store.request.headers["X-AC-Auth-Token"] == SECRET  # in the header, not the URL
+    assert SECRET not in (store.request.url or "")
+    store.redirect = True  # a redirect could carry the token away: it is not followed
+    with pytest.raises(ProbeStoppedError, match="302 redirect"):
+        caller.get("/orders")
+    assert len(store.sent) == 17
 
 
-def test_probe_sits_out_a_window_when_the_pool_is_used_up():
+def test_probe_sits_out_a_window_when_the_pool_is_used_up(monkeypatch):
     """Another app sharing the pool (header 2/2) makes the probe wait, never call into a 429."""
     clock = [0.0]
     store = _FakeStore(clock, limit=2)
-    caller = _caller(store, clock)
+    caller = _caller(store, clock, monkeypatch)
     for _ in range(6):
         caller.get("/orders")
     times = [t for _, t in store.sent]
     assert all(later - earlier >= 10.0 for earlier, later in zip(times, times[2:], strict=False))
 
 
-def test_probe_never_exceeds_its_call_budget():
+def test_probe_never_exceeds_its_call_budget(monkeypatch):
     """The ceiling is checked before each call: call 31 is refused without being sent."""
     clock = [0.0]
     store = _FakeStore(clock)
-    caller = _caller(store, clock, calls_per_window=50, window=0.001)
+    caller = _caller(store, clock, monkeypatch, calls_per_window=50, window=0.001)
     for _ in range(MAX_CALLS):
         caller.get("/orders")
     with pytest.raises(ProbeStoppedError, match="budget"):
@@ -575,18 +608,86 @@ def test_serve_knows_which_options_were_given_explicitly():
 class _SlowFirstAnswer(_FakeStore):
     """The first answer takes 3 s (the store counts a call somewhere before it answers)."""
 
-    def request(self, method: str, url: str, **kwargs: Any) -> _FakeResponse:
-        response = super().request(method, url, **kwargs)
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        response = super().send(request, **kwargs)
         if len(self.sent) == 1:
             self.clock[0] += 3.0
         return response
 
 
-def test_probe_paces_from_the_answers_not_the_sends():
+def test_probe_paces_from_the_answers_not_the_sends(monkeypatch):
     """A slow first answer: the sixth call still waits a full window after that answer."""
     clock = [0.0]
     store = _SlowFirstAnswer(clock)
-    caller = _caller(store, clock)
+    caller = _caller(store, clock, monkeypatch)
     for _ in range(6):
         caller.get("/orders")
     assert store.sent[5][1] >= 3.0 + 10.0
+
+
+# ----------------------------------------------------------------------------- latency
+class _SlowBigPages(_FakeStore):
+    """Answers ``count=25`` in 0.4 s and ``count=2000`` in 1.2 s (of the fake clock)."""
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        response = super().send(request, **kwargs)
+        self.clock[0] += 1.2 if "count=2000" in (request.url or "") else 0.4
+        return response
+
+
+def test_probe_measures_each_call_and_groups_by_page_size(monkeypatch):
+    """p50/p95/max are nearest-rank over the calls; by_page_size keeps the sizes apart."""
+    clock = [0.0]
+    store = _SlowBigPages(clock)
+    caller = _caller(store, clock, monkeypatch, timer=lambda: clock[0])
+    for _ in range(4):
+        caller.get("/orders", [("count", "25")])
+    for _ in range(2):
+        caller.get("/order_items", [("count", "2000"), ("fields", "id")])
+    caller.get("/orders/select_many", [("ids", "1")])  # no count: in the totals only
+    stats = latency_stats(caller.timings)
+    assert (stats["calls"], stats["p50"], stats["p95"], stats["max"]) == (7, 400.0, 1200.0, 1200.0)
+    assert stats["by_page_size"]["25"] == {
+        "calls": 4, "p50": 400.0, "p95": 400.0, "max": 400.0, "kib_p50": 0.0,
+    }  # fmt: skip
+    assert stats["by_page_size"]["2000"]["p50"] == 1200.0
+    assert set(stats["by_page_size"]) == {"25", "2000"}
+    assert latency_stats([]) == {"calls": 0, "note": "no call was answered"}
+
+
+@pytest.mark.slow
+def test_probe_round_trip_on_a_sandbox_served_with_latency(
+    store_copy, tmp_path, capsys, monkeypatch
+):
+    """``serve --latency-ms 400``: every counted answer waits, so the probe's p50 is >= 400.
+
+    The upper bound (400 + the sandbox's own time, within 10 %) is a timing figure: it is
+    checked in bench/bench_latency.py, not here, where a loaded machine could break it. What
+    pins the delay's size (exactly once per counted call, none on refusals) is
+    test_sandbox_latency.py. ``serve --profile`` of the report then applies its p50.
+    """
+    served = Served(store_copy, "--latency-ms", "400")
+    try:
+        code, report, out = probe(served.base_url, tmp_path / "r.json", SECRET, capsys, monkeypatch)
+    finally:
+        text = served.stop()
+    assert code == 0, out
+    assert "latency=400ms" in text
+    lat = report["call_latency_ms"]
+    assert lat["calls"] == report["probe"]["calls"]
+    assert lat["max"] >= lat["p95"] >= lat["p50"] >= 400
+    assert lat["by_page_size"]["25"]["calls"] == len(RESOURCES)
+    assert lat["by_page_size"]["25"]["p50"] >= 400
+    assert lat["by_page_size"]["2000"]["p50"] >= 400
+    assert f"Call latency: p50 {lat['p50']:g} ms" in out
+
+    again = Served(store_copy, "--profile", str(tmp_path / "r.json"))
+    try:
+        code, report2, out2 = probe(
+            again.base_url, tmp_path / "r2.json", SECRET, capsys, monkeypatch
+        )
+    finally:
+        text2 = again.stop()
+    assert code == 0, out2
+    assert f"profile: applied latency_ms={lat['p50']:g}" in text2
+    assert report2["call_latency_ms"]["p50"] >= lat["p50"]

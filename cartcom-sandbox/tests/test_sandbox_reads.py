@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from cartcom_sandbox.config import SandboxConfig
+from cartcom_store_probe.rows import list_key_of
 
 # Orders around the US DST switch (2024-03-10 08:00 UTC): local offsets -06:00 then -05:00.
 ORDER_TIMES = [
@@ -452,20 +453,40 @@ def test_filled_fills_every_nested_and_only_fields(api):
     assert len(slim["items"]) == 2
 
 
-def test_list_keys_follow_field_evidence(api):
-    assert "items" in api("/order_items").json()
-    assert "payments" in api("/order_payments").json()
-    assert "services" in api("/shipping_provider_services").json()
-    assert "order_shipments" in api("/order_shipments").json()
+# Each resource's default list key and the public clients that read it (docs/api.md §1.2).
+FIELD_LIST_KEYS = {
+    "order_items": "items",
+    "order_payments": "payments",
+    "order_shipments": "shipments",
+    "order_addresses": "addresses",
+    "product_variants": "variants",
+    "product_pictures": "pictures",
+    "shipping_provider_services": "services",
+    "blog_posts": "posts",
+    "custom_field_values": "values",
+    "gift_certificate_transactions": "transactions",
+    "price_calculators": "price_calculation",
+    "orders": "orders",
+    "products": "products",
+    "addresses": "addresses",
+}
+
+
+@pytest.mark.parametrize(("resource", "key"), FIELD_LIST_KEYS.items())
+def test_list_keys_follow_field_evidence(api, resource, key):
+    body = api(f"/{resource}").json()
+    assert list_key_of(body) == key
+    # select_many answers under the same key (Americommerce4Net reads it so, docs/api.md §1.2)
+    assert list_key_of(api(f"/{resource}/select_many", ids="1").json()) == key
 
 
 @pytest.mark.parametrize(
-    "sandbox_config", [SandboxConfig(list_keys={"order_shipments": "shipments"})]
+    "sandbox_config", [SandboxConfig(list_keys={"order_shipments": "order_shipments"})]
 )
 def test_list_key_is_configurable(api):
     body = api("/order_shipments").json()
-    assert "shipments" in body
-    assert "order_shipments" not in body
+    assert "order_shipments" in body
+    assert "shipments" not in body
 
 
 def test_order_items_filter_by_order_id(api):

@@ -2,9 +2,10 @@
 
 The SDK walks the schema for every record twice (``pop_deselected_record_properties``, then
 ``conform_record_data_types``): about 90 function calls per order. Here the same rules are
-compiled once per (schema, selection mask) into a plan, so a record whose keys are all known
-costs one C-level ``dict`` copy plus the handful of fields that need work (booleans, nested
-objects and arrays, deselected fields). The output is the SDK's, key for key:
+compiled once per (schema, selection mask), an ``ObjectConformer`` per object schema, so a
+record whose keys are all known costs one C-level ``dict`` copy plus the handful of fields that
+need work (booleans, nested objects and arrays, deselected fields). The output is the SDK's, key
+for key:
 
 - deselected properties are removed (top level and nested objects, as the SDK prunes them);
 - unknown properties are removed (and reported) unless the object allows
@@ -13,19 +14,27 @@ objects and arrays, deselected fields). The output is the SDK's, key for key:
 - boolean-only properties become ``value != 0`` (``None`` stays ``None``).
 
 NaN and infinities, which the SDK turns into ``None``, cannot reach this point: the tap parses
-pages with ``parse_constant`` mapping them to ``None`` (see ``CartcomStream``).
+pages with the shared client's ``body.decode_page``, which reads them as ``None``.
+
+``CompiledConformance`` is the stream side: it puts the compiled pass in place of the SDK's two
+walks (``Stream._generate_record_messages``, listed in ``sdk_private``).
 """
 
 from __future__ import annotations
 
 import typing as t
 
+from singer_sdk import Stream
+from singer_sdk import singerlib as singer
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers._typing import (
     _is_exclusive_boolean_type,
     is_object_type,
     is_uniform_list,
 )
+from singer_sdk.helpers._util import utc_now
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from typing_extensions import override
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -42,7 +51,7 @@ def _to_bool(value: t.Any) -> t.Any:
     return None if value is None else value != 0
 
 
-class Plan:
+class ObjectConformer:
     """What to do with each key of one object schema (and the selection under it)."""
 
     __slots__ = (
@@ -101,13 +110,13 @@ class Plan:
             return (_DROP, None)
         if is_uniform_list(prop):
             items = prop["items"]
-            item_plan = Plan(items, None) if is_object_type(items) else None
+            item_conformer = ObjectConformer(items, None) if is_object_type(items) else None
             item_bool = _is_exclusive_boolean_type(items)
-            if item_plan is None and not item_bool:
+            if item_conformer is None and not item_bool:
                 return None
-            return (_ARRAY, (item_plan, item_bool))
+            return (_ARRAY, (item_conformer, item_bool))
         if is_object_type(prop) and "properties" in prop:
-            return (_OBJECT, Plan(prop, mask, crumb))
+            return (_OBJECT, ObjectConformer(prop, mask, crumb))
         if _is_exclusive_boolean_type(prop):
             return (_BOOL, None)
         if mask is not None and _deselected_below(mask, crumb):
@@ -126,10 +135,10 @@ class Plan:
             value = out.get(key, True)
             if value.__class__ is not bool and value is not None:
                 out[key] = value != 0
-        for key, plan in self.objects:
+        for key, conformer in self.objects:
             value = out.get(key)
             if isinstance(value, dict):
-                out[key] = plan.apply(value, _join(path, key), unmapped)
+                out[key] = conformer.apply(value, _join(path, key), unmapped)
         for key, arg in self.arrays:
             value = out.get(key)
             if isinstance(value, list):
@@ -157,15 +166,15 @@ class Plan:
 
 def _array(
     values: list[t.Any],
-    arg: tuple[Plan | None, bool],
+    arg: tuple[ObjectConformer | None, bool],
     path: str,
     unmapped: list[str],
 ) -> list[t.Any]:
-    item_plan, item_bool = arg
+    item_conformer, item_bool = arg
     out = []
     for item in values:
-        if item_plan is not None and isinstance(item, dict):
-            out.append(item_plan.apply(item, path, unmapped))
+        if item_conformer is not None and isinstance(item, dict):
+            out.append(item_conformer.apply(item, path, unmapped))
         elif item_bool and item.__class__ is not bool:
             out.append(_to_bool(item))
         else:
@@ -204,10 +213,62 @@ def compile_conformer(
     mask: SelectionMask,
 ) -> Callable[[dict[str, t.Any]], tuple[dict[str, t.Any], list[str]]]:
     """A function giving a record's selected, conformed copy and its unknown property paths."""
-    plan = Plan(schema, mask)
+    conformer = ObjectConformer(schema, mask)
 
     def conform(record: dict[str, t.Any]) -> tuple[dict[str, t.Any], list[str]]:
         unmapped: list[str] = []
-        return plan.apply(record, None, unmapped), unmapped
+        return conformer.apply(record, None, unmapped), unmapped
 
     return conform
+
+
+class CompiledConformance(Stream):
+    """A stream whose records are selected and conformed by ``compile_conformer``.
+
+    The SDK's per-record walk is replaced by the same rules compiled once per schema and
+    selection; a ``TYPE_CONFORMANCE_LEVEL`` other than ``RECURSIVE`` falls back to the SDK's.
+    """
+
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.RECURSIVE
+
+    def _record_conformer(self) -> Callable[[dict], tuple[dict, list[str]]]:
+        """The compiled selection + conformance for the current schema and selection mask."""
+        cached = self.__dict__.get("_conformer")
+        if cached is None or cached[0] is not self._mask or cached[1] is not self._input_schema:
+            mask = self.mask  # resolves ``_mask`` when not yet done
+            cached = (mask, self._input_schema, compile_conformer(self.effective_schema, mask))
+            self.__dict__["_conformer"] = cached
+            self.__dict__["_unmapped_reported"] = set()
+        return cached[2]
+
+    @override
+    def _generate_record_messages(self, record: dict) -> t.Generator[t.Any, None, None]:
+        """The SDK's method with its two per-record schema walks replaced by one compiled pass.
+
+        Same output as ``pop_deselected_record_properties`` then ``conform_record_data_types``
+        at ``RECURSIVE`` (tests compare both); unknown properties are reported once per set.
+        """
+        if self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.RECURSIVE:
+            yield from super()._generate_record_messages(record)
+            return
+        record, unmapped = self._record_conformer()(record)
+        if unmapped:
+            reported = self.__dict__["_unmapped_reported"]
+            names = tuple(unmapped)
+            if names not in reported:
+                reported.add(names)
+                self.logger.warning(
+                    "Properties %s were present in the '%s' stream but not found in catalog "
+                    "schema. Ignoring.",
+                    names,
+                    self.name,
+                )
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                yield singer.RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped,
+                    version=self._stream_version,
+                    time_extracted=utc_now(),
+                )

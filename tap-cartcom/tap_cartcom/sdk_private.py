@@ -15,16 +15,17 @@ is left here has no public equivalent; check these on every SDK upgrade.
 - ``Stream._write_state_message``: windowed reads (Get Orders and the plain incremental mode)
   write a STATE after each page (every record of the page written before it, with the position
   reached), so a run killed mid-window resumes there without re-emitting.
-- ``Stream._generate_record_messages`` (overridden in ``client.CartcomStream``, reading
+- ``Stream._generate_record_messages`` (overridden in ``conform.CompiledConformance``, reading
   ``_mask``, ``_input_schema``, ``_stream_version`` and ``helpers._util.utc_now``): the SDK walks
   the schema twice per record (``pop_deselected_record_properties``, then
   ``conform_record_data_types``, 61 % + 7 % of the tap's CPU); ``tap_cartcom.conform`` compiles
   the same rules once per schema and selection (it reads ``helpers._typing``'s type predicates
   and ``helpers._catalog``'s pruning so the rules stay the SDK's). ``TYPE_CONFORMANCE_LEVEL``
   other than ``RECURSIVE`` falls back to the SDK's method.
-- ``Stream._increment_stream_state`` (overridden in ``client.WindowedStream``): a row read apart
-  for having no replication-key value (null or ``""``) moves no bookmark anyway; the override
-  only skips the SDK's "New replication value is null" warning, logged once per such row.
+- ``Stream._increment_stream_state`` (overridden in ``streams.incremental.WindowedStream``): a
+  row read apart for having no replication-key value (null or ``""``) moves no bookmark anyway;
+  the override only skips the SDK's "New replication value is null" warning, logged once per
+  such row.
 - ``PluginBase._validate_config``: overridden by ``cartcom_client.sdk.SecretSafeConfigValidation``
   (shared with the target) so a config error never echoes a secret's value.
 """

@@ -12,6 +12,7 @@ from singer_sdk import typing as th
 from typing_extensions import override
 
 from tap_cartcom._client import ConfigurationError, ConnectionSettings, connection_properties
+from tap_cartcom._client.errors import StoreUnreachableError
 from tap_cartcom._client.quirks import format_filter_datetime
 from tap_cartcom._client.sdk import SecretSafeConfigValidation
 from tap_cartcom._client.session import PacedAdapter, mount_pacing
@@ -21,6 +22,8 @@ from tap_cartcom.writer import CartcomWriter
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
+
+    from tap_cartcom.streams.reference import OrderStatusesStream
 
 __version__ = "0.1.0"
 DEFAULT_PAGE_SIZE = 250
@@ -125,7 +128,7 @@ class TapCartcom(SecretSafeConfigValidation, Tap):
         """Every stream; discovery makes no call."""
         return [stream_class(tap=self) for stream_class in STREAM_TYPES]
 
-    # -- shared connection ------------------------------------------------------------------
+    # -- what the streams use of the tap (``streams.base.TapRun``) ---------------------------
     @cached_property
     def connection(self) -> ConnectionSettings:
         """Validated connection settings (errors name the setting to fix)."""
@@ -172,11 +175,8 @@ class TapCartcom(SecretSafeConfigValidation, Tap):
         ids = {int(i) for i in self.config.get("order_status_ids") or []}
         names = [str(n).strip() for n in self.config.get("order_status_names") or []]
         if names:
-            stream = self.streams["order_statuses"]
-            known: dict[str, int] = {}
-            for row in stream.iter_list(stream.path, [("count", stream.page_size), ("sort", "id")]):
-                if row.get("name") is not None:
-                    known.setdefault(str(row["name"]).strip().lower(), int(row["id"]))
+            statuses = t.cast("OrderStatusesStream", self.streams["order_statuses"])
+            known = statuses.ids_by_name()
             missing = [n for n in names if n.lower() not in known]
             if missing:
                 msg = (
@@ -212,10 +212,13 @@ class TapCartcom(SecretSafeConfigValidation, Tap):
     @classmethod
     @override
     def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
-        """The CLI: a refused Get Orders state is one error line and exit status 1."""
+        """The CLI: a refused Get Orders state or an unreachable store is one line, exit 1.
+
+        The unreachable store's line names its host and the setting the address came from.
+        """
         try:
             super().invoke(*args, **kwargs)
-        except StateError as err:
+        except (StateError, StoreUnreachableError) as err:
             cls.logger.error("%s", err)
             raise SystemExit(1) from None
 

@@ -181,20 +181,42 @@ def test_closed_schema_drops_and_names_unknown_properties():
 def test_fast_datetime_path_matches_to_utc(value):
     """The fromisoformat fast path gives exactly the shared client's ``to_utc`` string."""
     from tap_cartcom._client.quirks import to_utc
-    from tap_cartcom.client import _fast_utc
+    from tap_cartcom.normalise import _fast_utc
 
     assert _fast_utc(value) == to_utc(value)
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-03-01T06:00:00-06:00",
+        "2024-03-01T06:00:00.1-06:00",
+        "2024-03-01T06:00:00.1234567+05:30",
+        "2024-03-01 06:00:00",
+        "2024-03-01T06:00:00Z",
+        "2024-11-03T01:30:00-05:00",
+        " 2024-03-01T06:00:00-05:00 ",
+        "2024-03-01",
+        "",
+    ],
+)
+def test_fast_local_path_matches_to_local(value):
+    """The fast path of the ``_local`` twin gives exactly the shared client's ``to_local``."""
+    from tap_cartcom._client.quirks import to_local
+    from tap_cartcom.normalise import _fast_local
+
+    assert _fast_local(value) == to_local(value)
+
+
 def test_page_with_nan_parses_as_null_and_truncated_page_fails():
     """msgspec refuses NaN: the json fallback reads it as null; a cut body still fails."""
-    from tap_cartcom.client import _decode
+    from tap_cartcom._client.body import decode_page
 
-    assert _decode(b'{"orders": [{"id": 1, "subtotal": NaN, "tax": Infinity}]}') == {
+    assert decode_page(b'{"orders": [{"id": 1, "subtotal": NaN, "tax": Infinity}]}') == {
         "orders": [{"id": 1, "subtotal": None, "tax": None}]
     }
     with pytest.raises(ValueError, match=r"."):
-        _decode(b'{"orders": [{"id": 1, "sub')
+        decode_page(b'{"orders": [{"id": 1, "sub')
 
 
 def test_open_schema_keeps_unknown_keys_but_drops_deselected_ones():

@@ -33,6 +33,10 @@ SANDBOX_CONFIG: dict = {
 }
 #: The one datetime form the tap writes: UTC, six fraction digits, ``Z`` (sortable text).
 UTC_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+#: The store-local twin (``created_at_local``): six fraction digits and the store's offset
+#: (none when the store sent none).
+LOCAL_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}([+-]\d\d:\d\d)?")
+OFFSET = re.compile(r"[+-]\d\d:\d\d$")
 PY_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "integer": (int,),
@@ -108,16 +112,23 @@ class TestTapCartcomSandbox(_Standard):
         """Every value of the attribute has a declared type and is what the store holds.
 
         Scalars equal the stored value (a datetime as the same instant, in the tap's UTC form;
-        an empty date as null); objects and arrays validate against the attribute's schema.
+        its ``_local`` twin as the store's own wall-clock time and offset; an empty date as
+        null; a number the store keeps as text as that number); objects and arrays validate
+        against the attribute's schema.
         """
-        schema = SCHEMAS[stream]["properties"][attribute]
+        properties = SCHEMAS[stream]["properties"]
+        schema = properties[attribute]
         types = _types(schema)
+        base = attribute.removesuffix("_local")
+        local_of = (
+            base if base != attribute and properties[base].get("format") == "date-time" else None
+        )
         records = runner.records[stream]
         assert records, f"the seeded store should serve {stream}"
         nested = jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
         for record in records:
             value = record.get(attribute)
-            stored = sandbox_server.store.get(stream, record["id"]).get(attribute)
+            stored = sandbox_server.store.get(stream, record["id"]).get(local_of or attribute)
             where = f"{stream} {record['id']} {attribute}={value!r} (store: {stored!r})"
             if value is None:
                 assert "null" in types, f"null in a non-nullable attribute: {where}"
@@ -130,6 +141,16 @@ class TestTapCartcomSandbox(_Standard):
             elif schema.get("format") == "date-time":
                 assert UTC_STAMP.fullmatch(value), f"not the tap's UTC form: {where}"
                 assert _instant(value) == _instant(stored), where
+            elif local_of is not None:
+                assert LOCAL_STAMP.fullmatch(value), f"not the store's local form: {where}"
+                assert _instant(value) == _instant(stored), where
+                sent, kept = OFFSET.search(stored), OFFSET.search(value)
+                assert value[:19] == stored.replace(" ", "T")[:19], (
+                    f"not the store's clock: {where}"
+                )
+                assert (kept and kept[0]) == (sent and sent[0]), f"not the store's offset: {where}"
+            elif isinstance(stored, str) and "number" in types:
+                assert value == float(stored), where
             elif isinstance(value, float) or isinstance(stored, float):
                 assert value == pytest.approx(stored), where
             else:

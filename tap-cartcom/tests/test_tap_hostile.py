@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-import tap_cartcom.client as tap_client
+import tap_cartcom.normalise as tap_normalise
 from cartcom_sandbox import app as sandbox_app
 from tap_cartcom._client.urls import UnsafeURLError
 from tap_test_support import run_tap
@@ -57,7 +57,7 @@ def test_unparseable_datetimes_are_logged_with_field_and_record(sandbox, caplog)
 
 def test_normalise_names_nested_fields_and_truncates_long_values(caplog):
     """Paths name list positions and nested objects; a long value is cut in the log line."""
-    plan = tap_client.datetime_plan(
+    plan = tap_normalise.normalise_plan(
         {
             "properties": {
                 "created_at": {"type": ["string", "null"], "format": "date-time"},
@@ -80,7 +80,7 @@ def test_normalise_names_nested_fields_and_truncates_long_values(caplog):
         "shipments": [{"shipped_at": ""}, {"shipped_at": "x" * 500}],
     }
     with caplog.at_level(logging.WARNING, logger="tap-cartcom"):
-        tap_client.normalise(record, plan)
+        tap_normalise.normalise(record, plan)
     assert record["created_at"] == "2024-05-01T15:00:00.000000Z"
     assert record["shipments"] == [{"shipped_at": None}, {"shipped_at": None}]
     (message,) = [r.getMessage() for r in caplog.records]

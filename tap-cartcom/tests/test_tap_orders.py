@@ -145,7 +145,8 @@ def test_orders_created_within_days_narrows_window(fake):
 def test_quirks_accepted_and_records_valid_against_own_schemas(fake):
     """Every quirk is accepted and every record validates against its SCHEMA.
 
-    0/1 flags, string dimensions, "" and null dates, 0-7 fraction digits, int|float money,
+    0/1 flags (as booleans), string dimensions (as numbers), "" and null dates, 0-7 fraction
+    digits, int|float money,
     null nested collections and unknown fields.
     """
     fake.orders[5]["_items"] = []
@@ -164,17 +165,18 @@ def test_quirks_accepted_and_records_valid_against_own_schemas(fake):
     assert orders[100008]["created_at"].endswith("Z")  # 7 fraction digits
     assert first["due_date"] is None
     assert first["order_status_last_changed_at"] is None
-    assert first["exported_to_accounting_system"] == 0
-    assert second["exported_to_accounting_system"] == 1
+    assert first["exported_to_accounting_system"] is False  # 0/1 flags are booleans
+    assert second["exported_to_accounting_system"] is True
     assert first["subtotal"] == 30.75
     assert second["subtotal"] == 30
     assert first["brand_new_field"] == {"nested": 0}
     assert first["items"][0]["new_item_field"] == "x"
     assert run["records"]["order_items"][0]["new_item_field"] == "x"
-    assert first["items"][0]["length"] == "4"
+    assert first["items"][0]["length"] == 4.0  # dimensions sent as text are numbers
+    assert run["records"]["order_items"][0]["length"] == 4.0
     product = next(p for p in run["records"]["products"] if p["id"] == 8)
-    assert product["is_hidden"] == 1
-    assert product["height"] == "2.5"
+    assert product["is_hidden"] is True
+    assert product["height"] == 2.5
     assert product["ext_update_date"] is None
     assert product["mystery"] == [1, 2]
     assert next(p for p in run["records"]["products"] if p["id"] == 9)["pricing"] is None
@@ -425,14 +427,14 @@ def _orders_stream(**extra):
 
 def test_select_many_chunks_fit_2048_chars():
     """Six-digit ids split into the fewest URLs of at most 2,048 characters (path and query)."""
-    from tap_cartcom.client import encode_query
+    from tap_cartcom._client.query import query_string
 
     stream = _orders_stream()
     ids = list(range(100001, 100001 + 600 * 37, 37))  # 600 scattered six-digit ids
     chunks = stream.select_many_chunks(ids)
     assert [i for chunk in chunks for i in chunk] == ids
     for chunk in chunks:
-        query = encode_query([("count", len(ids)), ("ids", ",".join(map(str, chunk)))])
+        query = query_string([("count", len(ids)), ("ids", ",".join(map(str, chunk)))])
         assert len(f"/api/v1/order_addresses/select_many?{query}") <= 2048
     assert len(chunks) == 3  # 600 x 7 characters need 3 URLs, no more
     assert stream.address_plan(ids) == ("select_many", 3)

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-import tap_cartcom.client as tap_client
+import tap_cartcom.http as tap_http
 from cartcom_sandbox.seed import seed_store
 from cartcom_sandbox.server import RouterServer
 from cartcom_sandbox.store import Store
@@ -47,7 +47,7 @@ def order_ids(server: RouterServer, site: str) -> set[int]:
 
 def test_each_page_and_each_sdk_retry_is_signed(router, monkeypatch, caplog) -> None:
     """Three pages of site 11, two 503s on the way: the SDK's retries pass the router's check."""
-    monkeypatch.setattr(tap_client, "retry_wait_seconds", lambda response, attempt: 0.01)
+    monkeypatch.setattr(tap_http, "retry_wait_seconds", lambda response, attempt: 0.01)
     router.site("11").faults.script(
         [{"kind": "status", "status": 503, "path": "/orders", "after": 1, "times": 2}]
     )

@@ -20,8 +20,8 @@ from target_cartcom._client import (
     query,
 )
 from target_cartcom._client.errors import Disposition
-from target_cartcom.plan import PlannedCall
 from target_cartcom.results import RecordResult
+from target_cartcom.writer import PlannedCall
 
 
 class RecordError(Exception):

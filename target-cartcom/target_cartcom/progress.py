@@ -10,14 +10,16 @@ record when that is slower, e.g. on an unlimited plan).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from target_cartcom.run import RunContext
+    from target_cartcom._client import CartcomSession
 
 DEFAULT_INTERVAL = 30.0
 
@@ -34,9 +36,15 @@ class _Batch:
 
 @dataclass
 class Progress:
-    """Counts each stream's batch and logs a line per stream at a fixed interval."""
+    """Counts each stream's batch and logs a line per stream at a fixed interval.
 
-    run: RunContext
+    It is given what it reads: the run's logger, its session once open (a progress line never
+    opens one) and the outcomes reported so far per stream.
+    """
+
+    logger: logging.Logger
+    opened_session: Callable[[], CartcomSession | None]
+    outcomes: Callable[[str], Mapping[str, int]]
     interval: float = DEFAULT_INTERVAL
     batches: dict[str, _Batch] = field(default_factory=dict)
     #: (monotonic time, calls so far) samples, for the pace over the last window.
@@ -88,7 +96,7 @@ class Progress:
 
     # -- the lines ----------------------------------------------------------------------------
     def _calls(self) -> int:
-        session = self.run._session
+        session = self.opened_session()
         return (session.reads + session.writes) if session is not None else 0
 
     def _loop(self) -> None:
@@ -96,11 +104,11 @@ class Progress:
             try:
                 self.log()
             except Exception:
-                self.run.logger.debug("progress line failed", exc_info=True)
+                self.logger.debug("progress line failed", exc_info=True)
 
     def lines(self) -> list[dict[str, Any]]:
         """What each line says, per stream with a batch in progress."""
-        session = self.run._session
+        session = self.opened_session()
         if session is None:
             return []
         now = time.monotonic()
@@ -132,9 +140,7 @@ class Progress:
                     "stream": stream,
                     "done": batch.done,
                     "total": batch.total,
-                    "outcomes": dict(
-                        Counter(self.run.results.outcomes.get(stream, {})) + batch.pending
-                    ),
+                    "outcomes": dict(Counter(self.outcomes(stream)) + batch.pending),
                     "reads": reads,
                     "writes": writes,
                     "pace": pace,
@@ -150,7 +156,7 @@ class Progress:
         for line in self.lines():
             outcomes = ", ".join(f"{k} {v}" for k, v in sorted(line["outcomes"].items()))
             eta = line["eta_seconds"]
-            self.run.logger.info(
+            self.logger.info(
                 "Progress %s: %d/%d records of the batch (%s); calls: %d reads, %d writes; "
                 "pace %.1f/%d calls per %gs window; ETA %s",
                 line["stream"],

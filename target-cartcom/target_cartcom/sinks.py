@@ -11,7 +11,7 @@ from typing_extensions import override
 from target_cartcom.outcomes import describe
 
 if TYPE_CHECKING:
-    from target_cartcom.run import RunContext
+    from target_cartcom.run_context import RunContext
     from target_cartcom.target import TargetCartcom
 
 

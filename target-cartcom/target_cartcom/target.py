@@ -12,15 +12,16 @@ from typing_extensions import override
 
 from target_cartcom import __name__ as package_name
 from target_cartcom._client import CartcomSession, ConfigurationError, connection_properties
+from target_cartcom._client.errors import StoreUnreachableError
 from target_cartcom._client.sdk import SecretSafeConfigValidation
 from target_cartcom.listings.settings import LISTING_SETTINGS
 from target_cartcom.orders.settings import ORDER_SETTINGS
 from target_cartcom.outcomes import describe
-from target_cartcom.plan import Writer
 from target_cartcom.reader import RecordReader, UnreadableRecord, fewer_collections
 from target_cartcom.results import RecordResult, ResultsLog
-from target_cartcom.run import RunContext
+from target_cartcom.run_context import RunContext
 from target_cartcom.sinks import CartcomSink
+from target_cartcom.writer import Writer
 
 #: The sink of each stream, as (module, class): imported when its stream's SCHEMA arrives, so a
 #: listings sync never loads the order sinks (start-up is a share of every run's CPU).
@@ -179,6 +180,20 @@ class TargetCartcom(SecretSafeConfigValidation, Target):
             where = f" in {results.path}" if results.path else " in the log"
             msg = f"{results.failed} record(s) failed; see the per-record results{where}."
             raise FailedRecordsError(msg)
+
+    @classmethod
+    @override
+    def invoke(cls, *args: Any, **kwargs: Any) -> None:
+        """The CLI: a store that cannot be reached ends the run in one line, exit status 1.
+
+        Every store call runs inside a batch or the end of the input, whose handlers log the
+        error once, as ``Run aborted: Cannot reach the store at <host> (from `<setting>`)...``,
+        and write the summary; the SDK would add the same error again, with a traceback.
+        """
+        try:
+            super().invoke(*args, **kwargs)
+        except StoreUnreachableError:
+            raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

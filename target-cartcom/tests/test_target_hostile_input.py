@@ -400,7 +400,9 @@ def test_unreachable_store_aborts_with_the_reason(sandbox, tmp_path, monkeypatch
     result = run(sandbox, tmp_path, lines, api_url=base)
     assert result["error"] is not None
     assert result["summary"]["status"] == "aborted"
-    assert "connection failed" in result["summary"]["reason"]
+    host = base.split("://", 1)[1].split("/", 1)[0]
+    reason = result["summary"]["reason"]
+    assert f"Cannot reach the store at {host} (from `api_url`): connection refused" in reason
     assert result["results"] == []
 
 

@@ -6,6 +6,7 @@ import math
 from urllib.parse import parse_qs
 
 import pytest
+from cartcom_sandbox.config import SandboxConfig
 from cartcom_testing.listing_scenarios import (
     build_catalog,
     catalog_listings,
@@ -47,6 +48,21 @@ def test_lookups_respect_the_url_cap_and_find_everything(sandbox):
     assert writes(calls) == []
 
 
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(plan="unlimited", max_count=100)])
+def test_a_paged_lookup_still_fits_the_url_cap(sandbox):
+    """A store capping pages at 100 pages a long lookup; its next_page URL still fits.
+
+    The link adds ``page=N`` to the lookup's URL: each lookup leaves room for it.
+    """
+    build_catalog(sandbox.store, 400)
+    listings = catalog_listings(400)
+    result, calls = run(sandbox, listings, index_mode="lookup")
+    assert any("page=2" in c.query for c in calls), "no lookup was paged: the test means nothing"
+    assert {c.status for c in calls} == {200}
+    assert max(len(c.path) + 1 + len(c.query) for c in calls) <= 2048
+    assert result.summary["outcomes"]["listings"] == {"unchanged": 400}
+
+
 def test_auto_reads_the_whole_catalog_when_that_is_cheaper(sandbox):
     build_catalog(sandbox.store, 1500)
     listings = catalog_listings(1500)
@@ -66,10 +82,20 @@ def test_auto_switches_to_lookups_after_the_first_page_when_the_store_is_big(san
     build_catalog(sandbox.store, 3000)
     listings = catalog_listings(3000)[100:160]
     result, calls = run(sandbox, listings, page_size=100)
-    paths = [c.path.removeprefix("/api/v1") for c in reads(calls)]
-    # Page 1 of the catalog (30 pages) tells the size; lookups then cost 3 calls instead of 29.
-    assert paths == ["/products", "/products", "/variant_inventory", "/variant_inventory"]
-    assert "item_number" not in parse_qs(reads(calls)[0].query)
+    done = reads(calls)
+    # Page 1 of the catalog (30 pages) tells the size; lookups then take 3 URLs instead of 29
+    # pages, each read to its last page: one per store page of the rows its SKUs match.
+    assert done[0].path == "/api/v1/products"
+    assert "item_number" not in parse_qs(done[0].query)
+    lookups = [(c.path, parse_qs(c.query)) for c in done[1:] if "page" not in parse_qs(c.query)]
+    assert [path.removeprefix("/api/v1") for path, _ in lookups] == [
+        "/products",
+        "/variant_inventory",
+        "/variant_inventory",
+    ]
+    cap = sandbox.config.max_count
+    pages = sum(math.ceil((q["item_number"][0].count(" OR ") + 1) / cap) for _, q in lookups)
+    assert len(done) == 1 + pages
     assert result.summary["outcomes"]["listings"] == {"unchanged": 60}
 
 

@@ -8,16 +8,17 @@ from urllib.parse import parse_qs, quote_plus, urlsplit
 import pytest
 import requests
 from target_cartcom._client import CartcomSession, ConfigurationError, ConnectionSettings
-from target_cartcom.listings.index import IndexBuilder, StoreIndex, gtin_forms
+from target_cartcom.listings.index_builder import IndexBuilder, gtin_forms
 from target_cartcom.listings.link import link_listing
 from target_cartcom.listings.record import (
     RecordError,
     check_digit_ok,
     gtin_key,
     parse_listing,
-    sku_key,
 )
 from target_cartcom.listings.settings import ListingOptions
+from target_cartcom.listings.store_index import StoreIndex
+from target_cartcom.sku import sku_key
 
 
 def error_of(record: dict) -> tuple[str, str]:

@@ -18,7 +18,7 @@ from target_cartcom._client import CartcomSession, ConfigurationError, Connectio
 from target_cartcom.orders.carriers import CarrierResolver, UnmappedCarrierError, build_carrier_map
 from target_cartcom.orders.common import RecordError, without_date_formats
 from target_cartcom.orders.reads import OrderReader, chunks_for_url
-from target_cartcom.orders.shipments import parse_record
+from target_cartcom.orders.shipment_request import parse_record
 from target_cartcom.orders.statuses import StatusBook, UnknownStatusError
 from target_cartcom.outcomes import whole_number
 from target_cartcom.target import TargetCartcom

@@ -380,6 +380,11 @@ def test_resource_schemas_mapping() -> None:
     assert entry["list_keys"][0] == "items"
     assert C.RESOURCE_SCHEMAS["order_payments"]["list_keys"][0] == "payments"
     assert C.RESOURCE_SCHEMAS["shipping_provider_services"]["list_keys"][0] == "services"
+    assert C.RESOURCE_SCHEMAS["order_shipments"]["list_keys"] == ("shipments", "order_shipments")
+    assert C.RESOURCE_SCHEMAS["order_addresses"]["list_keys"] == ("addresses", "order_addresses")
+    assert C.RESOURCE_SCHEMAS["product_variants"]["list_keys"][0] == "variants"
+    assert C.RESOURCE_SCHEMAS["product_pictures"]["list_keys"][0] == "pictures"
+    assert C.RESOURCE_SCHEMAS["blog_posts"]["list_keys"] == ("posts", "blog_posts")
     assert C.RESOURCE_SCHEMAS["products"]["list_keys"] == ("products",)
     spec = C.corrected_spec()
     for name, entry in C.RESOURCE_SCHEMAS.items():

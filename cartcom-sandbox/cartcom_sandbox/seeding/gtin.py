@@ -1,4 +1,8 @@
-"""GS1 check digits and a deterministic, collision-free GTIN allocator."""
+"""GS1 check digits and a deterministic, collision-free GTIN allocator.
+
+Reference: cartcom_client/gtin.py (the emulator must not import it; tests/test_wire_rule_copies.py
+checks that the copies agree).
+"""
 
 from __future__ import annotations
 

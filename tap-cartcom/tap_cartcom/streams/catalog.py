@@ -5,7 +5,8 @@ from __future__ import annotations
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from tap_cartcom import schemas
-from tap_cartcom.client import EmbeddedChildStream, WindowedStream
+from tap_cartcom.streams.embedded import EmbeddedChildStream
+from tap_cartcom.streams.incremental import WindowedStream
 
 SCHEMAS = SchemaDirectory(schemas)
 

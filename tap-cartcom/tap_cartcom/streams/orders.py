@@ -20,18 +20,12 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from typing_extensions import override
 
 from tap_cartcom import schemas, sdk_private
-from tap_cartcom._client.quirks import format_filter_datetime, records_from_page
-from tap_cartcom.client import (
-    RESUME_KEY,
-    SMALL_ROWS_PAGE,
-    EmbeddedChildStream,
-    PageEnd,
-    WindowedStream,
-    _parse,
-    datetime_plan,
-    normalise,
-)
+from tap_cartcom._client.quirks import format_filter_datetime, parse_datetime, records_from_page
 from tap_cartcom.emitted import CLOCK_SLACK, STATE_KEY, EmittedOrders
+from tap_cartcom.normalise import normalise, normalise_plan
+from tap_cartcom.streams.base import SMALL_ROWS_PAGE, PageEnd
+from tap_cartcom.streams.embedded import EmbeddedChildStream
+from tap_cartcom.streams.incremental import RESUME_KEY, WindowedStream
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -69,7 +63,7 @@ class OrdersStream(WindowedStream):
     @property
     def get_orders(self) -> bool:
         """A status filter is set: every eligible order of the window, exactly once."""
-        return self._tap.get_orders_filter
+        return self.run.get_orders_filter
 
     # -- Get Orders: the whole window each run, emitted ids in state -------------------------
     def window(self, context: dict | None) -> tuple[datetime | None, datetime]:
@@ -77,9 +71,9 @@ class OrdersStream(WindowedStream):
         if not self.get_orders:
             return super().window(context)
         if self._window is None:
-            end = self._tap.sync_started_at
-            start = end - timedelta(days=self._tap.get_orders_days())
-            start_date = _parse(self.config.get("start_date"))
+            end = self.run.sync_started_at
+            start = end - timedelta(days=self.run.get_orders_days())
+            start_date = parse_datetime(self.config.get("start_date"))
             if start_date is not None and start_date > start:
                 start = start_date
             self._window = (start, end)
@@ -101,7 +95,7 @@ class OrdersStream(WindowedStream):
         self._ledger.forget_before(format_filter_datetime(start)[:10])  # type: ignore[arg-type]
         state[STATE_KEY] = self._ledger.to_state()
         self.start_children()
-        statuses = self._tap.order_status_ids()
+        statuses = self.run.order_status_ids()
         resume = self._get_orders_resume(state, statuses)
         for status_id in statuses:
             if resume is not None and statuses.index(status_id) < statuses.index(resume[0]):
@@ -195,7 +189,7 @@ class OrdersStream(WindowedStream):
         """
         if not self.get_orders:
             return True
-        return row.get("order_status_id") in self._tap.order_status_ids()
+        return row.get("order_status_id") in self.run.order_status_ids()
 
     def remember(self, state: dict[str, t.Any]) -> None:
         """The keyless memory; in Get Orders also the emitted ids.
@@ -213,7 +207,7 @@ class OrdersStream(WindowedStream):
         ``created_at=...&order_status_id=2+OR+3`` may also match status 3 outside the window.
         """
         filters: list[tuple[str, str]] = []
-        within = self._tap.created_floor()
+        within = self.run.created_floor()
         if within is not None and self.replication_key != "created_at":
             filters.append(("created_at", f"gte:{within}"))
         status_id = (context or {}).get("order_status_id")
@@ -223,7 +217,7 @@ class OrdersStream(WindowedStream):
 
     def window_filter(self, context: dict | None) -> str:
         """The replication window, narrowed by ``orders_created_within_days``."""
-        floor = self._tap.created_floor()
+        floor = self.run.created_floor()
         text = super().window_filter(context)
         if floor is None or self.replication_key != "created_at":
             return text
@@ -239,7 +233,7 @@ class OrdersStream(WindowedStream):
         """The page's new orders, with their addresses attached."""
         page = []
         for record in super().parse_response(response):
-            normalise(record, self._datetime_plan)
+            normalise(record, self._normalise_plan)
             if not self.already_emitted(record):
                 page.append(record)
         if page and self.wants_addresses:
@@ -335,11 +329,11 @@ class OrdersStream(WindowedStream):
                     ],
                 )
                 rows.extend(records_from_page(payload))
-        plan_dt = self._address_plan_dt
+        address_fields = self._address_normalise_plan
         out: dict[int, dict[str, t.Any]] = {}
         for row in rows:
             if row.get("id") in wanted:
-                normalise(row, plan_dt)
+                normalise(row, address_fields)
                 out[row["id"]] = row
         missing = len(wanted) - len(out)
         if missing:
@@ -347,8 +341,8 @@ class OrdersStream(WindowedStream):
         return out
 
     @cached_property
-    def _address_plan_dt(self) -> t.Any:
-        return datetime_plan(self.schema["properties"]["billing_address"])
+    def _address_normalise_plan(self) -> t.Any:
+        return normalise_plan(self.schema["properties"]["billing_address"])
 
     def emit_addresses(self, record: dict[str, t.Any]) -> None:
         """Write the order's addresses to the order_addresses stream, once per address."""

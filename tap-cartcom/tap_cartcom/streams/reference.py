@@ -5,7 +5,7 @@ from __future__ import annotations
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from tap_cartcom import schemas
-from tap_cartcom.client import CartcomStream
+from tap_cartcom.streams.base import CartcomStream
 
 SCHEMAS = SchemaDirectory(schemas)
 
@@ -16,6 +16,17 @@ class OrderStatusesStream(CartcomStream):
     name = "order_statuses"
     path = "/order_statuses"
     schema = StreamSchema(SCHEMAS)
+
+    def ids_by_name(self) -> dict[str, int]:
+        """The store's status ids by name (trimmed, lower case; the first id of a name wins).
+
+        What Get Orders' ``order_status_names`` are resolved with, once per run.
+        """
+        known: dict[str, int] = {}
+        for row in self.iter_list(self.path, [("count", self.page_size), ("sort", "id")]):
+            if row.get("name") is not None:
+                known.setdefault(str(row["name"]).strip().lower(), int(row["id"]))
+        return known
 
 
 class ProductStatusesStream(CartcomStream):

@@ -12,28 +12,25 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from target_cartcom.listings.context import Context
-from target_cartcom.listings.index import IndexBuilder, StoreIndex
+from target_cartcom.listings.index_builder import IndexBuilder
 from target_cartcom.listings.link import Link, link_listing
 from target_cartcom.listings.marker import is_unfinished
 from target_cartcom.listings.overwrite import overwrite_listing
 from target_cartcom.listings.pictures import match_pictures
 from target_cartcom.listings.prices import row_needs_values
-from target_cartcom.listings.publish import add_variants, complete_listing, publish_listing
-from target_cartcom.listings.record import (
-    Listing,
-    RecordError,
-    parse_listing,
-    sku_key,
-    sku_spellings,
-)
+from target_cartcom.listings.publish import complete_listing, publish_listing
+from target_cartcom.listings.record import Listing, RecordError, parse_listing
 from target_cartcom.listings.refs import References
 from target_cartcom.listings.refusals import check_new_variants, check_publishable
+from target_cartcom.listings.state import ListingsState
+from target_cartcom.listings.store_index import StoreIndex
 from target_cartcom.listings.sync import sync_listing
+from target_cartcom.listings.variants import add_variants
 from target_cartcom.outcomes import Outcome, as_record_error, is_fatal
 from target_cartcom.results import RecordResult
 
 if TYPE_CHECKING:
-    from target_cartcom.run import RunContext
+    from target_cartcom.run_context import RunContext
 
 STREAM = "listings"
 
@@ -55,7 +52,7 @@ class ListingBatch:
         self.run = run
         self.records = records
         self.report = report or run.report
-        self.listings = run.listings
+        self.listings = run.state(ListingsState)
         self.options = self.listings.options
 
     # -- the batch ----------------------------------------------------------------------------
@@ -67,7 +64,7 @@ class ListingBatch:
         for pos, record in enumerate(records):
             try:
                 listing = parse_listing(record, self.options.option_columns)
-                self._check_duplicates(listing)
+                self.listings.check_duplicates(listing)
             except Exception as exc:
                 if is_fatal(exc):
                     raise
@@ -121,47 +118,9 @@ class ListingBatch:
                 result = results[pos] = self._apply(ctx, listing, links[pos])
                 run.progress.handled(STREAM, result.outcome)
 
-    def _check_duplicates(self, listing: Listing) -> None:
-        """The same SKU twice in one input: the later listing fails, the first one stands.
-
-        A non-ASCII SKU and its look-alike (``\u212aBC-1`` and ``KBC-1``) count as the same
-        SKU here: which one the store would take is the ambiguity the SKU rule refuses.
-        """
-        seen = self.listings.seen
-        # (the variant's place or None, SKU, keys): a field name is only made for a message.
-        keyed = [(None, listing.sku, _sku_keys(listing.sku))]
-        keyed += [(v.where, v.sku, _sku_keys(v.sku)) for v in listing.variants]
-        for where, sku, keys in keyed:
-            for key in keys:
-                first = seen.get(key)
-                if first is not None:
-                    msg = (
-                        f"{sku!r} already came earlier in this input ({_first_carrier(first)}); "
-                        "only the first is applied"
-                    )
-                    raise RecordError("sku" if where is None else f"{where}.sku", msg)
-        for where, _, keys in keyed:
-            seen[keys[0]] = (listing.sku, where, False)  # the SKU's own key first
-            for key in keys[1:]:
-                seen[key] = (listing.sku, where, True)  # a look-alike's after it
-
     def _link(self, listing: Listing, index: StoreIndex) -> Link:
         link = link_listing(listing, index, self.options.link_by)
-        claims = []
-        if link.product_id is not None:
-            claims.append(("product", link.product_id, "sku"))
-        if link.vi_id is not None:
-            claims.append(("variant row", link.vi_id, "sku"))
-        for v in listing.variants:
-            if v.index in link.variants:
-                claims.append(("variant row", link.variants[v.index], f"{v.where}.sku"))
-        for kind, item_id, field_name in claims:
-            owner = self.listings.claimed.get((kind, item_id))
-            if owner is not None and owner != listing.sku:
-                msg = f"{kind} {item_id} is already linked to listing {owner!r} in this input"
-                raise RecordError(field_name, msg)
-        for kind, item_id, _ in claims:
-            self.listings.claimed[(kind, item_id)] = listing.sku
+        self.listings.claim(listing, link)
         return link
 
     def _load_option_values(
@@ -403,18 +362,6 @@ class ListingBatch:
             warning=out.warning,
             planned_calls=planned,
         )
-
-
-def _sku_keys(sku: str) -> list[str]:
-    """The SKU's key, and its look-alike's key when it is not ASCII."""
-    return [sku_key(spelling) for spelling in sku_spellings(sku)]
-
-
-def _first_carrier(first: tuple[str, str | None, bool]) -> str:
-    """``listing A-1 variants[0].sku, a look-alike``: where a SKU first came in the input."""
-    listing_sku, where, lookalike = first
-    text = f"listing {listing_sku}" if where is None else f"listing {listing_sku} {where}.sku"
-    return f"{text}, a look-alike" if lookalike else text
 
 
 def _unfinished(index: StoreIndex, link: Link) -> bool:

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from target_cartcom._client import CartcomSession, query
-from target_cartcom.listings.index import StoreIndex
 from target_cartcom.listings.refs import Creator, References
 from target_cartcom.listings.settings import ListingOptions
+from target_cartcom.listings.store_index import StoreIndex
 from target_cartcom.outcomes import Outcome
-from target_cartcom.plan import PlannedCall, Writer
+from target_cartcom.writer import PlannedCall, Writer
 
 __all__ = ["Context", "Outcome"]
 

@@ -24,17 +24,18 @@ from typing import TYPE_CHECKING, Any
 from target_cartcom._client import NotFoundError, query
 from target_cartcom._client.quirks import records_from_page
 from target_cartcom.listings.hidden_file import HiddenFile
-from target_cartcom.listings.record import sku_key
 from target_cartcom.listings.refs import fold
 from target_cartcom.outcomes import RecordError
-from target_cartcom.plan import PlannedCall
 from target_cartcom.results import RecordResult
+from target_cartcom.sku import sku_key
+from target_cartcom.writer import PlannedCall
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from target_cartcom.listings.settings import ListingOptions
-    from target_cartcom.run import RunContext
+    from target_cartcom.listings.state import ListingsState
+    from target_cartcom.run_context import RunContext
 
 STREAM = "listings"
 OPERATION = "missing"
@@ -64,7 +65,7 @@ class Missing:
 
 
 @dataclass
-class Plan:
+class ScopePlan:
     """The scope as the run would leave it, and the writes that get it there."""
 
     #: In-scope items, and how many of them the feed named.
@@ -98,14 +99,14 @@ def named_skus(record: Any) -> set[str]:
     return {sku_key(str(n).strip()) for n in names if isinstance(n, str | int) and str(n).strip()}
 
 
-def unconfirmed_share(plan: Plan, options: ListingOptions) -> tuple[int, float]:
+def unconfirmed_share(plan: ScopePlan, options: ListingOptions) -> tuple[int, float]:
     """Missing items beyond ``confirmed_missing``, and their share of those on sale or missing."""
     unconfirmed = max(0, len(plan.missing) - options.confirmed_missing)
     base = plan.on_sale + unconfirmed
     return unconfirmed, (unconfirmed / base if base else 0.0)
 
 
-def refusal(plan: Plan, options: ListingOptions) -> MissingFractionError | None:
+def refusal(plan: ScopePlan, options: ListingOptions) -> MissingFractionError | None:
     """Why the run must change nothing, or None. Only a run that takes items off sale is held."""
     if not plan.taking_off:
         return None
@@ -137,15 +138,15 @@ def refusal(plan: Plan, options: ListingOptions) -> MissingFractionError | None:
 class FullFeed:
     """Finds what left the feed, checks the safety rule, then zeroes or hides it."""
 
-    def __init__(self, run: RunContext, named: set[str], kept_hidden: set[str]) -> None:
-        """``named``: the SKU keys of every record; ``kept_hidden``: those saying hidden."""
+    def __init__(self, run: RunContext, listings: ListingsState) -> None:
+        """Judge the input ``listings`` named (``named``; ``kept_hidden``: those saying hidden)."""
         self.run = run
-        self.options = run.listings.options
+        self.options = listings.options
         self.mode = self.options.missing_listings
         self.scope = dict(self.options.feed_scope)
         self.prefix = sku_key(self.scope.get("sku_prefix", ""))
-        self.named = named
-        self.kept_hidden = kept_hidden
+        self.named = listings.named
+        self.kept_hidden = listings.kept_hidden
 
     def apply(self) -> None:
         """Plan the changes, refuse them all past the safety rule, else write and report."""
@@ -186,7 +187,7 @@ class FullFeed:
         self._report(item, "updated", planned=planned, operation=operation)
 
     @staticmethod
-    def _note(hidden_file: HiddenFile, plan: Plan, shown: Iterable[int]) -> None:
+    def _note(hidden_file: HiddenFile, plan: ScopePlan, shown: Iterable[int]) -> None:
         """The file as the run leaves the store: what it hides in, what is shown or gone out."""
         products = {
             pid: sku for pid, sku in hidden_file.products.items() if pid not in plan.not_hidden
@@ -198,10 +199,10 @@ class FullFeed:
             hidden_file.products = products
             hidden_file.save()
 
-    def _summarize(self, plan: Plan, error: MissingFractionError | None) -> None:
+    def _summarize(self, plan: ScopePlan, error: MissingFractionError | None) -> None:
         """The log line and the summary's ``full_feed`` entry."""
         unconfirmed, share = unconfirmed_share(plan, self.options)
-        self.run.full_feed = {
+        self.run.summary_parts["full_feed"] = {
             "mode": self.mode,
             "in_scope": plan.items,
             "named": plan.named,
@@ -334,9 +335,9 @@ class FullFeed:
     def _in_scope(self, sku: str) -> bool:
         return not self.prefix or sku_key(sku).startswith(self.prefix)
 
-    def _plan(self, hidden_file: HiddenFile) -> Plan:
+    def _plan(self, hidden_file: HiddenFile) -> ScopePlan:
         """The in-scope items, the missing ones with the write each needs, what comes back."""
-        plan = Plan()
+        plan = ScopePlan()
         brand_id = self._brand_id() if "brand" in self.scope else None
         if "brand" in self.scope and brand_id is None:
             return plan
@@ -355,7 +356,7 @@ class FullFeed:
 
     def _plan_product(
         self,
-        plan: Plan,
+        plan: ScopePlan,
         product: dict[str, Any],
         pid: int,
         hidden: bool,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from target_cartcom.listings.index import StoreIndex
-from target_cartcom.listings.record import Listing, RecordError, Variant, sku_key, sku_lookalike
+from target_cartcom.listings.record import Listing, RecordError, Variant
+from target_cartcom.listings.store_index import StoreIndex
+from target_cartcom.sku import sku_key, sku_lookalike
 
 
 @dataclass

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from target_cartcom.listings.index import StoreIndex
 from target_cartcom.listings.record import money_equal
+from target_cartcom.listings.store_index import StoreIndex
 
 #: The adjustment type we write: a surcharge in the store's currency.
 ADJUSTMENT_TYPE = "+ dollars"

@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from target_cartcom._client import CartcomSession, ConfigurationError, TransientAPIError, query
+from target_cartcom._client.urls import lookup_chunks
 from target_cartcom.listings.record import RecordError, category_path
-from target_cartcom.plan import PlannedCall, Writer
+from target_cartcom.writer import PlannedCall, Writer
 
 
 def fold(text: str | None) -> str:
@@ -104,27 +105,17 @@ class References:
         names = sorted({n for n in names if n})
         if not names:
             return []
+        base = {"count": str(self.page_size), "fields": fields}
         if not all(_carried(n) for n in names):
             # A brand, group or category name the filter syntax cannot carry: these reference
             # tables are small, so read the whole table and match by name here.
-            return list(
-                self.session.iter_records(path, {"count": str(self.page_size), "fields": fields})
-            )
+            return list(self.session.iter_records(path, base))
+        url = self.session.url(path)
         rows: list[dict[str, Any]] = []
-        batch: list[str] = []
-        for name in names:
-            trial = [*batch, name]
-            if batch and len(" OR ".join(trial)) * 3 + 200 > self.max_url_length:
-                rows += self._fetch(path, batch, fields)
-                trial = [name]
-            batch = trial
-        if batch:
-            rows += self._fetch(path, batch, fields)
+        for params in lookup_chunks(url, base, {"name": names}, max_chars=self.max_url_length):
+            # The name filter first, then count and fields, as these reads have always been sent.
+            rows += self.session.iter_records(path, {"name": params["name"], **base})
         return rows
-
-    def _fetch(self, path: str, names: list[str], fields: str) -> list[dict[str, Any]]:
-        params = {"name": query.one_of(names), "count": str(self.page_size), "fields": fields}
-        return list(self.session.iter_records(path, params))
 
     def status_id(self) -> int:
         """The product status for new products and variant rows (one read, once per run)."""

@@ -10,10 +10,11 @@ from target_cartcom.listings.batch import ListingBatch
 from target_cartcom.listings.cells import flag, is_empty_row
 from target_cartcom.listings.flat import parent_of, row_result
 from target_cartcom.listings.fullfeed import FullFeed, named_skus
+from target_cartcom.listings.state import ListingsState
 from target_cartcom.outcomes import RecordError
-from target_cartcom.plan import PlannedCall
 from target_cartcom.results import RecordResult
 from target_cartcom.sinks import CartcomSink
+from target_cartcom.writer import PlannedCall
 
 
 class ListingsSink(CartcomSink):
@@ -30,7 +31,7 @@ class ListingsSink(CartcomSink):
     def apply_batch(self, records: list[dict[str, Any]]) -> None:
         """Apply one batch of listings; flat variant rows wait for the end of the input."""
         nested = []
-        listings = self.run.listings
+        listings = self.run.state(ListingsState)
         flat = listings.flat
         full_feed = listings.options.missing_listings != "ignore"
         for record in records:
@@ -64,10 +65,11 @@ class ListingsSink(CartcomSink):
 
     def apply_flat_rows(self) -> None:
         """Group the run's flat rows per parent and apply each parent as a nested listing."""
-        flat = self.run.listings.flat
+        listings = self.run.state(ListingsState)
+        flat = listings.flat
         if not len(flat):
             return
-        assembled, failed = flat.assemble(self.run.listings.options.option_columns)
+        assembled, failed = flat.assemble(listings.options.option_columns)
         flat.groups.clear()
         self.logger.info(
             "Flat feed: %d variant row(s) grouped into %d parent listing(s)",
@@ -106,13 +108,14 @@ class ListingsSink(CartcomSink):
         ``rebuild_tree`` once, if any category was created or published into before its rebuild.
         """
         if not self.run.aborted:
-            if self.run.has_listings:
+            if self.run.has_state(ListingsState):
                 self.apply_flat_rows()
             # Even a feed with no record at all: the safety rule must see it (and refuse).
             if str(self.config.get("missing_listings") or "ignore").strip().lower() != "ignore":
-                listings = self.run.listings
-                FullFeed(self.run, listings.named, listings.kept_hidden).apply()
-        refs = self.run.listings.refs if self.run.has_listings else None
+                listings = self.run.state(ListingsState)
+                FullFeed(self.run, listings).apply()
+        has_listings = self.run.has_state(ListingsState)
+        refs = self.run.state(ListingsState).refs if has_listings else None
         if refs is not None and (refs.created_categories or refs.tree_stale):
             self.run.writer.apply(
                 PlannedCall(

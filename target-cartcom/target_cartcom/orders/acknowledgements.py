@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from target_cartcom.orders.common import order_ref, parse_when
 from target_cartcom.orders.reads import OrderReader
+from target_cartcom.orders.reference import OrderReference
 from target_cartcom.orders.statuses import UnknownStatusError
 from target_cartcom.outcomes import Outcome, RecordError, SettingError, is_fatal, shorten
-from target_cartcom.plan import PlannedCall
+from target_cartcom.writer import PlannedCall
 
 if TYPE_CHECKING:
-    from target_cartcom.run import RunContext
+    from target_cartcom.run_context import RunContext
 
 STREAM = "order_acknowledgements"
 OPERATION = "acknowledge"
@@ -59,7 +60,7 @@ class AcknowledgementBatch:
         """Prepare; nothing is read until ``apply``."""
         self.run = run
         self.records = records
-        self.ref = run.orders
+        self.ref = run.state(OrderReference)
         self.reader = OrderReader(run.session, expand=None, fields=STATUS_FIELDS)
 
     def apply(self) -> None:
@@ -96,14 +97,10 @@ class AcknowledgementBatch:
                 if is_fatal(exc):
                     raise
                 outcome.fail(exc)
-        numbers = {a.number for a in parsed if a.order_id is None and a.number}
-        by_number = self.reader.by_numbers(numbers) if numbers else {}
-        loaded = {int(r["id"]): r for rows in by_number.values() for r in rows}
-        ids = {a.order_id for a in parsed if a.order_id is not None} - set(loaded)
-        loaded.update(self.reader.by_ids(ids) if ids else {})
+        found = self.reader.find((a.order_id, a.number) for a in parsed)
         for ack in parsed:
             try:
-                order = self._order(ack.order_id, ack.number, loaded, by_number)
+                order = found.order(ack.order_id, ack.number)
                 ack.outcome.ids["order_id"] = int(order["id"])
                 self._apply(order, ack)
             except Exception as exc:
@@ -125,28 +122,6 @@ class AcknowledgementBatch:
             return None
         values = value if isinstance(value, list) else [value]
         return {self._status(v, "from_status") for v in values}
-
-    @staticmethod
-    def _order(
-        order_id: int | None,
-        number: str | None,
-        loaded: dict[int, dict[str, Any]],
-        by_number: dict[str, list[dict[str, Any]]],
-    ) -> dict[str, Any]:
-        if order_id is not None:
-            if order_id not in loaded:
-                msg = f"unknown order: the store has no order {order_id}"
-                raise RecordError("order_id", msg)
-            return loaded[order_id]
-        matches = by_number.get(str(number), [])
-        if len(matches) != 1:
-            msg = (
-                f"unknown order: no order has order_number {number!r}"
-                if not matches
-                else f"order_number {number!r} matches several orders; send order_id"
-            )
-            raise RecordError("order_number", msg)
-        return loaded[int(matches[0]["id"])]
 
     def _apply(self, order: dict[str, Any], ack: _Ack) -> None:
         book = self.ref.statuses

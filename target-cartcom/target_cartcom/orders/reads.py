@@ -4,7 +4,8 @@
   per call, split further so that path and query stay under the 2,048-character cap
   (docs/api.md §14).
 - Orders given by ``order_number``: ``GET /orders?order_number=eq:A+OR+eq:B...`` with the same
-  expand, so the lookup *is* the read (no second call).
+  expand, so the lookup *is* the read (no second call). ``find`` reads both kinds for a batch
+  and names, per record, its one order or why there is none.
 - Shipment lines: Cart.com's nested ``shipments`` carry no ``items`` (docs/api.md §5). When an
   order already has shipments whose lines are missing, they are read with
   ``GET /order_shipments/select_many?ids=...&expand=items``, again up to 100 per call; orders with
@@ -14,12 +15,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from target_cartcom._client import CartcomSession, NotFoundError, query
 from target_cartcom._client.settings import MAX_URL_LENGTH
+from target_cartcom._client.urls import NEXT_PAGE_ROOM
 from target_cartcom._client.urls import chunks_for_url as split_for_url
+from target_cartcom.outcomes import RecordError
 
 MAX_PER_CALL = 100
 
@@ -36,6 +40,31 @@ def chunks_for_url(
     return split_for_url(
         values, fixed_chars, separator_chars, max_items=max_items, max_chars=max_chars
     )
+
+
+@dataclass
+class FoundOrders:
+    """The orders a batch names, as read: by id, and by the ``order_number`` the store holds."""
+
+    by_id: dict[int, dict[str, Any]]
+    by_number: dict[str, list[dict[str, Any]]]
+
+    def order(self, order_id: int | None, number: str | None) -> dict[str, Any]:
+        """The one order a record names; ``RecordError`` naming the field when not exactly one."""
+        if order_id is not None:
+            if order_id not in self.by_id:
+                msg = f"unknown order: the store has no order {order_id}"
+                raise RecordError("order_id", msg)
+            return self.by_id[order_id]
+        matches = self.by_number.get(str(number), [])
+        if not matches:
+            msg = f"unknown order: no order has order_number {number!r}"
+            raise RecordError("order_number", msg)
+        if len(matches) > 1:
+            ids = ", ".join(str(m["id"]) for m in matches)
+            msg = f"order_number {number!r} matches several orders ({ids}); send order_id"
+            raise RecordError("order_number", msg)
+        return matches[0]
 
 
 class OrderReader:
@@ -68,6 +97,19 @@ class OrderReader:
         except NotFoundError:
             return []
 
+    def find(self, refs: Iterable[tuple[int | None, str | None]]) -> FoundOrders:
+        """The orders named by ``(order_id, order_number)`` pairs: numbers first, then the ids.
+
+        An id already read by its number is not read again.
+        """
+        refs = list(refs)
+        numbers = {number for order_id, number in refs if order_id is None and number}
+        by_number = self.by_numbers(numbers) if numbers else {}
+        by_id = {int(row["id"]): row for rows in by_number.values() for row in rows}
+        ids = {order_id for order_id, _ in refs if order_id is not None} - set(by_id)
+        by_id.update(self.by_ids(ids) if ids else {})
+        return FoundOrders(by_id, by_number)
+
     def by_ids(
         self, ids: Iterable[int], resource: str = "orders", suffix: str | None = None
     ) -> dict[int, dict[str, Any]]:
@@ -88,7 +130,8 @@ class OrderReader:
         wanted = sorted({str(n) for n in numbers if str(n).strip()})
         tail = self._suffix() + f"&count={MAX_PER_CALL}"
         prefix = "orders?order_number="
-        fixed = len(self.base_path) + 1 + len(prefix) + len(tail)
+        # more than MAX_PER_CALL matches (duplicate numbers) page on, adding page=N to the URL
+        fixed = len(self.base_path) + 1 + len(prefix) + len(tail) + NEXT_PAGE_ROOM
         encoded = [query.encode(query.eq(n)) for n in wanted]
         found: dict[str, list[dict[str, Any]]] = {}
         for chunk in chunks_for_url(encoded, fixed, len("+OR+")):

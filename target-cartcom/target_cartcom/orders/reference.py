@@ -1,8 +1,8 @@
 """Reference lists read once per run.
 
 Order statuses, shipping providers with their services, custom shipping methods. Each is read on
-first need, so a run that never needs one never reads it, and both order sinks share them (one
-cache per run, kept by the run's ``RunContext``).
+first need, so a run that never needs one never reads it, and both order sinks share them: the
+order streams' state, one per run, kept by the run's ``RunContext`` (``run.state``).
 """
 
 from __future__ import annotations
@@ -10,12 +10,15 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from target_cartcom._client import CartcomSession, ConfigurationError, NotFoundError
 from target_cartcom.orders.carriers import CarrierResolver
 from target_cartcom.orders.settings import OrderSettings
 from target_cartcom.orders.statuses import StatusBook
+
+if TYPE_CHECKING:
+    from target_cartcom.run_context import RunContext
 
 
 class OrderReference:
@@ -38,6 +41,11 @@ class OrderReference:
             unmapped=self.settings.unmapped_carrier,
         )
         self._shipped: tuple[int, int, set[int]] | None = None
+
+    @classmethod
+    def for_run(cls, run: RunContext) -> OrderReference:
+        """The run's order settings, checked; the lists are read through the run's session."""
+        return cls(run.session, run.config, logger=run.logger)
 
     def _list(self, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         try:

@@ -209,7 +209,9 @@ _PRODUCT_NESTED = {
 # The resources this project uses, with what the docs and field evidence say about them.
 _KNOWN: tuple[ResourceInfo, ...] = (
     ResourceInfo("products", "products", nested=_PRODUCT_NESTED),
-    ResourceInfo("product_variants", "product_variants"),
+    ResourceInfo(
+        "product_variants", "product_variants", list_keys=("variants", "product_variants")
+    ),
     ResourceInfo(
         "variant_inventory",
         "variant_inventory",
@@ -217,7 +219,9 @@ _KNOWN: tuple[ResourceInfo, ...] = (
     ),
     ResourceInfo("variant_groups", "variant_groups", nested={"variants": "product_variants"}),
     ResourceInfo("product_pricing", "product_pricing"),
-    ResourceInfo("product_pictures", "product_pictures"),
+    ResourceInfo(
+        "product_pictures", "product_pictures", list_keys=("pictures", "product_pictures")
+    ),
     ResourceInfo("product_statuses", "product_statuses"),
     ResourceInfo(
         "categories",
@@ -236,9 +240,14 @@ _KNOWN: tuple[ResourceInfo, ...] = (
         },
     ),
     ResourceInfo("order_items", "order_items", list_keys=("items", "order_items")),
-    ResourceInfo("order_shipments", "order_shipments", nested={"items": "shipment_item"}),
+    ResourceInfo(
+        "order_shipments",
+        "order_shipments",
+        list_keys=("shipments", "order_shipments"),
+        nested={"items": "shipment_item"},
+    ),
     ResourceInfo("order_statuses", "order_statuses"),
-    ResourceInfo("order_addresses", "order_addresses"),
+    ResourceInfo("order_addresses", "order_addresses", list_keys=("addresses", "order_addresses")),
     ResourceInfo(
         "order_payments",
         "order_payments",
@@ -261,6 +270,16 @@ _KNOWN: tuple[ResourceInfo, ...] = (
 )
 
 
+# List keys public clients read for collections the project does not use (docs/api.md §1.2:
+# saschabratton/sparkpay lib/resources.js), each accepted next to the spec's name.
+_FIELD_LIST_KEYS = {
+    "blog_posts": "posts",
+    "custom_field_values": "values",
+    "gift_certificate_transactions": "transactions",
+    "price_calculators": "price_calculation",
+}
+
+
 def _build_resources() -> dict[str, ResourceInfo]:
     """The known resources, then every other spec collection ``/{name}`` with an id schema."""
     raw = _raw_spec()
@@ -272,7 +291,8 @@ def _build_resources() -> dict[str, ResourceInfo]:
             f"/{name}" not in paths or "id" not in (schema.get("properties") or {})
         ):
             continue
-        info = known.get(name, ResourceInfo(name, name))
+        keys = (_FIELD_LIST_KEYS[name], name) if name in _FIELD_LIST_KEYS else ()
+        info = known.get(name, ResourceInfo(name, name, list_keys=keys))
         writable = "post" in paths.get(f"/{name}", {})
         out[name] = ResourceInfo(info.name, info.schema, info.list_keys, info.nested, writable)
     return out

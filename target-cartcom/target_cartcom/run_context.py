@@ -1,53 +1,39 @@
-"""One run of the target: every collaborator the sinks share, in one typed object.
+"""One run of the target: what every sink shares, in one typed object.
 
 ``TargetCartcom`` makes one ``RunContext`` and each sink reaches the store only through it: the
 paced session (one call budget per store), the writer (which only plans in a dry run), the
-per-record results, the logger, and the reference caches of each stream (the listings' store
-index and references, the orders' statuses and carriers). A sink made again after a schema
-change gets the same context, so nothing is read twice in a run.
+per-record results, the logger, and a registry of each stream family's state (its settings,
+reference caches and cross-batch memory: ``listings/state.py``, ``orders/reference.py``), which
+the family defines and the run only keeps. A sink made again after a schema change gets the same
+context, so nothing is read twice in a run.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, Self, TypeVar
 
 from target_cartcom._client import CartcomSession, ConnectionSettings
-from target_cartcom.listings.flat import FlatRows
-from target_cartcom.listings.index import StoreIndex
-from target_cartcom.listings.refs import Creator, References
-from target_cartcom.listings.settings import ListingOptions
-from target_cartcom.orders.reference import OrderReference
-from target_cartcom.plan import PlannedCall, Writer
 from target_cartcom.progress import DEFAULT_INTERVAL, Progress
 from target_cartcom.results import RecordResult, ResultsLog
+from target_cartcom.writer import PlannedCall, Writer
 
 
-@dataclass
-class ListingsRun:
-    """What the listings stream remembers across batches: SKUs seen, items claimed, the index."""
+class StreamState(Protocol):
+    """A stream family's state for one run, made from the run on its first use."""
 
-    options: ListingOptions
-    refs: References
-    #: SKU key -> the listing that first carried it in this input: (its SKU, the variant's
-    #: place or None, whether the key is a look-alike's); worded only for a message.
-    seen: dict[str, tuple[str, str | None, bool]] = field(default_factory=dict)
-    #: (kind, store id) -> the listing SKU linked to it in this input.
-    claimed: dict[tuple[str, int], str] = field(default_factory=dict)
-    #: A complete catalog index from an earlier batch (reused, kept current by writes).
-    index: StoreIndex | None = None
-    #: Flat variant rows (``parent_sku``), grouped at the end of the input.
-    flat: FlatRows = field(default_factory=FlatRows)
-    #: SKU keys every record of the input named (full-feed mode).
-    named: set[str] = field(default_factory=set)
-    #: SKU keys of records that say ``hidden: true`` (full feed, hide: not unhidden).
-    kept_hidden: set[str] = field(default_factory=set)
+    @classmethod
+    def for_run(cls, run: RunContext) -> Self:
+        """The state, built from the run's settings, session and writer."""
+        ...
+
+
+S = TypeVar("S", bound=StreamState)
 
 
 class RunContext:
-    """The session, writer, results, logger and reference caches of one run."""
+    """The session, writer, results and logger of one run, and each stream family's state."""
 
     def __init__(self, config: Mapping[str, Any], *, user_agent: str, logger: logging.Logger):
         """Prepare; the session opens (and settings are checked) on first use."""
@@ -58,19 +44,23 @@ class RunContext:
         self._session: CartcomSession | None = None
         self._writer: Writer | None = None
         self._results: ResultsLog | None = None
-        self._listings: ListingsRun | None = None
-        self._orders: OrderReference | None = None
+        self._states: dict[type, Any] = {}
         #: Why the run stopped early, or None.
         self.aborted: str | None = None
-        #: Full-feed mode's counts for the summary (``full_feed``), once it ran.
-        self.full_feed: dict[str, Any] | None = None
+        #: Entries a stream adds to the summary line (full-feed mode's ``full_feed`` counts).
+        self.summary_parts: dict[str, Any] = {}
         self._closed = False
         try:
             interval = float(config.get("progress_interval_seconds", DEFAULT_INTERVAL))
         except (TypeError, ValueError):
             interval = DEFAULT_INTERVAL
         #: Progress lines of long batches (a background timer, started by the first batch).
-        self.progress = Progress(self, interval)
+        self.progress = Progress(
+            logger=logger,
+            opened_session=lambda: self._session,
+            outcomes=lambda stream: self.results.outcomes.get(stream, {}),
+            interval=interval,
+        )
 
     @property
     def session(self) -> CartcomSession:
@@ -101,32 +91,16 @@ class RunContext:
             self._results = ResultsLog(self.config.get("results_path"), dry_run=self.dry_run)
         return self._results
 
-    @property
-    def listings(self) -> ListingsRun:
-        """The listings stream's settings, references and cross-batch memory."""
-        if self._listings is None:
-            options = ListingOptions.from_config(self.config)
-            refs = References(
-                self.session,
-                Creator(self.session, self.writer),
-                status=options.product_status,
-                page_size=options.page_size,
-                max_url_length=options.max_url_length,
-            )
-            self._listings = ListingsRun(options, refs)
-        return self._listings
+    def state(self, kind: type[S]) -> S:
+        """The run's ``kind`` state (one per run, made by ``kind.for_run`` on first use)."""
+        found = self._states.get(kind)
+        if found is None:
+            found = self._states[kind] = kind.for_run(self)
+        return found
 
-    @property
-    def has_listings(self) -> bool:
-        """Whether the run handled listings (without opening anything)."""
-        return self._listings is not None
-
-    @property
-    def orders(self) -> OrderReference:
-        """The order streams' settings and reference lists (statuses, carriers)."""
-        if self._orders is None:
-            self._orders = OrderReference(self.session, self.config, logger=self.logger)
-        return self._orders
+    def has_state(self, kind: type[StreamState]) -> bool:
+        """Whether the run made a ``kind`` state (without making one)."""
+        return kind in self._states
 
     def report(self, result: RecordResult) -> None:
         """Add one record's result; a failure is also logged (values shown escaped)."""
@@ -149,8 +123,7 @@ class RunContext:
             writes=session.writes if session else 0,
             planned_writes=self._writer.planned_writes if self._writer else 0,
         )
-        if self.full_feed is not None:
-            summary["full_feed"] = self.full_feed
+        summary.update(self.summary_parts)
         summary["status"] = "aborted" if self.aborted else "completed"
         if self.aborted:
             summary["reason"] = self.aborted

@@ -8,9 +8,10 @@ Two ways to read it, chosen by estimated calls:
   call (docs/api.md §1.4). One call per ``page_size`` products covers every variant row and price.
 - **lookup**: ``/products`` and ``/variant_inventory`` filtered with OR-ed SKUs and GTINs
   (``item_number=A OR B&gtin=OR 0123 OR 0456``, §1.5, encoded by ``cartcom_client.query``), each
-  URL within the 2,048-character cap (§14), then the owning products of variant rows found
-  elsewhere by id. A non-ASCII SKU is also looked up under its look-alike (``sku_lookalike``), so
-  both modes hold the same items for the one SKU rule (``sku_key``) to judge.
+  URL within the 2,048-character cap (§14, packed by ``urls.lookup_chunks``), then the owning
+  products of variant rows found elsewhere by id. A non-ASCII SKU is also looked up under its
+  look-alike (``sku_lookalike``), so both modes hold the same items for the one SKU rule
+  (``sku_key``) to judge.
 
 ``auto`` estimates the lookup calls from the batch; when they exceed two it reads the catalog's
 first page (which the catalog read needs anyway) to learn ``total_count``, and continues with
@@ -21,19 +22,18 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
-from urllib.parse import quote_plus, urlsplit
 
-import requests
-
-from target_cartcom._client import CartcomSession, query
+from target_cartcom._client import CartcomSession
 from target_cartcom._client.quirks import records_from_page
+from target_cartcom._client.urls import lookup_chunks
 from target_cartcom.listings.marker import MARKER_FIELD
-from target_cartcom.listings.record import Listing, gtin_key, sku_key, sku_spellings
+from target_cartcom.listings.record import Listing
 from target_cartcom.listings.settings import ListingOptions
+from target_cartcom.listings.store_index import StoreIndex
+from target_cartcom.sku import sku_key, sku_spellings
 
 LOGGER = logging.getLogger("target-cartcom.listings")
 
@@ -88,150 +88,6 @@ def gtin_forms(code: str) -> list[str]:
         if len(digits) <= n and (form := digits.zfill(n)) not in forms:
             forms.append(form)
     return sorted(forms, key=len)
-
-
-def is_base_price(row: dict[str, Any]) -> bool:
-    """A plain per-SKU price: no customer type, store, dates, or quantity tier above 1."""
-    return (
-        not row.get("customer_type_id")
-        and not row.get("store_id")
-        and not row.get("start_date")
-        and not row.get("end_date")
-        and (row.get("starting_quantity") or 0) <= 1
-    )
-
-
-@dataclass
-class StoreIndex:
-    """What the store holds for this run's listings, keyed by id, SKU and GTIN.
-
-    The ``add_*`` methods keep the dicts they are given, without a copy: every caller hands
-    over one of its own (a decoded page, a body it built), and a large catalog is 70,000 rows.
-    """
-
-    products: dict[int, dict[str, Any]] = field(default_factory=dict)
-    vi: dict[int, dict[str, Any]] = field(default_factory=dict)
-    pricing: dict[int, dict[str, Any]] = field(default_factory=dict)
-    vi_by_product: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
-    pricing_by_vi: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
-    pictures: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    #: variant_inventory id -> ids of the product_variants (option values) it is made of.
-    vi_values: dict[int, list[int]] = field(default_factory=dict)
-    options: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    products_by_sku: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    products_by_gtin: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    vi_by_sku: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    vi_by_gtin: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    complete: bool = False
-    mode: str = ""
-    reads: int = 0
-
-    # -- adding -------------------------------------------------------------------------------
-    def add_product(self, doc: dict[str, Any]) -> None:
-        """Index a product and whichever nested collections came with it."""
-        pid = doc["id"]
-        nested_vi = doc.pop("variant_inventory", None)
-        nested_pricing = doc.pop("pricing", None)
-        nested_pictures = doc.pop("pictures", None)
-        nested_variants = doc.pop("variants", None)
-        doc.pop("categories", None)
-        old = self.products.get(pid)
-        if old is not None:
-            self.products_by_sku[sku_key(old.get("item_number"))].discard(pid)
-            key = gtin_key(old.get("gtin"))
-            if key:
-                self.products_by_gtin[key].discard(pid)
-        self.products[pid] = {**old, **doc} if old is not None else doc
-        self.products_by_sku[sku_key(doc.get("item_number"))].add(pid)
-        key = gtin_key(doc.get("gtin"))
-        if key:
-            self.products_by_gtin[key].add(pid)
-        if isinstance(nested_vi, list):
-            add_vi = self.add_vi
-            for row in nested_vi:
-                add_vi(row)
-        if isinstance(nested_pricing, list):
-            add_pricing = self.add_pricing
-            for row in nested_pricing:
-                add_pricing(row)
-        if isinstance(nested_pictures, list):
-            self.pictures[pid] = sorted(nested_pictures, key=_picture_order)
-        if isinstance(nested_variants, list):
-            self.options[pid] = list(nested_variants)
-
-    def add_vi(self, row: dict[str, Any]) -> None:
-        """Index one variant_inventory row."""
-        vid = row["id"]
-        old = self.vi.get(vid)
-        if old is not None:
-            self.vi_by_sku[sku_key(old.get("item_number"))].discard(vid)
-            key = gtin_key(old.get("gtin"))
-            if key:
-                self.vi_by_gtin[key].discard(vid)
-        else:
-            self.vi_by_product[row.get("product_id")].append(vid)
-        nested_values = row.get("variants")
-        if isinstance(nested_values, list):
-            self.vi_values[vid] = [v["id"] for v in nested_values if isinstance(v, dict)]
-        merged = {**old, **row} if old is not None else row
-        merged.pop("variants", None)  # never kept, so ``old`` has neither
-        merged.pop("pricing", None)
-        self.vi[vid] = merged
-        if merged.get("item_number"):
-            self.vi_by_sku[sku_key(merged["item_number"])].add(vid)
-        key = gtin_key(merged.get("gtin"))
-        if key:
-            self.vi_by_gtin[key].add(vid)
-
-    def add_pricing(self, row: dict[str, Any]) -> None:
-        """Index one product_pricing row."""
-        rid = row["id"]
-        old = self.pricing.get(rid)
-        if old is None:
-            if row.get("variant_inventory_id"):
-                self.pricing_by_vi[row["variant_inventory_id"]].append(rid)
-            self.pricing[rid] = row
-        else:
-            self.pricing[rid] = {**old, **row}
-
-    # -- reading ------------------------------------------------------------------------------
-    def base_price_row(self, vi_id: int) -> dict[str, Any] | None:
-        """The plain price row of a variant row (lowest id), if any."""
-        ids = self.pricing_by_vi.get(vi_id)
-        if not ids:
-            return None
-        if len(ids) == 1:  # the usual case: one row, no list to build
-            row = self.pricing.get(ids[0])
-            return row if row is not None and is_base_price(row) else None
-        rows = [self.pricing[r] for r in self.pricing_by_vi.get(vi_id, []) if r in self.pricing]
-        rows = [r for r in rows if is_base_price(r)]
-        return min(rows, key=lambda r: r["id"]) if rows else None
-
-    def products_with_sku(self, sku: str) -> list[int]:
-        """Product ids whose item_number is ``sku``."""
-        return sorted(self.products_by_sku.get(sku_key(sku), ()))
-
-    def products_with_gtin(self, gtin: str | None) -> list[int]:
-        """Product ids whose gtin is ``gtin`` (any spelling)."""
-        key = gtin_key(gtin)
-        return sorted(self.products_by_gtin.get(key, ())) if key else []
-
-    def vi_with_sku(self, sku: str) -> list[int]:
-        """Variant row ids whose item_number is ``sku``."""
-        return sorted(self.vi_by_sku.get(sku_key(sku), ()))
-
-    def vi_with_gtin(self, gtin: str | None) -> list[int]:
-        """Variant row ids whose gtin is ``gtin``."""
-        key = gtin_key(gtin)
-        return sorted(self.vi_by_gtin.get(key, ())) if key else []
-
-    def variant_rows(self, product_id: int) -> list[dict[str, Any]]:
-        """The variant_inventory rows of a product."""
-        return [self.vi[v] for v in self.vi_by_product.get(product_id, []) if v in self.vi]
-
-
-def _picture_order(p: dict[str, Any]) -> tuple:
-    return (not p.get("is_primary"), p.get("sort_order") or 0, p.get("id") or 0)
 
 
 class IndexBuilder:
@@ -302,16 +158,9 @@ class IndexBuilder:
         total = 0
         for path, key in (("/products", "products"), ("/variant_inventory", "vi")):
             base = self._lookup_base(path)
-            room = self.options.max_url_length - self._url_length(path, base)
-            needed = 0
-            for values in terms[key].values():
-                for value in values:
-                    needed += query.encoded_length(query.term(value)) + 4
-                    if needed > room:
-                        break
-                if needed > room:
-                    break
-            by_field = terms[key] if needed <= room else {"item_number": terms[key]["item_number"]}
+            # GTINs ride along when every term fits one URL, as ``_lookups`` reads them.
+            together = len(self._chunks(path, terms[key], base, limit=1)) <= 1
+            by_field = terms[key] if together else {"item_number": terms[key]["item_number"]}
             limit = None if at_most is None else at_most - total
             total += len(self._chunks(path, by_field, base, limit=limit))
             if at_most is not None and total > at_most:
@@ -400,12 +249,6 @@ class IndexBuilder:
             return {"count": count, **self.product_params()}
         return {"count": count, "fields": ",".join((*VI_FIELDS, "variants"))}
 
-    def _url_length(self, path: str, params: dict[str, str]) -> int:
-        """Length of path plus query string, as the server counts it."""
-        prepared = requests.Request("GET", self.session.url(path), params=params).prepare()
-        parts = urlsplit(prepared.url or "")
-        return len(parts.path) + 1 + len(parts.query)
-
     def _chunks(
         self,
         path: str,
@@ -413,37 +256,19 @@ class IndexBuilder:
         base: dict[str, str],
         limit: int | None = None,
     ) -> list[dict[str, str]]:
-        """Pack ``field=value`` terms into as few URLs as fit the length cap.
+        """Pack ``field=value`` terms into as few URLs as fit the cap (``lookup_chunks``).
 
-        Lengths are added up term by term (the encoded term plus ``+OR+``), so packing is
-        linear in the number of terms. With ``limit``, packing stops at ``limit + 1`` URLs
-        (enough to know there are more than ``limit``).
+        A page that held fewer rows than asked also caps the terms of one lookup. With
+        ``limit``, packing stops at ``limit + 1`` URLs (enough to know there are more).
         """
-        max_length = self.options.max_url_length
-        base_length = self._url_length(path, base)
-        chunks: list[dict[str, str]] = []
-        current: dict[str, list[str]] = {}
-        length = base_length
-        for name, values in by_field.items():
-            for value in values:
-                term = query.term(value)
-                if name in current:
-                    extra = 4 + query.encoded_length(term)
-                else:
-                    opener = 0 if not current else len(quote_plus("OR "))
-                    extra = 2 + len(name) + opener + query.encoded_length(term)
-                full = self._row_cap is not None and terms_in(current) >= self._row_cap
-                if current and (length + extra > max_length or full):
-                    chunks.append({**base, **query.fields_any(current)})
-                    if limit is not None and len(chunks) > limit:
-                        return chunks
-                    current, length = {}, base_length
-                    extra = 2 + len(name) + query.encoded_length(term)
-                current.setdefault(name, []).append(term)
-                length += extra
-        if current:
-            chunks.append({**base, **query.fields_any(current)})
-        return chunks
+        chunks = lookup_chunks(
+            self.session.url(path),
+            base,
+            by_field,
+            max_items=self._row_cap,
+            max_chars=self.options.max_url_length,
+        )
+        return list(chunks if limit is None else islice(chunks, limit + 1))
 
     def _lookup(self, index: StoreIndex, path: str, by_field: dict[str, list[str]]) -> None:
         for params in self._chunks(path, by_field, self._lookup_base(path)):
@@ -511,11 +336,6 @@ class IndexBuilder:
                 for form in gtin_forms(gtin):
                     out.setdefault(form, form)
         return list(out.values())
-
-
-def terms_in(chunk: dict[str, list[str]]) -> int:
-    """How many OR-terms a chunk holds."""
-    return sum(len(values) for values in chunk.values())
 
 
 def _chain(first: Iterable[Any], rest: Iterator[Any]) -> Iterator[Any]:

@@ -237,6 +237,7 @@ def test_a_character_outside_printable_ascii_is_named_for_what_it_is(char, kind)
         ("https://" + "a" * 63 + "." + "b" * 63 + "." + "c" * 63 + "." + "d" * 61 + "/x", True),
         ("https://" + "a" * 63 + "." + "b" * 63 + "." + "c" * 63 + "." + "d" * 62 + "/x", False),
         ("https://[::1/api/v1", "invalid IPv6 host"),
+        ("https://[zz::1]/api/v1", "invalid IPv6 host"),
         ("https://[::1]x/api/v1", "invalid IPv6 host"),
         ("https://shop]/api/v1", "invalid host name"),
         ("https://a.1./api/v1", "neither a name nor a dotted IPv4 address"),
@@ -305,3 +306,74 @@ def test_chunks_fill_a_url_to_exactly_its_cap():
     assert [len(c) for c in chunks_for_url(["x" * 1998], 50, 1)] == [1]
     with pytest.raises(ValueError, match=r"too long for one request: 'x{40}'\.\.\."):
         list(chunks_for_url(["x" * 1999], 50, 1))
+
+
+# -- lookups by value: urls.lookup_chunks --------------------------------------------------------
+from urllib.parse import parse_qs, urlsplit  # noqa: E402
+
+import requests  # noqa: E402
+from cartcom_client.urls import NEXT_PAGE_ROOM, lookup_chunks  # noqa: E402
+
+LOOKUP_URL = "https://shop.example.com/api/v1/variant_inventory"
+LOOKUP_PARAMS = {"fields": "id,item_number,gtin", "count": "200"}
+
+
+def _as_sent(params: dict[str, str]) -> tuple[int, dict[str, list[str]]]:
+    """What the cap counts of the GET ``requests`` sends (path, ``?``, query), and its query."""
+    parts = urlsplit(requests.Request("GET", LOOKUP_URL, params=params).prepare().url)
+    return len(parts.path) + 1 + len(parts.query), parse_qs(parts.query)
+
+
+def _values_of(query: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """The (field, value) pairs a lookup GET asks for, in the order it asks them."""
+    pairs = []
+    for name in ("item_number", "gtin", "manufacturer_item_number"):
+        if name in query:
+            (text,) = query[name]
+            text = text if not pairs else text.removeprefix("OR ")
+            pairs += [(name, value) for value in text.split(" OR ")]
+    return pairs
+
+
+@pytest.mark.parametrize("skus", range(150, 200, 3))
+def test_lookups_fill_each_get_to_the_cap_and_leave_room_for_a_next_page(skus):
+    """Each lookup GET fits 2,048 characters with ``&page=99999`` to spare, and no fewer.
+
+    Every value is asked once, in the feed's order, and each GET holds as many as fit: one more
+    would pass the cap.
+
+    Values of uneven lengths, some growing when encoded (spaces, ``&``, ``+``), over three
+    fields, so the edges fall on every kind of term: a GET's first, one more of the same field,
+    and a field's first after another's.
+    """
+    fields = {
+        "item_number": [f"SKU-{i}{' &+'[i % 3] * (i % 4)}" for i in range(skus)],
+        "gtin": [f"{i:0{8 + i % 7}d}" for i in range(97)],
+        "manufacturer_item_number": [f"M-{i * 7}" for i in range(61)],
+    }
+    asked = [(name, value) for name, values in fields.items() for value in values]
+    room = MAX_URL_LENGTH - NEXT_PAGE_ROOM
+    gets = list(lookup_chunks(LOOKUP_URL, LOOKUP_PARAMS, fields))
+    assert len(gets) > 2
+    sent = []
+    for get in gets:
+        length, query = _as_sent(get)
+        assert length <= room
+        assert query["fields"] == [LOOKUP_PARAMS["fields"]]
+        assert query["count"] == [LOOKUP_PARAMS["count"]]
+        sent.append(_values_of(query))
+    assert [pair for values in sent for pair in values] == asked
+    for values, following in itertools.pairwise(sent):
+        grouped: dict[str, list[str]] = {}
+        for name, value in [*values, following[0]]:
+            grouped.setdefault(name, []).append(value)
+        (one_more,) = lookup_chunks(LOOKUP_URL, LOOKUP_PARAMS, grouped, max_chars=10**6)
+        assert _as_sent(one_more)[0] > room
+
+
+def test_a_lookup_honours_max_items():
+    """``max_items`` caps the values a GET asks for, whatever room is left."""
+    gets = lookup_chunks(
+        LOOKUP_URL, LOOKUP_PARAMS, {"gtin": [str(i) for i in range(25)]}, max_items=10
+    )
+    assert [len(_values_of(_as_sent(get)[1])) for get in gets] == [10, 10, 5]

@@ -292,3 +292,49 @@ def test_an_order_without_a_usable_creation_time_or_id_was_never_emitted():
     assert not emitted.has(None, 5)
     assert not emitted.has("2024-05", 5)
     assert not emitted.has("2024-05-01T10:00:00Z", "5")
+
+
+# -- the bounds of a stored day, at their edges (issue 26's mutation survivors) ----------------
+from tap_cartcom.emitted import MAX_DAY_TEXT  # noqa: E402
+
+
+def _zlib_worst_case(length: int) -> int:
+    """zlib's ``compressBound``: the most ``length`` bytes can take once compressed (zlib.h)."""
+    return length + (length >> 12) + (length >> 14) + (length >> 25) + 13
+
+
+def test_a_stored_day_longer_than_any_day_compresses_to_is_refused_unread() -> None:
+    """The bound is zlib's worst case for the longest day text, in base64 after ``z:``.
+
+    A stored day of that length is decoded (here it is no zlib data); one character more is
+    refused before decoding, and the refusal says how long a compressed day may be.
+    """
+    longest = 2 + 4 * -(-_zlib_worst_case(MAX_DAY_TEXT) // 3)
+    with pytest.raises(ValueError, match="not base64 of zlib data"):
+        unpack("z:" + "A" * (longest - 2))
+    with pytest.raises(ValueError, match=f"a compressed day is longer than {longest:,} characters"):
+        unpack("z:" + "A" * (longest - 1))
+
+
+def test_a_compressed_day_expanding_past_the_longest_day_text_is_refused_saying_so() -> None:
+    """Decompression stops one character past the longest text a day can have, and says so.
+
+    A day of exactly that length is read whole (its ranges are checked next, by ``decode``).
+    """
+    at = "1:1" + ",1,1" * ((MAX_DAY_TEXT - 3) // 4)
+    at += "1" * (MAX_DAY_TEXT - len(at))
+    assert len(at) == MAX_DAY_TEXT == 2_200_020
+    assert unpack("z:" + base64.b64encode(zlib.compress(at.encode())).decode()) == at
+    past = "z:" + base64.b64encode(zlib.compress((at + "1").encode())).decode()
+    with pytest.raises(ValueError, match="a compressed day expands past 2,200,020 characters"):
+        unpack(past)
+
+
+def test_an_order_without_a_creation_day_or_a_numeric_id_is_not_remembered() -> None:
+    """Such an order cannot be placed in a day: the state stays as it was, with no odd day."""
+    emitted = EmittedOrders()
+    emitted.add(None, 5)
+    emitted.add("2024-05", 6)
+    emitted.add("2024-05-01T10:00:00Z", "7")
+    assert len(emitted) == 0
+    assert emitted.to_state() == {}

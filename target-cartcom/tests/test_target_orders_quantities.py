@@ -312,3 +312,39 @@ def test_an_unknown_carrier_is_refused_naming_the_carrier(sandbox, tmp_path):
     results, calls = ship(sandbox, tmp_path, {"shipment_id": "S1", "carrier": "Pigeon Post"})
     assert (results[0]["outcome"], results[0]["field"]) == ("failed", "carrier")
     assert calls == []
+
+
+def test_a_shipment_sent_twice_in_one_batch_is_written_once(sandbox, tmp_path):
+    """S1 changed (one more unit, a tracking number), then the same S1 again: one write.
+
+    The second record is compared with what the first wrote: no change of its own, no second
+    shipment call (it carries the order's move to Shipped, the batch's last word on the order).
+    """
+    make_order(sandbox, [{"id": 1, "sku": "A", "quantity": 2}], shipments=[("S1", {1: 1})])
+    record = {"shipment_id": "S1", "items": [{"sku": "A", "quantity": 2}]}
+    record["tracking_numbers"] = ["1Z1"]
+    results, calls = ship(sandbox, tmp_path, record, dict(record))
+    assert {"items", "tracking_numbers"} <= set(results[0]["changes"])
+    assert set(results[1]["changes"]) == {"order_status"}
+    assert [c.path.endswith("/order_shipments") for c in calls] == [True, False]  # the status
+    assert shipped_lines(sandbox, "S1") == {1: 2}
+    (stored,) = sandbox.store.query("order_shipments", {"order_id": ORDER})
+    assert stored["tracking_numbers"] == "1Z1"
+    assert status(sandbox) == SHIPPED
+
+
+def test_a_shipment_created_in_a_batch_counts_for_the_next_record(sandbox, tmp_path):
+    """S1 is created shipping 1 of 2; in the same batch S2 asks for 2: only 1 is left.
+
+    S1 sent again in the batch writes no shipment: it only carries the order's new status.
+    """
+    make_order(sandbox, [{"id": 1, "sku": "A", "quantity": 2}])
+    s1 = {"shipment_id": "S1", "items": [{"sku": "A", "quantity": 1}]}
+    s2 = {"shipment_id": "S2", "items": [{"sku": "A", "quantity": 2}]}
+    results, calls = ship(sandbox, tmp_path, s1, s2, dict(s1))
+    assert [r["outcome"] for r in results] == ["created", "failed", "updated"]
+    assert results[1]["field"] == "items[0].quantity"
+    assert set(results[2]["changes"]) == {"order_status"}
+    assert [c.path.endswith("/order_shipments") for c in calls] == [True, False]  # the status
+    assert shipped_lines(sandbox, "S1") == {1: 1}
+    assert status(sandbox) == PARTIAL

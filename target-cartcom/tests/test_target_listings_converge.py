@@ -897,3 +897,49 @@ def test_a_publish_completed_with_a_weight_the_first_run_lacked_writes_it(fresh)
     line = result.by_sku()["CNV"]
     assert (line["outcome"], line["changes"]["weight"]) == ("updated", {"old": None, "new": 0.5})
     assert sb.store.query("products", {"item_number": "CNV"})[0]["weight"] == 0.5
+
+
+def test_a_publish_stopped_as_a_simple_product_completes_with_stock_per_variant(fresh):
+    """Stopped at its first picture while the feed had no variants; the feed then gives S and L.
+
+    The completed product keeps its stock per variant row (``use_variant_inventory``), so the
+    rows' quantities are the ones Cart.com sells from; the result line names the change.
+    """
+    sb = fresh()
+    sb.faults.script(
+        [{"kind": "status", "status": 400, "method": "POST", "path": "/product_pictures"}]
+    )
+    simple = {key: value for key, value in TEE.items() if key != "variants"}
+    run(sb, [simple], operations=PUBLISH, fail_on_record_errors=False)
+    sb.faults.clear()
+    (product,) = sb.store.query("products", {"item_number": "CNV"})
+    assert not product["use_variant_inventory"]
+    variants = [{"sku": f"CNV-{s}", "options": {"Size": s}, "quantity": q} for s, q in ("S2", "L5")]
+    result, _ = run(sb, [{**simple, "variants": variants}], operations=PUBLISH)
+    line = result.by_sku()["CNV"]
+    assert line["changes"]["variants"] == {"old": False, "new": True}
+    assert sb.store.get("products", product["id"])["use_variant_inventory"]
+    rows = sb.store.query("variant_inventory", {"product_id": product["id"]})
+    assert {r["item_number"]: r["inventory"] for r in rows} == {"CNV-S": 2, "CNV-L": 5}
+
+
+def test_a_publish_completed_after_a_variant_got_a_surcharge_writes_it_in_dollars(fresh):
+    """Stopped at its first picture while L sold at the product's 20; the feed then asks 22.
+
+    L's option value gets its surcharge of 2 as dollars (not a percentage or a blank kind),
+    in one write, and L sells at 22 as after a clean publish of the changed feed.
+    """
+    sb = fresh()
+    sb.faults.script(
+        [{"kind": "status", "status": 400, "method": "POST", "path": "/product_pictures"}]
+    )
+    level = copy.deepcopy(TEE)
+    level["variants"][2]["price"] = 20.0
+    run(sb, [level], operations=PUBLISH, fail_on_record_errors=False)
+    sb.faults.clear()
+    _, completion = run(sb, [TEE], operations=PUBLISH)
+    restated = [c.request_json for c in completion if c.method == "PUT" and "variants/" in c.path]
+    assert restated == [{"price_adjustment": 2.0, "price_adjustment_type": "+ dollars"}]
+    large = sb.store.query("product_variants", {"description": "L"})[0]
+    assert (large["price_adjustment"], large["price_adjustment_type"]) == (2.0, "+ dollars")
+    assert _sells_at(sb, "CNV")["CNV-L"][0] == 22.0

@@ -1087,3 +1087,25 @@ def test_sync_put_of_a_simple_product_carries_only_the_changed_fields(seeded_san
         "updated",
         {"quantity": {"old": stock, "new": stock + 3}},
     )
+
+
+def test_publishing_a_new_variant_leaves_the_existing_rows_as_they_are(sandbox):
+    """A published listing sent again with one more variant: publish adds that row only.
+
+    The existing row's stock and weight differ in the feed, but they are sync's and
+    overwrite's to change: publish alone writes nothing to it.
+    """
+    add_reference_data(sandbox.store, groups=("Size",))
+    cap = {"sku": "CAP-2", "title": "Cap", "categories": ["Apparel"], "price": 12.0}
+    small = {"sku": "CAP-2-S", "options": {"Size": "S"}, "quantity": 2, "weight": 1.0}
+    run(sandbox, [{**cap, "variants": [small]}], operations=ALL_OPS)
+    large = {"sku": "CAP-2-L", "options": {"Size": "L"}, "quantity": 5}
+    changed = {**small, "quantity": 9, "weight": 2.0}
+    result, calls = run(
+        sandbox, [{**cap, "variants": [changed, large]}], operations=["link", "publish"]
+    )
+    assert set(result.by_sku()["CAP-2"]["changes"]) == {"variants[CAP-2-L]"}
+    in_store = {r["item_number"]: r for r in rows(sandbox, "variant_inventory")}
+    assert (in_store["CAP-2-S"]["inventory"], in_store["CAP-2-S"]["weight"]) == (2, 1.0)
+    assert in_store["CAP-2-L"]["inventory"] == 5
+    assert ("PUT", f"/variant_inventory/{in_store['CAP-2-S']['id']}") not in write_routes(calls)

@@ -693,3 +693,56 @@ def test_a_dry_run_never_writes_the_hidden_file(store, tmp_path):
     assert writes == []
     assert [r["sku"] for r in dry.results if r["operation"] == "reappeared"] == [listings[0]["sku"]]
     assert path.read_text() == before
+
+
+def test_a_run_taking_nothing_off_sale_warns_only_past_the_bound(store, caplog):
+    """Items an earlier run zeroed are still missing; later runs have nothing to take off sale.
+
+    Such a run changes nothing and is never refused, but it warns, with the share, when the
+    missing items not confirmed are more than ``max_missing_fraction`` of the scope: exactly
+    the bound is no warning.
+    """
+    listings = catalog_listings(PRODUCTS)
+    feed = [x for n, x in enumerate(listings) if n % 5 < 2]  # 3 products of 5 left
+    settings = {"missing_listings": "zero", "feed_scope": {"sku_prefix": "CAT-"}}
+    first, _ = run(store, feed, max_missing_fraction=0.6, **settings)
+    assert first.summary["full_feed"]["share"] == 0.6
+    for bound, warnings in ((0.6, []), (0.5, ["are 60% of the scope, more than"])):
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            result, writes = run(store, feed, max_missing_fraction=bound, **settings)
+        warned = [r.getMessage() for r in caplog.records if "Full feed" in r.getMessage()]
+        assert len(warned) == len(warnings)
+        assert all(text in line for text, line in zip(warnings, warned, strict=True))
+        assert writes == []
+        assert not result.summary["full_feed"]["refused"]
+
+
+def test_a_refused_hide_run_says_the_product_back_in_the_feed_was_not_shown(store, tmp_path):
+    """The first run hid a product that left; it is back, but this feed lost half the catalog.
+
+    The run is refused: the product stays hidden and its line says it reappeared and was
+    skipped, with the refusal's reason.
+    """
+    listings = catalog_listings(PRODUCTS)
+    settings = {**HIDE, "full_feed_hidden_path": str(tmp_path / "hidden.json")}
+    run(store, listings[1:], **settings)
+    back = listings[0]["sku"]
+    assert store.store.query("products", {"item_number": back})[0]["is_hidden"] == 1
+    results = tmp_path / "results.jsonl"
+    with pytest.raises(MissingFractionError):
+        run(store, listings[:20], results_path=str(results), **settings)
+    lines = [json.loads(x) for x in results.read_text().splitlines()[:-1]]
+    (line,) = [x for x in lines if x.get("operation") == "reappeared"]
+    assert (line["sku"], line["outcome"]) == (back, "skipped")
+    assert "full feed refused" in line["error"]
+    assert store.store.query("products", {"item_number": back})[0]["is_hidden"] == 1
+
+
+def test_confirmed_missing_equal_to_the_items_missing_is_no_warning(store, caplog):
+    """12 items missing and ``confirmed_missing`` 12: the setting is tight, nothing to say."""
+    feed, _gone = feed_without(10)
+    settings = {"missing_listings": "zero", "feed_scope": {"sku_prefix": "CAT-"}}
+    with caplog.at_level("WARNING"):
+        run(store, feed, confirmed_missing=12, **settings)
+    assert [r.getMessage() for r in caplog.records if "Full feed" in r.getMessage()] == []

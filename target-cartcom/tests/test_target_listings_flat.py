@@ -293,3 +293,26 @@ def test_flat_rows_that_disagree_on_a_parent_field_fail_alone(two_stores):
     assert (vis["TEE-S"], vis["TEE-M"]) == (3, 4)
     assert "TEE-L" not in vis
     assert not any(p["item_number"] == "CAP" for p in store.store.query("products"))
+
+
+def test_a_disagreement_names_the_row_that_gave_the_parent_field(sandbox):
+    """The row that disagrees fails naming the earlier row whose value it contradicts."""
+    add_reference_data(sandbox.store)
+    rows = variant_rows("TEE", ("S", "M"), title="Tee", categories=["Apparel > Shirts"])
+    rows[1]["title"] = "Other"
+    result, _ = run(sandbox, rows, fail_on_record_errors=False)
+    line = {r["sku"]: r for r in result.results}["TEE-M"]
+    assert (line["outcome"], line["field"]) == ("failed", "title")
+    assert "given for parent 'TEE' by an earlier row (sku 'TEE-S')" in line["error"]
+
+
+def test_a_parent_sku_of_true_is_no_parent(sandbox):
+    """``parent_sku: true`` (a spreadsheet's checkbox) names no parent: a plain listing."""
+    add_reference_data(sandbox.store)
+    row = {"sku": "MUG", "parent_sku": True, "title": "Mug", "price": 8, "quantity": 6}
+    row["categories"] = ["Apparel > Shirts"]
+    result, _ = run(sandbox, [row])
+    assert [(r["sku"], r["outcome"]) for r in result.results] == [("MUG", "created")]
+    (mug,) = sandbox.store.query("products")
+    assert (mug["item_number"], mug["quantity_on_hand"]) == ("MUG", 6)
+    assert sandbox.store.query("variant_inventory") == []

@@ -569,3 +569,33 @@ def test_get_orders_sends_each_child_streams_schema_before_its_first_record(serv
     kinds = [(m["type"], m.get("stream")) for m in run["messages"]]
     first_item = kinds.index(("RECORD", "order_items"))
     assert ("SCHEMA", "order_items") in kinds[:first_item]
+
+
+def test_a_run_failed_between_two_statuses_resumes_at_the_next_one(server):
+    """Pending read to its end, then the run fails on Processing's first page.
+
+    Before the next run, Pending's last order moves to Processing: nothing of Pending is left
+    after the checkpoint (one empty page), and the run goes on to Processing. Together the two
+    runs emit each eligible order exactly once (the moved one is not emitted again).
+    """
+    statuses = order_status_ids(server)
+    config = config_for(server, order_status_names=["Pending", "Processing"])
+    reference = ids_of(run_tap(config, streams=("orders",)))
+    pending_pages = _orders_pages(server, statuses["Pending"], 0)
+    fault = {"kind": "status", "status": 400, "path": "/orders", "after": pending_pages}
+    server.faults.script([fault])
+    failed = run_tap(config, streams=("orders",), expect_error=True)
+    server.faults.clear()
+    first = [r["id"] for r in failed["records"].get("orders", [])]
+    resume = failed["state"]["bookmarks"]["orders"]["resume"]
+    assert resume["status_id"] == statuses["Pending"]
+    last_pending = resume["after"][1]
+    server.store.update("orders", last_pending, {"order_status_id": statuses["Processing"]})
+    since = len(server.calls)
+    resumed = run_tap(config, state=failed["state"], streams=("orders",))
+    second = ids_of(resumed)
+    assert _orders_pages(server, statuses["Pending"], since) == 1
+    assert second
+    assert last_pending in first
+    assert sorted(first + second) == sorted(reference)
+    assert "resume" not in resumed["state"]["bookmarks"]["orders"]

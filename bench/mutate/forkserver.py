@@ -23,6 +23,7 @@ options) and ``timeout``; with ``tests``, ``module`` and ``map`` it is a mutant'
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import importlib
 import json
@@ -122,6 +123,12 @@ def _baseline(args: list[str], module: str, map_path: str) -> int:
             continue
         for number, contexts in (data.contexts_by_lineno(measured) or {}).items():
             lines.setdefault(number, set()).update(contexts)
+    source = Path(module).read_text(encoding="utf-8")
+    for start, end in _statement_spans(source):
+        tests = set().union(*(lines.get(n, set()) for n in range(start, end + 1)))
+        if tests:
+            for number in range(start, end + 1):
+                lines[number] = tests
     speed = recorder.seconds
     Path(map_path).write_text(
         json.dumps(
@@ -136,6 +143,27 @@ def _baseline(args: list[str], module: str, map_path: str) -> int:
         encoding="utf-8",
     )
     return code
+
+
+def _statement_spans(source: str) -> list[tuple[int, int]]:
+    """First and last line of each statement written over several lines (a compound one's header).
+
+    Coverage records the lines a statement's bytecode runs on, and ``if (`` on a line of its
+    own runs none: every line of the statement gets the tests of any of them, so a mutant of
+    such a line runs the tests that execute its statement instead of surviving unrun.
+    """
+    spans = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.stmt) or node.end_lineno is None:
+            continue
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+            end = body[0].lineno - 1  # the header of an if, for, def, with, ...
+        else:
+            end = node.end_lineno
+        if end > node.lineno:
+            spans.append((node.lineno, end))
+    return spans
 
 
 def _changed_line(original: str, current: str) -> int | None:

@@ -75,6 +75,7 @@ def test_budget_allows_limit_then_waits_a_full_window():
     waited = budget.acquire()
     assert waited == pytest.approx(10.0)
     assert clock.now - start == pytest.approx(10.0)
+    assert budget.waited == pytest.approx(10.0)  # the run's total: only that one wait
 
 
 def test_budget_counts_completions_so_no_server_window_exceeds_limit():

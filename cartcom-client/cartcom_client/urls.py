@@ -87,7 +87,7 @@ def _check_text(text: object, setting: str) -> str:
         raise UnsafeURLError(msg)
     for position, char in enumerate(text):
         if not (0x21 <= ord(char) <= 0x7E):
-            kind = "a non-ASCII character" if ord(char) > 0x7E else "a space or control character"
+            kind = "a non-ASCII character" if ord(char) > 0x7F else "a space or control character"
             msg = f"`{setting}` holds {kind} at position {position}; use plain ASCII."
             raise UnsafeURLError(msg)
         if char == "\\":

@@ -75,6 +75,7 @@ def test_budget_allows_limit_then_waits_a_full_window():
     waited = budget.acquire()
     assert waited == pytest.approx(10.0)
     assert clock.now - start == pytest.approx(10.0)
+    assert budget.waited == pytest.approx(10.0)  # the run's total: only that one wait
 
 
 def test_budget_counts_completions_so_no_server_window_exceeds_limit():
@@ -192,6 +193,106 @@ def test_budget_adopts_lower_server_limit_and_counts_other_clients():
     start = clock.now
     budget.acquire()
     assert clock.now - start == pytest.approx(10.0)
+
+
+def test_calls_in_flight_are_not_counted_twice_against_the_server_count():
+    """``3/5`` while three of our calls are out: the server's 3 are ours, two more start now.
+
+    The server counts the calls it received, in-flight ones included; counting them again as
+    other clients' calls would hold back calls the store's window still has room for.
+    """
+    clock = FakeClock()
+    budget = CallBudget(5, 10.0, margin=0.0, clock=clock, sleep=clock.sleep)
+    for _ in range(3):
+        budget.acquire()
+    budget.release({"X-AC-Call-Limit": "3/5"})  # one completes; two are still in flight
+    assert budget.acquire() == 0.0
+    assert budget.acquire() == 0.0
+    assert clock.slept == []
+
+
+def test_a_shorter_retry_after_does_not_shorten_an_earlier_one():
+    """A 429 saying 5 s, then another saying 1 s: nothing is sent for the full 5 s."""
+    clock = FakeClock()
+    budget = CallBudget(50, 10.0, clock=clock, sleep=clock.sleep)
+    budget.block_for(5.0)
+    budget.block_for(1.0)
+    start = clock.now
+    budget.acquire()
+    assert clock.now - start == pytest.approx(5.0)
+
+
+def test_the_default_margin_pads_each_window_by_1_percent_and_5_ms():
+    """Clock skew between us and Cart.com: the sixth call of 5 per 10 s waits 10.105 s."""
+    clock = FakeClock()
+    budget = CallBudget(5, 10.0, clock=clock, sleep=clock.sleep)
+    for _ in range(5):
+        budget.acquire()
+        budget.release()
+    assert budget.acquire() == pytest.approx(10.105)
+
+
+def test_a_call_starts_within_1_ms_of_the_window_freeing():
+    """Whatever is left of the wait, however small, the call never waits more than 1 ms over."""
+    clock = FakeClock()
+    budget = CallBudget(1, 10.0, margin=0.0, clock=clock, sleep=clock.sleep)
+    budget.acquire()
+    budget.release()
+    clock.now += 10.0 - 0.0004  # 0.4 ms before the completion leaves the window
+    waited = budget.acquire()
+    assert 0.0004 <= waited <= 0.001
+
+
+def test_a_call_waiting_on_calls_in_flight_looks_again_within_5_ms():
+    """Only calls in flight fill the budget: the waiter notices a completion within 5 ms.
+
+    (The completion then holds its place in the window: the call waits for it to leave.)
+    """
+    clock = FakeClock()
+
+    def sleep(seconds):
+        clock.slept.append(seconds)
+        clock.now += seconds
+        if len(clock.slept) == 1:
+            budget.release()  # the call in flight completes while the waiter sleeps
+
+    budget = CallBudget(2, 10.0, margin=0.0, clock=clock, sleep=sleep)
+    budget.acquire()
+    budget.acquire()
+    budget.acquire()
+    # It looked again within 5 ms, then waited for that completion to leave the window.
+    assert 0 < clock.slept[0] <= 0.005
+    assert clock.slept[1:] == [pytest.approx(10.0)]
+
+
+def test_a_call_limit_of_one_is_a_limit():
+    """``0/1``: a store allowing one call per window is read as such, not ignored."""
+    assert parse_call_limit("0/1") == (0, 1)
+
+
+def test_the_server_count_is_read_against_the_calls_still_in_the_window():
+    """A slow call: our 5 earlier calls left the window while it ran.
+
+    So its ``5/5`` means 5 calls of other clients, and the next call waits a full window.
+    """
+    clock = FakeClock()
+    budget = CallBudget(10, 10.0, margin=0.0, clock=clock, sleep=clock.sleep)
+    for _ in range(5):
+        budget.acquire()
+        budget.release()
+    clock.now += 9.0
+    budget.acquire()
+    clock.now += 2.0  # the call takes 2 s: the 5 earlier ones are now out of the window
+    budget.release({"X-AC-Call-Limit": "5/5"})
+    assert budget.acquire() == pytest.approx(10.0)
+
+
+def test_a_retry_after_of_0_holds_nothing():
+    """``Retry-After: 0``: the next call goes at once."""
+    clock = FakeClock()
+    budget = CallBudget(5, 10.0, clock=clock, sleep=clock.sleep)
+    budget.block_for(0.0)
+    assert budget.acquire() == 0.0
 
 
 def test_budget_never_raises_limit_from_header():

@@ -97,6 +97,19 @@ def test_longest_carried_value_fits(store):
         query.eq(value + "N")
 
 
+def test_the_documented_limit_is_1000_characters_once_encoded():
+    """docs/listings.md and docs/orders.md: more than 1,000 characters once URL-encoded is refused.
+
+    ``eq:`` counts (``eq%3A``, 5 characters): a 995-character SKU is looked up, one more is not.
+    """
+    assert query.eq("N" * 995) == "eq:" + "N" * 995
+    with pytest.raises(query.QueryValueError) as refused:
+        query.eq("N" * 996)
+    assert str(refused.value) == (
+        "is 1001 characters long once URL-encoded; a lookup carries at most 1000"
+    )
+
+
 def test_condition_checks_the_operator():
     """Range bounds are built with known operators only."""
     assert query.all_of([query.condition("gte", "1"), query.condition("lt", "9")]) == (

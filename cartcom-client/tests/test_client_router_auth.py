@@ -15,7 +15,7 @@ from cartcom_client import (
     ConnectionSettings,
     RouterAuthenticationError,
 )
-from cartcom_client.auth import DEFAULT_ROUTER_URL, RouterAuth
+from cartcom_client.auth import AUTH_HEADERS, DEFAULT_ROUTER_URL, RouterAuth, apply_auth
 from cartcom_client.sdk import secret_values
 from cartcom_client.settings import connection_properties
 from cartcom_testing.wire import mock_transport
@@ -304,3 +304,16 @@ def test_token_required_only_in_token_mode_and_auth_type_checked() -> None:
 def test_sdk_redaction_covers_the_router_secret() -> None:
     schema = th.PropertiesList(*connection_properties()).to_dict()
     assert secret_values(router_config(), schema) == [SECRET]
+
+
+def test_without_credentials_identity_headers_never_leave_for_another_origin():
+    """No auth mode set (a header from elsewhere on the request): stripped off-store, kept home."""
+    for at_home in (False, True):
+        request = requests.Request(
+            "GET",
+            "https://elsewhere.example.com/x",
+            headers=dict.fromkeys(AUTH_HEADERS, "left-over"),
+        ).prepare()
+        apply_auth(request, None, at_home=at_home)
+        kept = [name for name in AUTH_HEADERS if name in request.headers]
+        assert kept == ([] if not at_home else list(AUTH_HEADERS))

@@ -231,3 +231,181 @@ def test_chunks_honour_max_items_and_refuse_a_value_too_long_alone():
     assert len(list(chunks_for_url(values, 10, 1))) == 1
     with pytest.raises(ValueError, match="too long"):
         list(chunks_for_url(["x" * 2040], 10, 1))
+
+
+# -- the edges of each rule (issue 26's mutation survivors) ------------------------------------
+from cartcom_client.urls import (  # noqa: E402
+    MAX_URL_LENGTH,
+    check_secret,
+    url_base,
+)
+
+
+@pytest.mark.parametrize("char", ["!", "~"])
+def test_the_first_and_last_printable_ascii_characters_are_accepted(char):
+    """``!`` (0x21) and ``~`` (0x7E) are plain ASCII a URL may hold."""
+    assert parse_url(f"https://shop.example.com/api/v1/{char}").path == f"/api/v1/{char}"
+
+
+@pytest.mark.parametrize(
+    ("char", "kind"),
+    [
+        (" ", "a space or control character"),
+        ("\x7f", "a space or control character"),
+        ("\x80", "a non-ASCII character"),
+        ("é", "a non-ASCII character"),
+    ],
+)
+def test_a_character_outside_printable_ascii_is_named_for_what_it_is(char, kind):
+    """The refusal says which kind of character, and where."""
+    with pytest.raises(UnsafeURLError, match=f"holds {kind} at position 9"):
+        parse_url(f"https://a{char}b.com/api/v1")
+
+
+@pytest.mark.parametrize(
+    ("url", "accepted"),
+    [
+        ("https://shop.example.com./api/v1", "shop.example.com"),
+        ("https://" + "a" * 63 + "." + "b" * 63 + "." + "c" * 63 + "." + "d" * 61 + "/x", True),
+        ("https://" + "a" * 63 + "." + "b" * 63 + "." + "c" * 63 + "." + "d" * 62 + "/x", False),
+        ("https://[::1/api/v1", "invalid IPv6 host"),
+        ("https://[zz::1]/api/v1", "invalid IPv6 host"),
+        ("https://[::1]x/api/v1", "invalid IPv6 host"),
+        ("https://shop]/api/v1", "invalid host name"),
+        ("https://a.1./api/v1", "neither a name nor a dotted IPv4 address"),
+        ("https://ab.c-./api/v1", "invalid host name"),
+        ("https://shop.example.com:1/api/v1", True),
+        ("https://shop.example.com:65535/api/v1", True),
+        ("https://shop.example.com:65536/api/v1", False),
+    ],
+)
+def test_host_and_port_limits(url, accepted):
+    """A host of up to 253 characters (a final dot allowed), a bracketed IPv6, ports 1-65535.
+
+    A refusal says which rule the host broke.
+    """
+    if accepted is False or (isinstance(accepted, str) and " " in accepted):
+        with pytest.raises(UnsafeURLError, match=accepted or None):
+            parse_url(url)
+        return
+    parsed = parse_url(url)
+    if isinstance(accepted, str):
+        assert parsed.host == accepted
+
+
+def test_plain_http_to_a_router_names_the_router_credentials():
+    """The refusal says what would travel in clear: the router's user and signatures."""
+    with pytest.raises(UnsafeURLError, match="the router user and its signatures must not"):
+        parse_url("http://router.example.com/", "router_url")
+    with pytest.raises(UnsafeURLError, match="the access token must not"):
+        parse_url("http://shop.example.com/api/v1", "api_url")
+
+
+def test_default_ports_are_one_origin_and_blanks_around_a_setting_are_dropped():
+    """``:80`` on http and ``:443`` on https are the defaults: same origin, not kept."""
+    assert origin_of("http://127.0.0.1/api/v1") == origin_of("http://127.0.0.1:80/api/v1")
+    assert origin_of("http://127.0.0.1:80/x") == "http://127.0.0.1:80"
+    assert origin_of("https://a.com/x") == "https://a.com:443"
+    assert origin_of("https://a.com/x/../y") == "https://a.com:443"  # the path is not checked
+    assert str(parse_url("http://127.0.0.1:80/api/v1")) == "http://127.0.0.1/api/v1"
+    assert url_base("  https://a.com/api/v1/  ", "api_url") == "https://a.com/api/v1"
+
+
+def test_a_next_page_path_with_an_empty_fragment_is_refused():
+    """``/api/v1/orders?page=2#``: a fragment, even empty, is refused."""
+    with pytest.raises(UnsafeURLError, match="fragment"):
+        next_page_url("/api/v1/orders?page=2#", "https://a.com/api/v1")
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"), [(" x", True), ("a~b", True), ("a\x7fb", False), ("a\x1fb", False)]
+)
+def test_a_secret_may_hold_spaces_and_tildes_not_del(value, accepted):
+    """Printable ASCII from space (0x20) to ``~`` (0x7E); DEL is not printable."""
+    if accepted:
+        assert check_secret(f"k{value}", "access_token") == f"k{value}"
+        return
+    with pytest.raises(ConfigurationError, match="not printable ASCII"):
+        check_secret(value, "access_token")
+
+
+def test_chunks_fill_a_url_to_exactly_its_cap():
+    """Values fill a URL to 2,048 characters exactly, separators counted; one more splits."""
+    assert MAX_URL_LENGTH == 2048
+    values = ["x" * 99] * 20  # 20 x 99 + 19 separators = 1,999
+    assert [len(c) for c in chunks_for_url(values, 49, 1)] == [20]
+    assert [len(c) for c in chunks_for_url(values, 50, 1)] == [19, 1]
+    assert [len(c) for c in chunks_for_url(["x" * 1998], 50, 1)] == [1]
+    with pytest.raises(ValueError, match=r"too long for one request: 'x{40}'\.\.\."):
+        list(chunks_for_url(["x" * 1999], 50, 1))
+
+
+# -- lookups by value: urls.lookup_chunks --------------------------------------------------------
+from urllib.parse import parse_qs, urlsplit  # noqa: E402
+
+import requests  # noqa: E402
+from cartcom_client.urls import NEXT_PAGE_ROOM, lookup_chunks  # noqa: E402
+
+LOOKUP_URL = "https://shop.example.com/api/v1/variant_inventory"
+LOOKUP_PARAMS = {"fields": "id,item_number,gtin", "count": "200"}
+
+
+def _as_sent(params: dict[str, str]) -> tuple[int, dict[str, list[str]]]:
+    """What the cap counts of the GET ``requests`` sends (path, ``?``, query), and its query."""
+    parts = urlsplit(requests.Request("GET", LOOKUP_URL, params=params).prepare().url)
+    return len(parts.path) + 1 + len(parts.query), parse_qs(parts.query)
+
+
+def _values_of(query: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """The (field, value) pairs a lookup GET asks for, in the order it asks them."""
+    pairs = []
+    for name in ("item_number", "gtin", "manufacturer_item_number"):
+        if name in query:
+            (text,) = query[name]
+            text = text if not pairs else text.removeprefix("OR ")
+            pairs += [(name, value) for value in text.split(" OR ")]
+    return pairs
+
+
+@pytest.mark.parametrize("skus", range(150, 200, 3))
+def test_lookups_fill_each_get_to_the_cap_and_leave_room_for_a_next_page(skus):
+    """Each lookup GET fits 2,048 characters with ``&page=99999`` to spare, and no fewer.
+
+    Every value is asked once, in the feed's order, and each GET holds as many as fit: one more
+    would pass the cap.
+
+    Values of uneven lengths, some growing when encoded (spaces, ``&``, ``+``), over three
+    fields, so the edges fall on every kind of term: a GET's first, one more of the same field,
+    and a field's first after another's.
+    """
+    fields = {
+        "item_number": [f"SKU-{i}{' &+'[i % 3] * (i % 4)}" for i in range(skus)],
+        "gtin": [f"{i:0{8 + i % 7}d}" for i in range(97)],
+        "manufacturer_item_number": [f"M-{i * 7}" for i in range(61)],
+    }
+    asked = [(name, value) for name, values in fields.items() for value in values]
+    room = MAX_URL_LENGTH - NEXT_PAGE_ROOM
+    gets = list(lookup_chunks(LOOKUP_URL, LOOKUP_PARAMS, fields))
+    assert len(gets) > 2
+    sent = []
+    for get in gets:
+        length, query = _as_sent(get)
+        assert length <= room
+        assert query["fields"] == [LOOKUP_PARAMS["fields"]]
+        assert query["count"] == [LOOKUP_PARAMS["count"]]
+        sent.append(_values_of(query))
+    assert [pair for values in sent for pair in values] == asked
+    for values, following in itertools.pairwise(sent):
+        grouped: dict[str, list[str]] = {}
+        for name, value in [*values, following[0]]:
+            grouped.setdefault(name, []).append(value)
+        (one_more,) = lookup_chunks(LOOKUP_URL, LOOKUP_PARAMS, grouped, max_chars=10**6)
+        assert _as_sent(one_more)[0] > room
+
+
+def test_a_lookup_honours_max_items():
+    """``max_items`` caps the values a GET asks for, whatever room is left."""
+    gets = lookup_chunks(
+        LOOKUP_URL, LOOKUP_PARAMS, {"gtin": [str(i) for i in range(25)]}, max_items=10
+    )
+    assert [len(_values_of(_as_sent(get)[1])) for get in gets] == [10, 10, 5]

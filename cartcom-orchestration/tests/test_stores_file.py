@@ -1,5 +1,6 @@
 """The stores file: what it accepts, and errors that name the entry and the field."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -232,3 +233,126 @@ def test_options_and_defaults(tmp_path: Path) -> None:
         "TARGET_CARTCOM_DRY_RUN": "true",
     }
     assert config.stores[0].jobs == tuple(JOBS)
+
+
+# -- the edges of each check (issue 26's mutation survivors) -----------------------------------
+GOOD = "name: acme, token_env: T, plan: gold"
+
+
+@pytest.mark.parametrize(
+    ("address", "accepted"),
+    [
+        ("domain: 'a.com:1'", True),
+        ("domain: 'a.com:65535'", True),
+        ("domain: 'a.com:0'", False),
+        ("domain: 'a.com:65536'", False),
+        ("api_url: 'https://a.com:65535/api/v1'", True),
+        ("api_url: 'https://a.com:http/api/v1'", False),
+        ("api_url: 'https:///api/v1'", False),
+    ],
+)
+def test_ports_from_1_to_65535_and_a_host_are_required(tmp_path: Path, address, accepted) -> None:
+    """A store's address has a host and, if any, a port a TCP connection can use."""
+    text = f"stores:\n  - {{{GOOD}, {address}}}\n"
+    if accepted:
+        assert _load(tmp_path, text).stores[0].name == "acme"
+        return
+    field = address.split(":")[0]
+    with pytest.raises(StoresFileError, match=rf"\(acme\), `{field}`"):
+        _load(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    ("extra", "where"),
+    [
+        ("env: {my-var: 1}", "(acme), `env`"),
+        ("env: {COLOUR: [red]}", "(acme), `env.COLOUR`: must be a string or a number"),
+        ("env: {COLOUR: null}", "(acme), `env.COLOUR`: must be a string or a number"),
+    ],
+)
+def test_env_names_and_values_are_checked(tmp_path: Path, extra: str, where: str) -> None:
+    """An environment variable needs a valid name and a text or number value."""
+    with pytest.raises(StoresFileError) as err:
+        _load(tmp_path, f"stores:\n  - {{{GOOD}, domain: a.com, {extra}}}\n")
+    assert where in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("router", "where"),
+    [
+        ("{site_id: 1, user_name_env: U, user_secret_env: S, colour: red}", "`router.colour`"),
+        ("{site_id: true, user_name_env: U, user_secret_env: S}", "`router.site_id`"),
+    ],
+)
+def test_router_fields_are_checked(tmp_path: Path, router: str, where: str) -> None:
+    """An unknown router field, or a site id that is a flag, is refused naming it."""
+    with pytest.raises(StoresFileError, match=rf"\(acme\), {re.escape(where)}"):
+        _load(tmp_path, f"stores:\n  - {{name: acme, plan: gold, router: {router}}}\n")
+
+
+@pytest.mark.parametrize(
+    ("top", "where"),
+    [
+        ("retries: 5\n", "`retries`: must be a mapping"),
+        ("retries: {max_retry: 1}\n", "`retries`: must be a mapping"),
+        ("retries: {max_retries: true}\n", "`retries.max_retries`"),
+        ("environment: 5\n", "`environment`: must be the name of a Meltano environment"),
+        ("colour: red\n", "`colour`: unknown field"),
+    ],
+)
+def test_file_level_fields_are_checked(tmp_path: Path, top: str, where: str) -> None:
+    """Retries, environment and unknown fields of the file itself are refused naming them."""
+    with pytest.raises(StoresFileError) as err:
+        _load(tmp_path, f"{top}stores:\n  - {{{GOOD}, domain: a.com}}\n")
+    assert where in str(err.value)
+
+
+def test_only_a_field_named_like_a_token_gets_the_token_env_hint(tmp_path: Path) -> None:
+    """``api_token: ...`` is told to use token_env; ``colour: red`` is just an unknown field."""
+    hint = "put the token in an environment variable"
+    with pytest.raises(StoresFileError, match=hint):
+        _load(tmp_path, f"stores:\n  - {{{GOOD}, domain: a.com, api_token: x}}\n")
+    with pytest.raises(StoresFileError) as err:
+        _load(tmp_path, f"stores:\n  - {{{GOOD}, domain: a.com, colour: red}}\n")
+    assert "(acme), `colour`: unknown field" in str(err.value)
+    assert hint not in str(err.value)
+
+
+def test_defaults_without_retries_or_schedules(tmp_path: Path) -> None:
+    """No `retries`: 3 retries 60 s apart; no `schedules`: stopped; a token store's secret."""
+    config = _load(tmp_path, f"stores:\n  - {{{GOOD}, domain: a.com}}\n")
+    assert (config.retries.max_retries, config.retries.delay_seconds) == (3, 60.0)
+    assert config.schedules_running is False
+    assert config.stores[0].secret_vars == ("T",)
+
+
+def test_the_scheme_default_port_is_the_same_store(tmp_path: Path) -> None:
+    """``http://shop.com`` and ``http://shop.com:80`` are one store: refused."""
+    with pytest.raises(StoresFileError, match=r"stores\[1\] \(b\), `api_url`"):
+        _load(
+            tmp_path,
+            "stores:\n  - {name: a, api_url: 'http://shop.com/api/v1', token_env: T, plan: gold}\n"
+            "  - {name: b, api_url: 'http://shop.com:80/api/v1', token_env: U, plan: gold}\n",
+        )
+
+
+def test_a_sandbox_on_localhost_may_set_its_call_budget(tmp_path: Path) -> None:
+    """``localhost`` is this machine: a sandbox there may narrow the budget in `env`."""
+    config = _load(
+        tmp_path,
+        "stores:\n  - {name: a, api_url: 'http://localhost:8600/api/v1', token_env: T,"
+        " plan: gold, env: {TAP_CARTCOM_CALLS_PER_WINDOW: 10}}\n",
+    )
+    assert config.stores[0].env == {"TAP_CARTCOM_CALLS_PER_WINDOW": "10"}
+
+
+def test_the_stores_file_is_found_by_its_variable_or_beside_meltano_yml(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """``$CARTCOM_STORES_FILE`` (``~`` expanded), else stores.yml in the project folder."""
+    from cartcom_orchestration.stores import default_path
+
+    monkeypatch.delenv("CARTCOM_STORES_FILE", raising=False)
+    assert default_path(tmp_path) == tmp_path / "stores.yml"
+    monkeypatch.setenv("CARTCOM_STORES_FILE", "~/shops.yml")
+    assert default_path(tmp_path) == Path.home() / "shops.yml"

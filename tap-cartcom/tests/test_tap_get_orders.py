@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -470,3 +471,133 @@ def test_ids_of_an_older_emitted_map_are_not_imported_again(fake):
     marks = run["state"]["bookmarks"]["orders"]
     assert "emitted" not in marks
     assert len(EmittedOrders.from_state(marks[STATE_KEY])) == len(fake.orders)
+
+
+def test_ids_of_an_older_emitted_map_from_before_the_window_are_not_kept(fake):
+    """The state keeps the window's days only: an older map's id from before it is dropped.
+
+    The window of a run at 2024-03-06 13:00 starts on 2024-02-05; an id the plain mode emitted
+    on 2024-02-03 is not carried into the Get Orders state (the next run cannot read it anyway).
+    """
+    from tap_test_support import base_config
+
+    for order in fake.orders:
+        order["order_status_id"] = 2  # Processing
+    now = datetime(2024, 3, 6, 12, tzinfo=UTC)
+    plain = run_tap(base_config(lookback_days=1), streams=("orders",), now=now)
+    plain["state"]["bookmarks"]["orders"]["emitted"]["999999"] = "2024-02-03T10:00:00Z"
+    config = base_config(order_status_names=["Processing"], lookback_days=1)
+    run = run_tap(config, state=plain["state"], streams=("orders",), now=now + timedelta(hours=1))
+    kept = EmittedOrders.from_state(run["state"]["bookmarks"]["orders"][STATE_KEY])
+    assert not kept.has("2024-02-03T10:00:00Z", 999999)
+    assert len(kept) == len(fake.orders)
+
+
+# -- a run that fails part-way, resumed in process (issue 26) -------------------------------------
+def _orders_pages(server: Any, status_id: int, since: int) -> int:
+    """``GET /orders`` calls for ``status_id`` among the sandbox's calls from index ``since``."""
+    return sum(
+        1
+        for c in server.calls.snapshot()[since:]
+        if c.path == "/api/v1/orders" and re.search(rf"order_status_id={status_id}(&|$)", c.query)
+    )
+
+
+@pytest.mark.parametrize(
+    "window",
+    [{}, {"orders_created_within_days": 45}],
+    ids=["default window", "orders_created_within_days"],
+)
+def test_a_run_failed_part_way_resumes_after_its_last_checkpoint(server, window):
+    """Pending and Processing; the run fails on Processing's 3rd page (a 400, never retried).
+
+    From its last STATE the next run reads no Pending page again and starts Processing after
+    the last checkpointed page: together the two runs emit each eligible order exactly once.
+    With ``orders_created_within_days`` the window starts exactly at that age, and the resumed
+    read still starts after the checkpoint, not at the start of the window.
+    """
+    statuses = order_status_ids(server)
+    config = config_for(server, order_status_names=["Pending", "Processing"], **window)
+    reference = ids_of(run_tap(config, streams=("orders",)))
+    pending_pages = _orders_pages(server, statuses["Pending"], 0)
+    processing_pages = _orders_pages(server, statuses["Processing"], 0)
+    assert pending_pages >= 2
+    assert processing_pages >= 4
+    since = len(server.calls)
+    fault = {"kind": "status", "status": 400, "path": "/orders", "after": pending_pages + 2}
+    server.faults.script([fault])
+    failed = run_tap(config, streams=("orders",), expect_error=True)
+    server.faults.clear()
+    first = [r["id"] for r in failed["records"].get("orders", [])]
+    assert first
+    assert failed["state"]["bookmarks"]["orders"]["resume"]["status_id"] == statuses["Processing"]
+    since = len(server.calls)
+    resumed = run_tap(config, state=failed["state"], streams=("orders",))
+    second = ids_of(resumed)
+    assert _orders_pages(server, statuses["Pending"], since) == 0
+    # Processing from its 3rd page, the one that failed: pages 1 and 2 were checkpointed.
+    assert _orders_pages(server, statuses["Processing"], since) == processing_pages - 2
+    assert sorted(first + second) == sorted(reference)
+    assert not set(first) & set(second)
+    assert "resume" not in resumed["state"]["bookmarks"]["orders"]
+
+
+def test_a_resume_point_of_a_status_no_longer_selected_is_dropped(server):
+    """The saved position belongs to a status the config no longer reads: the whole window."""
+    statuses = order_status_ids(server)
+    config = config_for(server, order_status_names=["Processing"])
+    reference = ids_of(run_tap(config, streams=("orders",)))
+    state = {
+        "bookmarks": {
+            "orders": {
+                "resume": {
+                    "replication_key": "created_at",
+                    "status_id": statuses["Pending"],
+                    "after": ["2020-01-01T00:00:00Z", 1],
+                }
+            }
+        }
+    }
+    again = run_tap(config, state=state, streams=("orders",))
+    assert sorted(ids_of(again)) == sorted(reference)
+    assert "resume" not in again["state"]["bookmarks"]["orders"]
+
+
+def test_get_orders_sends_each_child_streams_schema_before_its_first_record(server):
+    """Order items selected with Get Orders: a target reads the items' SCHEMA before any item."""
+    config = config_for(server, order_status_names=["Processing"])
+    run = run_tap(config, streams=("orders", "order_items"))
+    assert run["records"]["order_items"]
+    kinds = [(m["type"], m.get("stream")) for m in run["messages"]]
+    first_item = kinds.index(("RECORD", "order_items"))
+    assert ("SCHEMA", "order_items") in kinds[:first_item]
+
+
+def test_a_run_failed_between_two_statuses_resumes_at_the_next_one(server):
+    """Pending read to its end, then the run fails on Processing's first page.
+
+    Before the next run, Pending's last order moves to Processing: nothing of Pending is left
+    after the checkpoint (one empty page), and the run goes on to Processing. Together the two
+    runs emit each eligible order exactly once (the moved one is not emitted again).
+    """
+    statuses = order_status_ids(server)
+    config = config_for(server, order_status_names=["Pending", "Processing"])
+    reference = ids_of(run_tap(config, streams=("orders",)))
+    pending_pages = _orders_pages(server, statuses["Pending"], 0)
+    fault = {"kind": "status", "status": 400, "path": "/orders", "after": pending_pages}
+    server.faults.script([fault])
+    failed = run_tap(config, streams=("orders",), expect_error=True)
+    server.faults.clear()
+    first = [r["id"] for r in failed["records"].get("orders", [])]
+    resume = failed["state"]["bookmarks"]["orders"]["resume"]
+    assert resume["status_id"] == statuses["Pending"]
+    last_pending = resume["after"][1]
+    server.store.update("orders", last_pending, {"order_status_id": statuses["Processing"]})
+    since = len(server.calls)
+    resumed = run_tap(config, state=failed["state"], streams=("orders",))
+    second = ids_of(resumed)
+    assert _orders_pages(server, statuses["Pending"], since) == 1
+    assert second
+    assert last_pending in first
+    assert sorted(first + second) == sorted(reference)
+    assert "resume" not in resumed["state"]["bookmarks"]["orders"]

@@ -254,3 +254,96 @@ def test_a_zlib_bomb_stops_a_real_tap_at_once_and_cleanly(sandbox, tmp_path, siz
     assert "Traceback" not in err
     assert out == ""
     assert len(sandbox.calls) == 0
+
+
+# -- the id ranges against a plain set (issue 26's mutation survivors) -------------------------
+def test_id_ranges_hold_exactly_what_a_set_holds_in_any_order_of_arrival():
+    """Ids added in a shuffled order, many adjacent (runs merge left, right and both ways).
+
+    After every add the ranges answer membership, count and "already there" as a set does, and
+    survive their own encoding; a seeded shuffle, so the same sequence every run.
+    """
+    rng = random.Random(26)
+    ids = [n for n in range(1, 400) if rng.random() < 0.6]
+    arrivals = ids + rng.sample(ids, 40)  # 40 repeats
+    rng.shuffle(arrivals)
+    ranges, seen = DayRanges(), set()
+    for order_id in arrivals:
+        assert ranges.add(order_id) is (order_id not in seen)
+        seen.add(order_id)
+        assert len(ranges) == len(seen)
+    assert [n for n in range(0, 401) if n in ranges] == sorted(seen)
+    again = DayRanges.decode(ranges.encode())
+    assert (again.starts, again.ends) == (ranges.starts, ranges.ends)
+
+
+def test_a_range_past_the_largest_order_id_is_refused_wherever_it_is():
+    """The last range, not only the first, must stay within a 64-bit order id.
+
+    The largest id itself (2**63 - 1) is an order id a day may hold.
+    """
+    with pytest.raises(ValueError, match="an id past"):
+        DayRanges.decode(f"1:1,{2**63 - 1},1")
+    assert 2**63 - 1 in DayRanges.decode(f"1:1,{2**63 - 3},1")
+    assert 2**63 - 1 in DayRanges.decode(f"{2**63 - 1}:1")
+
+
+def test_an_order_without_a_usable_creation_time_or_id_was_never_emitted():
+    """``has`` answers no for a missing day or an id that is not a number (never "skip it")."""
+    emitted = EmittedOrders()
+    emitted.add("2024-05-01T10:00:00Z", 5)
+    assert emitted.has("2024-05-01T23:59:59Z", 5)
+    assert EmittedOrders.day_of("2024-05-01") == "2024-05-01"
+    assert not emitted.has(None, 5)
+    assert not emitted.has("2024-05", 5)
+    assert not emitted.has("2024-05-01T10:00:00Z", "5")
+
+
+# -- the bounds of a stored day, at their edges (issue 26's mutation survivors) ----------------
+from tap_cartcom.emitted import MAX_DAY_TEXT  # noqa: E402
+
+
+def _zlib_worst_case(length: int) -> int:
+    """zlib's ``compressBound``: the most ``length`` bytes can take once compressed (zlib.h)."""
+    return length + (length >> 12) + (length >> 14) + (length >> 25) + 13
+
+
+def test_a_stored_day_longer_than_any_day_compresses_to_is_refused_unread() -> None:
+    """The bound is zlib's worst case for the longest day text, in base64 after ``z:``.
+
+    A stored day of that length is decoded (here it is no zlib data); one character more is
+    refused before decoding, and the refusal says how long a compressed day may be.
+    """
+    longest = 2 + 4 * -(-_zlib_worst_case(MAX_DAY_TEXT) // 3)
+    with pytest.raises(ValueError, match="not base64 of zlib data"):
+        unpack("z:" + "A" * (longest - 2))
+    with pytest.raises(ValueError, match=f"a compressed day is longer than {longest:,} characters"):
+        unpack("z:" + "A" * (longest - 1))
+
+
+def test_a_compressed_day_expanding_past_the_longest_day_text_is_refused_saying_so() -> None:
+    """Decompression stops one character past the longest text a day can have, and says so.
+
+    (MAX_DAY_TEXT is a loose bound, 2,200,020 characters: the figure is not what is tested.)
+
+    A day of exactly that length is read whole (its ranges are checked next, by ``decode``).
+    """
+    at = "1:1" + ",1,1" * ((MAX_DAY_TEXT - 3) // 4)
+    at += "1" * (MAX_DAY_TEXT - len(at))
+    assert len(at) == MAX_DAY_TEXT
+    assert unpack("z:" + base64.b64encode(zlib.compress(at.encode())).decode()) == at
+    past = "z:" + base64.b64encode(zlib.compress((at + "1").encode())).decode()
+    with pytest.raises(
+        ValueError, match=f"a compressed day expands past {MAX_DAY_TEXT:,} characters"
+    ):
+        unpack(past)
+
+
+def test_an_order_without_a_creation_day_or_a_numeric_id_is_not_remembered() -> None:
+    """Such an order cannot be placed in a day: the state stays as it was, with no odd day."""
+    emitted = EmittedOrders()
+    emitted.add(None, 5)
+    emitted.add("2024-05-0", 6)  # 9 characters: no day
+    emitted.add("2024-05-01T10:00:00Z", "7")
+    assert len(emitted) == 0
+    assert emitted.to_state() == {}

@@ -583,3 +583,287 @@ def test_a_simple_product_without_pictures_costs_no_extra_call(fresh):
     _, calls = run(sb, [simple], operations=PUBLISH)
     assert write_routes(calls) == [("POST", "/products")]
     assert "keywords" not in next(c.request_json for c in calls if c.method == "POST")
+
+
+def test_a_publish_stopped_part_way_completes_as_the_changed_feed_says(fresh):
+    """Stopped at its first picture, then the feed changed: the rerun gives the new feed's publish.
+
+    Whatever the first run wrote (product fields, option values and their order, surcharges,
+    rows) is restated to what a clean publish of the changed feed makes on a fresh store, and
+    the result line names the product fields that changed.
+    """
+    sb = fresh()
+    sb.faults.script(
+        [{"kind": "status", "status": 400, "method": "POST", "path": "/product_pictures"}]
+    )
+    run(sb, [TEE], operations=PUBLISH, fail_on_record_errors=False)
+    sb.faults.clear()
+    assert hidden_products(sb, "CNV") == [1]
+    changed = copy.deepcopy(TEE)
+    changed.update(title="Converge Tee 2", weight=0.75, mpn="CNV-02", hidden=True)
+    small, medium, large = changed["variants"]
+    small.update(price=19.0, quantity=4, mpn="S-2")
+    large.update(price=24.0)
+    changed["variants"] = [medium, small, large]  # M first: sort orders change
+    again, _ = run(sb, [changed], operations=PUBLISH)
+    line = again.by_sku()["CNV"]
+    assert line["outcome"] == "updated"
+    assert line["changes"] == {
+        "title": {"old": "Converge Tee", "new": "Converge Tee 2"},
+        "weight": {"old": 0.5, "new": 0.75},
+        "mpn": {"old": "CNV-01", "new": "CNV-02"},
+        "variants[CNV-S].price": {"old": 18.0, "new": 19.0},
+        "variants[CNV-S].quantity": {"old": 1, "new": 4},
+        "variants[CNV-S].mpn": {"old": None, "new": "S-2"},
+        "images": {"old": [], "new": TEE["images"]},
+        "publish": {"old": "unfinished", "new": "complete"},
+    }
+    reference = fresh()
+    run(reference, [changed], operations=PUBLISH)
+    assert published(sb, "CNV") == published(reference, "CNV")
+    _, calls = run(sb, [changed], operations=PUBLISH)
+    assert write_routes(calls) == []
+
+
+def _sells_at(sb: Any, sku: str) -> dict[str, tuple[Any, Any]]:
+    """Variant SKU -> (price, cost) it sells at: its price row, else the product's (+ surcharge)."""
+    product = sb.store.query("products", {"item_number": sku})[0]
+    out = {}
+    for row in sb.store.query("variant_inventory", {"product_id": product["id"]}):
+        priced = sb.store.query("product_pricing", {"variant_inventory_id": row["id"]})
+        if priced:
+            first = min(priced, key=lambda p: p["id"])
+            out[row["item_number"]] = (first["price"], first["cost"] or product.get("cost"))
+            continue
+        values = sb.store.vi_variants([row["id"]]).get(row["id"], [])
+        surcharge = sum(v.get("price_adjustment") or 0 for v in values)
+        out[row["item_number"]] = (round(product["price"] + surcharge, 2), product.get("cost"))
+    return out
+
+
+def test_a_variant_priced_apart_then_at_the_products_price_is_completed_at_it(fresh):
+    """Stopped at its first picture; the feed then gives S the product's price and M its cost.
+
+    S and M got price rows in the first run (18; cost 9). The completed publish sells every
+    variant at what a clean publish of the changed feed gives: S at 20, M at cost 7.
+    """
+    sb = fresh()
+    sb.faults.script(
+        [{"kind": "status", "status": 400, "method": "POST", "path": "/product_pictures"}]
+    )
+    run(sb, [TEE], operations=PUBLISH, fail_on_record_errors=False)
+    sb.faults.clear()
+    assert _sells_at(sb, "CNV")["CNV-S"] == (18.0, 7.0)
+    changed = copy.deepcopy(TEE)
+    changed["variants"][0]["price"] = 20.0  # S: the product's price
+    changed["variants"][1]["cost"] = 7.0  # M: the product's cost
+    run(sb, [changed], operations=PUBLISH)
+    reference = fresh()
+    run(reference, [changed], operations=PUBLISH)
+    assert _sells_at(sb, "CNV") == _sells_at(reference, "CNV")
+    assert _sells_at(sb, "CNV")["CNV-S"] == (20.0, 7.0)
+    _, calls = run(sb, [changed], operations=PUBLISH)
+    assert write_routes(calls) == []
+
+
+def test_a_created_listings_line_names_its_rows_and_that_it_was_shown(fresh):
+    """The line of a clean publish names its ids, its rows and that it was shown.
+
+    The product id and every row id the store holds, each row named created, the product shown
+    at the end (hidden while being built); no variant unlinked.
+    """
+    sb = fresh()
+    result, _ = run(sb, [TEE], operations=PUBLISH)
+    line = result.by_sku()["CNV"]
+    product = sb.store.query("products", {"item_number": "CNV"})[0]
+    rows_in_store = sb.store.query("variant_inventory", {"product_id": product["id"]})
+    assert line["ids"] == {
+        "product_id": product["id"],
+        "variant_inventory_ids": {r["item_number"]: r["id"] for r in rows_in_store},
+    }
+    assert line["changes"] == {
+        "hidden": {"old": True, "new": False},
+        "variants[CNV-S]": {"old": None, "new": "created"},
+        "variants[CNV-M]": {"old": None, "new": "created"},
+        "variants[CNV-L]": {"old": None, "new": "created"},
+    }
+
+
+def test_the_first_category_path_is_the_primary_one(fresh):
+    sb = fresh()
+    listing = {
+        "sku": "TWO-CATS",
+        "title": "Two categories",
+        "categories": ["Apparel > Shirts", "Apparel > Sale"],
+        "price": 5.0,
+    }
+    run(sb, [listing], operations=PUBLISH)
+    product = sb.store.query("products", {"item_number": "TWO-CATS"})[0]
+    assert [name for name, _ in category_path(sb, product["primary_category_id"])] == [
+        "Apparel",
+        "Shirts",
+    ]
+
+
+def test_a_publish_completed_after_the_product_price_changed_prices_each_variant_from_it(fresh):
+    """Stopped at its first picture; the feed then raises the product to 22, L's price.
+
+    L had a surcharge of 2 on 20; the completed publish sells every variant as a clean publish
+    of the changed feed does (L at 22, no surcharge left), and a rerun writes nothing.
+    """
+    sb = fresh()
+    sb.faults.script(
+        [{"kind": "status", "status": 400, "method": "POST", "path": "/product_pictures"}]
+    )
+    run(sb, [TEE], operations=PUBLISH, fail_on_record_errors=False)
+    sb.faults.clear()
+    changed = copy.deepcopy(TEE)
+    changed["price"] = 22.0
+    _, completion = run(sb, [changed], operations=PUBLISH)
+    large = sb.store.query("product_variants", {"description": "L"})[0]
+    restated = [c.request_json for c in completion if c.method == "PUT" and "variants/" in c.path]
+    assert restated == [{"price_adjustment": 0.0}]  # L's surcharge gone, in one write
+    assert large["price_adjustment"] == 0.0
+    reference = fresh()
+    run(reference, [changed], operations=PUBLISH)
+    assert _sells_at(sb, "CNV") == _sells_at(reference, "CNV")
+    assert _sells_at(sb, "CNV")["CNV-L"] == (22.0, 7.0)
+    _, calls = run(sb, [changed], operations=PUBLISH)
+    assert write_routes(calls) == []
+
+
+def test_a_simple_product_whose_picture_is_refused_fails_as_a_publish(fresh):
+    """The product was created, its picture refused: the line says publish failed, on images[0]."""
+    sb = fresh()
+    sb.faults.script(
+        [{"kind": "status", "status": 400, "method": "POST", "path": "/product_pictures"}]
+    )
+    simple = {
+        "sku": "PIC-1",
+        "title": "Pictured",
+        "categories": ["Apparel"],
+        "price": 3.0,
+        "images": ["https://cdn.example.com/pic-1.jpg"],
+    }
+    result, _ = run(sb, [simple], operations=PUBLISH, fail_on_record_errors=False)
+    line = result.by_sku()["PIC-1"]
+    assert (line["operation"], line["outcome"], line["field"]) == ("publish", "failed", "images[0]")
+    assert hidden_products(sb, "PIC-1") == [1]
+
+
+def test_a_refused_new_option_name_fails_before_the_product_is_created(fresh):
+    """A variant group the store refuses to create is found out before any product write."""
+    sb = fresh()
+    sb.faults.script(
+        [{"kind": "status", "status": 400, "method": "POST", "path": "/variant_groups"}]
+    )
+    listing = {
+        "sku": "MAT",
+        "title": "Material",
+        "categories": ["Apparel"],
+        "price": 3.0,
+        "variants": [{"sku": "MAT-W", "options": {"Material": "Wool"}}],
+    }
+    result, calls = run(sb, [listing], operations=PUBLISH, fail_on_record_errors=False)
+    line = result.by_sku()["MAT"]
+    assert (line["outcome"], line["field"]) == ("failed", "variants[0].options")
+    assert sb.store.query("products", {"item_number": "MAT"}) == []
+    assert ("POST", "/products") not in write_routes(calls)
+
+
+def test_a_variant_added_to_a_one_option_product_is_priced_on_its_option_value(fresh):
+    """A new, dearer variant of a one-option product is priced by its value's surcharge.
+
+    The product has no price rows: the surcharge rides on the option value's POST (no price-row
+    call, no second write), and the variant sells at its price.
+    """
+    sb = fresh()
+    first = {
+        "sku": "ONE",
+        "title": "One dimension",
+        "categories": ["Apparel"],
+        "price": 10.0,
+        "variants": [{"sku": "ONE-S", "options": {"Size": "S"}}],
+    }
+    run(sb, [first], operations=PUBLISH)
+    more = copy.deepcopy(first)
+    more["variants"].append({"sku": "ONE-M", "options": {"Size": "M"}, "price": 12.0})
+    _, calls = run(sb, [more], operations=PUBLISH)
+    assert write_routes(calls) == [("POST", "/product_variants"), ("POST", "/variant_inventory")]
+    posted = next(c.request_json for c in calls if c.path.endswith("/product_variants"))
+    assert posted["price_adjustment"] == 2.0
+    assert _sells_at(sb, "ONE") == {"ONE-S": (10.0, None), "ONE-M": (12.0, None)}
+
+
+def test_a_dry_run_says_a_publish_with_variants_is_hidden_until_complete(fresh):
+    sb = fresh()
+    simple = {"sku": "PLAIN", "title": "Plain", "categories": ["Apparel"], "price": 3.0}
+    dry, _ = run(sb, [TEE, simple], operations=PUBLISH, dry_run=True)
+    posts = [c.purpose for c in dry.planned if (c.method, c.path) == ("POST", "/products")]
+    assert posts == ["publish CNV (hidden until complete)", "publish PLAIN"]
+
+
+def test_a_publish_completed_with_a_weight_the_first_run_lacked_writes_it(fresh):
+    """Stopped at its first picture without a weight; the feed then gives one (0.5).
+
+    The store holds no weight: the completion writes 0.5 and names the change.
+    """
+    sb = fresh()
+    sb.faults.script(
+        [{"kind": "status", "status": 400, "method": "POST", "path": "/product_pictures"}]
+    )
+    weightless = copy.deepcopy(TEE)
+    del weightless["weight"]
+    run(sb, [weightless], operations=PUBLISH, fail_on_record_errors=False)
+    sb.faults.clear()
+    assert sb.store.query("products", {"item_number": "CNV"})[0]["weight"] is None
+    result, _ = run(sb, [TEE], operations=PUBLISH)
+    line = result.by_sku()["CNV"]
+    assert (line["outcome"], line["changes"]["weight"]) == ("updated", {"old": None, "new": 0.5})
+    assert sb.store.query("products", {"item_number": "CNV"})[0]["weight"] == 0.5
+
+
+def test_a_publish_stopped_as_a_simple_product_completes_with_stock_per_variant(fresh):
+    """Stopped at its first picture while the feed had no variants; the feed then gives S and L.
+
+    The completed product keeps its stock per variant row (``use_variant_inventory``), so the
+    rows' quantities are the ones Cart.com sells from; the result line names the change.
+    """
+    sb = fresh()
+    sb.faults.script(
+        [{"kind": "status", "status": 400, "method": "POST", "path": "/product_pictures"}]
+    )
+    simple = {key: value for key, value in TEE.items() if key != "variants"}
+    run(sb, [simple], operations=PUBLISH, fail_on_record_errors=False)
+    sb.faults.clear()
+    (product,) = sb.store.query("products", {"item_number": "CNV"})
+    assert not product["use_variant_inventory"]
+    variants = [{"sku": f"CNV-{s}", "options": {"Size": s}, "quantity": q} for s, q in ("S2", "L5")]
+    result, _ = run(sb, [{**simple, "variants": variants}], operations=PUBLISH)
+    line = result.by_sku()["CNV"]
+    assert line["changes"]["variants"] == {"old": False, "new": True}
+    assert sb.store.get("products", product["id"])["use_variant_inventory"]
+    rows = sb.store.query("variant_inventory", {"product_id": product["id"]})
+    assert {r["item_number"]: r["inventory"] for r in rows} == {"CNV-S": 2, "CNV-L": 5}
+
+
+def test_a_publish_completed_after_a_variant_got_a_surcharge_writes_it_in_dollars(fresh):
+    """Stopped at its first picture while L sold at the product's 20; the feed then asks 22.
+
+    L's option value gets its surcharge of 2 as dollars (not a percentage or a blank kind),
+    in one write, and L sells at 22 as after a clean publish of the changed feed.
+    """
+    sb = fresh()
+    sb.faults.script(
+        [{"kind": "status", "status": 400, "method": "POST", "path": "/product_pictures"}]
+    )
+    level = copy.deepcopy(TEE)
+    level["variants"][2]["price"] = 20.0
+    run(sb, [level], operations=PUBLISH, fail_on_record_errors=False)
+    sb.faults.clear()
+    _, completion = run(sb, [TEE], operations=PUBLISH)
+    restated = [c.request_json for c in completion if c.method == "PUT" and "variants/" in c.path]
+    assert restated == [{"price_adjustment": 2.0, "price_adjustment_type": "+ dollars"}]
+    large = sb.store.query("product_variants", {"description": "L"})[0]
+    assert (large["price_adjustment"], large["price_adjustment_type"]) == (2.0, "+ dollars")
+    assert _sells_at(sb, "CNV")["CNV-L"][0] == 22.0

@@ -511,3 +511,33 @@ def test_a_row_of_empty_cells_is_skipped_and_said_so(sandbox):
     assert [(r["outcome"], r["operation"]) for r in run.results] == [("skipped", "validate")] * 2
     assert "an empty row" in run.results[0]["error"]
     assert sandbox.store.query("products") == []
+
+
+def test_a_row_missing_several_option_columns_names_the_first_in_column_order():
+    """The first row fills size and colour, the second neither: it fails naming ``size``."""
+    rows = [
+        csv_row(sku="K-S-R", parent_sku="K", size="S", colour="Red"),
+        csv_row(sku="K-X", parent_sku="K"),
+    ]
+    _listings, failed = assemble(rows)
+    assert [(row.record["sku"], err.field) for row, _, err in failed] == [("K-X", "size")]
+
+
+def test_an_empty_first_option_column_does_not_hide_the_next():
+    """Size empty, colour given: the variant's option is the colour alone."""
+    rows = [
+        csv_row(sku="C-R", parent_sku="C", colour="Red"),
+        csv_row(sku="C-B", parent_sku="C", colour="Blue"),
+    ]
+    (listing,), failed = assemble(rows)
+    assert failed == []
+    assert [v["options"] for v in listing.record["variants"]] == [
+        {"Colour": "Red"},
+        {"Colour": "Blue"},
+    ]
+
+
+def test_option_columns_from_the_environment_must_be_json():
+    """``TARGET_CARTCOM_OPTION_COLUMNS`` holds JSON text: anything else is refused, not guessed."""
+    with pytest.raises(ConfigurationError, match="must be an object"):
+        ListingOptions.from_config({"option_columns": "size=Size"})

@@ -109,6 +109,82 @@ def catalog(sb: Any) -> dict[str, list[tuple]]:
     return {r: sorted(canon(row) for row in sb.store.query(r)) for r in resources}
 
 
+# -- one store: what a row says of its parent ------------------------------------------------
+def variant_rows(parent_sku: str, sizes: tuple[str, ...], **parent: Any) -> list[dict[str, Any]]:
+    """One flat row per size of ``parent_sku``, each with ``parent``'s fields."""
+    return [
+        {
+            **parent,
+            "parent_sku": parent_sku,
+            "sku": f"{parent_sku}-{size}",
+            "options": {"Size": size},
+            "price": 10,
+            "quantity": 1,
+        }
+        for size in sizes
+    ]
+
+
+def test_a_row_whose_parent_sku_is_its_own_sku_is_a_plain_listing(sandbox):
+    """``parent_sku`` equal to ``sku`` (an ERP export's habit): one simple product, no rows."""
+    add_reference_data(sandbox.store)
+    row = {"sku": "MUG", "parent_sku": "MUG", "title": "Mug", "price": 8, "quantity": 6}
+    row["categories"] = ["Apparel > Shirts"]
+    result, _ = run(sandbox, [row])
+    assert [(r["sku"], r["outcome"]) for r in result.results] == [("MUG", "created")]
+    (mug,) = sandbox.store.query("products")
+    assert (mug["item_number"], mug["quantity_on_hand"]) == ("MUG", 6)
+    assert not mug["use_variant_inventory"]
+    assert sandbox.store.query("variant_inventory") == []
+
+
+def test_a_parent_field_null_on_one_row_and_given_on_a_sibling_is_no_disagreement(sandbox):
+    """A null ``title`` says nothing: the sibling's title is the parent's, both rows land."""
+    add_reference_data(sandbox.store)
+    rows = variant_rows("TEE", ("S", "M"), categories=["Apparel > Shirts"])
+    rows[0]["title"] = None
+    rows[1]["title"] = "Tee"
+    result, _ = run(sandbox, rows)
+    assert {r["sku"]: r["outcome"] for r in result.results} == {
+        "TEE-S": "created",
+        "TEE-M": "created",
+    }
+    (tee,) = sandbox.store.query("products")
+    assert tee["item_name"] == "Tee"
+
+
+def test_a_dry_run_plans_a_parents_calls_on_its_first_row_only(sandbox):
+    """The planned calls of a parent are listed once: summing rows gives the run's calls."""
+    add_reference_data(sandbox.store)
+    rows = variant_rows("TEE", ("S", "M", "L"), title="Tee", categories=["Apparel > Shirts"])
+    dry, writes = run(sandbox, rows, dry_run=True)
+    assert writes == []
+    planned = {r["sku"]: r.get("planned_calls", []) for r in dry.results}
+    assert planned["TEE-S"]
+    assert ("POST", "/products") in {(c["method"], c["path"]) for c in planned["TEE-S"]}
+    assert planned["TEE-M"] == planned["TEE-L"] == []
+
+
+def test_a_row_with_an_empty_sku_fails_its_parent_and_its_line_has_no_sku(sandbox, caplog):
+    """A variant row whose SKU cell is empty: the parent fails; that row's line has no SKU.
+
+    The log says so too (``listings None failed``), never an empty-looking ``''``.
+    """
+    add_reference_data(sandbox.store)
+    rows = variant_rows("TEE", ("S", "M"), title="Tee", categories=["Apparel > Shirts"])
+    rows[1]["sku"] = ""
+    with caplog.at_level("WARNING"):
+        result, writes = run(sandbox, rows)
+    assert "listings None failed (sku): is required" in caplog.text
+    assert writes == []
+    lines = sorted(result.results, key=lambda r: "sku" not in r)
+    assert [(r.get("sku"), r["parent_sku"], r["outcome"]) for r in lines] == [
+        ("TEE-S", "TEE", "failed"),
+        (None, "TEE", "failed"),
+    ]
+    assert lines[1]["field"] == "sku"
+
+
 def test_flat_feed_leaves_the_store_as_the_nested_feed_does(two_stores):
     """The demo feed nested in one store, flat (shuffled, 7 rows a batch) in the other.
 
@@ -217,3 +293,26 @@ def test_flat_rows_that_disagree_on_a_parent_field_fail_alone(two_stores):
     assert (vis["TEE-S"], vis["TEE-M"]) == (3, 4)
     assert "TEE-L" not in vis
     assert not any(p["item_number"] == "CAP" for p in store.store.query("products"))
+
+
+def test_a_disagreement_names_the_row_that_gave_the_parent_field(sandbox):
+    """The row that disagrees fails naming the earlier row whose value it contradicts."""
+    add_reference_data(sandbox.store)
+    rows = variant_rows("TEE", ("S", "M"), title="Tee", categories=["Apparel > Shirts"])
+    rows[1]["title"] = "Other"
+    result, _ = run(sandbox, rows, fail_on_record_errors=False)
+    line = {r["sku"]: r for r in result.results}["TEE-M"]
+    assert (line["outcome"], line["field"]) == ("failed", "title")
+    assert "given for parent 'TEE' by an earlier row (sku 'TEE-S')" in line["error"]
+
+
+def test_a_parent_sku_of_true_is_no_parent(sandbox):
+    """``parent_sku: true`` (a spreadsheet's checkbox) names no parent: a plain listing."""
+    add_reference_data(sandbox.store)
+    row = {"sku": "MUG", "parent_sku": True, "title": "Mug", "price": 8, "quantity": 6}
+    row["categories"] = ["Apparel > Shirts"]
+    result, _ = run(sandbox, [row])
+    assert [(r["sku"], r["outcome"]) for r in result.results] == [("MUG", "created")]
+    (mug,) = sandbox.store.query("products")
+    assert (mug["item_number"], mug["quantity_on_hand"]) == ("MUG", 6)
+    assert sandbox.store.query("variant_inventory") == []

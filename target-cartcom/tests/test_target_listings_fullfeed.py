@@ -512,3 +512,237 @@ def test_confirmed_missing_must_be_a_whole_number():
         with pytest.raises(ConfigurationError, match="confirmed_missing"):
             ListingOptions.from_config({**scope, "confirmed_missing": bad})
     assert ListingOptions.from_config({**scope, "confirmed_missing": "36"}).confirmed_missing == 36
+
+
+# -- what the operator reads: the summary, the refusal, the warnings, the hidden file -----------
+HIDE = {"missing_listings": "hide", "feed_scope": {"brand": "Northwind"}}
+
+
+def test_a_refused_run_reports_nothing_taken_off_sale_and_names_confirmed_items(store, tmp_path):
+    """Refused: the summary says 0 taken off sale and 0 shown again; the share has 4 decimals.
+
+    The refusal names the items confirmed by ``confirmed_missing`` only when there are some.
+    """
+    listings = catalog_listings(PRODUCTS)
+    feed = listings[:26]  # 14 of 40 products gone: 42 of 120 rows
+    settings = {**HIDE, "full_feed_hidden_path": str(tmp_path / "hidden.json")}
+    results = tmp_path / "results.jsonl"
+    with pytest.raises(MissingFractionError) as refused:
+        run(store, feed, results_path=str(results), **settings)
+    assert "confirmed by confirmed_missing" not in refused.value.message
+    lines = [json.loads(x) for x in results.read_text().splitlines()]
+    assert [x for x in lines[:-1] if x.get("changes")] == []  # nothing changed, none claimed
+    summary = lines[-1]["full_feed"]
+    assert (summary["taken_off_sale"], summary["shown_again"]) == (0, 0)
+    assert summary["share"] == round(42 / 120, 4) == 0.35
+    with pytest.raises(MissingFractionError) as refused:
+        run(store, feed, confirmed_missing=3, **settings)
+    assert "42 in-scope items are missing from the feed (3 confirmed by confirmed_missing)" in (
+        refused.value.message
+    )
+
+
+def test_the_share_has_four_decimals(store):
+    """1 row of 120 missing: the summary's share is 0.0083 (what the log's percentage rounds)."""
+    feed = catalog_listings(PRODUCTS)
+    feed[0] = {**feed[0], "variants": feed[0]["variants"][1:]}
+    result, _ = run(store, feed, missing_listings="zero", feed_scope={"sku_prefix": "CAT-"})
+    assert result.summary["full_feed"]["share"] == 0.0083
+
+
+def test_warnings_only_when_the_bound_is_passed_or_confirmed_missing_is_loose(store, caplog):
+    """Within the bound: no warning; ``confirmed_missing`` above the missing count: one."""
+    feed, _gone = feed_without(10)
+    settings = {"missing_listings": "zero", "feed_scope": {"sku_prefix": "CAT-"}}
+    with caplog.at_level("WARNING"):
+        run(store, feed, **settings)
+    assert [r.getMessage() for r in caplog.records if "Full feed" in r.getMessage()] == []
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        run(store, feed, confirmed_missing=50, **settings)
+    warned = [r.getMessage() for r in caplog.records if "Full feed" in r.getMessage()]
+    assert len(warned) == 1
+    assert "confirmed_missing (50) is more than the 12 item(s) now missing" in warned[0]
+
+
+def test_a_zeroed_row_reports_its_ids_and_its_stock_change(store):
+    """Each row zeroed says which row (``variant_inventory_id``) and its stock, old and new."""
+    listings = catalog_listings(PRODUCTS)
+    rows = {v["item_number"]: v for v in store.store.query("variant_inventory")}
+    gone = listings[0]["sku"]
+    result, _ = run(store, listings[1:], missing_listings="zero", feed_scope={"sku_prefix": "CAT-"})
+    zeroed = [r for r in result.results if r["operation"] == "missing"]
+    assert len(zeroed) == 3
+    for line in zeroed:
+        row = rows[line["sku"]]
+        assert line["sku"].startswith(gone)
+        assert line["outcome"] == "updated"
+        assert line["ids"] == {"product_id": row["product_id"], "variant_inventory_id": row["id"]}
+        assert line["changes"] == {"quantity": {"old": row["inventory"], "new": 0}}
+
+
+def test_a_product_shown_again_leaves_the_hidden_file(store, tmp_path):
+    """Hidden when it left, shown when it is back: the file no longer lists it.
+
+    So a merchant who hides it by hand later keeps it hidden.
+    """
+    listings = catalog_listings(PRODUCTS)
+    path = tmp_path / "hidden.json"
+    settings = {**HIDE, "full_feed_hidden_path": str(path)}
+    run(store, listings[1:], **settings)
+    first = store.store.query("products", {"item_number": listings[0]["sku"]})[0]
+    assert json.loads(path.read_text())["products"] == {str(first["id"]): listings[0]["sku"]}
+    run(store, listings, **settings)
+    assert json.loads(path.read_text())["products"] == {}
+    store.store.update("products", first["id"], {"is_hidden": 1})  # the merchant hides it now
+    _, writes = run(store, listings, **settings)
+    assert writes == []
+    assert snapshot(store)["products"][listings[0]["sku"]][0] is True
+
+
+def test_a_product_shown_by_hand_leaves_the_hidden_file(store, tmp_path):
+    """Hidden by full-feed mode, then shown by the merchant: the file forgets it.
+
+    Full-feed mode shows again only what it hid and what is still hidden; a product the merchant
+    already showed is theirs again (hidden by hand later, it stays hidden).
+    """
+    listings = catalog_listings(PRODUCTS)
+    path = tmp_path / "hidden.json"
+    settings = {**HIDE, "full_feed_hidden_path": str(path)}
+    run(store, listings[1:], **settings)
+    first = store.store.query("products", {"item_number": listings[0]["sku"]})[0]
+    store.store.update("products", first["id"], {"is_hidden": 0})  # shown by hand
+    run(store, listings, **settings)  # back in the feed: nothing to show again
+    assert json.loads(path.read_text())["products"] == {}
+
+
+def test_a_row_with_one_unit_left_is_on_sale(store):
+    """Every row down to its last unit: still on sale, so 8 of 40 products gone is 0.2, zeroed."""
+    for row in store.store.query("variant_inventory"):
+        store.store.update("variant_inventory", row["id"], {"inventory": 1})
+    feed = [
+        {**x, "variants": [{**v, "quantity": 1} for v in x["variants"]]}
+        for x in catalog_listings(PRODUCTS)[8:]
+    ]
+    result, writes = run(store, feed, missing_listings="zero", feed_scope={"sku_prefix": "CAT-"})
+    assert result.exit_error is None
+    assert result.summary["full_feed"]["on_sale"] == 96
+    assert len(writes) == 24
+
+
+def test_a_sold_out_catalog_fed_whole_has_a_share_of_0(store):
+    """Nothing on sale and nothing missing: the summary's share is 0, not a negative number."""
+    feed = [
+        {**x, "variants": [{**v, "quantity": 0} for v in x["variants"]]}
+        for x in catalog_listings(PRODUCTS)
+    ]
+    result, _ = run(store, feed, missing_listings="zero", feed_scope={"sku_prefix": "CAT-"})
+    assert (result.summary["full_feed"]["on_sale"], result.summary["full_feed"]["share"]) == (0, 0)
+
+
+def test_a_refusal_in_zero_mode_says_zeroed_and_counts_the_scope(store):
+    """14 of 40 products gone (42 of 120 rows): "would be zeroed", "of the 120 in-scope items"."""
+    feed = catalog_listings(PRODUCTS)[14:]
+    with pytest.raises(MissingFractionError) as refused:
+        run(store, feed, missing_listings="zero", feed_scope={"sku_prefix": "CAT-"})
+    assert "42 of them would be zeroed now" in refused.value.message
+    assert "are 35% of the 120 in-scope items on sale or missing" in refused.value.message
+
+
+def test_every_missing_item_confirmed_leaves_a_share_of_0(store):
+    """``confirmed_missing`` covering all 42 missing rows: share 0, the rows are zeroed."""
+    feed = catalog_listings(PRODUCTS)[14:]
+    settings = {"missing_listings": "zero", "feed_scope": {"sku_prefix": "CAT-"}}
+    result, writes = run(store, feed, confirmed_missing=42, **settings)
+    full_feed = result.summary["full_feed"]
+    assert (full_feed["share"], full_feed["named"], full_feed["in_scope"]) == (0, 78, 120)
+    assert len(writes) == 42
+
+
+def test_hide_mode_lines_say_what_changed_and_the_store_holds_a_plain_flag(store, tmp_path):
+    """Hiding: each row of the product says is_hidden false -> true; shown again: true -> false.
+
+    The store's flag is the plain 1 Cart.com writes for a hidden product, and 0 once shown.
+    """
+    listings = catalog_listings(PRODUCTS)
+    settings = {**HIDE, "full_feed_hidden_path": str(tmp_path / "hidden.json")}
+    gone = listings[0]["sku"]
+    hid, _ = run(store, listings[1:], **settings)
+    lines = [r for r in hid.results if r["operation"] == "missing"]
+    assert [r["changes"] for r in lines] == [{"is_hidden": {"old": False, "new": True}}] * 3
+    assert [r["outcome"] for r in lines] == ["updated"] * 3
+    (product,) = store.store.query("products", {"item_number": gone})
+    assert product["is_hidden"] == 1
+    back, _ = run(store, listings, **settings)
+    (shown,) = [r for r in back.results if r["operation"] == "reappeared"]
+    assert (shown["sku"], shown["outcome"]) == (gone, "updated")
+    assert shown["changes"] == {"is_hidden": {"old": True, "new": False}}
+    assert back.summary["full_feed"]["shown_again"] == 1
+    assert back.summary["full_feed"]["on_sale"] == 120  # shown again: on sale in this run
+    assert store.store.get("products", product["id"])["is_hidden"] == 0
+
+
+def test_a_dry_run_never_writes_the_hidden_file(store, tmp_path):
+    """A product hidden by a run comes back: a dry run plans to show it, the file keeps it."""
+    listings = catalog_listings(PRODUCTS)
+    path = tmp_path / "hidden.json"
+    settings = {**HIDE, "full_feed_hidden_path": str(path)}
+    run(store, listings[1:], **settings)
+    before = path.read_text()
+    dry, writes = run(store, listings, dry_run=True, **settings)
+    assert writes == []
+    assert [r["sku"] for r in dry.results if r["operation"] == "reappeared"] == [listings[0]["sku"]]
+    assert path.read_text() == before
+
+
+def test_a_run_taking_nothing_off_sale_warns_only_past_the_bound(store, caplog):
+    """Items an earlier run zeroed are still missing; later runs have nothing to take off sale.
+
+    Such a run changes nothing and is never refused, but it warns, with the share, when the
+    missing items not confirmed are more than ``max_missing_fraction`` of the scope: exactly
+    the bound is no warning.
+    """
+    listings = catalog_listings(PRODUCTS)
+    feed = [x for n, x in enumerate(listings) if n % 5 < 2]  # 3 products of 5 left
+    settings = {"missing_listings": "zero", "feed_scope": {"sku_prefix": "CAT-"}}
+    first, _ = run(store, feed, max_missing_fraction=0.6, **settings)
+    assert first.summary["full_feed"]["share"] == 0.6
+    for bound, warnings in ((0.6, []), (0.5, ["are 60% of the scope, more than"])):
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            result, writes = run(store, feed, max_missing_fraction=bound, **settings)
+        warned = [r.getMessage() for r in caplog.records if "Full feed" in r.getMessage()]
+        assert len(warned) == len(warnings)
+        assert all(text in line for text, line in zip(warnings, warned, strict=True))
+        assert writes == []
+        assert not result.summary["full_feed"]["refused"]
+
+
+def test_a_refused_hide_run_says_the_product_back_in_the_feed_was_not_shown(store, tmp_path):
+    """The first run hid a product that left; it is back, but this feed lost half the catalog.
+
+    The run is refused: the product stays hidden and its line says it reappeared and was
+    skipped, with the refusal's reason.
+    """
+    listings = catalog_listings(PRODUCTS)
+    settings = {**HIDE, "full_feed_hidden_path": str(tmp_path / "hidden.json")}
+    run(store, listings[1:], **settings)
+    back = listings[0]["sku"]
+    assert store.store.query("products", {"item_number": back})[0]["is_hidden"] == 1
+    results = tmp_path / "results.jsonl"
+    with pytest.raises(MissingFractionError):
+        run(store, listings[:20], results_path=str(results), **settings)
+    lines = [json.loads(x) for x in results.read_text().splitlines()[:-1]]
+    (line,) = [x for x in lines if x.get("operation") == "reappeared"]
+    assert (line["sku"], line["outcome"]) == (back, "skipped")
+    assert "full feed refused" in line["error"]
+    assert store.store.query("products", {"item_number": back})[0]["is_hidden"] == 1
+
+
+def test_confirmed_missing_equal_to_the_items_missing_is_no_warning(store, caplog):
+    """12 items missing and ``confirmed_missing`` 12: the setting is tight, nothing to say."""
+    feed, _gone = feed_without(10)
+    settings = {"missing_listings": "zero", "feed_scope": {"sku_prefix": "CAT-"}}
+    with caplog.at_level("WARNING"):
+        run(store, feed, confirmed_missing=12, **settings)
+    assert [r.getMessage() for r in caplog.records if "Full feed" in r.getMessage()] == []

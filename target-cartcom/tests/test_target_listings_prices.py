@@ -269,7 +269,9 @@ def test_sync_below_the_product_price_moves_the_price_to_a_price_row(sandbox):
     values = value_rows(sandbox, pid)
     listing = copy.deepcopy(ONE_DIM)
     listing["variants"][2]["price"] = 15.0
-    _result, calls = run(sandbox, [listing], operations=["link", "sync"])
+    result, calls = run(sandbox, [listing], operations=["link", "sync"])
+    line = result.by_sku()["ADJ"]
+    assert (line["outcome"], line["operation"]) == ("updated", "sync")
     # A price row with the whole price, and L's own surcharge cleared so only one applies.
     assert write_routes(calls) == [
         ("POST", "/product_pricing"),
@@ -327,3 +329,45 @@ def test_dry_run_plans_exactly_the_adjustment_write_routes(sandbox):
         "ADJ-M": 19.0,
         "ADJ-L": 24.0,
     }
+
+
+def test_sync_gives_a_variant_at_the_product_price_a_surcharge_in_dollars(sandbox):
+    """S sold at the product's 18 (its option value had no surcharge); the feed says 21.
+
+    S's option value gets +3 as dollars (it had no kind of surcharge before), in one write.
+    """
+    add_reference_data(sandbox.store)
+    first, _ = run(sandbox, [ONE_DIM], operations=ALL_OPS)
+    pid = first.by_sku()["ADJ"]["ids"]["product_id"]
+    small = value_rows(sandbox, pid)["S"]
+    listing = copy.deepcopy(ONE_DIM)
+    listing["variants"][0]["price"] = 21.0
+    result, calls = run(sandbox, [listing], operations=["link", "sync"])
+    assert result.by_sku()["ADJ"]["outcome"] == "updated"
+    assert [
+        (c.path.removeprefix("/api/v1"), c.request_json) for c in calls if c.method != "GET"
+    ] == [
+        (
+            f"/product_variants/{small['id']}",
+            {"price_adjustment": 3.0, "price_adjustment_type": "+ dollars"},
+        )
+    ]
+    assert value_rows(sandbox, pid)["S"]["price_adjustment_type"] == "+ dollars"
+    assert prices(sandbox, pid) == {"ADJ-S": 21.0, "ADJ-M": 19.0, "ADJ-L": 20.0}
+
+
+def test_a_refused_stock_and_msrp_write_names_the_quantity(sandbox):
+    """Sync changes M's stock and msrp in one write; the store refuses it.
+
+    The failed line names the variant's quantity, the first field the write carried.
+    """
+    add_reference_data(sandbox.store)
+    run(sandbox, [ONE_DIM], operations=ALL_OPS)
+    listing = copy.deepcopy(ONE_DIM)
+    listing["variants"][1].update({"quantity": 7, "msrp": 30.0})
+    sandbox.faults.script(
+        [{"kind": "status", "status": 400, "method": "PUT", "path": "/variant_inventory/"}]
+    )
+    result, _ = run(sandbox, [listing], operations=["link", "sync"], fail_on_record_errors=False)
+    line = result.by_sku()["ADJ"]
+    assert (line["outcome"], line["field"]) == ("failed", "variants[1].quantity")

@@ -469,6 +469,141 @@ def test_publish_three_variant_product_takes_thirteen_calls(sandbox):
     assert len(calls) == 13
 
 
+def test_publish_gives_option_values_the_feed_order(sandbox):
+    """Sizes given M, XS, L show in the store's drop-down as M, XS, L (sort order 1, 2, 3).
+
+    The feed's order is the merchant's (a size chart); neither alphabetical nor reversed.
+    """
+    add_reference_data(sandbox.store, groups=("Size",))
+    sizes = ("M", "XS", "L")
+    tee = {
+        "sku": "TEE-ORDER",
+        "title": "Sizes in feed order",
+        "categories": ["Apparel > Shirts"],
+        "price": 18.0,
+        "variants": [
+            {"sku": f"TEE-ORDER-{s}", "options": {"Size": s}, "quantity": 1} for s in sizes
+        ],
+    }
+    result, _calls = run(sandbox, [tee], operations=ALL_OPS)
+    pid = result.by_sku()["TEE-ORDER"]["ids"]["product_id"]
+    values = rows(sandbox, "product_variants", product_id=pid)
+    by_order = sorted((v["sort_order"], v["description"]) for v in values)
+    assert by_order == [(1, "M"), (2, "XS"), (3, "L")]
+
+
+def test_a_created_listing_line_names_each_variant_row_it_created(sandbox):
+    """The result line lists every variant created, with its row id; no quantity is 0 in stock.
+
+    Two option dimensions (size and colour, so prices go on price rows): a variant priced
+    above the product gets a price row; one with no price, or the product's, gets none.
+    """
+    add_reference_data(sandbox.store)
+    tee = {
+        "sku": "TEE-IDS",
+        "title": "Ids",
+        "categories": ["Apparel > Shirts"],
+        "price": 10.0,
+        "variants": [
+            {"sku": "TEE-IDS-S-R", "options": {"Size": "S", "Color": "Red"}, "price": 12.0},
+            {"sku": "TEE-IDS-M-R", "options": {"Size": "M", "Color": "Red"}, "quantity": 2},
+            {"sku": "TEE-IDS-L-R", "options": {"Size": "L", "Color": "Red"}, "price": 10.0},
+        ],
+    }
+    result, _calls = run(sandbox, [tee], operations=ALL_OPS)
+    line = result.by_sku()["TEE-IDS"]
+    rows_in_store = {r["item_number"]: r for r in rows(sandbox, "variant_inventory")}
+    assert line["ids"]["variant_inventory_ids"] == {
+        sku: row["id"] for sku, row in rows_in_store.items()
+    }
+    assert {k: v for k, v in line["changes"].items() if k.startswith("variants[")} == {
+        "variants[TEE-IDS-S-R]": {"old": None, "new": "created"},
+        "variants[TEE-IDS-M-R]": {"old": None, "new": "created"},
+        "variants[TEE-IDS-L-R]": {"old": None, "new": "created"},
+    }
+    assert {sku: row["inventory"] for sku, row in rows_in_store.items()} == {
+        "TEE-IDS-S-R": 0,
+        "TEE-IDS-M-R": 2,
+        "TEE-IDS-L-R": 0,
+    }
+    assert base_price(sandbox, rows_in_store["TEE-IDS-S-R"]["id"]) == 12.0
+    for same_as_product in ("TEE-IDS-M-R", "TEE-IDS-L-R"):  # no price, or the product's
+        row_id = rows_in_store[same_as_product]["id"]
+        assert rows(sandbox, "product_pricing", variant_inventory_id=row_id) == []
+
+
+def test_variants_added_to_a_simple_product_track_stock_per_variant(sandbox):
+    """A simple product published again with variants keeps stock per variant row.
+
+    Without ``use_variant_inventory`` on the product, Cart.com would keep selling from the
+    product's own stock and ignore the variant rows' quantities.
+    """
+    add_reference_data(sandbox.store, groups=("Size",))
+    simple = {"sku": "CAP-1", "title": "Cap", "categories": ["Apparel"], "price": 12.0}
+    first, _ = run(sandbox, [{**simple, "quantity": 4}], operations=ALL_OPS)
+    pid = first.by_sku()["CAP-1"]["ids"]["product_id"]
+    assert not sandbox.store.get("products", pid)["use_variant_inventory"]
+    stock = (("S", 2), ("L", 5))
+    variants = [{"sku": f"CAP-1-{s}", "options": {"Size": s}, "quantity": q} for s, q in stock]
+    second, _ = run(sandbox, [{**simple, "variants": variants}], operations=ALL_OPS)
+    assert second.by_sku()["CAP-1"]["ids"]["product_id"] == pid
+    assert sandbox.store.get("products", pid)["use_variant_inventory"]
+    in_store = {r["item_number"]: r["inventory"] for r in rows(sandbox, "variant_inventory")}
+    assert in_store == {"CAP-1-S": 2, "CAP-1-L": 5}
+
+
+@pytest.mark.parametrize(("hidden", "stored"), [(True, 1), (False, 0)])
+def test_a_simple_product_is_published_as_the_feed_says(sandbox, hidden, stored):
+    """Hidden or shown as the feed says; no quantity given is none in stock (never 1 by default).
+
+    The result line says the listing was published and created.
+    """
+    add_reference_data(sandbox.store)
+    mug = {"sku": "MUG-P", "title": "Mug", "categories": ["Apparel"], "price": 9.0}
+    result, _calls = run(sandbox, [{**mug, "hidden": hidden}], operations=ALL_OPS)
+    line = result.by_sku()["MUG-P"]
+    assert (line["outcome"], line["operation"]) == ("created", "publish")
+    product = sandbox.store.get("products", line["ids"]["product_id"])
+    assert (product["is_hidden"], product["quantity_on_hand"]) == (stored, 0)
+
+
+def test_sync_shows_a_hidden_product_when_the_feed_says_hidden_false(sandbox):
+    """Hidden in the store, ``hidden: false`` in the feed: sync writes the plain flag 0."""
+    add_reference_data(sandbox.store)
+    mug = {"sku": "MUG-S", "title": "Mug", "categories": ["Apparel"], "price": 9.0}
+    first, _ = run(sandbox, [{**mug, "hidden": True}], operations=ALL_OPS)
+    pid = first.by_sku()["MUG-S"]["ids"]["product_id"]
+    assert sandbox.store.get("products", pid)["is_hidden"] == 1
+    again, _ = run(sandbox, [{**mug, "hidden": False}], operations=["link", "sync"])
+    assert again.by_sku()["MUG-S"]["changes"] == {"hidden": {"old": True, "new": False}}
+    assert sandbox.store.get("products", pid)["is_hidden"] == 0
+
+
+def test_a_quantity_for_a_product_stocked_per_variant_is_refused(sandbox):
+    """``quantity`` alone for a product stocked per variant row: refused naming ``quantity``.
+
+    The product's own stock is not the one Cart.com sells from; nothing is written.
+    """
+    add_reference_data(sandbox.store, groups=("Size",))
+    tee = {
+        "sku": "TEE-Q",
+        "title": "Stocked per size",
+        "categories": ["Apparel > Shirts"],
+        "price": 18.0,
+        "variants": [{"sku": f"TEE-Q-{s}", "options": {"Size": s}, "quantity": 1} for s in "SM"],
+    }
+    run(sandbox, [tee], operations=ALL_OPS)
+    result, calls = run(
+        sandbox,
+        [{"sku": "TEE-Q", "quantity": 5}],
+        operations=["link", "sync"],
+        fail_on_record_errors=False,
+    )
+    line = result.by_sku()["TEE-Q"]
+    assert (line["outcome"], line["field"]) == ("failed", "quantity")
+    assert write_routes(calls) == []
+
+
 def test_publish_call_formula_with_brand_pictures_and_prices(sandbox):
     add_reference_data(sandbox.store, groups=("Size",))
     tee = {
@@ -954,3 +1089,25 @@ def test_sync_put_of_a_simple_product_carries_only_the_changed_fields(seeded_san
         "updated",
         {"quantity": {"old": stock, "new": stock + 3}},
     )
+
+
+def test_publishing_a_new_variant_leaves_the_existing_rows_as_they_are(sandbox):
+    """A published listing sent again with one more variant: publish adds that row only.
+
+    The existing row's stock and weight differ in the feed, but they are sync's and
+    overwrite's to change: publish alone writes nothing to it.
+    """
+    add_reference_data(sandbox.store, groups=("Size",))
+    cap = {"sku": "CAP-2", "title": "Cap", "categories": ["Apparel"], "price": 12.0}
+    small = {"sku": "CAP-2-S", "options": {"Size": "S"}, "quantity": 2, "weight": 1.0}
+    run(sandbox, [{**cap, "variants": [small]}], operations=ALL_OPS)
+    large = {"sku": "CAP-2-L", "options": {"Size": "L"}, "quantity": 5}
+    changed = {**small, "quantity": 9, "weight": 2.0}
+    result, calls = run(
+        sandbox, [{**cap, "variants": [changed, large]}], operations=["link", "publish"]
+    )
+    assert set(result.by_sku()["CAP-2"]["changes"]) == {"variants[CAP-2-L]"}
+    in_store = {r["item_number"]: r for r in rows(sandbox, "variant_inventory")}
+    assert (in_store["CAP-2-S"]["inventory"], in_store["CAP-2-S"]["weight"]) == (2, 1.0)
+    assert in_store["CAP-2-L"]["inventory"] == 5
+    assert ("PUT", f"/variant_inventory/{in_store['CAP-2-S']['id']}") not in write_routes(calls)

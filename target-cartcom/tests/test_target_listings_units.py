@@ -237,6 +237,74 @@ def test_variants_link_to_rows_of_their_own_product():
     assert link_listing(renamed, index, ("sku",)).product_id == 1
 
 
+def test_two_variant_rows_with_one_sku_are_ambiguous_for_a_simple_listing():
+    """A simple listing whose SKU two variant rows carry: refused naming ``sku``, no guess."""
+    rows = [
+        {"id": 5, "product_id": 3, "item_number": "V"},
+        {"id": 6, "product_id": 4, "item_number": "V"},
+    ]
+    index = index_of([{"id": 3, "item_number": "P"}, {"id": 4, "item_number": "Q"}], rows)
+    with pytest.raises(RecordError, match="ambiguous") as caught:
+        link_listing(parse_listing({"sku": "V"}), index, ("sku",))
+    assert caught.value.field == "sku"
+
+
+def test_variants_of_two_different_products_are_refused():
+    """Variants found on two products, the parent SKU unknown: which product is the listing's?"""
+    rows = [
+        {"id": 10, "product_id": 1, "item_number": "P-S"},
+        {"id": 11, "product_id": 2, "item_number": "Q-M"},
+    ]
+    index = index_of([{"id": 1, "item_number": "P"}, {"id": 2, "item_number": "Q"}], rows)
+    listing = parse_listing(
+        {
+            "sku": "NEW",
+            "variants": [
+                {"sku": "P-S", "options": {"Size": "S"}},
+                {"sku": "Q-M", "options": {"Size": "M"}},
+            ],
+        }
+    )
+    with pytest.raises(RecordError, match="different products") as caught:
+        link_listing(listing, index, ("sku",))
+    assert caught.value.field == "variants"
+
+
+def test_an_ambiguous_barcode_names_the_field_the_feed_gave():
+    """Two products with one barcode: ``upc`` refused as ``upc``, ``gtin`` as ``gtin``."""
+    index = index_of(
+        [
+            {"id": 1, "item_number": "A", "gtin": "036000291452"},
+            {"id": 2, "item_number": "B", "gtin": "036000291452"},
+        ],
+        [],
+    )
+    for given in ("upc", "gtin"):
+        with pytest.raises(RecordError, match="ambiguous") as caught:
+            link_listing(parse_listing({"sku": "NEW", given: "036000291452"}), index, ("upc",))
+        assert caught.value.field == given
+
+
+def test_a_sku_without_a_match_falls_through_to_the_barcode():
+    """No product has the SKU, one has the barcode: linked by ``upc``, and told the other SKU."""
+    index = index_of([{"id": 2, "item_number": "OLD", "gtin": "036000291452"}], [])
+    link = link_listing(parse_listing({"sku": "NEW", "upc": "036000291452"}), index, ("sku", "upc"))
+    assert (link.product_id, link.matched_by) == (2, "upc")
+    # Barcode first, none given: the SKU is still tried.
+    by_sku = link_listing(parse_listing({"sku": "OLD"}), index, ("upc", "sku"))
+    assert (by_sku.product_id, by_sku.matched_by) == (2, "sku")
+
+
+def test_the_first_key_that_matches_wins():
+    """The SKU matches a variant row: linked to that row, not to the product the barcode finds."""
+    index = index_of(
+        [{"id": 1, "item_number": "P"}, {"id": 2, "item_number": "B", "gtin": "036000291452"}],
+        [{"id": 10, "product_id": 1, "item_number": "P-S"}],
+    )
+    link = link_listing(parse_listing({"sku": "P-S", "upc": "036000291452"}), index, ("sku", "upc"))
+    assert (link.vi_id, link.product_id, link.matched_by) == (10, None, "sku")
+
+
 # -- lookups ---------------------------------------------------------------------------------
 @pytest.fixture
 def builder() -> IndexBuilder:

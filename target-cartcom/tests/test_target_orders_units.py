@@ -203,6 +203,11 @@ def test_target_orders_chunks_fit_the_url_cap():
             "at least 1",
         ),
         (
+            {"shipment_id": "a", "order_id": 1, "items": [{"order_item_id": 0, "quantity": 1}]},
+            "items[0].order_item_id",
+            "at least 1",
+        ),
+        (
             {"shipment_id": "a", "order_id": 1, "items": [{"sku": "A", "quantity": 1.5}]},
             "items[0].quantity",
             "whole number",

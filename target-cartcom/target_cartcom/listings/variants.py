@@ -112,9 +112,11 @@ def add_variants(
             _restate_row(ctx, vi_id, variant, status_id, out)
         price = variant.price
         cost = variant.cost
-        if price is not None and money_equal(price, product.get("price")):
+        # A new row already sells at the product's price and cost. A row an earlier run priced
+        # apart (``complete``) is set to them: it must not keep a price the feed no longer gives.
+        if not complete and price is not None and money_equal(price, product.get("price")):
             price = None
-        if cost is not None and money_equal(cost, product.get("cost")):
+        if not complete and cost is not None and money_equal(cost, product.get("cost")):
             cost = None
         if price is not None or cost is not None:
             scratch = Outcome()

@@ -48,6 +48,7 @@ bench: install
 	$(BIN)/python bench/bench_keyless.py
 	$(BIN)/python bench/bench_get_orders_history.py
 	$(BIN)/python bench/bench_many_stores.py
+	$(BIN)/python bench/bench_webhooks.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .demo

@@ -17,8 +17,9 @@ sensor and launching each run in its own process.
    execute``, as the schedule would at its next tick); every order turned Processing must be
    in the output exactly once and acknowledged in the store, imported by a webhook run where a
    hint got through, by the schedule for the rest (only orders whose delivery was dropped).
+   Last, ``--down`` orders while the receiver is stopped: the schedule's run imports them.
 
-Run: ``.venv/bin/python bench/bench_webhooks.py [--orders 50 --gap 3 --tail 10]``. Results:
+Run: ``.venv/bin/python bench/bench_webhooks.py [--orders 50 --gap 3 --tail 5 --down 5]``. Results:
 bench/results/webhooks.json.
 """
 
@@ -233,8 +234,13 @@ def latency_phase(home: Path, store: Store, n: int, gap: float) -> dict[str, Any
     }
 
 
-def drops_phase(
-    home: Path, env: dict[str, str], work: Path, store: Store, args: argparse.Namespace
+def drops_phase(  # noqa: PLR0917 - the bench's pieces
+    home: Path,
+    env: dict[str, str],
+    work: Path,
+    store: Store,
+    args: argparse.Namespace,
+    stop_receiver: Any,
 ) -> dict[str, Any]:
     job = f"{store.name}__get_orders"
     watcher = Watcher(store)
@@ -242,7 +248,7 @@ def drops_phase(
     turned, _put_at = turn_processing(store, args.orders, args.gap)
     _wait_quiet(home, store, job, 300)
     # Then orders one at a time, each once the store is quiet: one whose own delivery is dropped
-    # has no other hint to ride on (the acknowledgement's included), and waits for the schedule.
+    # waits for the next order's hint (or the schedule, for the last one).
     alone: list[int] = []
     alone_put: dict[int, float] = {}
     for _ in range(args.tail):
@@ -251,6 +257,11 @@ def drops_phase(
         alone_put.update(put)
         _wait_quiet(home, store, job, 300)
     turned += alone
+    # Then the receiver goes down: every delivery fails, no hint; the schedule imports these.
+    stop_receiver()
+    down, _ = turn_processing(store, args.down, 1.0)
+    _wait_quiet(home, store, job, 300)
+    turned += down
     by_webhook = store.imported()
     first_change: dict[int, str] = {}
     for d in sorted(store.server.deliveries.snapshot(), key=lambda d: d.ts):
@@ -285,12 +296,14 @@ def drops_phase(
     return {
         "orders": len(turned),
         "pattern": f"{args.orders} orders {args.gap} s apart, then {args.tail} orders one at "
-        "a time, each once no run is left",
+        f"a time, each once no run is left, then {args.down} with the receiver down",
         "drop_share": DROP,
         "orders_whose_own_delivery_was_dropped": len(dropped),
         "imported_by_webhook_runs": len(set(by_webhook) & set(turned)),
         "imported_by_the_schedule_run": len(by_schedule),
-        "schedule_imported_only_orders_whose_delivery_was_dropped": by_schedule <= dropped,
+        "orders_while_the_receiver_was_down": len(down),
+        "schedule_imported_exactly_those_left": by_schedule
+        == (dropped - set(by_webhook)) | set(down),
         "every_order_exactly_once": sorted(out) == sorted(set(turned))
         and len(out) == len(set(out)),
         "acknowledged_in_store_equals_output": acked == set(out),
@@ -305,12 +318,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=50)
     parser.add_argument("--gap", type=float, default=3.0, help="seconds between two orders")
-    parser.add_argument("--tail", type=int, default=10, help="drops: orders turned one by one")
+    parser.add_argument("--tail", type=int, default=5, help="drops: orders turned one by one")
+    parser.add_argument("--down", type=int, default=5, help="drops: orders, the receiver down")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
     demo.ensure_plugins(work / "install.log")
     acme = Store("acme", work, args.orders, drop=0.0)
-    brand = Store("brand", work, args.orders + args.tail, drop=DROP)
+    brand = Store("brand", work, args.orders + args.tail + args.down, drop=DROP)
     port = _free_port()
     receiver_url = f"http://127.0.0.1:{port}/hooks"
     secrets = {"acme": "acme-hook-" + "a" * 20, "brand": "brand-hook-" + "b" * 20}
@@ -374,7 +388,12 @@ def main() -> None:
         time.sleep(20)  # the daemon loads the definitions and starts its first sensor ticks
         latency = latency_phase(home, acme, args.orders, args.gap)
         print(json.dumps(latency, indent=2))
-        drops = drops_phase(home, env, work, brand, args)
+
+        def stop_receiver() -> None:
+            procs[0].terminate()
+            procs[0].wait(30)
+
+        drops = drops_phase(home, env, work, brand, args, stop_receiver)
         print(json.dumps(drops, indent=2))
     finally:
         for proc in procs:
@@ -392,7 +411,7 @@ def main() -> None:
         "Dagster sensor (dagster-daemon), sandbox stores on the gold budget",
         "machine": "2 cores, shared",
         "command": f"python bench/bench_webhooks.py --orders {args.orders} --gap {args.gap} "
-        f"--tail {args.tail}",
+        f"--tail {args.tail} --down {args.down}",
         "latency": latency,
         "drops": drops,
         "secrets_in_receiver_log": any(v in receiver_log for v in secrets.values()),

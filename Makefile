@@ -48,6 +48,7 @@ bench: install
 	$(BIN)/python bench/bench_keyless.py
 	$(BIN)/python bench/bench_get_orders_history.py
 	$(BIN)/python bench/bench_many_stores.py
+	$(BIN)/python bench/bench_webhooks.py
 
 # Issue 23: wall ÷ (calls ÷ rate) at a store's latency (0, 300, 600, 1200 ms), tap, target and
 # Airbyte's source-cart; 40 to 55 minutes, apart from `bench`. BENCH_BASELINE=<a worktree of the

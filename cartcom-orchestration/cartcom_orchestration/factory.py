@@ -1,6 +1,8 @@
 """Builds the Dagster definitions from meltano.yml and the stores file (see definitions.py)."""
 
+import time
 from pathlib import Path
+from typing import Any
 
 from dagster import (
     Backoff,
@@ -17,8 +19,16 @@ from dagster import (
     op,
 )
 
+from cartcom_orchestration.hints import Hints, Read, hints_path
 from cartcom_orchestration.meltano_run import run_meltano_job
 from cartcom_orchestration.project import MeltanoProject, find_root, load_project
+from cartcom_orchestration.sensors import (
+    HINTED_JOB,
+    Watched,
+    health_sensor,
+    interval_seconds,
+    trigger_sensor,
+)
 from cartcom_orchestration.store_run import RunSetupError, StoreRun
 from cartcom_orchestration.stores import Store, StoresConfig, default_path, load_stores
 
@@ -52,10 +62,36 @@ def _check_pool(context: OpExecutionContext, pool: str) -> None:
         raise Failure(msg, allow_retries=False)
 
 
+#: The import log (the ``imported-orders`` plugin's ``path``): where an order's line lands.
+IMPORT_LOG_VAR = "IMPORTED_ORDERS_PATH"
+LATENCY = "webhook latency: hint to orders landed (s)"
+
+
+def _latency(reads: list[Read], run: StoreRun) -> dict[str, Any]:
+    """Run metadata: from the oldest hint this run took to its orders' lines landing."""
+    if not reads:
+        return {}
+    since = min((r.since for r in reads if r.since is not None), default=None)
+    if since is None:
+        return {LATENCY: "no hint since the last read"}
+    log = Path(run.env.get(IMPORT_LOG_VAR, ""))
+    landed = log.stat().st_mtime if log.is_file() else 0.0
+    if landed < reads[-1].at:
+        return {LATENCY: "hinted, no new order landed"}
+    return {LATENCY: round(landed - since, 1)}
+
+
 def store_job(
-    config: StoresConfig, project: MeltanoProject, store: Store, job_name: str
+    config: StoresConfig,
+    project: MeltanoProject,
+    store: Store,
+    job_name: str,
+    hints: Hints | None = None,
 ) -> JobDefinition:
-    """The Dagster job that runs Meltano job ``job_name`` for ``store``."""
+    """The Dagster job that runs Meltano job ``job_name`` for ``store``.
+
+    With ``hints``, each try marks the store's webhook hints as read when its turn comes.
+    """
     name = dagster_name(store.name, job_name)
     pool = pool_name(store.name)
     retry = RetryPolicy(
@@ -81,13 +117,24 @@ def store_job(
                 "for it to finish (one run per store at a time)"
             )
 
+        reads: list[Read] = []
+
+        def reading() -> None:
+            if hints is not None:
+                reads.append(hints.begin_read(store.name, context.run_id, time.time()))
+
         attempt = f"{context.run_id[:8]}-try{context.retry_number}"
         try:
             run = StoreRun.build(config, project, store, job_name, attempt=attempt)
-            report = run_meltano_job(run, on_wait=waiting)
+            report = run_meltano_job(run, on_wait=waiting, on_turn=reading)
         except RunSetupError as err:
             raise Failure(str(err), allow_retries=False) from err
-        meta = {**report.metadata(), "store": store.name, "log": str(run.log_path)}
+        meta = {
+            **report.metadata(),
+            **_latency(reads, run),
+            "store": store.name,
+            "log": str(run.log_path),
+        }
         if report.returncode != 0:
             reason = report.reason
             hint = ""
@@ -126,10 +173,22 @@ def build(project_root: Path | None = None, stores_file: Path | None = None) -> 
     status = (
         DefaultScheduleStatus.RUNNING if config.schedules_running else DefaultScheduleStatus.STOPPED
     )
+    hints = Hints(hints_path(config, project)) if config.webhooks is not None else None
+    hinted: list[tuple[str, JobDefinition]] = []
+    watched: list[Watched] = []
+    crons = {s.cron for s in project.schedules if s.job == HINTED_JOB}
     for store in config.stores:
         for job_name in store.jobs:
-            the_job = store_job(config, project, store, job_name)
+            hinted_store = job_name == HINTED_JOB and store.webhooks is not None
+            the_job = store_job(
+                config, project, store, job_name, hints=hints if hinted_store else None
+            )
             jobs.append(the_job)
+            if hinted_store:
+                hinted.append((store.name, the_job))
+            if job_name == HINTED_JOB:
+                every = min((interval_seconds(c) for c in crons), default=None)
+                watched.append(Watched(store.name, the_job.name, every))
             for s in project.schedules:
                 if s.job == job_name:
                     schedules.append(
@@ -141,7 +200,10 @@ def build(project_root: Path | None = None, stores_file: Path | None = None) -> 
                             default_status=status,
                         )
                     )
-    return Definitions(jobs=jobs, schedules=schedules)
+    sensors = [health_sensor(watched, running=config.schedules_running)] if watched else []
+    if hints is not None and hinted:
+        sensors.append(trigger_sensor(hints, hinted))
+    return Definitions(jobs=jobs, schedules=schedules, sensors=sensors)
 
 
 def job_from(project_root: str, stores_file: str, name: str) -> JobDefinition:

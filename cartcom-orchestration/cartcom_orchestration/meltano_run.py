@@ -103,10 +103,12 @@ def run_meltano_job(
     *,
     timeout: float | None = None,
     on_wait: Callable[[], None] | None = None,
+    on_turn: Callable[[], None] | None = None,
 ) -> RunReport:
     """``meltano run --state-id-suffix <store> <job>`` in the store's turn; log in ``log_path``.
 
-    ``on_wait`` is called if another run of the store holds the turn (see ``store_turn``).
+    ``on_wait`` is called if another run of the store holds the turn (see ``store_turn``);
+    ``on_turn`` once the turn is this run's, just before ``meltano`` starts reading.
     """
     ensure_system_db(run.project, run.env)
     cmd = [
@@ -122,6 +124,8 @@ def run_meltano_job(
     # The results files are read in the turn too: the store's next run appends to them.
     with store_turn(run.sys_dir, on_wait):
         started = time.time()  # after any wait: this run's summaries, not the previous run's
+        if on_turn is not None:
+            on_turn()
         with run.log_path.open("w", encoding="utf-8") as fh:
             proc = subprocess.run(
                 cmd,

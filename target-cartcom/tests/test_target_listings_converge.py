@@ -22,7 +22,12 @@ from typing import Any
 import pytest
 from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.server import SandboxServer
-from cartcom_testing.listing_scenarios import add_reference_data, published, singer_lines
+from cartcom_testing.listing_scenarios import (
+    add_reference_data,
+    category_path,
+    published,
+    singer_lines,
+)
 from cartcom_testing.runs import run_listings as run
 from cartcom_testing.runs import write_routes
 from target_cartcom.listings.flat import VARIANT_FIELDS

@@ -240,6 +240,62 @@ def test_calls_in_flight_are_not_counted_twice_against_the_server_count():
         call.answer()
 
 
+def calls_that_start_at_once(budget: CallBudget) -> int:
+    """How many calls start without waiting (the first that waits is not counted)."""
+    started = 0
+    while budget.acquire() == 0.0:
+        started += 1
+        assert started <= budget.calls
+    return started
+
+
+def test_other_clients_calls_are_counted_once_across_answers():
+    """``3/10``: two calls of other clients; a later call's ``6/10``: two more, not four.
+
+    The later answer's count holds the two seen before: only what is new takes slots.
+    """
+    clock = FakeClock()
+    budget = CallBudget(10, 10.0, margin=0.0, clock=clock, sleep=clock.sleep)
+    budget.acquire()
+    budget.release({"X-AC-Call-Limit": "3/10"})
+    budget.acquire()
+    budget.release({"X-AC-Call-Limit": "6/10"})
+    assert calls_that_start_at_once(budget) == 4  # 10 less our 2 and their 4
+
+
+def test_two_answers_in_flight_together_count_other_clients_calls_once():
+    """Two calls out at once: the first answer ``3/5`` shows two calls of other clients.
+
+    The second answer's ``4/5`` holds those two and our two: no more; one more call starts.
+    """
+    clock = FakeClock()
+    budget = CallBudget(5, 10.0, margin=0.0, clock=clock, sleep=clock.sleep)
+    first, second = CallOnThread(budget), CallOnThread(budget)
+    first.answer({"X-AC-Call-Limit": "3/5"})
+    second.answer({"X-AC-Call-Limit": "4/5"})
+    assert calls_that_start_at_once(budget) == 1
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "start"),
+    [
+        ("1/5", "3/5", 2),  # none before the first; one other client's call before the second
+        ("0/5", "2/5", 3),  # the store's window began anew: its 0 holds no one's calls
+    ],
+)
+def test_an_answer_showing_no_other_clients_calls_takes_no_slot(first, second, start):
+    """Two calls out at once; the first answer shows no call of other clients (or fewer).
+
+    Only the second answer's excess over our two calls is other clients' calls.
+    """
+    clock = FakeClock()
+    budget = CallBudget(5, 10.0, margin=0.0, clock=clock, sleep=clock.sleep)
+    calls = CallOnThread(budget), CallOnThread(budget)
+    calls[0].answer({"X-AC-Call-Limit": first})
+    calls[1].answer({"X-AC-Call-Limit": second})
+    assert calls_that_start_at_once(budget) == start
+
+
 def test_a_shorter_retry_after_does_not_shorten_an_earlier_one():
     """A 429 saying 5 s, then another saying 1 s: nothing is sent for the full 5 s."""
     clock = FakeClock()

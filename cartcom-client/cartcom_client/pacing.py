@@ -76,12 +76,15 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 class _Sent(t.NamedTuple):
     """A call in flight: when it was let go, the calls held then (itself included), and others'.
 
-    ``others`` is how many other clients' calls the budget had counted by then.
+    ``others`` is how many other clients' calls the budget had counted by then; ``counted``
+    the answered calls' counts held then, to tell which had left the store's window when it
+    arrived.
     """
 
     at: float
     held: int
     others: int
+    counted: tuple[float, ...] = ()
 
 
 class CallBudget:
@@ -154,7 +157,8 @@ class CallBudget:
                 if wait <= 0:
                     self._flying += 1
                     held = len(self._counted) + self._flying
-                    self._calls_in_flight().append(_Sent(now, held, self._others))
+                    sent = _Sent(now, held, self._others, tuple(self._counted))
+                    self._calls_in_flight().append(sent)
                     self.waited += waited
                     return waited
             self._sleep(wait)
@@ -196,7 +200,10 @@ class CallBudget:
             used, limit = parsed
             self.server_limit = limit
             self.calls = min(self.calls, limit)
-            others = used - call.held - (self._others - call.others)
+            # The calls held when it left, less those out of the store's window by the latest
+            # moment it can have arrived (a slow call): the store no longer counts them.
+            gone = bisect_right(call.counted, counted - self.window)
+            others = used - (call.held - gone) - (self._others - call.others)
             for _ in range(others):
                 insort(self._counted, counted)
             self._others += max(0, others)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from email.utils import formatdate
 
 import pytest
@@ -195,20 +196,104 @@ def test_budget_adopts_lower_server_limit_and_counts_other_clients():
     assert clock.now - start == pytest.approx(10.0)
 
 
-def test_calls_in_flight_are_not_counted_twice_against_the_server_count():
-    """``3/5`` while three of our calls are out: the server's 3 are ours, two more start now.
+class CallOnThread:
+    """One call made the adapter's way: acquired and released on its own thread, when told."""
 
-    The server counts the calls it received, in-flight ones included; counting them again as
-    other clients' calls would hold back calls the store's window still has room for.
+    def __init__(self, budget: CallBudget) -> None:
+        """Let the call go (``acquire``) on a new thread; return once it has."""
+        self.budget = budget
+        self.headers: dict[str, str] | None = None
+        self._sent = threading.Event()
+        self._answer = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+        self._thread.start()
+        assert self._sent.wait(5)
+
+    def _run(self) -> None:
+        self.budget.acquire()
+        self._sent.set()
+        self._answer.wait(5)
+        self.budget.release(self.headers)
+
+    def answer(self, headers: dict[str, str] | None = None) -> None:
+        """The store answers the call with ``headers``; return once the budget has read them."""
+        self.headers = headers
+        self._answer.set()
+        self._thread.join(5)
+        assert not self._thread.is_alive()
+
+
+def test_calls_in_flight_are_not_counted_twice_against_the_server_count():
+    """``3/5`` on the third of our calls out at once: the 3 are ours, two more start now.
+
+    The store counts a call when it arrives, so the third call saw our three; counting the
+    other two again as other clients' calls would hold back calls the window still has room for.
     """
     clock = FakeClock()
     budget = CallBudget(5, 10.0, margin=0.0, clock=clock, sleep=clock.sleep)
-    for _ in range(3):
-        budget.acquire()
-    budget.release({"X-AC-Call-Limit": "3/5"})  # one completes; two are still in flight
+    calls = [CallOnThread(budget) for _ in range(3)]
+    calls[2].answer({"X-AC-Call-Limit": "3/5"})  # two are still in flight
     assert budget.acquire() == 0.0
     assert budget.acquire() == 0.0
     assert clock.slept == []
+    for call in calls[:2]:
+        call.answer()
+
+
+def calls_that_start_at_once(budget: CallBudget) -> int:
+    """How many calls start without waiting (the first that waits is not counted)."""
+    started = 0
+    while budget.acquire() == 0.0:
+        started += 1
+        assert started <= budget.calls
+    return started
+
+
+def test_other_clients_calls_are_counted_once_across_answers():
+    """``3/10``: two calls of other clients; a later call's ``6/10``: two more, not four.
+
+    The later answer's count holds the two seen before: only what is new takes slots.
+    """
+    clock = FakeClock()
+    budget = CallBudget(10, 10.0, margin=0.0, clock=clock, sleep=clock.sleep)
+    budget.acquire()
+    budget.release({"X-AC-Call-Limit": "3/10"})
+    budget.acquire()
+    budget.release({"X-AC-Call-Limit": "6/10"})
+    assert calls_that_start_at_once(budget) == 4  # 10 less our 2 and their 4
+
+
+def test_two_answers_in_flight_together_count_other_clients_calls_once():
+    """Two calls out at once: the first answer ``3/5`` shows two calls of other clients.
+
+    The second answer's ``4/5`` holds those two and our two: no more; one more call starts.
+    """
+    clock = FakeClock()
+    budget = CallBudget(5, 10.0, margin=0.0, clock=clock, sleep=clock.sleep)
+    first, second = CallOnThread(budget), CallOnThread(budget)
+    first.answer({"X-AC-Call-Limit": "3/5"})
+    second.answer({"X-AC-Call-Limit": "4/5"})
+    assert calls_that_start_at_once(budget) == 1
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "start"),
+    [
+        ("1/5", "3/5", 2),  # none before the first; one other client's call before the second
+        ("0/5", "2/5", 3),  # the store's window began anew: its 0 holds no one's calls
+    ],
+)
+def test_an_answer_showing_no_other_clients_calls_takes_no_slot(first, second, start):
+    """Two calls out at once; the first answer shows no call of other clients (or fewer).
+
+    Only the second answer's excess over our two calls is other clients' calls.
+    """
+    clock = FakeClock()
+    budget = CallBudget(5, 10.0, margin=0.0, clock=clock, sleep=clock.sleep)
+    calls = CallOnThread(budget), CallOnThread(budget)
+    calls[0].answer({"X-AC-Call-Limit": first})
+    calls[1].answer({"X-AC-Call-Limit": second})
+    assert calls_that_start_at_once(budget) == start
 
 
 def test_a_shorter_retry_after_does_not_shorten_an_earlier_one():
@@ -230,6 +315,21 @@ def test_the_default_margin_pads_each_window_by_1_percent_and_5_ms():
         budget.acquire()
         budget.release()
     assert budget.acquire() == pytest.approx(10.105)
+
+
+def test_a_call_in_the_margin_after_the_window_waits_the_margin_out():
+    """5 per 10 s, the sixth asked 10.05 s after the five: it still waits 55 ms (skew margin).
+
+    By our clock the five have left the window; by the store's, 105 ms behind at worst, they
+    may not have: sent now, the sixth could meet a 429.
+    """
+    clock = FakeClock()
+    budget = CallBudget(5, 10.0, clock=clock, sleep=clock.sleep)
+    for _ in range(5):
+        budget.acquire()
+        budget.release()
+    clock.now += 10.05
+    assert budget.acquire() == pytest.approx(0.055)
 
 
 def test_a_call_starts_within_1_ms_of_the_window_freeing():

@@ -176,6 +176,19 @@ def test_numbered_pages_change_only_the_page_number_of_page_ones_link():
     assert numbered_pages(link, BASE, 1) == []
 
 
+def test_numbered_pages_stop_at_the_page_numbers_the_url_cap_made_room_for():
+    """Up to page 99,999 (``NEXT_PAGE_ROOM``) each URL fits the cap; page 100,000 would not.
+
+    A read of 100,000 pages or more follows ``next_page`` instead (None).
+    """
+    link = "/api/v1/orders?count=2&page=2"
+    pages = numbered_pages(link, BASE, 99_999)
+    assert pages is not None
+    assert len(pages) == 99_998
+    assert pages[-1] == f"{BASE}/orders?count=2&page=99999"
+    assert numbered_pages(link, BASE, 100_000) is None
+
+
 @pytest.mark.parametrize(
     "link",
     [

@@ -356,3 +356,13 @@ def test_the_stores_file_is_found_by_its_variable_or_beside_meltano_yml(
     assert default_path(tmp_path) == tmp_path / "stores.yml"
     monkeypatch.setenv("CARTCOM_STORES_FILE", "~/shops.yml")
     assert default_path(tmp_path) == Path.home() / "shops.yml"
+
+
+def test_a_store_wanting_webhooks_needs_the_receivers_address(tmp_path: Path) -> None:
+    """Webhooks for a store, and no top-level ``webhooks.receiver_url``: refused, naming both."""
+    text = (
+        "stores: [{name: a, domain: a.com, token_env: T, plan: gold},\n"
+        "  {name: b, domain: b.com, token_env: U, plan: gold, webhooks: {secret_env: S}}]"
+    )
+    with pytest.raises(StoresFileError, match=r"stores\[1\] \(b\), `webhooks`.*receiver_url"):
+        _load(tmp_path, text)

@@ -63,3 +63,14 @@ def test_filter_operators_are_the_clients() -> None:
     assert set(sandbox_query.OPERATORS) == set(client_query.OPERATORS)
     for operator in client_query.OPERATORS:
         assert sandbox_query._TERM.match(f"{operator}:x"), operator
+
+
+def test_webhook_vocabulary_agrees() -> None:
+    """The event and failure types the sandbox accepts are the ones the stores file may name."""
+    from cartcom_client import webhooks as client_webhooks
+    from cartcom_sandbox import scopes as sandbox_scopes
+    from cartcom_sandbox import webhooks as sandbox_webhooks
+
+    assert sandbox_webhooks.EVENT_TYPES == client_webhooks.EVENT_TYPES
+    assert sandbox_webhooks.FAILURE_TYPES == client_webhooks.FAILURE_TYPES
+    assert set(sandbox_scopes.EVENT_SCOPE) == set(client_webhooks.EVENT_TYPES)

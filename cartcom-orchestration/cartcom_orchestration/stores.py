@@ -7,7 +7,6 @@ the entry and the field to fix.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
 import re
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from cartcom_orchestration._client.urls import is_loopback_host
 from cartcom_orchestration.webhook_settings import (
     StoreWebhooks,
     WebhookDefaults,
@@ -326,12 +326,7 @@ def _good_port(where: Any) -> bool:
 def _loopback(api_url: Any) -> bool:
     """Whether ``api_url`` is on this machine (a local sandbox, never a Cart.com store)."""
     host = urlsplit(api_url).hostname if isinstance(api_url, str) else None
-    if host == "localhost":
-        return True
-    try:
-        return host is not None and ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return host is not None and is_loopback_host(host)
 
 
 def _address(url: str) -> str:

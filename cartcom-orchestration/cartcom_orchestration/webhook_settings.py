@@ -10,40 +10,18 @@ those whose URL starts with ``<receiver_url>/<store name>/`` are ever changed or
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from cartcom_orchestration._client.urls import is_loopback_host
+from cartcom_orchestration._client.webhooks import NOTIFICATION_EVENTS
+
 #: Cart.com's event types (DOC docs/webhooks.md) worth a Get Orders run: a new order, a status
 #: change. Any notification event may be listed.
 DEFAULT_EVENTS = ("NewOrder", "OrderStatusChanged")
-#: The notification events a receiver can hear (the reply-type ones expect an answer instead).
-NOTIFICATION_EVENTS = (
-    "CustomerCreated",
-    "CustomerEmailUpdated",
-    "CustomerUpdated",
-    "CustomerRegistered",
-    "NewOrder",
-    "NewQuote",
-    "NewValidOrder",
-    "OrderApproved",
-    "OrderCanceled",
-    "OrderDeclined",
-    "OrderPlaced",
-    "OrderShipped",
-    "OrderStatusChanged",
-    "OrderUpdated",
-    "PaymentProcessed",
-    "ProductCreated",
-    "ProductStatusChanged",
-    "ProductUpdated",
-    "QuoteStatusChanged",
-    "QuoteUpdated",
-)
-FAILURE_TYPES = ("Ignore", "Error", "Fallback")  # DOC; Fallback needs a fallback_url, not set
 _TOP_FIELDS = ("receiver_url", "events", "failure_type")
 _STORE_FIELDS = ("secret_env", "store_id", "events")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -86,15 +64,6 @@ def _events(fail: Fail, where: str, raw: Any) -> tuple[str, ...]:
     return tuple(raw)
 
 
-def _loopback(host: str | None) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return host is not None and ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def parse_defaults(fail: Fail, raw: Any) -> WebhookDefaults | None:
     """The top-level section (None when absent)."""
     if raw is None:
@@ -112,7 +81,10 @@ def parse_defaults(fail: Fail, raw: Any) -> WebhookDefaults | None:
         or parts.query
         or parts.fragment
         or parts.username
-        or not (parts.scheme == "https" or (parts.scheme == "http" and _loopback(parts.hostname)))
+        or not (
+            parts.scheme == "https"
+            or (parts.scheme == "http" and is_loopback_host(parts.hostname or ""))
+        )
     ):
         raise fail(
             "`webhooks.receiver_url`",

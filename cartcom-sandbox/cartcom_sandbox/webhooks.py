@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 Doc = dict[str, Any]
 
-#: Every documented event type, in the docs' order (DOC docs/webhooks.md).
+#: Every documented event type, in the docs' order (DOC docs/webhooks.md). Reference:
+#: cartcom_client/webhooks.py; tests/test_wire_rule_copies.py checks that the copies agree.
 EVENT_TYPES = (
     "AuthorizingPayment",
     "CapturingPayment",

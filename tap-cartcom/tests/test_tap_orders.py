@@ -339,8 +339,12 @@ def test_updated_at_mode_reemits_changes(fake):
 
 
 def test_bookmark_moves_on_without_new_orders_but_not_after_an_interrupted_read(fake):
-    """A complete read moves the bookmark to its window end; an interrupted one leaves it put."""
-    config = base_config(lookback_days=2, page_size=10)
+    """A complete read moves the bookmark to its window end; an interrupted one leaves it put.
+
+    One page at a time: the fault is scripted for the 4th /orders call, which is page 4 only when
+    pages are not read ahead (pages in flight are test_tap_in_flight.py's).
+    """
+    config = base_config(lookback_days=2, page_size=10, max_in_flight=1)
     first = run_tap(config, streams=("orders",), now=NOW)
     assert _marks(first)["replication_key_value"] == _z(NOW)
 

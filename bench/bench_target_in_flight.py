@@ -181,7 +181,7 @@ def main() -> None:
         "calls_per_window": args.calls,
         "window_s": args.window,
         "loadavg_1m_start": os.getloadavg()[0],
-        "trees": {name: {"path": str(p), "commit": _commit(p)} for name, p in trees.items()},
+        "trees": {name: {"path": p.name, "commit": _commit(p)} for name, p in trees.items()},
         "settings_after": settings,
         "runs": {},
     }

@@ -420,7 +420,9 @@ def _bench(args: argparse.Namespace, plan: tuple, cache: Path, work: Path, scrat
             "loadavg_before": [round(x, 2) for x in os.getloadavg()],
         },
         "budget": {"calls_per_window": CALLS, "window_s": WINDOW},
-        "trees": {k: {"path": v["path"], "commit": v["commit"]} for k, v in trees.items()},
+        "trees": {
+            k: {"path": Path(v["path"]).name, "commit": v["commit"]} for k, v in trees.items()
+        },
         "sizes": {
             "orders": sizes["orders"],
             "page_size": 1000,

@@ -4,20 +4,20 @@ Cart.com allows a fixed number of calls per 10-second window per store (5 to 50 
 reports ``X-AC-Call-Limit: used/limit`` on every response; past the limit it answers 429 with
 ``Retry-After`` (seconds, or an HTTP-date; docs/api.md §1.9, §13).
 
-The store counts a call when it arrives (INF: the sandbox does, as rate limiters do), then
-works on it; the answer comes back after that work. The budget keeps, for each recent call, the
-latest moment the store can have counted it, and lets a call start only when fewer than
-``limit`` calls can have been counted within the last window (plus ``margin``): no server-side
-window, fixed or sliding, sees more than ``limit`` of our calls. A call in flight counts from
-the moment it is let go. Once answered, it was counted no later than its answer's time less the
-quickest answer of its kind (method and path) before it (the store's work and the way back take
-at least that): a call that arrives late, held up on the way or in the store's queue, is
-answered late too, and keeps its slot that much longer. An answer quicker than every one of its
-kind before it (the first of its kind, too) counts at its answer's time, as nothing bounds the
-store's work on it. So a store that takes a second per answer holds each slot for about one
-window after the call was sent, not one window after its answer, and several calls in flight
-use the budget at its rate whatever the latency. The server's own count, read from
-``X-AC-Call-Limit``, tightens the budget when other clients share the store's pool.
+The store counts a call when it arrives (INF: the sandbox does, as rate limiters do), then works on
+it; the answer comes back after that work. The budget keeps, for each recent call, the latest
+moment the store can have counted it, and lets a call start only when fewer than ``limit`` calls
+can have been counted within the last window (plus ``margin``): no server-side window, fixed or
+sliding, sees more than ``limit`` of our calls. A call in flight counts from the moment it is let
+go. Once answered, it was counted no later than its answer's time less the quickest answer of its
+kind (method and path, ids aside) before it (the store's work and the way back take at least that):
+a call that arrives late, held up on the way or in the store's queue, is answered late too, and
+keeps its slot that much longer. An answer quicker than every one of its kind before it (the first
+of its kind, too) counts at its answer's time, as nothing bounds the store's work on it. So a store
+that takes a second per answer holds each slot for about one window after the call was sent, not
+one window after its answer, and several calls in flight use the budget at its rate whatever the
+latency. The server's own count, read from ``X-AC-Call-Limit``, tightens the budget when other
+clients share the store's pool.
 """
 
 from __future__ import annotations
@@ -32,7 +32,18 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 _CALL_LIMIT = re.compile(r"^\s*(\d+)\s*[/,:]\s*(\d+)\s*$")
+_ID_SEGMENT = re.compile(r"/\d+(?=/|$)")
 DEFAULT_RETRY_AFTER = 10.0
+
+
+def call_kind(method: str, path: str) -> str:
+    """What a call asks, for comparing its answer time: the method and the path, ids as ``{id}``.
+
+    The store's work on ``PUT /product_variants/7`` is the work on ``PUT /product_variants/9``:
+    one kind, so a sync or publish (a new id on nearly every call) learns the quickest answer
+    from its first write instead of counting every call as the first of its kind.
+    """
+    return f"{method.upper()} {_ID_SEGMENT.sub('/{id}', path)}"
 
 
 def parse_call_limit(value: str | None) -> tuple[int, int] | None:
@@ -173,8 +184,9 @@ class CallBudget:
     def release(self, headers: Mapping[str, str] | None = None, kind: str = "") -> None:
         """Record that a call was answered, and learn from ``X-AC-Call-Limit`` when present.
 
-        ``kind`` names what was asked (the method and path): the store's work on a page of
-        orders is compared with the quickest page of orders, not with a quick small read.
+        ``kind`` names what was asked (``call_kind``: the method and path, ids aside): the
+        store's work on a page of orders is compared with the quickest page of orders, not with
+        a quick small read.
 
         The store's ``used`` counts the calls in its window when this one arrived; ours then
         were the calls the budget held when this one was let go. The difference, less what

@@ -30,7 +30,7 @@ from .errors import (
     StoreUnreachableError,
     TransientAPIError,
 )
-from .pacing import DEFAULT_RETRY_AFTER, CallBudget, parse_retry_after
+from .pacing import DEFAULT_RETRY_AFTER, CallBudget, call_kind, parse_retry_after
 from .quirks import records_from_page
 from .settings import ConnectionSettings
 from .urls import ends_list_read, next_page_url, origin_of
@@ -81,7 +81,7 @@ class PacedAdapter(HTTPAdapter):
             method = (request.method or "GET").upper()
             with self._counting:
                 self.calls[method] += 1
-            self.budget.release(headers, kind=f"{method} {urlsplit(request.url or '').path}")
+            self.budget.release(headers, kind=call_kind(method, urlsplit(request.url or "").path))
         if response.status_code == 429:
             with self._counting:
                 self.rate_limited += 1

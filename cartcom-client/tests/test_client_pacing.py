@@ -8,7 +8,7 @@ from email.utils import formatdate
 import pytest
 import requests
 from cartcom_client import CartcomSession, ConnectionSettings
-from cartcom_client.pacing import CallBudget, parse_call_limit, parse_retry_after
+from cartcom_client.pacing import CallBudget, call_kind, parse_call_limit, parse_retry_after
 
 
 class FakeClock:
@@ -48,6 +48,21 @@ class FakeClock:
 def test_parse_call_limit(header, expected):
     """``used/limit`` is read leniently; anything else is ignored, never guessed."""
     assert parse_call_limit(header) == expected
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kind"),
+    [
+        ("put", "/api/v1/product_variants/7", "PUT /api/v1/product_variants/{id}"),
+        ("POST", "/api/v1/products/55/pictures", "POST /api/v1/products/{id}/pictures"),
+        ("GET", "/api/v1/orders", "GET /api/v1/orders"),
+        ("GET", "/api/v1/order_addresses/select_many", "GET /api/v1/order_addresses/select_many"),
+        ("GET", "/api/v1/v2/orders12/12ab", "GET /api/v1/v2/orders12/12ab"),
+    ],
+)
+def test_call_kind_sets_ids_aside(method, path, kind):
+    """Writes to two variants are one kind of call; a name with digits in it is not an id."""
+    assert call_kind(method, path) == kind
 
 
 def test_parse_retry_after_forms():

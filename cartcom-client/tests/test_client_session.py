@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
 import requests
+import requests_mock
 from cartcom_client import (
     AuthenticationError,
     CallBudget,
@@ -151,6 +153,40 @@ def test_429_blocks_for_retry_after_seconds(wire, monkeypatch):
     assert starts[1] - starts[0] == pytest.approx(3.0)  # no sooner, and no later either
     assert adapter.rate_limited == 1
     assert wire.sleeps == []  # the wait is the budget's, not a second sleep
+
+
+def test_writes_to_other_ids_start_one_window_after_the_last_one_left(wire, monkeypatch):
+    """A store that answers each variant write in 0.6 s, 1 call per 1-s window: a sync's pace.
+
+    Every write names another variant (``PUT /product_variants/{id}``). Once one write has come
+    back in 0.6 s, the next, as quick, was counted when it left: the one after it starts one
+    window after it left, not one window after its answer (which would take 1.6 s a write).
+    """
+    clock = {"now": 100.0}
+    budget = CallBudget(
+        1,
+        1.0,
+        margin=0.0,
+        clock=lambda: clock["now"],
+        sleep=lambda s: clock.__setitem__("now", clock["now"] + s),
+    )
+    starts = []
+
+    def answer(request, context):
+        starts.append(clock["now"])
+        clock["now"] += 0.6  # the store's work on it
+        return {"id": int(request.path.rsplit("/", 1)[-1])}
+
+    wire.register_uri("PUT", requests_mock.ANY, json=answer)
+    session = make_session()
+    adapter = PacedAdapter(budget)
+    session.http.mount("https://", adapter)
+    session.adapter = adapter
+    for variant in (11, 12, 13, 14):
+        session.put(f"/product_variants/{variant}", {"inventory": 1})
+    gaps = [round(later - earlier, 6) for earlier, later in itertools.pairwise(starts)]
+    # The run's first answer counts when it came back; the others when they left.
+    assert gaps == [1.6, 1.0, 1.0]
 
 
 @pytest.mark.parametrize(

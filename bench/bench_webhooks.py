@@ -18,8 +18,11 @@ sensor and launching each run in its own process.
    in the output exactly once and acknowledged in the store, imported by a webhook run where a
    hint got through, by the schedule for the rest (only orders whose delivery was dropped).
    Last, ``--down`` orders while the receiver is stopped: the schedule's run imports them.
+3. Answer time (between the two): ``--deliveries`` deliveries POSTed to the receiver, each on
+   its own connection; p50, p95 and max of its answer, against Cart.com's 3-s timeout.
 
-Run: ``.venv/bin/python bench/bench_webhooks.py [--orders 50 --gap 3 --tail 5 --down 5]``. Results:
+Run: ``.venv/bin/python bench/bench_webhooks.py [--orders 50 --gap 3 --tail 5 --down 5
+--deliveries 200]``. Results:
 bench/results/webhooks.json.
 """
 
@@ -54,6 +57,7 @@ from dagster._core.instance.ref import InstanceRef
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "demo"))
 import run_demo as demo  # noqa: E402
+from bench_tap import _commit  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "webhooks.json"
 BIN = Path(sys.executable).parent
@@ -234,6 +238,32 @@ def latency_phase(home: Path, store: Store, n: int, gap: float) -> dict[str, Any
     }
 
 
+def answer_phase(url: str, n: int) -> dict[str, Any]:
+    """How long the receiver takes to answer a delivery (Cart.com gives up after 3 s).
+
+    ``n`` POSTs of a delivery-sized body, each on its own connection as a store's delivery
+    comes, while the daemon runs; the hints they record start one run that finds nothing new.
+    """
+    order = {"id": 1, "order_status_id": 2, "items": [{"sku": f"SKU-{i}"} for i in range(20)]}
+    body = json.dumps({"event_type": "OrderStatusChanged", "order": order}).encode()
+    took = []
+    for _ in range(n):
+        start = time.perf_counter()
+        answer = requests.post(
+            url, data=body, headers={"Content-Type": "application/json"}, timeout=10
+        )
+        took.append((time.perf_counter() - start) * 1000)
+        assert answer.ok, answer.status_code
+    return {
+        "deliveries": n,
+        "body_bytes": len(body),
+        "answer_ms_p50": round(_pct(took, 0.5), 1),
+        "answer_ms_p95": round(_pct(took, 0.95), 1),
+        "answer_ms_max": round(max(took), 1),
+        "within_3_s": sum(t < 3000 for t in took),
+    }
+
+
 def drops_phase(  # noqa: PLR0917 - the bench's pieces
     home: Path,
     env: dict[str, str],
@@ -320,6 +350,7 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=3.0, help="seconds between two orders")
     parser.add_argument("--tail", type=int, default=5, help="drops: orders turned one by one")
     parser.add_argument("--down", type=int, default=5, help="drops: orders, the receiver down")
+    parser.add_argument("--deliveries", type=int, default=200, help="answer time: deliveries")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
     demo.ensure_plugins(work / "install.log")
@@ -388,6 +419,9 @@ def main() -> None:
         time.sleep(20)  # the daemon loads the definitions and starts its first sensor ticks
         latency = latency_phase(home, acme, args.orders, args.gap)
         print(json.dumps(latency, indent=2))
+        answers = answer_phase(f"{receiver_url}/acme/{secrets['acme']}", args.deliveries)
+        print(json.dumps(answers, indent=2))
+        _wait_quiet(home, acme, "acme__get_orders", 300)
 
         def stop_receiver() -> None:
             procs[0].terminate()
@@ -411,8 +445,10 @@ def main() -> None:
         "Dagster sensor (dagster-daemon), sandbox stores on the gold budget",
         "machine": "2 cores, shared",
         "command": f"python bench/bench_webhooks.py --orders {args.orders} --gap {args.gap} "
-        f"--tail {args.tail} --down {args.down}",
+        f"--tail {args.tail} --down {args.down} --deliveries {args.deliveries}",
+        "commit": _commit(ROOT),
         "latency": latency,
+        "receiver_answer": answers,
         "drops": drops,
         "secrets_in_receiver_log": any(v in receiver_log for v in secrets.values()),
     }

@@ -7,7 +7,8 @@ a store that takes a second per answer still gets as many calls as its plan allo
 
 ``read_ahead`` follows a chain (each page names the next); ``read_in_order`` reads numbered pages
 (or a page's batched address reads) with several workers, in any order, and hands them over
-strictly in order. The call budget, not the number of workers, bounds the calls in flight.
+strictly in order. The call budget (calls per window, and ``max_in_flight`` calls waiting at
+once) bounds the calls, whatever the number of workers.
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ bench: install
 	$(BIN)/python bench/bench_webhooks.py
 
 # Issue 23: wall ÷ (calls ÷ rate) at a store's latency (0, 300, 600, 1200 ms), tap, target and
-# Airbyte's source-cart; 40 to 55 minutes, apart from `bench`. BENCH_BASELINE=<a worktree of the
+# Airbyte's source-cart; about 40 minutes, apart from `bench`. BENCH_BASELINE=<a worktree of the
 # "before" commit, after make install there> measures it in the same run; BENCH_ARGS adds
 # options (--latencies 0,600, --scenarios tap,peer, --quick, --setting max_in_flight=4).
 bench-throughput: install
@@ -66,7 +66,7 @@ bench-throughput: install
 		$(BENCH_ARGS)
 
 # Mutation testing (issue 26; docs/architecture.md, "Testing"): not part of `make test`. About
-# 30 minutes on 2 idle cores; results in bench/results/mutation.json; fails when a module scores
+# 26 minutes on 2 idle cores; results in bench/results/mutation.json; fails when a module scores
 # under 90 %. One module: make mutate MUTATE_ARGS='--module "client urls.py"'.
 MUTATE_VENV  := .venv-mutate
 MUTATE_STAMP := $(MUTATE_VENV)/.installed-stamp

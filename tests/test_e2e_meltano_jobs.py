@@ -26,8 +26,14 @@ from cartcom_sandbox.config import SandboxConfig
 from cartcom_sandbox.seed import seed_store
 from cartcom_sandbox.server import SandboxServer
 
-#: The first run installs the Meltano plugins into .meltano/ (minutes on a fresh clone).
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+#: The first run installs the Meltano plugins into .meltano/ (minutes on a fresh clone). The
+#: jobs are one merchant's day in the order above, each on what the ones before it left in the
+#: store: `make test-shuffled` moves the module among the others, never its tests.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(1800),
+    pytest.mark.random_order(disabled=True),
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "demo" / "data"

@@ -162,7 +162,7 @@ def compare_outputs(baseline: Path, current: Path) -> dict[str, Any]:
         return {**state, "bookmarks": bookmarks}
 
     def same_lookback(x: dict[str, Any], y: dict[str, Any]) -> None:
-        """Both Get Orders memories from the later run's floor on.
+        """Both runs' lookback memories from the later run's floor on.
 
         ``emitted`` keeps the ids created within ``lookback_days`` of the window end, the run's
         own clock: an order created between the two runs' floors is kept by the earlier run

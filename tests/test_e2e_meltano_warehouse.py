@@ -232,12 +232,7 @@ def first_run(warehouse: Warehouse, loader: str) -> None:
     if loader in warehouse.first:
         return
     assert not warehouse.added, "the store changed before this loader's first run"
-    try:
-        warehouse.run(loader)
-    except BaseException:
-        warehouse.failed.add(loader)
-        raise
-    warehouse.first[loader] = warehouse.ids(loader)
+    warehouse.first[loader] = _load(warehouse, loader)
     warehouse.store_at_first[loader] = warehouse.store_ids()
 
 
@@ -246,14 +241,18 @@ def second_run(warehouse: Warehouse, loader: str) -> None:
     for each in LOADERS:
         first_run(warehouse, each)
     _apply_changes(warehouse)
-    if loader in warehouse.second:
-        return
+    if loader not in warehouse.second:
+        warehouse.second[loader] = _load(warehouse, loader)
+
+
+def _load(warehouse: Warehouse, loader: str) -> dict[str, list[int]]:
+    """One run of the loader, then its tables' ids; a failed run skips the loader's later steps."""
     try:
         warehouse.run(loader)
     except BaseException:
         warehouse.failed.add(loader)
         raise
-    warehouse.second[loader] = warehouse.ids(loader)
+    return warehouse.ids(loader)
 
 
 def as_the_store_is(warehouse: Warehouse, loader: str) -> None:
